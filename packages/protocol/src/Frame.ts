@@ -1,0 +1,120 @@
+/**
+ * Every RUMPSP 0.4 message as a Schema: one tagged struct per message kind
+ * (17 in all) and the tagged union `Frame` over them.
+ *
+ * Field types follow the C structs: u64 lengths, addresses and reqnos are
+ * bigint (client addresses exceed 2^53); int32 errors and u32 header unions
+ * are numbers; byte payloads are Uint8Array.
+ */
+import { Schema } from "effect"
+import { COOKIE_SIZE } from "./Constants.ts"
+import { ErrorCode } from "./Enums.ts"
+
+const U32 = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff }))
+const I32 = Schema.Int.check(Schema.isBetween({ minimum: -0x80000000, maximum: 0x7fffffff }))
+const U64 = Schema.BigInt.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: 0xffffffffffffffffn }))
+const I64 = Schema.BigInt.check(
+  Schema.isBetweenBigInt({ minimum: -0x8000000000000000n, maximum: 0x7fffffffffffffffn })
+)
+
+/** Request number: each side numbers its own requests. */
+export const ReqNo = U64
+
+/** The 128-bit prefork cookie, as the 16 bytes on the wire. */
+export const Cookie = Schema.Uint8Array.check(
+  Schema.makeFilter((u: Uint8Array) => u.byteLength === COOKIE_SIZE || `expected a ${COOKIE_SIZE}-byte cookie`)
+)
+
+/** A program name: sent NUL-terminated, so it cannot contain a NUL itself. */
+export const Comm = Schema.String.check(
+  Schema.makeFilter((s: string) => !s.includes("\0") || "a program name cannot contain NUL")
+)
+
+// client -> server requests
+export const HandshakeGuest = Schema.TaggedStruct("HandshakeGuest", { reqno: ReqNo, comm: Comm })
+export const HandshakeFork = Schema.TaggedStruct("HandshakeFork", { reqno: ReqNo, cookie: Cookie, cancel: I32 })
+export const HandshakeExec = Schema.TaggedStruct("HandshakeExec", { reqno: ReqNo, comm: Comm })
+export const PreforkRequest = Schema.TaggedStruct("PreforkRequest", { reqno: ReqNo })
+export const SyscallRequest = Schema.TaggedStruct("SyscallRequest", {
+  reqno: ReqNo,
+  sysnum: U32,
+  /** The argument block: one 8-byte little-endian slot per argument. */
+  args: Schema.Uint8Array
+})
+
+// server -> client responses
+export const HandshakeResponse = Schema.TaggedStruct("HandshakeResponse", { reqno: ReqNo, error: I32 })
+export const PreforkResponse = Schema.TaggedStruct("PreforkResponse", { reqno: ReqNo, cookie: Cookie })
+export const SyscallResponse = Schema.TaggedStruct("SyscallResponse", {
+  reqno: ReqNo,
+  error: I32,
+  retval0: I64,
+  retval1: I64
+})
+
+// server -> client requests
+export const CopyinRequest = Schema.TaggedStruct("CopyinRequest", { reqno: ReqNo, len: U64, addr: U64 })
+export const CopyinstrRequest = Schema.TaggedStruct("CopyinstrRequest", { reqno: ReqNo, len: U64, addr: U64 })
+export const CopyoutRequest = Schema.TaggedStruct("CopyoutRequest", {
+  reqno: ReqNo,
+  addr: U64,
+  data: Schema.Uint8Array
+})
+export const CopyoutstrRequest = Schema.TaggedStruct("CopyoutstrRequest", {
+  reqno: ReqNo,
+  addr: U64,
+  data: Schema.Uint8Array
+})
+export const AnonmmapRequest = Schema.TaggedStruct("AnonmmapRequest", { reqno: ReqNo, size: U64 })
+export const RaiseRequest = Schema.TaggedStruct("RaiseRequest", { reqno: ReqNo, signo: U32 })
+
+// client -> server responses
+/** The answer to COPYIN and to COPYINSTR (both use type COPYIN). */
+export const CopyinResponse = Schema.TaggedStruct("CopyinResponse", { reqno: ReqNo, data: Schema.Uint8Array })
+/** The client address of the new mapping, 0 on failure. */
+export const AnonmmapResponse = Schema.TaggedStruct("AnonmmapResponse", { reqno: ReqNo, addr: U64 })
+
+// either direction
+export const ErrorFrame = Schema.TaggedStruct("ErrorFrame", { reqno: ReqNo, code: ErrorCode })
+
+export const Frame = Schema.Union([
+  HandshakeGuest,
+  HandshakeFork,
+  HandshakeExec,
+  HandshakeResponse,
+  PreforkRequest,
+  PreforkResponse,
+  SyscallRequest,
+  SyscallResponse,
+  CopyinRequest,
+  CopyinstrRequest,
+  CopyoutRequest,
+  CopyoutstrRequest,
+  AnonmmapRequest,
+  CopyinResponse,
+  AnonmmapResponse,
+  RaiseRequest,
+  ErrorFrame
+]).pipe(Schema.toTaggedUnion("_tag"))
+
+export type Frame = typeof Frame.Type
+export type FrameTag = Frame["_tag"]
+export type FrameOf<T extends FrameTag> = Extract<Frame, { readonly _tag: T }>
+
+export type HandshakeGuest = typeof HandshakeGuest.Type
+export type HandshakeFork = typeof HandshakeFork.Type
+export type HandshakeExec = typeof HandshakeExec.Type
+export type HandshakeResponse = typeof HandshakeResponse.Type
+export type PreforkRequest = typeof PreforkRequest.Type
+export type PreforkResponse = typeof PreforkResponse.Type
+export type SyscallRequest = typeof SyscallRequest.Type
+export type SyscallResponse = typeof SyscallResponse.Type
+export type CopyinRequest = typeof CopyinRequest.Type
+export type CopyinstrRequest = typeof CopyinstrRequest.Type
+export type CopyoutRequest = typeof CopyoutRequest.Type
+export type CopyoutstrRequest = typeof CopyoutstrRequest.Type
+export type AnonmmapRequest = typeof AnonmmapRequest.Type
+export type CopyinResponse = typeof CopyinResponse.Type
+export type AnonmmapResponse = typeof AnonmmapResponse.Type
+export type RaiseRequest = typeof RaiseRequest.Type
+export type ErrorFrame = typeof ErrorFrame.Type

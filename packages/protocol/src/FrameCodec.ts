@@ -1,0 +1,123 @@
+/**
+ * Bytes <-> frames, as Schemas. These are what the server and client run:
+ * `FrameFromBytes` for whole frames, `FrameFromParts` for the streaming
+ * decoder, which has already decoded the header to know where a frame ends.
+ */
+import { Data, Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { HEADER_SIZE } from "./Constants.ts"
+import { Frame } from "./Frame.ts"
+import { decodeParts, encodeWhole, type FieldIssue, headerOf, isFieldIssue } from "./FrameLayout.ts"
+import { Header, readHeaderFields } from "./Header.ts"
+
+/**
+ * A frame that could not be decoded. `field` names the part of the layout
+ * that is wrong ("len", "class", "type", "arg", "body", ...). `header` is
+ * set when the header itself was readable, so a server can still answer
+ * the frame's reqno. `fatal` means the byte stream cannot be cut past this
+ * point (the length itself is unusable) and the connection must end.
+ */
+export class FrameDecodeError extends Data.TaggedError("FrameDecodeError")<{
+  readonly field: string
+  readonly message: string
+  readonly header: Header | undefined
+  readonly fatal: boolean
+}> {}
+
+/** A frame that our own code built with fields out of range. */
+export class FrameEncodeError extends Data.TaggedError("FrameEncodeError")<{
+  readonly tag: string
+  readonly message: string
+}> {}
+
+const toSchemaIssue = (i: FieldIssue, input: unknown): SchemaIssue.Issue =>
+  new SchemaIssue.Pointer([i.field], new SchemaIssue.InvalidValue({ message: i.message }, input))
+
+/** The header and body of one frame, cut from the stream. */
+export const FrameParts = Schema.Struct({ header: Header, body: Schema.Uint8Array })
+export type FrameParts = typeof FrameParts.Type
+
+export const FrameFromParts = FrameParts.pipe(
+  Schema.decodeTo(
+    Frame,
+    SchemaTransformation.transformEffect({
+      decode: (parts) => {
+        const r = decodeParts(parts.header, parts.body)
+        return isFieldIssue(r) ? Effect.fail(toSchemaIssue(r, parts)) : Effect.succeed(r)
+      },
+      encode: (frame) => Effect.succeed({ header: headerOf(frame), body: encodeWhole(frame).subarray(HEADER_SIZE) })
+    })
+  )
+)
+
+export const FrameFromBytes = Schema.Uint8Array.pipe(
+  Schema.decodeTo(
+    Frame,
+    SchemaTransformation.transformEffect({
+      decode: (bytes) => {
+        if (bytes.byteLength < HEADER_SIZE) {
+          return Effect.fail(toSchemaIssue({ field: "len", message: `a frame needs at least ${HEADER_SIZE} bytes, got ${bytes.byteLength}` }, bytes))
+        }
+        const fields = readHeaderFields(bytes)
+        if (fields.len < BigInt(HEADER_SIZE)) {
+          return Effect.fail(toSchemaIssue({ field: "len", message: `len ${fields.len} is shorter than the ${HEADER_SIZE}-byte header` }, bytes))
+        }
+        const r = decodeParts(fields, bytes.subarray(HEADER_SIZE))
+        return isFieldIssue(r) ? Effect.fail(toSchemaIssue(r, bytes)) : Effect.succeed(r)
+      },
+      encode: (frame) => Effect.succeed(encodeWhole(frame))
+    })
+  )
+)
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
+
+/** The first field a Schema issue points at, and its message. */
+const describeIssue = (issue: SchemaIssue.Issue): { field: string; message: string } => {
+  const path: Array<string> = []
+  let current: SchemaIssue.Issue = issue
+  while (current._tag === "Pointer" || current._tag === "Composite") {
+    if (current._tag === "Pointer") {
+      path.push(...current.path.map(String))
+      current = current.issue
+    } else {
+      const first = current.issues[0]
+      if (first === undefined) break
+      current = first
+    }
+  }
+  const message = current._tag === "InvalidValue" && typeof current.annotations?.message === "string"
+    ? current.annotations.message
+    : formatIssue(current)
+  return { field: path.join(".") || "frame", message }
+}
+
+const decodeBytes = Schema.decodeUnknownResult(FrameFromBytes)
+const decodePartsSchema = Schema.decodeUnknownResult(FrameFromParts)
+const encodeBytes = Schema.encodeUnknownResult(FrameFromBytes)
+
+const toDecodeError = <A>(
+  result: Result.Result<A, Schema.SchemaError>,
+  header: Header | undefined
+): Result.Result<A, FrameDecodeError> =>
+  Result.mapError(result, (e) => new FrameDecodeError({ ...describeIssue(e.issue), header, fatal: false }))
+
+/** Decodes one whole frame (exactly `len` bytes). */
+export const decodeFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecodeError> => {
+  const header = bytes.byteLength >= HEADER_SIZE ? readHeaderFields(bytes) : undefined
+  const result = toDecodeError(decodeBytes(bytes), header)
+  // a whole frame whose len is unusable cannot be skipped either
+  return Result.isFailure(result) && result.failure.field === "len"
+    ? Result.fail(new FrameDecodeError({ ...result.failure, header, fatal: true }))
+    : result
+}
+
+/** Decodes a header and the body the stream cut for it. */
+export const decodeFrameParts = (header: Header, body: Uint8Array): Result.Result<Frame, FrameDecodeError> =>
+  toDecodeError(decodePartsSchema({ header, body }), header)
+
+/** The exact bytes of a frame; fails if a field is out of its C type's range. */
+export const encodeFrameResult = (frame: Frame): Result.Result<Uint8Array, FrameEncodeError> =>
+  Result.mapError(encodeBytes(frame), (e) => new FrameEncodeError({ tag: frame._tag, message: e.message }))
+
+export const encodeFrame = (frame: Frame): Effect.Effect<Uint8Array, FrameEncodeError> =>
+  Effect.fromResult(encodeFrameResult(frame))

@@ -1,0 +1,171 @@
+/**
+ * The streaming decoder: arbitrary chunks in, frames out.
+ *
+ * Why a small stateful parser and not a Channel: the server's read loop
+ * already pulls chunk arrays from the socket and must react to each frame
+ * in order (answer, schedule, close), so a synchronous `push` that returns
+ * the frames of one chunk is the cheapest fit and keeps the hot path free
+ * of per-chunk fibers. `decodeFrames` wraps it as a Stream pipeline for
+ * callers that hold a Stream of bytes.
+ *
+ * Guarantees: a header is decoded as soon as its 24 bytes are in, and a
+ * `len` shorter than the header or longer than the limit is an error before
+ * any body byte is kept; body bytes are only gathered as they arrive, so
+ * nothing is ever allocated from an untrusted length.
+ */
+import { Result, Schema, Stream } from "effect"
+import { DEFAULT_MAX_FRAME_LENGTH, HEADER_SIZE } from "./Constants.ts"
+import type { Frame } from "./Frame.ts"
+import { decodeFrameParts, FrameDecodeError } from "./FrameCodec.ts"
+import { type Header, HeaderFromBytes } from "./Header.ts"
+
+export interface FrameDecoderOptions {
+  /** Largest accepted `len`, header included. Default 1 MiB + 40. */
+  readonly maxFrameLength?: number | undefined
+}
+
+/** One decoded frame, or a frame the stream could be cut past but not read. */
+export type DecodedFrame = Result.Result<Frame, FrameDecodeError>
+
+const decodeHeader = Schema.decodeUnknownResult(HeaderFromBytes)
+
+export class FrameDecoder {
+  readonly maxFrameLength: number
+  private chunks: Array<Uint8Array> = []
+  private headOffset = 0
+  private buffered = 0
+  private header: Header | undefined = undefined
+  private failure: FrameDecodeError | undefined = undefined
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.maxFrameLength = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
+  }
+
+  /** Bytes held for the frame in progress (never more than one frame). */
+  get bufferedBytes(): number {
+    return this.buffered
+  }
+
+  /** The stream hit an error it cannot recover from; no more frames. */
+  get failed(): FrameDecodeError | undefined {
+    return this.failure
+  }
+
+  /**
+   * Feeds one chunk. Returns the frames it completed, in order; after a
+   * fatal error the last element is that error and later input is ignored.
+   */
+  push(chunk: Uint8Array): Array<DecodedFrame> {
+    const out: Array<DecodedFrame> = []
+    if (this.failure !== undefined || chunk.byteLength === 0) return out
+    this.chunks.push(chunk)
+    this.buffered += chunk.byteLength
+    for (;;) {
+      if (this.header === undefined) {
+        if (this.buffered < HEADER_SIZE) return out
+        const decoded = decodeHeader(this.take(HEADER_SIZE))
+        if (Result.isFailure(decoded)) {
+          return this.fail(out, "len", decoded.failure.message.replace(/\s+/g, " "), undefined)
+        }
+        const header = decoded.success
+        if (header.len > BigInt(this.maxFrameLength)) {
+          return this.fail(out, "len", `frame length ${header.len} exceeds the limit of ${this.maxFrameLength} bytes`, header)
+        }
+        this.header = header
+      }
+      const bodyLength = Number(this.header.len) - HEADER_SIZE
+      if (this.buffered < bodyLength) return out
+      const header = this.header
+      this.header = undefined
+      out.push(decodeFrameParts(header, this.take(bodyLength)))
+    }
+  }
+
+  /**
+   * The input has ended: an error if it stopped inside a frame.
+   */
+  end(): FrameDecodeError | undefined {
+    if (this.failure !== undefined) return undefined
+    if (this.header === undefined && this.buffered === 0) return undefined
+    const header = this.header
+    const want = header === undefined ? HEADER_SIZE : Number(header.len)
+    const have = header === undefined ? this.buffered : this.buffered + HEADER_SIZE
+    const error = new FrameDecodeError({
+      field: header === undefined ? "header" : "body",
+      message: `stream ended inside a frame: ${have} of ${want} bytes`,
+      header,
+      fatal: true
+    })
+    this.failure = error
+    this.release()
+    return error
+  }
+
+  private fail(out: Array<DecodedFrame>, field: string, message: string, header: Header | undefined) {
+    this.failure = new FrameDecodeError({ field, message, header, fatal: true })
+    this.release()
+    out.push(Result.fail(this.failure))
+    return out
+  }
+
+  private release(): void {
+    this.chunks = []
+    this.headOffset = 0
+    this.buffered = 0
+    this.header = undefined
+  }
+
+  /** Removes `n` buffered bytes; a view when they lie in one chunk. */
+  private take(n: number): Uint8Array {
+    this.buffered -= n
+    const first = this.chunks[0]!
+    const available = first.byteLength - this.headOffset
+    if (n <= available) {
+      const view = first.subarray(this.headOffset, this.headOffset + n)
+      this.headOffset += n
+      if (this.headOffset === first.byteLength) {
+        this.chunks.shift()
+        this.headOffset = 0
+      }
+      return view
+    }
+    const out = new Uint8Array(n)
+    let filled = 0
+    while (filled < n) {
+      const chunk = this.chunks[0]!
+      const part = Math.min(n - filled, chunk.byteLength - this.headOffset)
+      out.set(chunk.subarray(this.headOffset, this.headOffset + part), filled)
+      filled += part
+      this.headOffset += part
+      if (this.headOffset === chunk.byteLength) {
+        this.chunks.shift()
+        this.headOffset = 0
+      }
+    }
+    return out
+  }
+}
+
+/**
+ * A Stream pipeline over the decoder: emits every frame (or recoverable
+ * frame error) and fails with the first fatal error, including input that
+ * ends inside a frame.
+ */
+export const decodeFrames = (options: FrameDecoderOptions = {}) =>
+<E, R>(bytes: Stream.Stream<Uint8Array, E, R>): Stream.Stream<DecodedFrame, E | FrameDecodeError, R> =>
+  Stream.suspend(() => {
+    const decoder = new FrameDecoder(options)
+    const frames = bytes.pipe(
+      Stream.flatMap((chunk) => Stream.fromIterable(decoder.push(chunk))),
+      Stream.flatMap((item) =>
+        Result.isFailure(item) && item.failure.fatal ? Stream.fail(item.failure) : Stream.succeed(item)
+      )
+    )
+    return Stream.concat(
+      frames,
+      Stream.suspend(() => {
+        const error = decoder.end()
+        return error === undefined ? Stream.empty : Stream.fail(error)
+      })
+    )
+  })

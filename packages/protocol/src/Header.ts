@@ -1,0 +1,66 @@
+/**
+ * The 24-byte frame header as a Schema over bytes.
+ *
+ * class and type are kept as plain u16 numbers here: a frame of an unknown
+ * class or type still has a valid length, so the stream can be cut past it
+ * and the server can answer MALFORMED_REQUEST with its reqno. The literal
+ * unions are enforced one level up, when the header and body become a Frame.
+ */
+import { Schema, SchemaTransformation } from "effect"
+import { HEADER_SIZE } from "./Constants.ts"
+
+const U16 = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffff }))
+const U32 = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffffffff }))
+const U64 = Schema.BigInt.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: 0xffffffffffffffffn }))
+
+export const Header = Schema.Struct({
+  /** Whole frame length, header included. */
+  len: U64.check(Schema.isGreaterThanOrEqualToBigInt(BigInt(HEADER_SIZE))),
+  reqno: U64,
+  class: U16,
+  type: U16,
+  /** The union: syscall number, error code, handshake kind or signal. */
+  arg: U32
+})
+export type Header = typeof Header.Type
+
+const HeaderBytes = Schema.Uint8Array.check(
+  Schema.makeFilter((u: Uint8Array) =>
+    u.byteLength === HEADER_SIZE || `expected ${HEADER_SIZE} header bytes, got ${u.byteLength}`
+  )
+)
+
+/** Reads the header fields of a 24-byte little-endian view. */
+export const readHeaderFields = (b: Uint8Array): typeof Header.Encoded => {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  return {
+    len: v.getBigUint64(0, true),
+    reqno: v.getBigUint64(8, true),
+    class: v.getUint16(16, true),
+    type: v.getUint16(18, true),
+    arg: v.getUint32(20, true)
+  }
+}
+
+/** Writes a header at the start of `view` (which may be a whole frame). */
+export const writeHeaderFields = (view: DataView, h: Header): void => {
+  view.setBigUint64(0, h.len, true)
+  view.setBigUint64(8, h.reqno, true)
+  view.setUint16(16, h.class, true)
+  view.setUint16(18, h.type, true)
+  view.setUint32(20, h.arg, true)
+}
+
+export const HeaderFromBytes = HeaderBytes.pipe(
+  Schema.decodeTo(
+    Header,
+    SchemaTransformation.transform({
+      decode: (b) => readHeaderFields(b),
+      encode: (h) => {
+        const bytes = new Uint8Array(HEADER_SIZE)
+        writeHeaderFields(new DataView(bytes.buffer), h)
+        return bytes
+      }
+    })
+  )
+)

@@ -1,0 +1,11 @@
+import "./SchemaJit.ts"
+
+export * from "./Banner.ts"
+export * from "./Constants.ts"
+export * from "./Enums.ts"
+export * from "./ErrorCode.ts"
+export * from "./Frame.ts"
+export * from "./FrameCodec.ts"
+export * from "./FrameDecoder.ts"
+export * from "./Header.ts"
+export * from "./ServerUrl.ts"
