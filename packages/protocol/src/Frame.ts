@@ -27,7 +27,10 @@ export const Cookie = Schema.Uint8Array.check(
 
 /** A program name: sent NUL-terminated, so it cannot contain a NUL itself. */
 export const Comm = Schema.String.check(
-  Schema.makeFilter((s: string) => !s.includes("\0") || "a program name cannot contain NUL")
+  Schema.makeFilter((s: string) =>
+    // a lone surrogate would not survive the UTF-8 round trip
+    (!s.includes("\0") && s.isWellFormed()) || "a program name is well-formed text without NUL"
+  )
 )
 
 // client -> server requests

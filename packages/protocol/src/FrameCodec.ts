@@ -75,8 +75,10 @@ const formatIssue = SchemaIssue.makeFormatterDefault()
 const describeIssue = (issue: SchemaIssue.Issue): { field: string; message: string } => {
   const path: Array<string> = []
   let current: SchemaIssue.Issue = issue
-  while (current._tag === "Pointer" || current._tag === "Composite") {
-    if (current._tag === "Pointer") {
+  while (current._tag === "Pointer" || current._tag === "Composite" || current._tag === "Encoding") {
+    if (current._tag === "Encoding") {
+      current = current.issue
+    } else if (current._tag === "Pointer") {
       path.push(...current.path.map(String))
       current = current.issue
     } else {
@@ -107,7 +109,7 @@ export const decodeFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecode
   const result = toDecodeError(decodeBytes(bytes), header)
   // a whole frame whose len is unusable cannot be skipped either
   return Result.isFailure(result) && result.failure.field === "len"
-    ? Result.fail(new FrameDecodeError({ ...result.failure, header, fatal: true }))
+    ? Result.fail(new FrameDecodeError({ field: "len", message: result.failure.message, header, fatal: true }))
     : result
 }
 

@@ -117,6 +117,7 @@ export class FrameDecoder {
 
   /** Removes `n` buffered bytes; a view when they lie in one chunk. */
   private take(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0)
     this.buffered -= n
     const first = this.chunks[0]!
     const available = first.byteLength - this.headOffset

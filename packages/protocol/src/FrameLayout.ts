@@ -107,7 +107,7 @@ const copyoutLayout = (tag: CopyoutTag, type: number): Layout<CopyoutTag> => ({
   decode: (h, body, v) => {
     const len = v.getBigUint64(0, true)
     if (len !== BigInt(body.byteLength - COPYDATA_SIZE)) {
-      return issue("len", `copydata len ${len} does not match the ${body.byteLength - COPYDATA_SIZE} data bytes`)
+      return issue("rcp_len", `copydata len ${len} does not match the ${body.byteLength - COPYDATA_SIZE} data bytes`)
     }
     return { _tag: tag, reqno: h.reqno, addr: v.getBigUint64(8, true), data: copy(body.subarray(COPYDATA_SIZE)) }
   },

@@ -1,0 +1,7 @@
+export * from "./AddressSpace.ts"
+export * from "./Client.ts"
+export * from "./Connection.ts"
+export type { ClientStats } from "./ConnectionState.ts"
+export * from "./Errors.ts"
+export * from "./ServerRequests.ts"
+export * from "./SyscallArgs.ts"

@@ -1,0 +1,4 @@
+export * from "./Errors.ts"
+export * from "./Hypervisor.ts"
+export * from "./LocalMemory.ts"
+export * from "./UserMemory.ts"

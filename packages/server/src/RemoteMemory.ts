@@ -1,0 +1,131 @@
+/**
+ * A client's memory as the kernel sees it: the UserMemory service over one
+ * connection (the seeds' rumpuser_sp_copyin/copyinstr/copyout/copyoutstr/
+ * anonmmap/raise, with copyin_req, send_copyout_req, anonmmap_req and
+ * send_raise_req behind them).
+ *
+ * Copies are cut into MAX_COPY_CHUNK pieces so every frame stays under the
+ * frame limit whatever the syscall's size. Any failure to get an answer (a
+ * dead connection, a wrong answer) is EFAULT to the kernel, as in the seeds.
+ */
+import { Effect } from "effect"
+import { MemoryFault, type UserMemoryService } from "@sysproxy/hypervisor"
+import { type Frame, MAX_COPY_CHUNK } from "@sysproxy/protocol"
+import { Errno } from "@sysproxy/protocol/netbsd"
+import { NotConnected, type Waiters } from "./Waiters.ts"
+
+/** What RemoteMemory needs of its connection. */
+export interface RemoteLink {
+  readonly nextReqno: () => bigint
+  readonly waiters: Waiters
+  /** Queues a frame; false when the connection is gone or was just dropped. */
+  readonly send: (frame: Frame) => boolean
+  /** Queues a frame and waits until the client has read enough of its backlog. */
+  readonly sendPaced: (frame: Frame) => Effect.Effect<boolean>
+  readonly onCopy: (direction: "in" | "out", bytes: number) => void
+}
+
+type Op = MemoryFault["op"]
+
+const fault = (op: Op, message: string) => new MemoryFault({ op, errno: Errno.EFAULT, message })
+
+/** Sends a request and waits for its answer, which must be of the expected kind. */
+const ask = <T extends Frame["_tag"]>(link: RemoteLink, op: Op, request: (reqno: bigint) => Frame, expect: T) =>
+  Effect.suspend(() => {
+    const reqno = link.nextReqno()
+    const wait = link.waiters.register(reqno)
+    if (!link.send(request(reqno))) {
+      link.waiters.fail(reqno, new NotConnected())
+      return Effect.fail(fault(op, "connection closed"))
+    }
+    return wait.pipe(
+      Effect.mapError((e) => fault(op, e._tag === "NotConnected" ? "connection closed" : e.message)),
+      Effect.flatMap((answer) =>
+        answer._tag === expect
+          ? Effect.succeed(answer as Extract<Frame, { readonly _tag: T }>)
+          : Effect.fail(fault(op, `expected ${expect}, the client sent ${answer._tag}`))
+      )
+    )
+  })
+
+const copyinChunk = (link: RemoteLink, addr: bigint, len: number) =>
+  ask(link, "copyin", (reqno) => ({ _tag: "CopyinRequest", reqno, len: BigInt(len), addr }), "CopyinResponse").pipe(
+    Effect.flatMap((answer) =>
+      answer.data.byteLength === len
+        ? Effect.succeed(answer.data)
+        : Effect.fail(fault("copyin", `asked for ${len} bytes, the client sent ${answer.data.byteLength}`))
+    )
+  )
+
+export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
+  const copyin = (addr: bigint, len: number) =>
+    Effect.gen(function*() {
+      if (len <= MAX_COPY_CHUNK) {
+        const data = len === 0 ? new Uint8Array(0) : yield* copyinChunk(link, addr, len)
+        link.onCopy("in", len)
+        return data
+      }
+      const out = new Uint8Array(len)
+      for (let off = 0; off < len; off += MAX_COPY_CHUNK) {
+        const n = Math.min(MAX_COPY_CHUNK, len - off)
+        out.set(yield* copyinChunk(link, addr + BigInt(off), n), off)
+      }
+      link.onCopy("in", len)
+      return out
+    })
+
+  const copyinstr = (addr: bigint, maxLen: number) => {
+    const len = Math.min(maxLen, MAX_COPY_CHUNK)
+    return ask(
+      link,
+      "copyinstr",
+      (reqno) => ({ _tag: "CopyinstrRequest", reqno, len: BigInt(len), addr }),
+      "CopyinResponse"
+    ).pipe(
+      Effect.flatMap((answer) => {
+        const data = answer.data
+        if (data.byteLength > len) {
+          return Effect.fail(fault("copyinstr", `asked for at most ${len} bytes, the client sent ${data.byteLength}`))
+        }
+        // the string ends at its first NUL, whatever the client sent after it
+        const nul = data.indexOf(0)
+        const str = nul === -1 ? data : data.subarray(0, nul + 1)
+        link.onCopy("in", str.byteLength)
+        return Effect.succeed(str)
+      })
+    )
+  }
+
+  const copyout = (op: "copyout" | "copyoutstr") => (addr: bigint, data: Uint8Array) =>
+    Effect.gen(function*() {
+      for (let off = 0; off === 0 || off < data.byteLength; off += MAX_COPY_CHUNK) {
+        const piece = data.subarray(off, Math.min(data.byteLength, off + MAX_COPY_CHUNK))
+        // copyoutstr goes out as COPYOUT, as the C server sends it
+        const sent = yield* link.sendPaced({
+          _tag: "CopyoutRequest",
+          reqno: link.nextReqno(),
+          addr: addr + BigInt(off),
+          data: piece
+        })
+        if (!sent) return yield* fault(op, "connection closed")
+        if (data.byteLength === 0) break
+      }
+      link.onCopy("out", data.byteLength)
+    })
+
+  const anonmmap = (size: bigint) =>
+    ask(link, "anonmmap", (reqno) => ({ _tag: "AnonmmapRequest", reqno, size }), "AnonmmapResponse").pipe(
+      Effect.flatMap((answer) =>
+        answer.addr === 0n
+          ? Effect.fail(new MemoryFault({ op: "anonmmap", errno: Errno.ENOMEM, message: "the client could not map memory" }))
+          : Effect.succeed(answer.addr)
+      )
+    )
+
+  const raise = (signo: number) =>
+    Effect.sync(() => {
+      link.send({ _tag: "RaiseRequest", reqno: link.nextReqno(), signo })
+    })
+
+  return { copyin, copyinstr, copyout: copyout("copyout"), copyoutstr: copyout("copyoutstr"), anonmmap, raise }
+}

@@ -1,0 +1,5 @@
+export * from "./Listener.ts"
+export * from "./ServerErrors.ts"
+export * from "./ServerOptions.ts"
+export * from "./SysproxyServer.ts"
+export * from "./Waiters.ts"
