@@ -1,0 +1,234 @@
+/**
+ * The default hypervisor: our NetBSD-compatible kernel as a Layer providing
+ * the Hypervisor service (the kernel side of the seeds' rump.c: rfork,
+ * lwpexit, execnotify, syscall dispatch, halt), plus the Kernel service for
+ * inspection.
+ */
+import { Context, Deferred, Effect, Layer } from "effect"
+import {
+  type HaltRequest,
+  Hypervisor,
+  HypervisorError,
+  type HypervisorService,
+  type LwpHandle,
+  type ProcessHandle,
+  UserMemory
+} from "@sysproxy/hypervisor"
+import { Errno } from "@sysproxy/protocol/netbsd"
+import * as Os from "node:os"
+import { Args } from "./abi/Args.ts"
+import { closeOnExec, FileTable, releaseTable } from "./fd/FileTable.ts"
+import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts"
+import type { KernelState } from "./KernelState.ts"
+import { Lwp } from "./proc/Lwp.ts"
+import { Proc } from "./proc/Proc.ts"
+import { SysErr } from "./syscalls/SysErr.ts"
+import { syscallTable } from "./syscalls/Table.ts"
+import { makeVfs } from "./vfs/Vfs.ts"
+
+const INIT_PID = 1
+const PID_MAX = 30000
+
+export interface KernelStats {
+  readonly processes: number
+  readonly lwps: number
+  readonly openFiles: number
+  readonly unimplemented: ReadonlyMap<number, number>
+}
+
+export interface KernelService {
+  readonly state: KernelState
+  readonly stats: () => KernelStats
+}
+
+/** Inspection of the running kernel (tests, metrics). */
+export class Kernel extends Context.Service<Kernel, KernelService>()("@sysproxy/kernel/Kernel") {}
+
+const refuse = (op: string, errno: number, message: string) => new HypervisorError({ op, errno, message })
+
+const toResult = (r: unknown) => {
+  if (r === undefined) return { error: 0, retval0: 0n, retval1: 0n }
+  if (typeof r === "number") return { error: 0, retval0: BigInt(r), retval1: 0n }
+  if (typeof r === "bigint") return { error: 0, retval0: r, retval1: 0n }
+  const [a, b] = r as readonly [bigint, bigint]
+  return { error: 0, retval0: a, retval1: b }
+}
+
+export const makeKernel = (config: KernelConfig = {}) =>
+  Effect.gen(function*() {
+    const halt = yield* Deferred.make<HaltRequest>()
+    const console = config.console ?? ((pid: number, bytes: Uint8Array) => {
+      Effect.runFork(Effect.logInfo(new TextDecoder().decode(bytes).replace(/\n$/, "")).pipe(
+        Effect.annotateLogs({ pid, console: true })
+      ))
+    })
+    const physmem = config.physmem ?? 256 * 1024 * 1024
+    const vfs = makeVfs({ physmem, console })
+    const now = Date.now()
+    const init = new Proc(INIT_PID, 0, "init", new FileTable(), vfs.root, undefined)
+    const state: KernelState = {
+      procs: new Map([[INIT_PID, init]]),
+      init,
+      nextPid: INIT_PID + 1,
+      nextLid: 1,
+      vfs,
+      hostname: config.hostname ?? `rump-${process.pid}.${Os.hostname()}`,
+      ncpu: config.ncpu ?? 1,
+      physmem,
+      boottime: { sec: BigInt(Math.floor(now / 1000)), nsec: (now % 1000) * 1_000_000 },
+      unimplemented: new Map(),
+      halt,
+      console
+    }
+
+    const allocPid = (): number | undefined => {
+      for (let i = 0; i < PID_MAX; i++) {
+        const pid = state.nextPid
+        state.nextPid = pid >= PID_MAX ? INIT_PID + 1 : pid + 1
+        if (!state.procs.has(pid)) return pid
+      }
+      return undefined
+    }
+
+    const live = (handle: ProcessHandle): Proc | undefined => {
+      const p = state.procs.get(handle.pid)
+      return p !== undefined && p === handle && !p.released ? p : undefined
+    }
+
+    const rfork: HypervisorService["rfork"] = (o) =>
+      Effect.suspend(() => {
+        const parent = o.parent === undefined ? init : live(o.parent)
+        if (parent === undefined) return Effect.fail(refuse("rfork", Errno.ESRCH, "the parent process is gone"))
+        const pid = allocPid()
+        if (pid === undefined) return Effect.fail(refuse("rfork", Errno.EAGAIN, "no free pid"))
+        let fds: FileTable
+        if (o.mode === "clear") {
+          fds = new FileTable()
+          // a new guest starts with the console, write-only, on 0, 1 and 2
+          const consoleFile = vfs.openConsole()
+          consoleFile.refs = 3
+          for (const fd of [0, 1, 2]) fds.install(fd, consoleFile, false)
+        } else if (o.mode === "copy") {
+          fds = parent.fds.copy()
+        } else {
+          fds = parent.fds
+          fds.users++
+        }
+        const proc = new Proc(pid, parent.pid, o.comm ?? parent.comm, fds, parent.cwd, o.client)
+        proc.umask = parent.umask
+        if (o.mode !== "clear") {
+          proc.sid = parent.sid
+          proc.pgid = parent.pgid
+        }
+        state.procs.set(pid, proc)
+        return Effect.succeed(proc)
+      })
+
+    const newLwp: HypervisorService["newLwp"] = (pid) =>
+      Effect.suspend(() => {
+        const p = state.procs.get(pid)
+        if (p === undefined || p.released || pid === INIT_PID) {
+          return Effect.fail(refuse("newLwp", Errno.ESRCH, `no process ${pid}`))
+        }
+        if (p.exiting) return Effect.fail(refuse("newLwp", Errno.EBUSY, `process ${pid} is exec'ing`))
+        const lwp = new Lwp(p, state.nextLid++)
+        p.lwps.add(lwp)
+        return Effect.succeed(lwp)
+      })
+
+    const asLwp = (handle: LwpHandle): Lwp | undefined =>
+      handle instanceof Lwp && handle.proc.lwps.has(handle) ? handle : undefined
+
+    const releaseLwp: HypervisorService["releaseLwp"] = (handle) =>
+      Effect.sync(() => {
+        const lwp = asLwp(handle)
+        lwp?.proc.lwps.delete(lwp)
+      })
+
+    const lwpExit: HypervisorService["lwpExit"] = (handle) =>
+      Effect.sync(() => {
+        const p = live(handle)
+        if (p === undefined) return
+        p.exiting = true
+        for (const lwp of p.lwps) lwp.orderOut()
+      })
+
+    const execNotify: HypervisorService["execNotify"] = (handle, comm) =>
+      Effect.suspend(() => {
+        const p = live(handle)
+        if (p === undefined) return Effect.void
+        return closeOnExec(p.fds).pipe(
+          Effect.andThen(Effect.sync(() => {
+            p.exiting = false
+            p.comm = comm
+          }))
+        )
+      })
+
+    const releaseProcess: HypervisorService["releaseProcess"] = (handle) =>
+      Effect.suspend(() => {
+        const p = live(handle)
+        if (p === undefined) return Effect.void
+        p.released = true
+        p.exiting = true
+        for (const lwp of p.lwps) lwp.orderOut()
+        state.procs.delete(p.pid)
+        for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
+        return releaseTable(p.fds)
+      })
+
+    const syscall: HypervisorService["syscall"] = (handle, number, argBytes) =>
+      Effect.gen(function*() {
+        const lwp = asLwp(handle)
+        if (lwp === undefined) return { error: Errno.ESRCH, retval0: -1n, retval1: 0n }
+        const impl = syscallTable.get(number)
+        if (impl === undefined) {
+          state.unimplemented.set(number, (state.unimplemented.get(number) ?? 0) + 1)
+          return { error: Errno.ENOSYS, retval0: -1n, retval1: 0n }
+        }
+        const mem = yield* UserMemory
+        return yield* impl({ kernel: state, proc: lwp.proc, lwp, args: new Args(argBytes), mem }).pipe(
+          Effect.map(toResult),
+          Effect.catch((e: SysErr) => Effect.succeed({ error: e.errno, retval0: -1n, retval1: 0n })),
+          // a bug in a syscall must not take the server down: the caller sees EIO
+          Effect.catchDefect((defect) =>
+            Effect.logError("syscall defect", defect).pipe(
+              Effect.annotateLogs({ syscall: number }),
+              Effect.as({ error: Errno.EIO, retval0: -1n, retval1: 0n })
+            )
+          )
+        )
+      })
+
+    const hypervisor: HypervisorService = {
+      identity: { ostype: OSTYPE, osrelease: OSRELEASE, machine: MACHINE },
+      rfork,
+      newLwp,
+      releaseLwp,
+      lwpExit,
+      execNotify,
+      releaseProcess,
+      syscall,
+      awaitHalt: Deferred.await(halt)
+    }
+
+    const stats = (): KernelStats => {
+      let lwps = 0
+      const files = new Set<unknown>()
+      for (const p of state.procs.values()) {
+        lwps += p.lwps.size
+        for (const fd of p.fds.openFds()) files.add(p.fds.get(fd)?.file)
+      }
+      return { processes: state.procs.size - 1, lwps, openFiles: files.size, unimplemented: new Map(state.unimplemented) }
+    }
+
+    return { hypervisor, kernel: Kernel.of({ state, stats }) }
+  })
+
+/** The kernel as the Hypervisor (and Kernel) for a server or an in-process user. */
+export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel> =>
+  Layer.effectContext(
+    makeKernel(config).pipe(
+      Effect.map(({ hypervisor, kernel }) => Context.make(Hypervisor, hypervisor).pipe(Context.add(Kernel, kernel)))
+    )
+  )

@@ -1,0 +1,17 @@
+/**
+ * What a kernel is told when it boots.
+ */
+export interface KernelConfig {
+  /** kern.hostname at boot (default `rump-<server pid>.<host name>`). */
+  readonly hostname?: string | undefined
+  /** hw.ncpu (default 1). */
+  readonly ncpu?: number | undefined
+  /** hw.physmem64 in bytes, also the cap on tmpfs data (default 256 MiB). */
+  readonly physmem?: number | undefined
+  /** Where console writes go (default: the Effect logger at Info). */
+  readonly console?: ((pid: number, bytes: Uint8Array) => void) | undefined
+}
+
+export const OSTYPE = "NetBSD"
+export const OSRELEASE = "7.99.34"
+export const MACHINE = "amd64"

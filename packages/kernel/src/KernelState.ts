@@ -1,0 +1,26 @@
+/**
+ * The kernel's state: the process table, the VFS, sysctl values and the
+ * bookkeeping the server reports (unimplemented syscalls asked for).
+ */
+import type { Deferred } from "effect"
+import type { HaltRequest } from "@sysproxy/hypervisor"
+import type { Proc } from "./proc/Proc.ts"
+import type { Vfs } from "./vfs/Vfs.ts"
+
+export interface KernelState {
+  readonly procs: Map<number, Proc>
+  readonly init: Proc
+  nextPid: number
+  nextLid: number
+  readonly vfs: Vfs
+  hostname: string
+  readonly ncpu: number
+  readonly physmem: number
+  /** Boot time, for kern.boottime. */
+  readonly boottime: { readonly sec: bigint; readonly nsec: number }
+  /** Syscall numbers asked for that the kernel does not implement, with counts. */
+  readonly unimplemented: Map<number, number>
+  readonly halt: Deferred.Deferred<HaltRequest>
+  /** Console output (fds 0-2 of every guest). */
+  readonly console: (pid: number, bytes: Uint8Array) => void
+}

@@ -1,0 +1,44 @@
+/**
+ * An open file: what a descriptor points at. Several descriptors (dup, a
+ * copied or shared table) may point at one File; it is closed when the
+ * last reference goes.
+ */
+import type { Effect } from "effect"
+import type { SysErr } from "../syscalls/SysErr.ts"
+import type { SyscallContext } from "../syscalls/SyscallContext.ts"
+import type { Vnode } from "../vfs/Vnode.ts"
+
+/** Kernel file flags: FFLAGS(oflags) = oflags + 1, so FREAD 1, FWRITE 2. */
+export const FREAD = 1
+export const FWRITE = 2
+
+/** What a kind of file (vnode, pipe, socket, device) does with the descriptor calls. */
+export interface FileOps {
+  readonly kind: "vnode" | "pipe" | "socket" | "device"
+  /** Reads up to `len` bytes at `offset` (or the file offset when undefined, which it advances). */
+  readonly read: (ctx: SyscallContext, file: File, len: number, offset: bigint | undefined) => Effect.Effect<Uint8Array, SysErr>
+  /** Writes `data` at `offset` (or the file offset / end for O_APPEND); returns the count written. */
+  readonly write: (ctx: SyscallContext, file: File, data: Uint8Array, offset: bigint | undefined) => Effect.Effect<number, SysErr>
+  /** ioctl beyond FIONBIO/FIOASYNC, which the descriptor layer handles itself. */
+  readonly ioctl?: (ctx: SyscallContext, file: File, cmd: number, arg: bigint) => Effect.Effect<bigint, SysErr>
+  /** poll(2) readiness: the subset of `events` that is ready now. */
+  readonly poll?: (file: File, events: number) => number
+  /** The last reference is gone. */
+  readonly close: (file: File) => Effect.Effect<void>
+  /** lseek is allowed (ESPIPE otherwise). */
+  readonly seekable: boolean
+}
+
+export class File {
+  offset = 0n
+  refs = 1
+  /** F_SETOWN: the pid to send SIGIO to (negative: a process group). */
+  owner = 0
+
+  constructor(
+    readonly ops: FileOps,
+    /** FREAD | FWRITE | the FCNTLFLAGS bits (O_APPEND, O_NONBLOCK, O_ASYNC, ...). */
+    public flag: number,
+    readonly vnode: Vnode | undefined
+  ) {}
+}

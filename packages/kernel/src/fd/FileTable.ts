@@ -1,0 +1,97 @@
+/**
+ * A descriptor table. A prefork copies its parent's (the same open files,
+ * each with one more reference); a fork child shares the prefork's very
+ * table object, so the table itself is reference counted and only closes
+ * its files when the last process using it lets go.
+ */
+import { Effect } from "effect"
+import type { File } from "./File.ts"
+
+export interface Descriptor {
+  readonly file: File
+  cloexec: boolean
+}
+
+/** Descriptors per process at most (NetBSD's default soft limit). */
+export const OPEN_MAX = 1024
+
+export class FileTable {
+  private readonly slots: Array<Descriptor | undefined> = []
+  /** Processes using this table. */
+  users = 1
+
+  get(fd: number): Descriptor | undefined {
+    return Number.isInteger(fd) && fd >= 0 ? this.slots[fd] : undefined
+  }
+
+  /** The lowest free descriptor at or above `min`, or undefined when the table is full. */
+  lowestFree(min = 0): number | undefined {
+    for (let fd = min; fd < OPEN_MAX; fd++) if (this.slots[fd] === undefined) return fd
+    return undefined
+  }
+
+  /** Installs `file` at `fd` (taking over the caller's reference). */
+  install(fd: number, file: File, cloexec: boolean): void {
+    this.slots[fd] = { file, cloexec }
+  }
+
+  /** Removes a descriptor; returns its file, whose reference the caller must drop. */
+  remove(fd: number): File | undefined {
+    const d = this.get(fd)
+    if (d === undefined) return undefined
+    this.slots[fd] = undefined
+    while (this.slots.length > 0 && this.slots[this.slots.length - 1] === undefined) this.slots.pop()
+    return d.file
+  }
+
+  /** Open descriptor numbers, ascending. */
+  openFds(): Array<number> {
+    const out: Array<number> = []
+    this.slots.forEach((d, fd) => {
+      if (d !== undefined) out.push(fd)
+    })
+    return out
+  }
+
+  get size(): number {
+    return this.openFds().length
+  }
+
+  /** A new table with the same open files (prefork). */
+  copy(): FileTable {
+    const t = new FileTable()
+    this.slots.forEach((d, fd) => {
+      if (d !== undefined) {
+        d.file.refs++
+        t.slots[fd] = { file: d.file, cloexec: d.cloexec }
+      }
+    })
+    return t
+  }
+}
+
+/** Drops one reference to a file, closing it when it was the last. */
+export const releaseFile = (file: File): Effect.Effect<void> =>
+  Effect.suspend(() => (--file.refs === 0 ? file.ops.close(file) : Effect.void))
+
+/** Closes a descriptor. False when it was not open. */
+export const closeFd = (table: FileTable, fd: number): Effect.Effect<boolean> =>
+  Effect.suspend(() => {
+    const file = table.remove(fd)
+    return file === undefined ? Effect.succeed(false) : releaseFile(file).pipe(Effect.as(true))
+  })
+
+/** A process lets go of its table: the last user closes every descriptor. */
+export const releaseTable = (table: FileTable): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (--table.users > 0) return Effect.void
+    return Effect.forEach(table.openFds(), (fd) => closeFd(table, fd), { discard: true })
+  })
+
+/** execNotify: closes every close-on-exec descriptor. */
+export const closeOnExec = (table: FileTable): Effect.Effect<void> =>
+  Effect.forEach(
+    table.openFds().filter((fd) => table.get(fd)?.cloexec === true),
+    (fd) => closeFd(table, fd),
+    { discard: true }
+  )

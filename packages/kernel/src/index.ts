@@ -1,0 +1,3 @@
+export { Args, packArgs } from "./abi/Args.ts"
+export * from "./Kernel.ts"
+export * from "./KernelConfig.ts"

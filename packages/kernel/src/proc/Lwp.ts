@@ -1,0 +1,27 @@
+/**
+ * A kernel thread: made for one syscall of one process, gone when it ends.
+ */
+import type { LwpHandle } from "@sysproxy/hypervisor"
+import type { Proc } from "./Proc.ts"
+
+export class Lwp implements LwpHandle {
+  /** Set by lwpExit: leave the kernel; sleeping returns at once. */
+  orderedOut = false
+  /** Wakes this lwp's current sleep (set while it sleeps). */
+  wakeup: (() => void) | undefined = undefined
+
+  constructor(
+    readonly proc: Proc,
+    readonly lid: number
+  ) {}
+
+  get pid(): number {
+    return this.proc.pid
+  }
+
+  /** Orders the lwp out of the kernel, waking it if it sleeps. */
+  orderOut(): void {
+    this.orderedOut = true
+    this.wakeup?.()
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The syscall table: every family's implementations by syscall number.
+ * A number missing here answers ENOSYS (and is counted).
+ */
+import { family as descriptors } from "./descriptors.ts"
+import { family as directories } from "./directories.ts"
+import { family as files } from "./files.ts"
+import { family as process } from "./process.ts"
+import { family as signals } from "./signals.ts"
+import type { SyscallImpl } from "./SyscallImpl.ts"
+import { family as sysctl } from "./sysctl.ts"
+import { family as time } from "./time.ts"
+
+export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
+  ...descriptors,
+  ...files,
+  ...directories,
+  ...process,
+  ...sysctl,
+  ...time,
+  ...signals
+])

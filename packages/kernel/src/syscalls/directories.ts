@@ -1,0 +1,6 @@
+/**
+ * The directories family of syscalls.
+ */
+import type { SyscallFamily } from "./SyscallImpl.ts"
+
+export const family: SyscallFamily = []
