@@ -80,6 +80,27 @@ export const AnonmmapResponse = Schema.TaggedStruct("AnonmmapResponse", { reqno:
 // either direction
 export const ErrorFrame = Schema.TaggedStruct("ErrorFrame", { reqno: ReqNo, code: ErrorCode })
 
+/** Every message kind's Schema by tag. */
+export const FrameMembers = {
+  HandshakeGuest,
+  HandshakeFork,
+  HandshakeExec,
+  HandshakeResponse,
+  PreforkRequest,
+  PreforkResponse,
+  SyscallRequest,
+  SyscallResponse,
+  CopyinRequest,
+  CopyinstrRequest,
+  CopyoutRequest,
+  CopyoutstrRequest,
+  AnonmmapRequest,
+  CopyinResponse,
+  AnonmmapResponse,
+  RaiseRequest,
+  ErrorFrame
+} as const
+
 export const Frame = Schema.Union([
   HandshakeGuest,
   HandshakeFork,

@@ -5,8 +5,8 @@
  */
 import { Data, Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { HEADER_SIZE } from "./Constants.ts"
-import { Frame } from "./Frame.ts"
-import { decodeParts, encodeWhole, type FieldIssue, headerOf, isFieldIssue } from "./FrameLayout.ts"
+import { Frame, FrameMembers, type FrameTag } from "./Frame.ts"
+import { decodeParts, encodeWhole, type FieldIssue, headerOf, isFieldIssue, kindOf } from "./FrameLayout.ts"
 import { Header, readHeaderFields } from "./Header.ts"
 
 /**
@@ -71,6 +71,30 @@ export const FrameFromBytes = Schema.Uint8Array.pipe(
 
 const formatIssue = SchemaIssue.makeFormatterDefault()
 
+/**
+ * FrameFromBytes narrowed to one message kind. decodeFrame reads the kind
+ * from the header first (kindOf) and decodes through that kind's Schema:
+ * the same checks as the union, without matching 17 members per frame
+ * (about twice as fast, see BENCHMARKS.md).
+ */
+const bytesToMember = (tag: FrameTag) =>
+  Schema.Uint8Array.pipe(
+    Schema.decodeTo(
+      FrameMembers[tag] as unknown as Schema.Codec<Frame, Frame>,
+      SchemaTransformation.transformEffect({
+        decode: (bytes: Uint8Array) => {
+          const r = decodeParts(readHeaderFields(bytes), bytes.subarray(HEADER_SIZE))
+          return isFieldIssue(r) ? Effect.fail(toSchemaIssue(r, bytes)) : Effect.succeed(r)
+        },
+        encode: (frame: Frame) => Effect.succeed(encodeWhole(frame))
+      })
+    )
+  )
+
+const memberDecoders = new Map(
+  (Object.keys(FrameMembers) as Array<FrameTag>).map((tag) => [tag, Schema.decodeUnknownResult(bytesToMember(tag))])
+)
+
 /** The first field a Schema issue points at, and its message. */
 const describeIssue = (issue: SchemaIssue.Issue): { field: string; message: string } => {
   const path: Array<string> = []
@@ -106,7 +130,9 @@ const toDecodeError = <A>(
 /** Decodes one whole frame (exactly `len` bytes). */
 export const decodeFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecodeError> => {
   const header = bytes.byteLength >= HEADER_SIZE ? readHeaderFields(bytes) : undefined
-  const result = toDecodeError(decodeBytes(bytes), header)
+  const tag = header !== undefined && header.len === BigInt(bytes.byteLength) ? kindOf(header) : undefined
+  const decode = typeof tag === "string" ? memberDecoders.get(tag)! : decodeBytes
+  const result = toDecodeError(decode(bytes), header)
   // a whole frame whose len is unusable cannot be skipped either
   return Result.isFailure(result) && result.failure.field === "len"
     ? Result.fail(new FrameDecodeError({ field: "len", message: result.failure.message, header, fatal: true }))

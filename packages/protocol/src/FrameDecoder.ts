@@ -8,15 +8,17 @@
  * of per-chunk fibers. `decodeFrames` wraps it as a Stream pipeline for
  * callers that hold a Stream of bytes.
  *
- * Guarantees: a header is decoded as soon as its 24 bytes are in, and a
- * `len` shorter than the header or longer than the limit is an error before
- * any body byte is kept; body bytes are only gathered as they arrive, so
- * nothing is ever allocated from an untrusted length.
+ * Guarantees: a header is decoded (HeaderFromBytes) as soon as its 24
+ * bytes are in, and a `len` shorter than the header or longer than the
+ * limit is an error before any body byte is kept; body bytes are only
+ * gathered as they arrive, so nothing is ever allocated from an untrusted
+ * length. A complete frame goes through FrameFromBytes in one piece (a view
+ * when it lies in one chunk).
  */
 import { Result, Schema, Stream } from "effect"
 import { DEFAULT_MAX_FRAME_LENGTH, HEADER_SIZE } from "./Constants.ts"
 import type { Frame } from "./Frame.ts"
-import { decodeFrameParts, FrameDecodeError } from "./FrameCodec.ts"
+import { decodeFrame, FrameDecodeError } from "./FrameCodec.ts"
 import { type Header, HeaderFromBytes } from "./Header.ts"
 
 export interface FrameDecoderOptions {
@@ -63,7 +65,8 @@ export class FrameDecoder {
     for (;;) {
       if (this.header === undefined) {
         if (this.buffered < HEADER_SIZE) return out
-        const decoded = decodeHeader(this.take(HEADER_SIZE))
+        // peek: the header stays buffered and is cut out with its body
+        const decoded = decodeHeader(this.peek(HEADER_SIZE))
         if (Result.isFailure(decoded)) {
           return this.fail(out, "len", decoded.failure.message.replace(/\s+/g, " "), undefined)
         }
@@ -73,11 +76,10 @@ export class FrameDecoder {
         }
         this.header = header
       }
-      const bodyLength = Number(this.header.len) - HEADER_SIZE
-      if (this.buffered < bodyLength) return out
-      const header = this.header
+      const frameLength = Number(this.header.len)
+      if (this.buffered < frameLength) return out
       this.header = undefined
-      out.push(decodeFrameParts(header, this.take(bodyLength)))
+      out.push(decodeFrame(this.take(frameLength)))
     }
   }
 
@@ -89,7 +91,7 @@ export class FrameDecoder {
     if (this.header === undefined && this.buffered === 0) return undefined
     const header = this.header
     const want = header === undefined ? HEADER_SIZE : Number(header.len)
-    const have = header === undefined ? this.buffered : this.buffered + HEADER_SIZE
+    const have = this.buffered
     const error = new FrameDecodeError({
       field: header === undefined ? "header" : "body",
       message: `stream ended inside a frame: ${have} of ${want} bytes`,
@@ -113,6 +115,23 @@ export class FrameDecoder {
     this.headOffset = 0
     this.buffered = 0
     this.header = undefined
+  }
+
+  /** The first `n` buffered bytes, left in place (n <= buffered). */
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!
+    if (first.byteLength - this.headOffset >= n) return first.subarray(this.headOffset, this.headOffset + n)
+    const out = new Uint8Array(n)
+    let filled = 0
+    let offset = this.headOffset
+    for (const chunk of this.chunks) {
+      const part = Math.min(n - filled, chunk.byteLength - offset)
+      out.set(chunk.subarray(offset, offset + part), filled)
+      filled += part
+      offset = 0
+      if (filled === n) break
+    }
+    return out
   }
 
   /** Removes `n` buffered bytes; a view when they lie in one chunk. */
