@@ -16,6 +16,7 @@ import {
   type ErrorFrame,
   encodeFrameResult,
   type Frame,
+  FrameDecoder,
   type FrameOf,
   type FrameTag,
   MAX_BANNER,
@@ -26,7 +27,6 @@ import { Errno } from "@sysproxy/protocol/netbsd"
 import { Cause, Deferred, Effect, Queue, Result } from "effect"
 import type { AddressSpace } from "./AddressSpace.ts"
 import { ClientError, type ConnectionClosed, connectionClosed, type RequestError } from "./Errors.ts"
-import { FrameReader } from "./FrameReader.ts"
 import { answerServerRequest, isServerRequest } from "./ServerRequests.ts"
 
 /** The responses a client request waits for. */
@@ -69,7 +69,7 @@ export class ConnectionState {
   readonly bannerResult = Deferred.makeUnsafe<ParsedBanner, RequestError>()
   readonly socketClosed = Deferred.makeUnsafe<void>()
 
-  private readonly decoder: FrameReader
+  private readonly decoder: FrameDecoder
   private readonly pending = new Map<bigint, Pending>()
   // our own request numbers; like librumpclient, counting from 0
   private nextReqno = 0n
@@ -85,7 +85,7 @@ export class ConnectionState {
     private readonly signalQueue: Queue.Queue<number, ConnectionClosed>,
     maxFrameLength: number | undefined
   ) {
-    this.decoder = new FrameReader(maxFrameLength)
+    this.decoder = new FrameDecoder({ maxFrameLength })
     socket.on("data", (chunk: Buffer) => this.onData(chunk))
     socket.on("error", (error) => {
       this.socketError ??= error

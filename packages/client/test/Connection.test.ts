@@ -425,6 +425,29 @@ describe("errors and closing", () => {
       yield* fence(client, peer)
     }))
 
+  it.live("a frame longer than maxFrameLength ends the connection with a protocol error", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer()
+      const client = yield* connect(server.url, { maxFrameLength: 64 })
+      const peer = yield* server.accept
+      const buf = client.space.alloc(32)
+      // 24 + 16 + 24 = 64 bytes: at the limit, served
+      yield* peer.send({ _tag: "CopyoutRequest", reqno: 1n, addr: buf, data: new Uint8Array(24).fill(7) })
+      yield* fence(client, peer)
+      assert.deepStrictEqual(client.space.read(buf, 32), cat(new Uint8Array(24).fill(7), new Uint8Array(8)))
+
+      const call = yield* Effect.exit(client.syscall(SYS.getpid)).pipe(Effect.forkChild)
+      yield* nextOf(peer, "SyscallRequest")
+      // 65 bytes: refused as soon as its header is in
+      yield* peer.send({ _tag: "CopyoutRequest", reqno: 2n, addr: buf, data: new Uint8Array(25).fill(9) })
+      const error = failureOf(yield* Fiber.join(call))
+      assert.strictEqual(error._tag === "ConnectionClosed" && error.reason, "ProtocolError")
+      assert.include(error.message, "exceeds the limit of 64 bytes")
+      yield* client.closed
+      assert.deepStrictEqual(client.space.read(buf, 32), cat(new Uint8Array(24).fill(7), new Uint8Array(8)))
+      assert.strictEqual(client.pendingCount, 0)
+    }))
+
   it.live("writeRaw puts bytes on the wire unchanged", () =>
     Effect.gen(function*() {
       const { client, peer } = yield* setup

@@ -8,9 +8,8 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { encodeFrame, type Frame, type FrameDecodeError } from "@sysproxy/protocol"
+import { encodeFrame, type Frame, type FrameDecodeError, FrameDecoder } from "@sysproxy/protocol"
 import { Deferred, Effect, Queue, Result, type Scope } from "effect"
-import { FrameReader } from "../src/FrameReader.ts"
 
 export const BANNER = "RUMPSP-0.4-NetBSD-7.99.34/amd64\n"
 
@@ -19,8 +18,7 @@ const socketPath = () => Path.join(Os.tmpdir(), `sysproxy-client-${process.pid}-
 
 export class Peer {
   private readonly chunks: Array<Uint8Array> = []
-  // the protocol FrameDecoder throws on empty-body frames at a chunk end; see FrameReader
-  private readonly decoder = new FrameReader()
+  private readonly decoder = new FrameDecoder()
 
   constructor(
     readonly socket: Net.Socket,
