@@ -88,7 +88,16 @@ export const listen = (rawUrl: string, unixSocketMode: number, onConnection: (so
       return yield* new ServerStartError({ url: rawUrl, reason: "BadUrl", message: parsed.failure.message })
     }
     const url = parsed.success
-    if (url._tag === "Unix" && Fs.existsSync(url.path)) {
+    const existing = url._tag === "Unix" ? Fs.lstatSync(url.path, { throwIfNoEntry: false }) : undefined
+    if (url._tag === "Unix" && existing !== undefined) {
+      // never remove anything that is not a socket: a mistyped path must not cost a file
+      if (!existing.isSocket()) {
+        return yield* new ServerStartError({
+          url: rawUrl,
+          reason: "AddressInUse",
+          message: `${url.path} exists and is not a socket`
+        })
+      }
       if (yield* unixPathIsLive(url.path)) {
         return yield* new ServerStartError({
           url: rawUrl,
@@ -101,14 +110,23 @@ export const listen = (rawUrl: string, unixSocketMode: number, onConnection: (so
     }
     const server = Net.createServer({ pauseOnConnect: false, noDelay: true }, onConnection)
     let stopped = false
+    let socketIno: number | undefined
     // close() only stops accepting; its callback would wait for every client
     const stop = Effect.sync(() => {
       if (stopped) return
       stopped = true
       server.close()
-      if (url._tag === "Unix") Fs.rmSync(url.path, { force: true })
+      // remove the socket file only while it is still the one this server made
+      if (url._tag === "Unix" && Fs.lstatSync(url.path, { throwIfNoEntry: false })?.ino === socketIno) {
+        Fs.rmSync(url.path, { force: true })
+      }
     })
     yield* Effect.acquireRelease(listenOn(server, url, unixSocketMode, rawUrl), () => stop)
-    if (url._tag === "Unix") yield* Effect.sync(() => Fs.chmodSync(url.path, unixSocketMode))
+    if (url._tag === "Unix") {
+      yield* Effect.sync(() => {
+        Fs.chmodSync(url.path, unixSocketMode)
+        socketIno = Fs.lstatSync(url.path).ino
+      })
+    }
     return { address: boundUrl(server, url), server, stop } satisfies Listener
   })
