@@ -5,7 +5,7 @@
  * serv_handledisco + spcrelease (cleanup) for one client, run by its own
  * fiber so no client can stall another.
  */
-import { Duration, Effect, Fiber, FiberSet, Result } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberSet, Result } from "effect"
 import { type LwpHandle, type ProcessHandle, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -28,6 +28,20 @@ import { makeSocketReader } from "./SocketReader.ts"
 import { BadAnswer, makeWaiters } from "./Waiters.ts"
 
 type ConnState = "new" | "running" | "dying"
+
+/**
+ * Bytes not yet handed to the OS. Node's writableLength only shrinks when a
+ * whole queued write completes (a 1 MiB frame at a time); libuv's own queue
+ * size shrinks with every partial write, so it shows a slow reader's
+ * progress.
+ */
+const unsentBytes = (socket: Net.Socket): number => {
+  const handle = (socket as unknown as { readonly _handle?: { readonly writeQueueSize?: number } })._handle
+  return handle?.writeQueueSize ?? socket.writableLength
+}
+
+/** How often a paced sender looks at the client's backlog. */
+const PACE_POLL = Duration.millis(25)
 
 export const serveConnection = (socket: Net.Socket, server: ServerState, id: number) =>
   Effect.gen(function*() {
@@ -91,21 +105,29 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       })
     })
 
-    /** Sends, then holds the sender back while the client is behind on reading. */
+    /**
+     * Sends, then holds the sender back while more than the high-water mark
+     * is queued. The stall timer restarts whenever the backlog shrinks, so
+     * a slow reader is paced and only a client that stops reading is dropped.
+     */
     const sendPaced = (frame: Frame): Effect.Effect<boolean> =>
-      Effect.suspend(() => {
-        if (!send(frame)) return Effect.succeed(false)
-        if (socket.writableLength <= options.writeHighWater) return Effect.succeed(true)
-        return drained.pipe(
-          Effect.timeoutOrElse({
-            duration: options.writeStallTimeout,
-            orElse: () =>
-              Effect.sync(() =>
-                drop(`client stopped reading for ${Duration.format(options.writeStallTimeout)}`)
-              )
-          }),
-          Effect.map(() => !socket.destroyed)
-        )
+      Effect.gen(function*() {
+        if (!send(frame)) return false
+        let backlog = unsentBytes(socket)
+        let lastProgress = yield* Clock.currentTimeMillis
+        while (!socket.destroyed && socket.writableLength > options.writeHighWater) {
+          yield* drained.pipe(Effect.timeoutOption(PACE_POLL))
+          const now = yield* Clock.currentTimeMillis
+          const left = unsentBytes(socket)
+          // any change is progress: a partial write shrinks it, a finished one lets the next in
+          if (left !== backlog) {
+            backlog = left
+            lastProgress = now
+          } else if (now - lastProgress >= Duration.toMillis(options.writeStallTimeout)) {
+            drop(`client stopped reading for ${Duration.format(options.writeStallTimeout)}`)
+          }
+        }
+        return !socket.destroyed
       })
 
     const sendError = (reqno: bigint, code: keyof typeof ErrorCodes) => {
@@ -162,7 +184,10 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         const run = Effect.suspend(() =>
           state === "dying" ? Effect.void : FiberSet.run(jobs, work).pipe(Effect.flatMap(Fiber.await))
         ).pipe(Effect.asVoid, Effect.ensuring(Effect.sync(() => jobEnded(syscall))))
-        const queued = yield* server.pool.submit({ run })
+        // an exec has already ordered its lwps out and there is one per
+        // connection at most: it is never refused, or the process would stay
+        // half-exec'd
+        const queued = yield* server.pool.submit({ run }, { bypassBound: !syscall })
         if (!queued) {
           jobEnded(syscall)
           sendError(reqno, "TRYAGAIN")

@@ -23,8 +23,8 @@ export interface PoolStats {
 }
 
 export interface WorkerPool {
-  /** Queues a job; false when the queue is over its bound. */
-  readonly submit: (job: Job) => Effect.Effect<boolean>
+  /** Queues a job; false when the queue is over its bound (unless told to bypass it). */
+  readonly submit: (job: Job, options?: { readonly bypassBound?: boolean }) => Effect.Effect<boolean>
   readonly stats: () => PoolStats
 }
 
@@ -50,9 +50,9 @@ export const makeWorkerPool = (options: {
       }
     }).pipe(Effect.ensuring(Effect.sync(() => nworker--)))
 
-    const submit = (job: Job): Effect.Effect<boolean> =>
+    const submit = (job: Job, o?: { readonly bypassBound?: boolean }): Effect.Effect<boolean> =>
       Effect.suspend(() => {
-        if (Queue.sizeUnsafe(queue) >= options.maxQueued) return Effect.succeed(false)
+        if (o?.bypassBound !== true && Queue.sizeUnsafe(queue) >= options.maxQueued) return Effect.succeed(false)
         Queue.offerUnsafe(queue, job)
         if (Queue.sizeUnsafe(queue) > idle && nworker < options.maxWorkers) {
           nworker++
