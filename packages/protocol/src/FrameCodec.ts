@@ -75,7 +75,8 @@ const formatIssue = SchemaIssue.makeFormatterDefault()
  * FrameFromBytes narrowed to one message kind. decodeFrame reads the kind
  * from the header first (kindOf) and decodes through that kind's Schema:
  * the same checks as the union, without matching 17 members per frame
- * (about twice as fast, see BENCHMARKS.md).
+ * (about twice as fast, see BENCHMARKS.md). Encoding picks by `_tag` the
+ * same way.
  */
 const bytesToMember = (tag: FrameTag) =>
   Schema.Uint8Array.pipe(
@@ -91,8 +92,11 @@ const bytesToMember = (tag: FrameTag) =>
     )
   )
 
-const memberDecoders = new Map(
-  (Object.keys(FrameMembers) as Array<FrameTag>).map((tag) => [tag, Schema.decodeUnknownResult(bytesToMember(tag))])
+const memberCodecs = new Map(
+  (Object.keys(FrameMembers) as Array<FrameTag>).map((tag) => {
+    const schema = bytesToMember(tag)
+    return [tag, { decode: Schema.decodeUnknownResult(schema), encode: Schema.encodeUnknownResult(schema) }]
+  })
 )
 
 /** The first field a Schema issue points at, and its message. */
@@ -131,7 +135,7 @@ const toDecodeError = <A>(
 export const decodeFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecodeError> => {
   const header = bytes.byteLength >= HEADER_SIZE ? readHeaderFields(bytes) : undefined
   const tag = header !== undefined && header.len === BigInt(bytes.byteLength) ? kindOf(header) : undefined
-  const decode = typeof tag === "string" ? memberDecoders.get(tag)! : decodeBytes
+  const decode = typeof tag === "string" ? memberCodecs.get(tag)!.decode : decodeBytes
   const result = toDecodeError(decode(bytes), header)
   // a whole frame whose len is unusable cannot be skipped either
   return Result.isFailure(result) && result.failure.field === "len"
@@ -144,8 +148,10 @@ export const decodeFrameParts = (header: Header, body: Uint8Array): Result.Resul
   toDecodeError(decodePartsSchema({ header, body }), header)
 
 /** The exact bytes of a frame; fails if a field is out of its C type's range. */
-export const encodeFrameResult = (frame: Frame): Result.Result<Uint8Array, FrameEncodeError> =>
-  Result.mapError(encodeBytes(frame), (e) => new FrameEncodeError({ tag: frame._tag, message: e.message }))
+export const encodeFrameResult = (frame: Frame): Result.Result<Uint8Array, FrameEncodeError> => {
+  const encode = memberCodecs.get(frame._tag)?.encode ?? encodeBytes
+  return Result.mapError(encode(frame), (e) => new FrameEncodeError({ tag: String(frame._tag), message: e.message }))
+}
 
 export const encodeFrame = (frame: Frame): Effect.Effect<Uint8Array, FrameEncodeError> =>
   Effect.fromResult(encodeFrameResult(frame))
