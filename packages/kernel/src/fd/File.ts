@@ -19,14 +19,27 @@ export interface FileOps {
   readonly read: (ctx: SyscallContext, file: File, len: number, offset: bigint | undefined) => Effect.Effect<Uint8Array, SysErr>
   /** Writes `data` at `offset` (or the file offset / end for O_APPEND); returns the count written. */
   readonly write: (ctx: SyscallContext, file: File, data: Uint8Array, offset: bigint | undefined) => Effect.Effect<number, SysErr>
-  /** ioctl beyond FIONBIO/FIOASYNC, which the descriptor layer handles itself. */
+  /**
+   * ioctl beyond what the descriptor layer handles itself (FIOCLEX,
+   * FIONCLEX, FIONBIO, FIOASYNC, FIOSETOWN, FIOGETOWN, and FIONREAD on a
+   * "vnode" file, which is size - offset). `cmd` is the whole command word;
+   * `arg` is the int (or, for an 8-byte parameter, the long) the caller
+   * passed by reference for an IOC_IN command, the raw argument otherwise.
+   * For an IOC_OUT command the result is copied back as the command's
+   * parameter size (FIONREAD: an int). Unknown commands: ENOTTY.
+   */
   readonly ioctl?: (ctx: SyscallContext, file: File, cmd: number, arg: bigint) => Effect.Effect<bigint, SysErr>
   /** poll(2) readiness: the subset of `events` that is ready now. */
   readonly poll?: (file: File, events: number) => number
   /** The last reference is gone. */
   readonly close: (file: File) => Effect.Effect<void>
-  /** lseek is allowed (ESPIPE otherwise). */
+  /** lseek, pread and pwrite are allowed (ESPIPE otherwise). */
   readonly seekable: boolean
+  /**
+   * The file's current size, for lseek(SEEK_END) and FIONREAD; absent
+   * counts as 0 (as a character device's va_size is).
+   */
+  readonly size?: (file: File) => bigint
 }
 
 export class File {

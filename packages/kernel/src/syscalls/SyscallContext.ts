@@ -3,12 +3,14 @@
  * lwp, its arguments, and the caller's memory with faults already turned
  * into errnos.
  */
+import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { UserMemoryService } from "@sysproxy/hypervisor"
 import type { Args } from "../abi/Args.ts"
 import type { KernelState } from "../KernelState.ts"
 import type { Lwp } from "../proc/Lwp.ts"
 import type { Proc } from "../proc/Proc.ts"
+import { nameFromBytes } from "../vfs/Names.ts"
 import { SysErr } from "./SysErr.ts"
 
 export interface SyscallContext {
@@ -25,3 +27,14 @@ const asSysErr = <A, E extends { readonly errno: number }>(e: Effect.Effect<A, E
 export const copyin = (ctx: SyscallContext, addr: bigint, len: number) => asSysErr(ctx.mem.copyin(addr, len))
 export const copyout = (ctx: SyscallContext, addr: bigint, data: Uint8Array) => asSysErr(ctx.mem.copyout(addr, data))
 export const copyoutstr = (ctx: SyscallContext, addr: bigint, data: Uint8Array) => asSysErr(ctx.mem.copyoutstr(addr, data))
+
+/**
+ * A path argument: at most PATH_MAX bytes with its NUL (ENAMETOOLONG
+ * without one), one char per byte so any byte string survives.
+ */
+export const copyinPath = (ctx: SyscallContext, addr: bigint): Effect.Effect<string, SysErr> =>
+  Effect.flatMap(asSysErr(ctx.mem.copyinstr(addr, limits.PATH_MAX)), (bytes) => {
+    const nul = bytes.indexOf(0)
+    if (nul < 0) return Effect.fail(new SysErr({ errno: Errno.ENAMETOOLONG }))
+    return Effect.succeed(nameFromBytes(bytes.subarray(0, nul)))
+  })

@@ -1,6 +1,161 @@
 /**
- * The directories family of syscalls.
+ * The directories family: mkdir, rmdir, unlinkat, rename, chdir, getcwd,
+ * getdents and mounting a tmpfs.
  */
-import type { SyscallFamily } from "./SyscallImpl.ts"
+import { atFlags, Errno, fileFlagsCompat, modeBits, mountFlags, SYS } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import { checkAccess, isRoot, VEXEC } from "../vfs/Access.ts"
+import { AT_FDCWD, envOf, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
+import { markAccessed } from "../vfs/Attributes.ts"
+import { makeDirectory } from "../vfs/Create.ts"
+import { pathOf } from "../vfs/Getcwd.ts"
+import { bytesOfName, nameFromBytes } from "../vfs/Names.ts"
+import { readdir } from "../vfs/Readdir.ts"
+import { rmdir, unlink } from "../vfs/Remove.ts"
+import { rename } from "../vfs/Rename.ts"
+import { decodeTmpfsArgs, TMPFS_ARGS_SIZE } from "../vfs/TmpfsArgs.ts"
+import { SysErr, sysErr } from "./SysErr.ts"
+import { copyin, copyinPath, copyout, type SyscallContext } from "./SyscallContext.ts"
+import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
-export const family: SyscallFamily = []
+const path = (ctx: SyscallContext, slot: number) => copyinPath(ctx, ctx.args.ptr(slot))
+
+const locked = <A>(ctx: SyscallContext, effect: Effect.Effect<A, SysErr>) => ctx.kernel.vfs.exclusive(effect)
+
+const mkdirAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number) =>
+  Effect.flatMap(path(ctx, pathSlot), (p) =>
+    locked(
+      ctx,
+      Effect.flatMap(
+        lookupAt(ctx, dirfd, p, false),
+        (l) => makeDirectory(ctx.proc, l, mode & modeBits.ACCESSPERMS & ~ctx.proc.umask)
+      )
+    ))
+
+const mkdir: SyscallImpl = (ctx) => Effect.asVoid(mkdirAt(ctx, AT_FDCWD, 0, ctx.args.uint(1)))
+const mkdirat: SyscallImpl = (ctx) => Effect.asVoid(mkdirAt(ctx, ctx.args.int(0), 1, ctx.args.uint(2)))
+
+const removeAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, directory: boolean) =>
+  Effect.flatMap(path(ctx, pathSlot), (p) =>
+    locked(ctx, Effect.flatMap(lookupAt(ctx, dirfd, p, false), (l) => (directory ? rmdir : unlink)(ctx.proc, l))))
+
+const rmdirPath: SyscallImpl = (ctx) => removeAt(ctx, AT_FDCWD, 0, true)
+
+const unlinkat: SyscallImpl = (ctx) => {
+  const flag = ctx.args.int(2)
+  if ((flag & ~atFlags.AT_REMOVEDIR) !== 0) return sysErr(Errno.EINVAL)
+  return removeAt(ctx, ctx.args.int(0), 1, (flag & atFlags.AT_REMOVEDIR) !== 0)
+}
+
+const renameAt = (ctx: SyscallContext, fromfd: number, fromSlot: number, tofd: number, toSlot: number) =>
+  Effect.gen(function*() {
+    const from = yield* path(ctx, fromSlot)
+    const to = yield* path(ctx, toSlot)
+    yield* locked(
+      ctx,
+      Effect.gen(function*() {
+        const a = yield* lookupAt(ctx, fromfd, from, false)
+        const b = yield* lookupAt(ctx, tofd, to, false)
+        yield* rename(ctx.proc, a, b)
+      })
+    )
+  })
+
+const renamePath: SyscallImpl = (ctx) => renameAt(ctx, AT_FDCWD, 0, AT_FDCWD, 1)
+const renameat: SyscallImpl = (ctx) => renameAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), 3)
+
+const chdir: SyscallImpl = (ctx) =>
+  Effect.flatMap(path(ctx, 0), (p) =>
+    locked(
+      ctx,
+      Effect.gen(function*() {
+        const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
+        if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+        yield* checkAccess(ctx.proc, node, VEXEC)
+        ctx.proc.cwd = node
+      })
+    ))
+
+/** NetBSD caps the buffer __getcwd looks at. */
+const GETCWD_MAX = 4 * 1024
+
+const getcwd: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const len = Math.min(ctx.args.size(1), GETCWD_MAX)
+    if (len < 2) return yield* sysErr(Errno.ERANGE)
+    const cwd = ctx.proc.cwd
+    const p = cwd.type === "dir" ? pathOf(envOf(ctx), cwd) : undefined
+    if (p === undefined) return yield* sysErr(Errno.ENOENT)
+    const bytes = new Uint8Array(p.length + 1)
+    bytes.set(bytesOfName(p))
+    if (bytes.length > len) return yield* sysErr(Errno.ERANGE)
+    yield* copyout(ctx, ctx.args.ptr(0), bytes)
+    // NetBSD returns the length used, NUL included
+    return bytes.length
+  })
+
+/** Most bytes one getdents call returns, whatever buffer it offers (a listing may come in several calls). */
+const GETDENTS_MAX = 64 * 1024
+
+const getdents: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const { file, listing } = yield* locked(
+      ctx,
+      Effect.gen(function*() {
+        const { file, node } = yield* fileNode(ctx, ctx.args.int(0))
+        if ((file.flag & fileFlagsCompat.FREAD) === 0) return yield* sysErr(Errno.EBADF)
+        if (node.type !== "dir") return yield* sysErr(Errno.EINVAL)
+        const listing = readdir(node, file.offset, Math.min(ctx.args.size(2), GETDENTS_MAX))
+        if (listing === undefined) return yield* sysErr(Errno.EINVAL)
+        markAccessed(node)
+        return { file, listing }
+      })
+    )
+    yield* copyout(ctx, ctx.args.ptr(1), listing.bytes)
+    // the offset moves past what the caller got, and only once it got it
+    file.offset = listing.next
+    return listing.bytes.length
+  })
+
+/** MFSNAMELEN: a file system type name with its NUL. */
+const MFSNAMELEN = 32
+
+const mount: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    if (!isRoot(ctx.proc)) return yield* sysErr(Errno.EPERM)
+    const typeBytes = yield* Effect.mapError(
+      ctx.mem.copyinstr(ctx.args.ptr(0), MFSNAMELEN),
+      (e) => new SysErr({ errno: e.errno })
+    )
+    const nul = typeBytes.indexOf(0)
+    if (nul < 0) return yield* sysErr(Errno.ENAMETOOLONG)
+    if (nameFromBytes(typeBytes.subarray(0, nul)) !== "tmpfs") return yield* sysErr(Errno.EOPNOTSUPP)
+    // updating a mount or reading its arguments back is not supported
+    if ((ctx.args.int(2) & (mountFlags.MNT_UPDATE | mountFlags.MNT_GETARGS)) !== 0) return yield* sysErr(Errno.EOPNOTSUPP)
+    const p = yield* path(ctx, 1)
+    const data = ctx.args.ptr(3)
+    if (data === 0n || ctx.args.size(4) < TMPFS_ARGS_SIZE) return yield* sysErr(Errno.EINVAL)
+    const options = decodeTmpfsArgs(yield* copyin(ctx, data, TMPFS_ARGS_SIZE))
+    if (options === undefined) return yield* sysErr(Errno.EINVAL)
+    yield* locked(
+      ctx,
+      Effect.gen(function*() {
+        const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
+        if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+        yield* ctx.kernel.vfs.mountTmpfs(node, options)
+      })
+    )
+  })
+
+export const family: SyscallFamily = [
+  [SYS.mkdir, mkdir],
+  [SYS.mkdirat, mkdirat],
+  [SYS.rmdir, rmdirPath],
+  [SYS.unlinkat, unlinkat],
+  [SYS.rename, renamePath],
+  [SYS.renameat, renameat],
+  [SYS.chdir, chdir],
+  [SYS.__getcwd, getcwd],
+  [SYS.__getdents30, getdents],
+  [SYS.__mount50, mount]
+]

@@ -1,6 +1,296 @@
 /**
- * The files family of syscalls.
+ * The files family: opening, stat, access, permissions and ownership, time
+ * stamps, sizes, links and symlinks, unlink, umask, and the descriptor
+ * calls that need the vnode behind a descriptor (__fstat50, ftruncate,
+ * fchmod, fchown, futimens, __futimes50, fchdir).
+ *
+ * Each call copies its paths in first, then does its lookups and changes
+ * inside the VFS lock, then copies results out.
  */
-import type { SyscallFamily } from "./SyscallImpl.ts"
+import { accessModes, atFlags, Errno, modeBits, SYS, utimens } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import { encodeStat } from "../abi/Stat.ts"
+import { decodeTimespec, decodeTimeval, TIMESPEC_SIZE, TIMEVAL_SIZE } from "../abi/Timespec.ts"
+import { FWRITE } from "../fd/File.ts"
+import { checkAccess, VEXEC, VWRITE } from "../vfs/Access.ts"
+import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
+import { chmod, chown, markAccessed, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
+import { makeLink, makeSymlink } from "../vfs/Create.ts"
+import { bytesOfName } from "../vfs/Names.ts"
+import { openAt } from "../vfs/Open.ts"
+import { unlink } from "../vfs/Remove.ts"
+import type { Vnode } from "../vfs/Vnode.ts"
+import { sysErr, type SysErr } from "./SysErr.ts"
+import { copyin, copyinPath, copyout, type SyscallContext } from "./SyscallContext.ts"
+import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
-export const family: SyscallFamily = []
+const has = (flags: number, bit: number): boolean => (flags & bit) !== 0
+
+/** EINVAL when `flag` has bits beyond `allowed` (the *at calls' flag checks). */
+const onlyFlags = (flag: number, allowed: number): Effect.Effect<void, SysErr> =>
+  (flag & ~allowed) !== 0 ? sysErr(Errno.EINVAL) : Effect.void
+
+const path = (ctx: SyscallContext, slot: number) => copyinPath(ctx, ctx.args.ptr(slot))
+
+const locked = <A>(ctx: SyscallContext, effect: Effect.Effect<A, SysErr>) => ctx.kernel.vfs.exclusive(effect)
+
+/** Runs `f` on the node a path names. */
+const withPath = <A>(
+  ctx: SyscallContext,
+  dirfd: number,
+  pathSlot: number,
+  follow: boolean,
+  f: (node: Vnode) => Effect.Effect<A, SysErr>
+): Effect.Effect<A, SysErr> =>
+  Effect.flatMap(path(ctx, pathSlot), (p) => locked(ctx, Effect.flatMap(nodeAt(ctx, dirfd, p, follow), f)))
+
+/** Runs `f` on the node a descriptor has open. */
+const withFd = <A>(ctx: SyscallContext, fd: number, f: (node: Vnode) => Effect.Effect<A, SysErr>) =>
+  locked(ctx, Effect.flatMap(fileNode(ctx, fd), ({ node }) => f(node)))
+
+// open
+
+const open: SyscallImpl = (ctx) =>
+  Effect.flatMap(path(ctx, 0), (p) => locked(ctx, openAt(ctx, AT_FDCWD, p, ctx.args.int(1), ctx.args.uint(2))))
+
+const openat: SyscallImpl = (ctx) =>
+  Effect.flatMap(path(ctx, 1), (p) => locked(ctx, openAt(ctx, ctx.args.int(0), p, ctx.args.int(2), ctx.args.uint(3))))
+
+// stat
+
+const statAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, bufSlot: number, follow: boolean) =>
+  Effect.flatMap(
+    withPath(ctx, dirfd, pathSlot, follow, (node) => Effect.succeed(encodeStat(statOf(node)))),
+    (bytes) => copyout(ctx, ctx.args.ptr(bufSlot), bytes)
+  )
+
+const stat: SyscallImpl = (ctx) => statAt(ctx, AT_FDCWD, 0, 1, true)
+const lstat: SyscallImpl = (ctx) => statAt(ctx, AT_FDCWD, 0, 1, false)
+
+const fstatat: SyscallImpl = (ctx) =>
+  Effect.andThen(
+    onlyFlags(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW),
+    statAt(ctx, ctx.args.int(0), 1, 2, !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW))
+  )
+
+const fstat: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const file = ctx.proc.fds.get(ctx.args.int(0))?.file
+    if (file === undefined) return yield* sysErr(Errno.EBADF)
+    // pipes and sockets (no vnode) have no stat yet
+    if (file.vnode === undefined) return yield* sysErr(Errno.EOPNOTSUPP)
+    yield* copyout(ctx, ctx.args.ptr(1), encodeStat(statOf(file.vnode)))
+  })
+
+// access
+
+const ACCESS_BITS = accessModes.R_OK | accessModes.W_OK | accessModes.X_OK
+
+const accessAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number, follow: boolean) =>
+  Effect.andThen(
+    (mode & ~ACCESS_BITS) !== 0 ? sysErr(Errno.EINVAL) : Effect.void,
+    withPath(ctx, dirfd, pathSlot, follow, (node) => (mode === accessModes.F_OK ? Effect.void : checkAccess(ctx.proc, node, mode)))
+  )
+
+const access: SyscallImpl = (ctx) => accessAt(ctx, AT_FDCWD, 0, ctx.args.int(1), true)
+
+const faccessat: SyscallImpl = (ctx) =>
+  Effect.andThen(
+    onlyFlags(ctx.args.int(3), atFlags.AT_EACCESS | atFlags.AT_SYMLINK_NOFOLLOW),
+    accessAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW))
+  )
+
+// chmod, chown
+
+const chmodPath: SyscallImpl = (ctx) => withPath(ctx, AT_FDCWD, 0, true, (n) => chmod(ctx.proc, n, ctx.args.uint(1)))
+const fchmod: SyscallImpl = (ctx) => withFd(ctx, ctx.args.int(0), (n) => chmod(ctx.proc, n, ctx.args.uint(1)))
+const fchmodat: SyscallImpl = (ctx) =>
+  Effect.andThen(
+    onlyFlags(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW),
+    withPath(ctx, ctx.args.int(0), 1, !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW), (n) => chmod(ctx.proc, n, ctx.args.uint(2)))
+  )
+
+const chownPath = (follow: boolean): SyscallImpl => (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, follow, (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
+const fchown: SyscallImpl = (ctx) => withFd(ctx, ctx.args.int(0), (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
+const fchownat: SyscallImpl = (ctx) =>
+  Effect.andThen(
+    onlyFlags(ctx.args.int(4), atFlags.AT_SYMLINK_NOFOLLOW),
+    withPath(
+      ctx,
+      ctx.args.int(0),
+      1,
+      !has(ctx.args.int(4), atFlags.AT_SYMLINK_NOFOLLOW),
+      (n) => chown(ctx.proc, n, ctx.args.uint(2), ctx.args.uint(3))
+    )
+  )
+
+// times
+
+type Times = readonly [TimeUpdate, TimeUpdate]
+const NOW: Times = ["now", "now"]
+
+/** struct timeval[2] (access, modification); NULL: both now. */
+const timevalsAt = (ctx: SyscallContext, addr: bigint): Effect.Effect<Times, SysErr> =>
+  addr === 0n ? Effect.succeed(NOW) : Effect.flatMap(copyin(ctx, addr, 2 * TIMEVAL_SIZE), (bytes) => {
+    const a = decodeTimeval(bytes, 0)
+    const m = decodeTimeval(bytes, TIMEVAL_SIZE)
+    if ([a, m].some((t) => t.usec < 0 || t.usec >= 1_000_000)) return sysErr(Errno.EINVAL)
+    return Effect.succeed([{ sec: a.sec, nsec: a.usec * 1000 }, { sec: m.sec, nsec: m.usec * 1000 }] as const)
+  })
+
+/** struct timespec[2] with UTIME_NOW / UTIME_OMIT; NULL: both now. */
+const timespecsAt = (ctx: SyscallContext, addr: bigint): Effect.Effect<Times, SysErr> =>
+  addr === 0n ? Effect.succeed(NOW) : Effect.flatMap(copyin(ctx, addr, 2 * TIMESPEC_SIZE), (bytes) => {
+    const one = (offset: number): TimeUpdate | undefined => {
+      const ts = decodeTimespec(bytes, offset)
+      if (ts.nsec === BigInt(utimens.UTIME_NOW)) return "now"
+      if (ts.nsec === BigInt(utimens.UTIME_OMIT)) return "omit"
+      return ts.nsec >= 0n && ts.nsec < 1_000_000_000n ? { sec: ts.sec, nsec: Number(ts.nsec) } : undefined
+    }
+    const a = one(0)
+    const m = one(TIMESPEC_SIZE)
+    return a === undefined || m === undefined ? sysErr(Errno.EINVAL) : Effect.succeed([a, m] as const)
+  })
+
+const timesPath = (ctx: SyscallContext, dirfd: number, pathSlot: number, follow: boolean, times: Effect.Effect<Times, SysErr>) =>
+  Effect.flatMap(times, ([a, m]) => withPath(ctx, dirfd, pathSlot, follow, (n) => setTimes(ctx.proc, n, a, m)))
+
+const timesFd = (ctx: SyscallContext, times: Effect.Effect<Times, SysErr>) =>
+  Effect.flatMap(times, ([a, m]) => withFd(ctx, ctx.args.int(0), (n) => setTimes(ctx.proc, n, a, m)))
+
+const utimes: SyscallImpl = (ctx) => timesPath(ctx, AT_FDCWD, 0, true, timevalsAt(ctx, ctx.args.ptr(1)))
+const lutimes: SyscallImpl = (ctx) => timesPath(ctx, AT_FDCWD, 0, false, timevalsAt(ctx, ctx.args.ptr(1)))
+const futimes: SyscallImpl = (ctx) => timesFd(ctx, timevalsAt(ctx, ctx.args.ptr(1)))
+const futimens: SyscallImpl = (ctx) => timesFd(ctx, timespecsAt(ctx, ctx.args.ptr(1)))
+const utimensat: SyscallImpl = (ctx) =>
+  Effect.andThen(
+    onlyFlags(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW),
+    timesPath(ctx, ctx.args.int(0), 1, !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW), timespecsAt(ctx, ctx.args.ptr(2)))
+  )
+
+// sizes
+
+const truncatePath: SyscallImpl = (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, true, (node) =>
+    Effect.gen(function*() {
+      if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
+      yield* checkAccess(ctx.proc, node, VWRITE)
+      yield* truncate(node, ctx.args.long(2))
+    }))
+
+const ftruncate: SyscallImpl = (ctx) =>
+  locked(
+    ctx,
+    Effect.gen(function*() {
+      const { file, node } = yield* fileNode(ctx, ctx.args.int(0))
+      if (!has(file.flag, FWRITE)) return yield* sysErr(Errno.EINVAL)
+      yield* truncate(node, ctx.args.long(2))
+    })
+  )
+
+const umask: SyscallImpl = (ctx) =>
+  Effect.sync(() => {
+    const old = ctx.proc.umask
+    ctx.proc.umask = ctx.args.uint(0) & modeBits.ALLPERMS
+    return old
+  })
+
+// links
+
+const linkAt = (ctx: SyscallContext, fd1: number, slot1: number, fd2: number, slot2: number, flags: number) =>
+  Effect.gen(function*() {
+    yield* onlyFlags(flags, atFlags.AT_SYMLINK_FOLLOW)
+    const from = yield* path(ctx, slot1)
+    const to = yield* path(ctx, slot2)
+    yield* locked(
+      ctx,
+      Effect.gen(function*() {
+        // NetBSD's link(2) does not follow a symlink: the new name links the symlink itself
+        const node = yield* nodeAt(ctx, fd1, from, has(flags, atFlags.AT_SYMLINK_FOLLOW))
+        const l = yield* lookupAt(ctx, fd2, to, false)
+        yield* makeLink(ctx.proc, node, l)
+      })
+    )
+  })
+
+const link: SyscallImpl = (ctx) => linkAt(ctx, AT_FDCWD, 0, AT_FDCWD, 1, 0)
+const linkat: SyscallImpl = (ctx) => linkAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), 3, ctx.args.int(4))
+
+const symlinkAt = (ctx: SyscallContext, targetSlot: number, dirfd: number, linkSlot: number) =>
+  Effect.gen(function*() {
+    const target = yield* path(ctx, targetSlot)
+    const name = yield* path(ctx, linkSlot)
+    yield* locked(
+      ctx,
+      Effect.flatMap(
+        lookupAt(ctx, dirfd, name, false),
+        (l) => makeSymlink(ctx.proc, l, target, modeBits.ACCESSPERMS & ~ctx.proc.umask)
+      )
+    )
+  })
+
+const symlink: SyscallImpl = (ctx) => symlinkAt(ctx, 0, AT_FDCWD, 1)
+const symlinkat: SyscallImpl = (ctx) => symlinkAt(ctx, 0, ctx.args.int(1), 2)
+
+const readlinkAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, bufSlot: number, count: number) =>
+  Effect.gen(function*() {
+    const target = yield* withPath(ctx, dirfd, pathSlot, false, (node) => {
+      if (node.type !== "lnk") return sysErr(Errno.EINVAL)
+      markAccessed(node)
+      return Effect.succeed(bytesOfName(node.target))
+    })
+    const out = target.subarray(0, Math.min(count, target.length))
+    yield* copyout(ctx, ctx.args.ptr(bufSlot), out)
+    return out.length
+  })
+
+const readlink: SyscallImpl = (ctx) => readlinkAt(ctx, AT_FDCWD, 0, 1, ctx.args.size(2))
+const readlinkat: SyscallImpl = (ctx) => readlinkAt(ctx, ctx.args.int(0), 1, 2, ctx.args.size(3))
+
+const unlinkPath: SyscallImpl = (ctx) =>
+  Effect.flatMap(path(ctx, 0), (p) => locked(ctx, Effect.flatMap(lookupAt(ctx, AT_FDCWD, p, false), (l) => unlink(ctx.proc, l))))
+
+// cwd by descriptor
+
+const fchdir: SyscallImpl = (ctx) =>
+  withFd(ctx, ctx.args.int(0), (node) =>
+    Effect.gen(function*() {
+      if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+      yield* checkAccess(ctx.proc, node, VEXEC)
+      ctx.proc.cwd = node
+    }))
+
+export const family: SyscallFamily = [
+  [SYS.open, open],
+  [SYS.openat, openat],
+  [SYS.__stat50, stat],
+  [SYS.__lstat50, lstat],
+  [SYS.__fstat50, fstat],
+  [SYS.fstatat, fstatat],
+  [SYS.access, access],
+  [SYS.faccessat, faccessat],
+  [SYS.chmod, chmodPath],
+  [SYS.fchmod, fchmod],
+  [SYS.fchmodat, fchmodat],
+  [SYS.chown, chownPath(true)],
+  [SYS.lchown, chownPath(false)],
+  [SYS.fchown, fchown],
+  [SYS.fchownat, fchownat],
+  [SYS.__utimes50, utimes],
+  [SYS.__lutimes50, lutimes],
+  [SYS.__futimes50, futimes],
+  [SYS.futimens, futimens],
+  [SYS.utimensat, utimensat],
+  [SYS.truncate, truncatePath],
+  [SYS.ftruncate, ftruncate],
+  [SYS.umask, umask],
+  [SYS.link, link],
+  [SYS.linkat, linkat],
+  [SYS.symlink, symlink],
+  [SYS.symlinkat, symlinkat],
+  [SYS.readlink, readlink],
+  [SYS.readlinkat, readlinkat],
+  [SYS.unlink, unlinkPath],
+  [SYS.fchdir, fchdir]
+]

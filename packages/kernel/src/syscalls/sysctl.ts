@@ -1,6 +1,54 @@
 /**
- * The sysctl family of syscalls.
+ * The sysctl family: __sysctl(name, namelen, oldp, oldlenp, newp, newlen)
+ * with NetBSD's rules (sys___sysctl): *oldlenp is read first and always
+ * written back, error or not; a NULL oldp asks only for the size; a
+ * buffer smaller than the value is ENOMEM with the length the value
+ * needs. Names are MIBs (no CTL_QUERY name lookup).
  */
-import type { SyscallFamily } from "./SyscallImpl.ts"
+import { Effect, Result } from "effect"
+import { Errno, SYS, sysctlSpecial } from "@sysproxy/protocol/netbsd"
+import { root } from "./sysctl/Nodes.ts"
+import { dispatch, type SysctlRequest } from "./sysctl/Tree.ts"
+import { sysErr } from "./SysErr.ts"
+import { copyin, copyout } from "./SyscallContext.ts"
+import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
-export const family: SyscallFamily = []
+const SIZE_T = 8
+
+const u64 = (value: bigint): Uint8Array => {
+  const bytes = new Uint8Array(SIZE_T)
+  new DataView(bytes.buffer).setBigUint64(0, BigInt.asUintN(64, value), true)
+  return bytes
+}
+
+const sysctl: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const namep = ctx.args.ptr(0)
+    const namelen = ctx.args.uint(1)
+    const oldp = ctx.args.ptr(2)
+    const oldlenp = ctx.args.ptr(3)
+    let oldlen = 0n
+    if (oldlenp !== 0n) {
+      const bytes = yield* copyin(ctx, oldlenp, SIZE_T)
+      oldlen = new DataView(bytes.buffer, bytes.byteOffset, SIZE_T).getBigUint64(0, true)
+    }
+    const savelen = oldlen
+    if (namelen < 1 || namelen > sysctlSpecial.CTL_MAXNAME) return yield* sysErr(Errno.EINVAL)
+    const nameBytes = yield* copyin(ctx, namep, namelen * 4)
+    const view = new DataView(nameBytes.buffer, nameBytes.byteOffset, nameBytes.byteLength)
+    const name = Array.from({ length: namelen }, (_, i) => view.getInt32(i * 4, true))
+
+    const req: SysctlRequest = { ctx, oldp, oldlen, newp: ctx.args.ptr(4), newlen: ctx.args.ulong(5) }
+    const outcome = yield* Effect.result(dispatch(root, name, req))
+    let errno = Result.isFailure(outcome) ? outcome.failure.errno : 0
+    // the caller's oldlen is set even in the face of an error
+    if (oldlenp !== 0n) {
+      const written = yield* Effect.result(copyout(ctx, oldlenp, u64(req.oldlen)))
+      if (errno === 0 && Result.isFailure(written)) errno = written.failure.errno
+    }
+    // the only problem being too small a buffer is ENOMEM
+    if (errno === 0 && oldp !== 0n && savelen < req.oldlen) errno = Errno.ENOMEM
+    if (errno !== 0) return yield* sysErr(errno)
+  })
+
+export const family: SyscallFamily = [[SYS.__sysctl, sysctl]]

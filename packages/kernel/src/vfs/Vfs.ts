@@ -1,19 +1,103 @@
 /**
- * The VFS as the rest of the kernel sees it. (Placeholder contract; the VFS
- * implementation fills it in.)
+ * The VFS: the root tmpfs with /dev (console, null, zero) and /tmp made at
+ * boot, the tmpfs file systems mounted later, the machine memory their
+ * data shares, and a lock that makes each namespace change (lookup plus
+ * the change it leads to) happen as one step.
  */
-import type { File } from "../fd/File.ts"
-import type { Vnode } from "./Vnode.ts"
+import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
+import { Effect, Semaphore } from "effect"
+import { type Timespec, wallClock } from "../abi/Timespec.ts"
+import { File, FWRITE } from "../fd/File.ts"
+import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { consoleDriver, nullDriver, zeroDriver } from "./Devices.ts"
+import { PAGE_SIZE } from "./FileData.ts"
+import { type Attrs, type Memory, Mount } from "./Mount.ts"
+import { openNode } from "./Open.ts"
+import type { DeviceDriver, DeviceNode, DirectoryNode } from "./Vnode.ts"
 
 export interface Vfs {
-  readonly root: Vnode
+  /** The root file system's root directory ("/"). */
+  readonly root: DirectoryNode
   /** A new open file on /dev/console, write-only (fds 0-2 of a new guest). */
   readonly openConsole: () => File
+  /** The machine memory file data is taken from. */
+  readonly memory: Memory
+  /** Every mounted file system, the root's first. */
+  readonly mounts: ReadonlyArray<Mount>
+  /** Mounts a fresh, empty tmpfs on `on`. */
+  readonly mountTmpfs: (on: DirectoryNode, options: TmpfsOptions) => Effect.Effect<Mount, SysErr>
+  /** Runs `effect` with no other namespace change in between. */
+  readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 export interface VfsOptions {
+  /** Bytes of memory; file data in all tmpfs together may not exceed it (ENOSPC). */
   readonly physmem: number
   readonly console: (pid: number, bytes: Uint8Array) => void
+  /** Where time stamps come from (default: the wall clock). */
+  readonly clock?: (() => Timespec) | undefined
 }
 
-export declare const makeVfs: (options: VfsOptions) => Vfs
+/** tmpfs_args as far as the VFS uses them. */
+export interface TmpfsOptions {
+  readonly root: Attrs
+  /** ta_size_max in bytes (0: no limit of its own). */
+  readonly sizeMax: number
+  /** ta_nodes_max (0: no limit of its own). */
+  readonly nodesMax: number
+}
+
+const ROOT_ATTRS: Attrs = { mode: 0o755, uid: 0, gid: 0 }
+
+export const makeVfs = (options: VfsOptions): Vfs => {
+  const clock = options.clock ?? wallClock
+  const memory: Memory = { limitPages: Math.floor(options.physmem / PAGE_SIZE), usedPages: 0 }
+  const mounts: Array<Mount> = []
+  let nextDev = 1
+  const lock = Semaphore.makeUnsafe(1)
+
+  const newMount = (covered: DirectoryNode | undefined, root: Attrs, pagesMax?: number, nodesMax?: number): Mount => {
+    const mount = new Mount({ dev: nextDev++, covered, memory, clock, root, pagesMax, nodesMax })
+    mounts.push(mount)
+    return mount
+  }
+
+  const rootfs = newMount(undefined, ROOT_ATTRS)
+  const root = rootfs.root
+
+  // The boot tree. The root file system has no limits, so these cannot fail.
+  const bootDir = (name: string, mode: number): DirectoryNode | undefined => {
+    const dir = rootfs.newDirectory({ mode, uid: 0, gid: 0 }, root)
+    if (dir === undefined) return undefined
+    root.addEntry(name, dir)
+    root.nlink++
+    return dir
+  }
+  const bootDevice = (dir: DirectoryNode | undefined, driver: DeviceDriver, mode: number): DeviceNode | undefined => {
+    const node = rootfs.newDevice({ mode, uid: 0, gid: 0 }, driver)
+    if (node !== undefined) dir?.addEntry(driver.name, node)
+    return node
+  }
+  const console = consoleDriver(options.console)
+  const dev = bootDir("dev", 0o755)
+  const consoleNode = bootDevice(dev, console, 0o600)
+  bootDevice(dev, nullDriver, 0o666)
+  bootDevice(dev, zeroDriver, 0o666)
+  bootDir("tmp", 0o777 | modeBits.S_ISVTX)
+
+  return {
+    root,
+    openConsole: () => (consoleNode !== undefined ? openNode(consoleNode, FWRITE) : new File(console.ops, FWRITE, undefined)),
+    memory,
+    mounts,
+    mountTmpfs: (on, o) =>
+      Effect.suspend(() => {
+        if (on.removed) return sysErr(Errno.ENOENT)
+        const pagesMax = o.sizeMax > 0 ? Math.ceil(o.sizeMax / PAGE_SIZE) : undefined
+        const mount = newMount(on, o.root, pagesMax, o.nodesMax > 0 ? o.nodesMax : undefined)
+        on.mountedHere = mount
+        return Effect.succeed(mount)
+      }),
+    exclusive: (effect) => lock.withPermits(1)(effect)
+  }
+}

@@ -1,8 +1,149 @@
 /**
- * A file system node. The VFS (vfs/*) owns its full shape; the rest of the
- * kernel only holds references to vnodes (a process's cwd, an open file).
+ * File system nodes. Every node has the attributes stat reports; the kind
+ * of node decides what else it holds: a regular file its data, a directory
+ * its entries, a symlink its target, a device node its driver.
  */
-export interface Vnode {
-  /** Inode number, unique within its file system. */
-  readonly ino: number
+import { direntTypes, modeBits } from "@sysproxy/protocol/netbsd"
+import type { Timespec } from "../abi/Timespec.ts"
+import type { FileOps } from "../fd/File.ts"
+import type { FileData } from "./FileData.ts"
+import type { Mount } from "./Mount.ts"
+
+export type VnodeType = "reg" | "dir" | "lnk" | "chr" | "blk" | "fifo" | "sock"
+
+/** S_IF* for each type. */
+export const typeBits: Readonly<Record<VnodeType, number>> = {
+  reg: modeBits.S_IFREG,
+  dir: modeBits.S_IFDIR,
+  lnk: modeBits.S_IFLNK,
+  chr: modeBits.S_IFCHR,
+  blk: modeBits.S_IFBLK,
+  fifo: modeBits.S_IFIFO,
+  sock: modeBits.S_IFSOCK
 }
+
+/** DT_* for each type (getdents d_type). */
+export const direntType: Readonly<Record<VnodeType, number>> = {
+  reg: direntTypes.DT_REG,
+  dir: direntTypes.DT_DIR,
+  lnk: direntTypes.DT_LNK,
+  chr: direntTypes.DT_CHR,
+  blk: direntTypes.DT_BLK,
+  fifo: direntTypes.DT_FIFO,
+  sock: direntTypes.DT_SOCK
+}
+
+/** What every node has. */
+export interface NodeInit {
+  readonly mount: Mount
+  readonly ino: number
+  /** Permission bits (07777). */
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly now: Timespec
+}
+
+abstract class NodeBase {
+  readonly mount: Mount
+  readonly ino: number
+  /** Permission bits only; the type bits come from `type`. */
+  mode: number
+  uid: number
+  gid: number
+  nlink = 1
+  atime: Timespec
+  mtime: Timespec
+  ctime: Timespec
+  birthtime: Timespec
+  /** Open files on this node: an unlinked regular file keeps its data while any is open. */
+  opens = 0
+  /** The node's space went back to its file system (no links and no opens left). */
+  reclaimed = false
+
+  constructor(init: NodeInit) {
+    this.mount = init.mount
+    this.ino = init.ino
+    this.mode = init.mode
+    this.uid = init.uid
+    this.gid = init.gid
+    this.atime = init.now
+    this.mtime = init.now
+    this.ctime = init.now
+    this.birthtime = init.now
+  }
+}
+
+export class RegularNode extends NodeBase {
+  readonly type = "reg"
+  constructor(init: NodeInit, readonly data: FileData) {
+    super(init)
+  }
+}
+
+export interface DirEntry {
+  readonly node: Vnode
+  /** Position in the listing: getdents's file offset points at an entry by its cookie. */
+  readonly cookie: number
+}
+
+/** Cookies 0 and 1 are `.` and `..`; entries count from here. */
+export const FIRST_COOKIE = 2
+
+export class DirectoryNode extends NodeBase {
+  readonly type = "dir"
+  /** Entries in creation order (which is cookie order). */
+  readonly entries = new Map<string, DirEntry>()
+  nextCookie = FIRST_COOKIE
+  /** The directory holding this one in its own file system (itself for a file system root). */
+  parent: DirectoryNode
+  /** The file system mounted on this directory, which hides its contents. */
+  mountedHere: Mount | undefined = undefined
+
+  constructor(init: NodeInit, parent: DirectoryNode | undefined) {
+    super(init)
+    this.nlink = 2
+    this.parent = parent ?? this
+  }
+
+  /** rmdir took it away: nothing may be created in it any more. */
+  get removed(): boolean {
+    return this.nlink === 0
+  }
+
+  addEntry(name: string, node: Vnode): void {
+    this.entries.set(name, { node, cookie: this.nextCookie++ })
+  }
+}
+
+export class SymlinkNode extends NodeBase {
+  readonly type = "lnk"
+  constructor(init: NodeInit, readonly target: string) {
+    super(init)
+  }
+}
+
+/** A character device: what opening it gives. */
+export interface DeviceDriver {
+  readonly name: string
+  readonly rdev: number
+  readonly ops: FileOps
+  /** st_nlink as the reference shows it, when it is not the link count (the console's is 0). */
+  readonly shownNlink?: number
+}
+
+export class DeviceNode extends NodeBase {
+  readonly type = "chr"
+  constructor(init: NodeInit, readonly driver: DeviceDriver) {
+    super(init)
+  }
+}
+
+/** Fifos and sockets: typed nodes with nothing behind them yet. */
+export class SpecialNode extends NodeBase {
+  constructor(init: NodeInit, readonly type: "fifo" | "sock" | "blk") {
+    super(init)
+  }
+}
+
+export type Vnode = RegularNode | DirectoryNode | SymlinkNode | DeviceNode | SpecialNode

@@ -1,0 +1,40 @@
+/**
+ * Descriptor lookups and allocation shared by the descriptor syscalls.
+ */
+import { Effect } from "effect"
+import { Errno } from "@sysproxy/protocol/netbsd"
+import type { File } from "../../fd/File.ts"
+import { type Descriptor, type FileTable, OPEN_MAX, releaseFile } from "../../fd/FileTable.ts"
+import { sysErr, type SysErr } from "../SysErr.ts"
+import type { SyscallContext } from "../SyscallContext.ts"
+
+/** The open descriptor `fd` of the caller, or EBADF. */
+export const getFd = (ctx: SyscallContext, fd: number): Effect.Effect<Descriptor, SysErr> => {
+  const d = ctx.proc.fds.get(fd)
+  return d === undefined ? sysErr(Errno.EBADF) : Effect.succeed(d)
+}
+
+/** A descriptor number a table may hold (RLIMIT_NOFILE): what dup2 and F_DUPFD accept. */
+export const inRange = (fd: number): boolean => fd >= 0 && fd < OPEN_MAX
+
+/** A new descriptor for `file` at the lowest free number >= min (one more reference); EMFILE when full. */
+export const allocFd = (table: FileTable, file: File, min: number, cloexec: boolean): Effect.Effect<number, SysErr> => {
+  const fd = table.lowestFree(min)
+  if (fd === undefined) return sysErr(Errno.EMFILE)
+  file.refs++
+  table.install(fd, file, cloexec)
+  return Effect.succeed(fd)
+}
+
+/**
+ * Puts `file` at descriptor `to` and then drops what was there: the slot
+ * never looks free in between, and dup2 onto another descriptor of the same
+ * file never closes it (its new reference is taken first).
+ */
+export const installAt = (table: FileTable, file: File, to: number, cloexec: boolean): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    file.refs++
+    const old = table.remove(to)
+    table.install(to, file, cloexec)
+    return old === undefined ? Effect.void : releaseFile(old)
+  })

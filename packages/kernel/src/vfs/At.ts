@@ -1,0 +1,39 @@
+/**
+ * Where a syscall's path lookup starts and which node a descriptor names:
+ * a relative path starts at the cwd (AT_FDCWD) or at the directory a dirfd
+ * has open; an absolute path ignores the dirfd.
+ */
+import { atFlags, Errno } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import type { File } from "../fd/File.ts"
+import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import type { SyscallContext } from "../syscalls/SyscallContext.ts"
+import { type Lookup, namei, type NameiEnv } from "./Namei.ts"
+import type { Vnode } from "./Vnode.ts"
+
+export const AT_FDCWD = atFlags.AT_FDCWD
+
+export const envOf = (ctx: SyscallContext): NameiEnv => ({ root: ctx.kernel.vfs.root, cred: ctx.proc })
+
+/** The open file on `fd` with the node behind it: EBADF when none is open, EINVAL when it is no vnode (a pipe). */
+export const fileNode = (ctx: SyscallContext, fd: number): Effect.Effect<{ readonly file: File; readonly node: Vnode }, SysErr> =>
+  Effect.suspend(() => {
+    const file = ctx.proc.fds.get(fd)?.file
+    if (file === undefined) return sysErr(Errno.EBADF)
+    return file.vnode === undefined ? sysErr(Errno.EINVAL) : Effect.succeed({ file, node: file.vnode })
+  })
+
+/** The directory a relative `path` starts from. */
+export const startDir = (ctx: SyscallContext, dirfd: number, path: string): Effect.Effect<Vnode, SysErr> =>
+  Effect.gen(function*() {
+    if (path.startsWith("/") || dirfd === AT_FDCWD) return ctx.proc.cwd
+    const { node } = yield* fileNode(ctx, dirfd)
+    return node.type === "dir" ? node : yield* sysErr(Errno.ENOTDIR)
+  })
+
+export const lookupAt = (ctx: SyscallContext, dirfd: number, path: string, follow: boolean): Effect.Effect<Lookup, SysErr> =>
+  Effect.flatMap(startDir(ctx, dirfd, path), (start) => namei(envOf(ctx), start, path, follow))
+
+/** The node `path` names; ENOENT when there is none. */
+export const nodeAt = (ctx: SyscallContext, dirfd: number, path: string, follow: boolean): Effect.Effect<Vnode, SysErr> =>
+  Effect.flatMap(lookupAt(ctx, dirfd, path, follow), (l) => (l.node === undefined ? sysErr(Errno.ENOENT) : Effect.succeed(l.node)))

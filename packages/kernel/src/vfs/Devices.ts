@@ -1,0 +1,64 @@
+/**
+ * The character devices in /dev: the console (writes go to the server's
+ * console output tagged with the writer's pid; reads fail with EBADF, as
+ * the reference shows for a guest's fds 0-2), null (reads end at once,
+ * writes vanish) and zero (reads give zeros, writes vanish).
+ */
+import { Errno, pollEvents } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import type { FileOps } from "../fd/File.ts"
+import { sysErr } from "../syscalls/SysErr.ts"
+import type { DeviceDriver } from "./Vnode.ts"
+
+/** NetBSD's makedev: major in bits 8-19, minor split over bits 0-7 and 20-31. */
+export const makedev = (major: number, minor: number): number =>
+  ((major << 8) & 0x000fff00) | ((minor << 12) & 0xfff00000) | (minor & 0xff)
+
+/** A read from /dev/zero gives at most this much (a short read, which a device may give). */
+export const ZERO_READ_MAX = 1024 * 1024
+
+const READABLE = pollEvents.POLLIN | pollEvents.POLLRDNORM
+const WRITABLE = pollEvents.POLLOUT | pollEvents.POLLWRNORM
+
+const deviceOps = (ops: Pick<FileOps, "read" | "write" | "poll">): FileOps => ({
+  kind: "device",
+  seekable: true,
+  close: () => Effect.void,
+  ...ops
+})
+
+export const consoleDriver = (console: (pid: number, bytes: Uint8Array) => void): DeviceDriver => ({
+  name: "console",
+  rdev: makedev(0, 0),
+  // what the reference reports for /dev/console
+  shownNlink: 0,
+  ops: deviceOps({
+    read: () => sysErr(Errno.EBADF),
+    write: (ctx, _file, data) =>
+      Effect.sync(() => {
+        console(ctx.proc.pid, data)
+        return data.length
+      }),
+    poll: (_file, events) => events & WRITABLE
+  })
+})
+
+export const nullDriver: DeviceDriver = {
+  name: "null",
+  rdev: makedev(2, 2),
+  ops: deviceOps({
+    read: () => Effect.succeed(new Uint8Array(0)),
+    write: (_ctx, _file, data) => Effect.succeed(data.length),
+    poll: (_file, events) => events & (READABLE | WRITABLE)
+  })
+}
+
+export const zeroDriver: DeviceDriver = {
+  name: "zero",
+  rdev: makedev(2, 12),
+  ops: deviceOps({
+    read: (_ctx, _file, len) => Effect.sync(() => new Uint8Array(Math.max(0, Math.min(len, ZERO_READ_MAX)))),
+    write: (_ctx, _file, data) => Effect.succeed(data.length),
+    poll: (_file, events) => events & (READABLE | WRITABLE)
+  })
+}

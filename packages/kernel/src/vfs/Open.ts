@@ -1,0 +1,72 @@
+/**
+ * open(2)/openat(2): looks the path up (creating a regular file for
+ * O_CREAT), checks what NetBSD checks, and installs a new open file at the
+ * lowest free descriptor. The file's flag is FFLAGS(oflags) & FMASK
+ * (FREAD/FWRITE plus the fcntl-settable bits such as O_APPEND).
+ */
+import { Errno, fileFlagsKernel, modeBits, openFlags } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import { File, FREAD, FWRITE } from "../fd/File.ts"
+import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import type { SyscallContext } from "../syscalls/SyscallContext.ts"
+import { checkAccess, VREAD, VWRITE } from "./Access.ts"
+import { lookupAt } from "./At.ts"
+import { truncate } from "./Attributes.ts"
+import { createRegular } from "./Create.ts"
+import { opsFor } from "./VnodeFile.ts"
+import type { Vnode } from "./Vnode.ts"
+
+const has = (flags: number, bit: number): boolean => (flags & bit) !== 0
+
+/** An open file on `node` with kernel flags `flag` (the node counts it as open). */
+export const openNode = (node: Vnode, flag: number): File => {
+  const ops = opsFor(node)
+  if (ops.kind === "vnode") node.opens++
+  return new File(ops, flag, node)
+}
+
+export const openAt = (
+  ctx: SyscallContext,
+  dirfd: number,
+  path: string,
+  oflags: number,
+  mode: number
+): Effect.Effect<number, SysErr> =>
+  Effect.gen(function*() {
+    const flags = oflags + 1
+    if ((flags & (FREAD | FWRITE)) === 0) return yield* sysErr(Errno.EINVAL)
+    if (ctx.proc.fds.lowestFree() === undefined) return yield* sysErr(Errno.EMFILE)
+    const creat = has(oflags, openFlags.O_CREAT)
+    const excl = creat && has(oflags, openFlags.O_EXCL)
+    const truncating = has(oflags, openFlags.O_TRUNC)
+    // O_EXCL does not follow a symlink in the last place: the name itself must be new
+    const l = yield* lookupAt(ctx, dirfd, path, !has(oflags, openFlags.O_NOFOLLOW) && !excl)
+    let node = l.node
+    let created = false
+    if (node === undefined) {
+      if (!creat) return yield* sysErr(Errno.ENOENT)
+      if (l.trailingSlash) return yield* sysErr(Errno.EISDIR)
+      const cmode = mode & ~ctx.proc.umask & modeBits.ALLPERMS & ~modeBits.S_ISTXT
+      node = yield* createRegular(ctx.proc, l, cmode)
+      created = true
+    } else if (excl) {
+      return yield* sysErr(Errno.EEXIST)
+    }
+    // NetBSD's answer to O_NOFOLLOW on a symlink
+    if (node.type === "lnk") return yield* sysErr(Errno.EFTYPE)
+    if (node.type === "sock") return yield* sysErr(Errno.EOPNOTSUPP)
+    if (has(oflags, openFlags.O_DIRECTORY) && node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+    const writing = has(flags, FWRITE) || truncating
+    if (node.type === "dir" && writing) return yield* sysErr(Errno.EISDIR)
+    // the creator may open what it just made whatever the mode says
+    if (!created) yield* checkAccess(ctx.proc, node, (has(flags, FREAD) ? VREAD : 0) | (writing ? VWRITE : 0))
+    if (truncating && !created && node.type === "reg") yield* truncate(node, 0n)
+    const file = openNode(node, flags & fileFlagsKernel.FMASK)
+    const fd = ctx.proc.fds.lowestFree()
+    if (fd === undefined) {
+      yield* file.ops.close(file)
+      return yield* sysErr(Errno.EMFILE)
+    }
+    ctx.proc.fds.install(fd, file, has(oflags, openFlags.O_CLOEXEC))
+    return fd
+  })

@@ -1,0 +1,62 @@
+/**
+ * Removing names: unlink (never a directory: EPERM, as NetBSD) and rmdir
+ * (only an empty directory that nothing is mounted on). A node whose last
+ * name goes keeps its data while a file is open on it.
+ */
+import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { checkAccess, type Cred, isRoot, VEXEC, VWRITE } from "./Access.ts"
+import { markChanged, markModified } from "./Attributes.ts"
+import type { Lookup } from "./Namei.ts"
+import type { DirectoryNode, Vnode } from "./Vnode.ts"
+
+/** In a sticky directory (/tmp) only the owner of an entry or of the directory may remove or rename it. */
+export const checkSticky = (cred: Cred, dir: DirectoryNode, node: Vnode): Effect.Effect<void, SysErr> =>
+  (dir.mode & modeBits.S_ISVTX) === 0 || isRoot(cred) || cred.uid === node.uid || cred.uid === dir.uid
+    ? Effect.void
+    : sysErr(Errno.EPERM)
+
+/** May `cred` take `node` out of `dir`? */
+export const checkRemovable = (cred: Cred, dir: DirectoryNode, node: Vnode): Effect.Effect<void, SysErr> =>
+  Effect.andThen(checkAccess(cred, dir, VWRITE | VEXEC), checkSticky(cred, dir, node))
+
+/** A directory that is some file system's root (mounted there) or has one mounted on it. */
+export const isMountPoint = (node: Vnode): boolean =>
+  node.type === "dir" && (node.mountedHere !== undefined || node === node.mount.root)
+
+/** Takes `name` out of `dir`, dropping the node's link (a directory's two and its parent's one). */
+export const detach = (dir: DirectoryNode, name: string, node: Vnode): void => {
+  dir.entries.delete(name)
+  if (node.type === "dir") {
+    node.nlink = 0
+    dir.nlink--
+  } else {
+    node.nlink--
+  }
+  markChanged(node)
+  markModified(dir)
+  node.mount.release(node)
+}
+
+export const unlink = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
+  Effect.gen(function*() {
+    const node = l.entry
+    if (node === undefined) return yield* sysErr(Errno.ENOENT)
+    if (node.type === "dir") return yield* sysErr(Errno.EPERM)
+    yield* checkRemovable(cred, l.dir, node)
+    detach(l.dir, l.name, node)
+  })
+
+export const rmdir = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
+  Effect.gen(function*() {
+    const node = l.entry
+    if (node === undefined) return yield* sysErr(Errno.ENOENT)
+    if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+    if (l.name === ".") return yield* sysErr(Errno.EINVAL)
+    if (l.name === "..") return yield* sysErr(Errno.ENOTEMPTY)
+    if (isMountPoint(node)) return yield* sysErr(Errno.EBUSY)
+    if (node.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
+    yield* checkRemovable(cred, l.dir, node)
+    detach(l.dir, l.name, node)
+  })

@@ -1,0 +1,64 @@
+/**
+ * rename(2): moves a name, replacing what the new name held. NetBSD's
+ * rules: a file may not replace a directory (EISDIR), a directory only an
+ * empty directory (ENOTDIR, ENOTEMPTY), a directory may not move into its
+ * own subtree (EINVAL), and names stay on their file system (EXDEV).
+ * Renaming a node onto itself (or onto another of its hard links) does
+ * nothing.
+ */
+import { Errno, limits } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { checkAccess, type Cred, VEXEC, VWRITE } from "./Access.ts"
+import { markChanged, markModified } from "./Attributes.ts"
+import type { Lookup } from "./Namei.ts"
+import { isDotName } from "./Names.ts"
+import { checkRemovable, detach, isMountPoint } from "./Remove.ts"
+import type { DirectoryNode } from "./Vnode.ts"
+
+/** Is `ancestor` on the way from `dir` up to its file system's root? */
+const isWithin = (dir: DirectoryNode, ancestor: DirectoryNode): boolean => {
+  for (let d = dir;; d = d.parent) {
+    if (d === ancestor) return true
+    if (d.parent === d) return false
+  }
+}
+
+export const rename = (cred: Cred, from: Lookup, to: Lookup): Effect.Effect<void, SysErr> =>
+  Effect.gen(function*() {
+    const src = from.entry
+    if (src === undefined) return yield* sysErr(Errno.ENOENT)
+    if (isDotName(from.name) || isDotName(to.name)) return yield* sysErr(Errno.EINVAL)
+    if (isMountPoint(src)) return yield* sysErr(Errno.EBUSY)
+    if (to.dir.removed) return yield* sysErr(Errno.ENOENT)
+    if (from.dir.mount !== to.dir.mount) return yield* sysErr(Errno.EXDEV)
+    const dst = to.entry
+    if (dst === src) return
+    if (dst !== undefined && isMountPoint(dst)) return yield* sysErr(Errno.EBUSY)
+    if (src.type === "dir") {
+      if (dst !== undefined && dst.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+      if (isWithin(to.dir, src)) return yield* sysErr(Errno.EINVAL)
+      if (dst?.type === "dir" && dst.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
+      if (to.dir !== from.dir && dst === undefined && to.dir.nlink >= limits.LINK_MAX) {
+        return yield* sysErr(Errno.EMLINK)
+      }
+    } else {
+      if (dst?.type === "dir") return yield* sysErr(Errno.EISDIR)
+      if (to.trailingSlash) return yield* sysErr(Errno.ENOTDIR)
+    }
+    yield* checkRemovable(cred, from.dir, src)
+    if (dst !== undefined) yield* checkRemovable(cred, to.dir, dst)
+    else yield* checkAccess(cred, to.dir, VWRITE | VEXEC)
+
+    if (dst !== undefined) detach(to.dir, to.name, dst)
+    from.dir.entries.delete(from.name)
+    to.dir.addEntry(to.name, src)
+    if (src.type === "dir" && from.dir !== to.dir) {
+      from.dir.nlink--
+      to.dir.nlink++
+      src.parent = to.dir
+    }
+    markChanged(src)
+    markModified(from.dir)
+    markModified(to.dir)
+  })

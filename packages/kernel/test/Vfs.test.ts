@@ -1,0 +1,413 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Errno, SYS } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import { FileData, PAGE_SIZE, type Space } from "../src/vfs/FileData.ts"
+import { AT_FDCWD, makeGuest, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY } from "./VfsGuest.ts"
+
+const S_IFDIR = 0o040000
+const S_IFCHR = 0o020000
+const S_IFREG = 0o100000
+const S_IFLNK = 0o120000
+
+/** struct tmpfs_args version 1 (40 bytes). */
+const tmpfsArgs = (o: { version?: number; mode?: number; uid?: number; gid?: number; sizeMax?: bigint; nodesMax?: bigint } = {}) => {
+  const bytes = new Uint8Array(40)
+  const v = new DataView(bytes.buffer)
+  v.setInt32(0, o.version ?? 1, true)
+  v.setBigUint64(8, o.nodesMax ?? 0n, true)
+  v.setBigInt64(16, o.sizeMax ?? 0n, true)
+  v.setUint32(24, o.uid ?? 0, true)
+  v.setUint32(28, o.gid ?? 0, true)
+  v.setUint32(32, o.mode ?? 0o755, true)
+  return bytes
+}
+
+const counting = (limit: number): Space & { used: number } => {
+  const s = {
+    used: 0,
+    take: (n: number) => {
+      if (s.used + n > limit) return false
+      s.used += n
+      return true
+    },
+    give: (n: number) => {
+      s.used -= n
+    }
+  }
+  return s
+}
+
+describe("FileData", () => {
+  it("a write far out takes one page and leaves a hole of zeros", () => {
+    const space = counting(100)
+    const data = new FileData(space)
+    assert.isTrue(data.write(2 ** 30, new Uint8Array([7, 8])))
+    assert.strictEqual(data.size, 2 ** 30 + 2)
+    assert.strictEqual(data.pageCount, 1)
+    assert.strictEqual(space.used, 1)
+    assert.deepStrictEqual([...data.read(2 ** 30 - 2, 4)], [0, 0, 7, 8])
+    assert.deepStrictEqual([...data.read(2 ** 30 + 1, 100)], [8], "reads stop at the end")
+  })
+
+  it("a write across a page boundary takes both pages; out of space, nothing is written", () => {
+    const space = counting(2)
+    const data = new FileData(space)
+    assert.isTrue(data.write(PAGE_SIZE - 1, new Uint8Array([1, 2])))
+    assert.strictEqual(data.pageCount, 2)
+    assert.isFalse(data.write(5 * PAGE_SIZE, new Uint8Array([3])))
+    assert.strictEqual(data.size, PAGE_SIZE + 1, "a refused write does not grow the file")
+    assert.strictEqual(space.used, 2)
+  })
+
+  it("shrinking frees pages and zeros the tail, so growing again reads zeros", () => {
+    const space = counting(10)
+    const data = new FileData(space)
+    data.write(0, new Uint8Array(3 * PAGE_SIZE).fill(9))
+    data.resize(10)
+    assert.strictEqual(data.pageCount, 1)
+    assert.strictEqual(space.used, 1)
+    data.resize(20)
+    assert.deepStrictEqual([...data.read(8, 4)], [9, 9, 0, 0])
+    data.clear()
+    assert.strictEqual(space.used, 0)
+    assert.strictEqual(data.size, 0)
+  })
+})
+
+describe("boot tree", () => {
+  it.effect("/, /dev with console, null and zero, and /tmp", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      const root = yield* g.stat("/")
+      assert.strictEqual(root.mode, S_IFDIR | 0o755)
+      assert.strictEqual(root.nlink, 4, "2 plus /dev and /tmp")
+      assert.strictEqual(root.ino, 2n)
+      assert.strictEqual(root.blksize, 4096)
+      const dev = yield* g.stat("/dev")
+      assert.strictEqual(dev.mode, S_IFDIR | 0o755)
+      assert.strictEqual(dev.nlink, 2)
+      const tmp = yield* g.stat("/tmp")
+      assert.strictEqual(tmp.mode, S_IFDIR | 0o1777)
+      const console = yield* g.stat("/dev/console")
+      assert.strictEqual(console.mode, S_IFCHR | 0o600)
+      assert.strictEqual(console.nlink, 0, "as the reference shows it")
+      const nul = yield* g.stat("/dev/null")
+      const zero = yield* g.stat("/dev/zero")
+      assert.strictEqual(nul.mode, S_IFCHR | 0o666)
+      assert.strictEqual(zero.mode, S_IFCHR | 0o666)
+      assert.notStrictEqual(nul.rdev, zero.rdev)
+      const inos = [root, dev, tmp, console, nul, zero].map((s) => s.ino)
+      assert.strictEqual(new Set(inos).size, inos.length, "inode numbers are unique")
+      assert.isTrue([root, dev, tmp, console, nul, zero].every((s) => s.dev === root.dev))
+    }))
+
+  it.effect("fds 0-2 are the console: fstat shows it, writes reach the console with the pid, reads are EBADF", () =>
+    Effect.gen(function*() {
+      const seen: Array<[number, string]> = []
+      const g = yield* makeGuest({ console: (pid, bytes) => seen.push([pid, new TextDecoder().decode(bytes)]) })
+      const st = yield* g.fstat(1)
+      assert.strictEqual(st.mode, S_IFCHR | 0o600)
+      assert.strictEqual(st.nlink, 0)
+      assert.strictEqual(st.ino, (yield* g.stat("/dev/console")).ino)
+      assert.strictEqual(yield* g.write(2, "boo\n"), 4)
+      assert.deepStrictEqual(seen, [[g.process.pid, "boo\n"]])
+      yield* g.fails(Errno.EBADF, SYS.read, 0, g.buf(8), 8)
+    }))
+
+  it.effect("/dev/null reads end at once and swallows writes; /dev/zero reads zeros", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      const nul = yield* g.open("/dev/null", O_RDWR)
+      assert.strictEqual(yield* g.write(nul, "gone"), 4)
+      assert.strictEqual((yield* g.read(nul, 16)).length, 0)
+      const zero = yield* g.open("/dev/zero", O_RDWR)
+      const b = g.mem.alloc(new Uint8Array(64).fill(0xaa))
+      assert.strictEqual(yield* g.ok(SYS.read, zero, b, 64), 64n)
+      assert.isTrue(g.bytes(b, 64).every((x) => x === 0))
+      assert.strictEqual(yield* g.write(zero, "x"), 1)
+    }))
+})
+
+describe("path lookup", () => {
+  it.effect("relative to the cwd and to a dirfd; `.` and `..`", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/a")
+      yield* g.mkdir("/a/b")
+      yield* g.writeFile("/a/b/f", "x")
+      yield* g.ok(SYS.chdir, g.str("/a"))
+      assert.strictEqual((yield* g.stat("b/f")).size, 1n)
+      assert.strictEqual((yield* g.stat("./b/../b/./f")).size, 1n)
+      assert.strictEqual((yield* g.stat("../../..")).ino, 2n, "`..` at the root stays there")
+      const dir = yield* g.open("/a/b", O_RDONLY)
+      const b = g.buf(152)
+      yield* g.ok(SYS.fstatat, dir, g.str("f"), b, 0)
+      yield* g.fails(Errno.ENOENT, SYS.fstatat, AT_FDCWD, g.str("f"), b, 0)
+    }))
+
+  it.effect("ENOENT, ENOTDIR, and a trailing slash on a file", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.writeFile("/tmp/f", "x")
+      const b = g.buf(152)
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str("/nope"), b)
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str("/nope/f"), b)
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str(""), b)
+      yield* g.fails(Errno.ENOTDIR, SYS.__stat50, g.str("/tmp/f/x"), b)
+      yield* g.fails(Errno.ENOTDIR, SYS.__stat50, g.str("/tmp/f/"), b)
+      yield* g.ok(SYS.__stat50, g.str("/tmp/"), b)
+      yield* g.fails(Errno.EFAULT, SYS.__stat50, 0, b)
+    }))
+
+  it.effect("ENAMETOOLONG: a component over NAME_MAX (511), a path of PATH_MAX (1024) bytes with no NUL", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      const b = g.buf(152)
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str("/tmp/" + "n".repeat(511)), b)
+      yield* g.fails(Errno.ENAMETOOLONG, SYS.__stat50, g.str("/tmp/" + "n".repeat(512)), b)
+      // 1023 bytes and the NUL fit in PATH_MAX
+      const fits = "/" + "d/".repeat(510) + "xx"
+      assert.strictEqual(fits.length, 1023)
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str(fits), b)
+      yield* g.fails(Errno.ENAMETOOLONG, SYS.__stat50, g.str(fits + "x"), b)
+      yield* g.fails(Errno.ENAMETOOLONG, SYS.open, g.str("/" + "a".repeat(2000)), O_RDONLY, 0)
+    }))
+
+  it.effect("symlinks are followed up to 32 hops; 33 is ELOOP, and so is a loop", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.writeFile("/tmp/target", "t")
+      // l0 -> target, l1 -> l0, ... l32 -> l31
+      yield* g.ok(SYS.symlink, g.str("target"), g.str("/tmp/l0"))
+      for (let i = 1; i <= 32; i++) yield* g.ok(SYS.symlink, g.str(`l${i - 1}`), g.str(`/tmp/l${i}`))
+      assert.strictEqual((yield* g.stat("/tmp/l31")).size, 1n, "32 hops")
+      const b = g.buf(152)
+      yield* g.fails(Errno.ELOOP, SYS.__stat50, g.str("/tmp/l32"), b)
+      yield* g.ok(SYS.symlink, g.str("loopb"), g.str("/tmp/loopa"))
+      yield* g.ok(SYS.symlink, g.str("loopa"), g.str("/tmp/loopb"))
+      yield* g.fails(Errno.ELOOP, SYS.__stat50, g.str("/tmp/loopa"), b)
+      yield* g.fails(Errno.ELOOP, SYS.open, g.str("/tmp/loopa"), O_RDONLY, 0)
+      assert.strictEqual((yield* g.lstat("/tmp/loopa")).mode & 0o170000, S_IFLNK)
+    }))
+
+  it.effect("symlinks in the middle, absolute targets, and a dangling link", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/tmp/d")
+      yield* g.writeFile("/tmp/d/f", "abc")
+      yield* g.ok(SYS.symlink, g.str("/tmp/d"), g.str("/tmp/abs"))
+      yield* g.ok(SYS.symlink, g.str("d/"), g.str("/tmp/rel"))
+      assert.strictEqual((yield* g.stat("/tmp/abs/f")).size, 3n)
+      assert.strictEqual((yield* g.stat("/tmp/rel/f")).size, 3n)
+      assert.strictEqual((yield* g.stat("/tmp/rel")).mode & 0o170000, S_IFDIR)
+      yield* g.ok(SYS.symlink, g.str("/nowhere"), g.str("/tmp/dangling"))
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str("/tmp/dangling"), g.buf(152))
+      assert.strictEqual((yield* g.lstat("/tmp/dangling")).size, 8n)
+    }))
+
+  it.effect("the superuser may not execute a file without execute bits (EACCES), but searches any directory", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.writeFile("/tmp/f", "x")
+      yield* g.ok(SYS.chmod, g.str("/tmp/f"), 0o644)
+      yield* g.fails(Errno.EACCES, SYS.access, g.str("/tmp/f"), 1)
+      yield* g.ok(SYS.access, g.str("/tmp/f"), 6)
+      yield* g.ok(SYS.chmod, g.str("/tmp/f"), 0o100)
+      yield* g.ok(SYS.access, g.str("/tmp/f"), 1)
+      yield* g.mkdir("/tmp/closed", 0)
+      yield* g.writeFile("/tmp/closed/g", "y")
+      yield* g.ok(SYS.access, g.str("/tmp/closed/g"), 0)
+    }))
+})
+
+describe("tmpfs mounts", () => {
+  it.effect("__mount50 mounts a fresh, empty tmpfs on a directory; `..` leads back out", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.writeFile("/mnt/hidden", "h")
+      const before = yield* g.stat("/mnt")
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ mode: 0o700, uid: 5, gid: 6 })), 40)
+      const root = yield* g.stat("/mnt")
+      assert.notStrictEqual(root.dev, before.dev, "a file system of its own")
+      assert.strictEqual(root.ino, 2n)
+      assert.strictEqual(root.mode, S_IFDIR | 0o700)
+      assert.strictEqual(root.uid, 5)
+      assert.strictEqual(root.gid, 6)
+      assert.strictEqual(root.nlink, 2)
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str("/mnt/hidden"), g.buf(152))
+      yield* g.writeFile("/mnt/f", "new")
+      assert.strictEqual((yield* g.stat("/mnt/f")).dev, root.dev)
+      assert.strictEqual((yield* g.stat("/mnt/..")).ino, 2n)
+      assert.strictEqual((yield* g.stat("/mnt/..")).dev, before.dev, "`..` of the mounted root is the parent of /mnt")
+      yield* g.ok(SYS.chdir, g.str("/mnt"))
+      const cwd = g.buf(64)
+      yield* g.ok(SYS.__getcwd, cwd, 64)
+      assert.strictEqual(g.mem.readString(cwd, 64), "/mnt")
+      assert.strictEqual(yield* g.readFile("f"), "new")
+    }))
+
+  it.effect("names stay on their file system (EXDEV); a mount point cannot be removed or renamed (EBUSY)", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs()), 40)
+      yield* g.writeFile("/tmp/f", "x")
+      yield* g.fails(Errno.EXDEV, SYS.rename, g.str("/tmp/f"), g.str("/mnt/f"))
+      yield* g.fails(Errno.EXDEV, SYS.link, g.str("/tmp/f"), g.str("/mnt/f"))
+      yield* g.fails(Errno.EBUSY, SYS.rmdir, g.str("/mnt"))
+      yield* g.fails(Errno.EBUSY, SYS.rename, g.str("/mnt"), g.str("/mnt2"))
+      yield* g.fails(Errno.EBUSY, SYS.rmdir, g.str("/"))
+    }))
+
+  it.effect("other types are EOPNOTSUPP; bad arguments EINVAL; a file is ENOTDIR", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.writeFile("/tmp/f", "x")
+      const args = g.mem.alloc(tmpfsArgs())
+      yield* g.fails(Errno.EOPNOTSUPP, SYS.__mount50, g.str("ffs"), g.str("/mnt"), 0, args, 40)
+      yield* g.fails(Errno.ENAMETOOLONG, SYS.__mount50, g.str("t".repeat(40)), g.str("/mnt"), 0, args, 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ version: 2 })), 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 39)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, 0, 40)
+      yield* g.fails(Errno.ENOTDIR, SYS.__mount50, g.str("tmpfs"), g.str("/tmp/f"), 0, args, 40)
+      yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("tmpfs"), g.str("/nope"), 0, args, 40)
+    }))
+
+  it.effect("ta_size_max and ta_nodes_max limit the mounted file system (ENOSPC)", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.ok(
+        SYS.__mount50,
+        g.str("tmpfs"),
+        g.str("/mnt"),
+        0,
+        g.mem.alloc(tmpfsArgs({ sizeMax: 8192n, nodesMax: 3n })),
+        40
+      )
+      const fd = yield* g.open("/mnt/a", O_WRONLY | O_CREAT)
+      yield* g.fails(Errno.ENOSPC, SYS.write, fd, g.buf(3 * 4096), 3 * 4096)
+      assert.strictEqual(yield* g.write(fd, new Uint8Array(8192)), 8192)
+      yield* g.open("/mnt/b", O_WRONLY | O_CREAT)
+      yield* g.fails(Errno.ENOSPC, SYS.open, g.str("/mnt/c"), O_WRONLY | O_CREAT, 0o644)
+      yield* g.fails(Errno.ENOSPC, SYS.mkdir, g.str("/mnt/d"), 0o755)
+    }))
+})
+
+describe("memory", () => {
+  it.effect("file data is capped by physmem (ENOSPC) and freed by unlink", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest({ physmem: 16 * 4096 })
+      const fd = yield* g.open("/tmp/big", O_RDWR | O_CREAT)
+      yield* g.fails(Errno.ENOSPC, SYS.write, fd, g.buf(17 * 4096), 17 * 4096)
+      assert.strictEqual(yield* g.write(fd, new Uint8Array(16 * 4096)), 16 * 4096)
+      const other = yield* g.open("/tmp/other", O_RDWR | O_CREAT)
+      yield* g.fails(Errno.ENOSPC, SYS.write, other, g.buf(1), 1)
+      yield* g.close(fd)
+      yield* g.ok(SYS.unlink, g.str("/tmp/big"))
+      assert.strictEqual(g.kernel.kernel.state.vfs.memory.usedPages, 0)
+      assert.strictEqual(yield* g.write(other, "fits again"), 10)
+    }))
+
+  it.effect("an unlinked file stays readable through an open descriptor, and its pages go at the last close", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.writeFile("/tmp/f", "still here")
+      const fd = yield* g.open("/tmp/f", O_RDWR)
+      yield* g.ok(SYS.unlink, g.str("/tmp/f"))
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str("/tmp/f"), g.buf(152))
+      const st = yield* g.fstat(fd)
+      assert.strictEqual(st.nlink, 0)
+      assert.strictEqual(st.mode, S_IFREG | 0o644)
+      assert.strictEqual(new TextDecoder().decode(yield* g.read(fd, 64)), "still here")
+      assert.strictEqual(yield* g.write(fd, "!"), 1)
+      assert.strictEqual(g.kernel.kernel.state.vfs.memory.usedPages, 1)
+      yield* g.close(fd)
+      assert.strictEqual(g.kernel.kernel.state.vfs.memory.usedPages, 0)
+    }))
+})
+
+describe("time stamps", () => {
+  const OLD = 1_000_000_000n
+  /** Sets atime and mtime of `path` to OLD seconds. */
+  const age = (g: Effect.Success<ReturnType<typeof makeGuest>>, path: string) => {
+    const ts = new Uint8Array(32)
+    const v = new DataView(ts.buffer)
+    v.setBigInt64(0, OLD, true)
+    v.setBigInt64(16, OLD, true)
+    return g.ok(SYS.utimensat, AT_FDCWD, g.str(path), g.mem.alloc(ts), 0)
+  }
+
+  it.effect("write marks mtime and ctime, read marks atime, chmod marks only ctime", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.writeFile("/tmp/f", "x")
+      yield* age(g, "/tmp/f")
+      const aged = yield* g.stat("/tmp/f")
+      assert.strictEqual(aged.mtime[0], OLD)
+      assert.strictEqual(aged.atime[0], OLD)
+      assert.isTrue(aged.ctime[0] > OLD, "setting times marks ctime")
+
+      const fd = yield* g.open("/tmp/f", O_RDWR)
+      yield* g.read(fd, 1)
+      const read = yield* g.stat("/tmp/f")
+      assert.isTrue(read.atime[0] > OLD)
+      assert.strictEqual(read.mtime[0], OLD)
+
+      yield* age(g, "/tmp/f")
+      yield* g.write(fd, "y")
+      const written = yield* g.stat("/tmp/f")
+      assert.isTrue(written.mtime[0] > OLD)
+      assert.strictEqual(written.atime[0], OLD)
+
+      yield* age(g, "/tmp/f")
+      yield* g.ok(SYS.chmod, g.str("/tmp/f"), 0o600)
+      const chmodded = yield* g.stat("/tmp/f")
+      assert.strictEqual(chmodded.mtime[0], OLD)
+      assert.isTrue(chmodded.ctime[0] > OLD)
+      assert.strictEqual(chmodded.birthtime[0], aged.birthtime[0], "birth time never moves")
+    }))
+
+  it.effect("creating and removing names marks the directory's mtime", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/tmp/d")
+      yield* age(g, "/tmp/d")
+      yield* g.writeFile("/tmp/d/f", "x")
+      assert.isTrue((yield* g.stat("/tmp/d")).mtime[0] > OLD, "create")
+      yield* age(g, "/tmp/d")
+      yield* g.ok(SYS.rename, g.str("/tmp/d/f"), g.str("/tmp/d/g"))
+      assert.isTrue((yield* g.stat("/tmp/d")).mtime[0] > OLD, "rename")
+      yield* age(g, "/tmp/d")
+      yield* age(g, "/tmp/d/g")
+      yield* g.ok(SYS.link, g.str("/tmp/d/g"), g.str("/tmp/d/h"))
+      assert.isTrue((yield* g.stat("/tmp/d")).mtime[0] > OLD, "link")
+      assert.isTrue((yield* g.stat("/tmp/d/g")).ctime[0] > OLD, "link marks the file's ctime")
+      assert.strictEqual((yield* g.stat("/tmp/d/g")).mtime[0], OLD, "but not its mtime")
+      yield* age(g, "/tmp/d")
+      yield* g.ok(SYS.unlink, g.str("/tmp/d/h"))
+      assert.isTrue((yield* g.stat("/tmp/d")).mtime[0] > OLD, "unlink")
+    }))
+})
+
+describe("inode numbers and link counts", () => {
+  it.effect("each new node has a new inode number; a directory has 2 links plus one per subdirectory", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/tmp/d")
+      yield* g.mkdir("/tmp/d/a")
+      yield* g.mkdir("/tmp/d/b")
+      yield* g.writeFile("/tmp/d/f", "")
+      const st = yield* g.stat("/tmp/d")
+      assert.strictEqual(st.nlink, 4)
+      const inos = yield* Effect.forEach(["/tmp/d", "/tmp/d/a", "/tmp/d/b", "/tmp/d/f"], g.stat)
+      assert.strictEqual(new Set(inos.map((s) => s.ino)).size, 4)
+      yield* g.ok(SYS.rmdir, g.str("/tmp/d/a"))
+      assert.strictEqual((yield* g.stat("/tmp/d")).nlink, 3)
+      yield* g.writeFile("/tmp/d/later", "")
+      assert.isTrue((yield* g.stat("/tmp/d/later")).ino > (yield* g.stat("/tmp/d/f")).ino, "numbers are not reused")
+      assert.strictEqual((yield* g.stat("/tmp/d/f")).mode, S_IFREG | 0o644)
+    }))
+})
