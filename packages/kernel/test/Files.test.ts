@@ -459,6 +459,8 @@ describe("links", () => {
       const g = yield* makeGuest()
       yield* g.mkdir("/tmp/d")
       yield* g.fails(Errno.EPERM, SYS.unlink, g.str("/tmp/d"))
+      yield* g.fails(Errno.EINVAL, SYS.unlink, g.str("/tmp/d/."))
+      yield* g.fails(Errno.EBUSY, SYS.unlink, g.str("/"))
       yield* g.fails(Errno.ENOENT, SYS.unlink, g.str("/tmp/none"))
       yield* g.writeFile("/tmp/f", "x")
       yield* g.ok(SYS.symlink, g.str("f"), g.str("/tmp/l"))

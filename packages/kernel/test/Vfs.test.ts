@@ -256,6 +256,7 @@ describe("tmpfs mounts", () => {
       yield* g.fails(Errno.EXDEV, SYS.rename, g.str("/tmp/f"), g.str("/mnt/f"))
       yield* g.fails(Errno.EXDEV, SYS.link, g.str("/tmp/f"), g.str("/mnt/f"))
       yield* g.fails(Errno.EBUSY, SYS.rmdir, g.str("/mnt"))
+      yield* g.fails(Errno.EBUSY, SYS.unlink, g.str("/mnt"))
       yield* g.fails(Errno.EBUSY, SYS.rename, g.str("/mnt"), g.str("/mnt2"))
       yield* g.fails(Errno.EBUSY, SYS.rmdir, g.str("/"))
     }))

@@ -1,7 +1,8 @@
 /**
  * Removing names: unlink (never a directory: EPERM, as NetBSD) and rmdir
- * (only an empty directory that nothing is mounted on). A node whose last
- * name goes keeps its data while a file is open on it.
+ * (only an empty directory). Neither removes a mount point or a file
+ * system's root (EBUSY) or "." (EINVAL). A node whose last name goes keeps
+ * its data while a file is open on it.
  */
 import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -39,10 +40,18 @@ export const detach = (dir: DirectoryNode, name: string, node: Vnode): void => {
   node.mount.release(node)
 }
 
+/**
+ * The checks both removals share, in NetBSD's order: a mount point or a
+ * mounted root is EBUSY, "." is EINVAL.
+ */
+const checkRemoval = (l: Lookup, node: Vnode): Effect.Effect<void, SysErr> =>
+  isMountPoint(node) ? sysErr(Errno.EBUSY) : l.name === "." ? sysErr(Errno.EINVAL) : Effect.void
+
 export const unlink = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     const node = l.entry
     if (node === undefined) return yield* sysErr(Errno.ENOENT)
+    yield* checkRemoval(l, node)
     if (node.type === "dir") return yield* sysErr(Errno.EPERM)
     yield* checkRemovable(cred, l.dir, node)
     detach(l.dir, l.name, node)
@@ -52,10 +61,10 @@ export const rmdir = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     const node = l.entry
     if (node === undefined) return yield* sysErr(Errno.ENOENT)
+    yield* checkRemoval(l, node)
     if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
-    if (l.name === ".") return yield* sysErr(Errno.EINVAL)
+    // `..` is never empty: it holds the directory it was reached from
     if (l.name === "..") return yield* sysErr(Errno.ENOTEMPTY)
-    if (isMountPoint(node)) return yield* sysErr(Errno.EBUSY)
     if (node.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
     yield* checkRemovable(cred, l.dir, node)
     detach(l.dir, l.name, node)
