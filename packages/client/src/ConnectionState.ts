@@ -79,12 +79,19 @@ export class ConnectionState {
   private socketError: Error | undefined = undefined
   private counters = { copyinFaults: 0, copyoutFaults: 0, unmatchedResponses: 0, unexpectedFrames: 0, badFrames: 0 }
 
+  private readonly socket: Net.Socket
+  readonly space: AddressSpace
+  private readonly signalQueue: Queue.Queue<number, ConnectionClosed>
+
   constructor(
-    private readonly socket: Net.Socket,
-    readonly space: AddressSpace,
-    private readonly signalQueue: Queue.Queue<number, ConnectionClosed>,
+    socket: Net.Socket,
+    space: AddressSpace,
+    signalQueue: Queue.Queue<number, ConnectionClosed>,
     maxFrameLength: number | undefined
   ) {
+    this.socket = socket
+    this.space = space
+    this.signalQueue = signalQueue
     this.decoder = new FrameDecoder({ maxFrameLength })
     socket.on("data", (chunk: Buffer) => this.onData(chunk))
     socket.on("error", (error) => {

@@ -20,11 +20,18 @@ export class Peer {
   private readonly chunks: Array<Uint8Array> = []
   private readonly decoder = new FrameDecoder()
 
+  readonly socket: Net.Socket
+  private readonly frames: Queue.Queue<Result.Result<Frame, FrameDecodeError>>
+  readonly ended: Deferred.Deferred<void>
+
   constructor(
-    readonly socket: Net.Socket,
-    private readonly frames: Queue.Queue<Result.Result<Frame, FrameDecodeError>>,
-    readonly ended: Deferred.Deferred<void>
+    socket: Net.Socket,
+    frames: Queue.Queue<Result.Result<Frame, FrameDecodeError>>,
+    ended: Deferred.Deferred<void>
   ) {
+    this.socket = socket
+    this.frames = frames
+    this.ended = ended
     socket.on("data", (chunk: Buffer) => {
       this.chunks.push(new Uint8Array(chunk))
       for (const decoded of this.decoder.push(chunk)) Queue.offerUnsafe(frames, decoded)

@@ -144,7 +144,10 @@ export class RawConn {
   private readonly decoder = new FrameDecoder({ maxFrameLength: 1 << 24 })
   private readonly watchers = new Set<() => void>()
 
-  constructor(readonly socket: Net.Socket) {
+  readonly socket: Net.Socket
+
+  constructor(socket: Net.Socket) {
+    this.socket = socket
     socket.on("data", (chunk: Buffer) => {
       this.received = Buffer.concat([this.received, chunk])
       let rest: Uint8Array = chunk

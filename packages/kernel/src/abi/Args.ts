@@ -6,7 +6,10 @@
 export class Args {
   private readonly view: DataView
 
-  constructor(readonly bytes: Uint8Array) {
+  readonly bytes: Uint8Array
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 

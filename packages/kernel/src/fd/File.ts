@@ -48,10 +48,18 @@ export class File {
   /** F_SETOWN: the pid to send SIGIO to (negative: a process group). */
   owner = 0
 
+  readonly ops: FileOps
+  /** FREAD | FWRITE | the FCNTLFLAGS bits (O_APPEND, O_NONBLOCK, O_ASYNC, ...). */
+  flag: number
+  readonly vnode: Vnode | undefined
+
   constructor(
-    readonly ops: FileOps,
-    /** FREAD | FWRITE | the FCNTLFLAGS bits (O_APPEND, O_NONBLOCK, O_ASYNC, ...). */
-    public flag: number,
-    readonly vnode: Vnode | undefined
-  ) {}
+    ops: FileOps,
+    flag: number,
+    vnode: Vnode | undefined
+  ) {
+    this.ops = ops
+    this.flag = flag
+    this.vnode = vnode
+  }
 }

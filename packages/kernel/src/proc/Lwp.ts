@@ -10,10 +10,16 @@ export class Lwp implements LwpHandle {
   /** Wakes this lwp's current sleep (set while it sleeps). */
   wakeup: (() => void) | undefined = undefined
 
+  readonly proc: Proc
+  readonly lid: number
+
   constructor(
-    readonly proc: Proc,
-    readonly lid: number
-  ) {}
+    proc: Proc,
+    lid: number
+  ) {
+    this.proc = proc
+    this.lid = lid
+  }
 
   get pid(): number {
     return this.proc.pid

@@ -19,15 +19,28 @@ export class Proc implements ProcessHandle {
   sid: number
   pgid: number
 
+  readonly pid: number
+  ppid: number
+  comm: string
+  fds: FileTable
+  cwd: Vnode
+  /** Reaches the process's client outside its own syscalls; none for init. */
+  readonly client: UserMemoryService | undefined
+
   constructor(
-    readonly pid: number,
-    public ppid: number,
-    public comm: string,
-    public fds: FileTable,
-    public cwd: Vnode,
-    /** Reaches the process's client outside its own syscalls; none for init. */
-    readonly client: UserMemoryService | undefined
+    pid: number,
+    ppid: number,
+    comm: string,
+    fds: FileTable,
+    cwd: Vnode,
+    client: UserMemoryService | undefined
   ) {
+    this.pid = pid
+    this.ppid = ppid
+    this.comm = comm
+    this.fds = fds
+    this.cwd = cwd
+    this.client = client
     this.sid = pid
     this.pgid = pid
   }

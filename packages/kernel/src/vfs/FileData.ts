@@ -21,7 +21,11 @@ export class FileData {
   size = 0
   private readonly pages = new Map<number, Uint8Array>()
 
-  constructor(private readonly space: Space) {}
+  private readonly space: Space
+
+  constructor(space: Space) {
+    this.space = space
+  }
 
   /** Pages holding data (st_blocks is this times 8). */
   get pageCount(): number {

@@ -76,8 +76,11 @@ abstract class NodeBase {
 
 export class RegularNode extends NodeBase {
   readonly type = "reg"
-  constructor(init: NodeInit, readonly data: FileData) {
+  readonly data: FileData
+
+  constructor(init: NodeInit, data: FileData) {
     super(init)
+    this.data = data
   }
 }
 
@@ -118,8 +121,11 @@ export class DirectoryNode extends NodeBase {
 
 export class SymlinkNode extends NodeBase {
   readonly type = "lnk"
-  constructor(init: NodeInit, readonly target: string) {
+  readonly target: string
+
+  constructor(init: NodeInit, target: string) {
     super(init)
+    this.target = target
   }
 }
 
@@ -134,15 +140,21 @@ export interface DeviceDriver {
 
 export class DeviceNode extends NodeBase {
   readonly type = "chr"
-  constructor(init: NodeInit, readonly driver: DeviceDriver) {
+  readonly driver: DeviceDriver
+
+  constructor(init: NodeInit, driver: DeviceDriver) {
     super(init)
+    this.driver = driver
   }
 }
 
 /** Fifos and sockets: typed nodes with nothing behind them yet. */
 export class SpecialNode extends NodeBase {
-  constructor(init: NodeInit, readonly type: "fifo" | "sock" | "blk") {
+  readonly type: "fifo" | "sock" | "blk"
+
+  constructor(init: NodeInit, type: "fifo" | "sock" | "blk") {
     super(init)
+    this.type = type
   }
 }
 
