@@ -80,8 +80,7 @@ export const AnonmmapResponse = Schema.TaggedStruct("AnonmmapResponse", { reqno:
 // either direction
 export const ErrorFrame = Schema.TaggedStruct("ErrorFrame", { reqno: ReqNo, code: ErrorCode })
 
-/** Every message kind's Schema by tag. */
-export const FrameMembers = {
+const members = [
   HandshakeGuest,
   HandshakeFork,
   HandshakeExec,
@@ -99,31 +98,18 @@ export const FrameMembers = {
   AnonmmapResponse,
   RaiseRequest,
   ErrorFrame
-} as const
+] as const
 
-export const Frame = Schema.Union([
-  HandshakeGuest,
-  HandshakeFork,
-  HandshakeExec,
-  HandshakeResponse,
-  PreforkRequest,
-  PreforkResponse,
-  SyscallRequest,
-  SyscallResponse,
-  CopyinRequest,
-  CopyinstrRequest,
-  CopyoutRequest,
-  CopyoutstrRequest,
-  AnonmmapRequest,
-  CopyinResponse,
-  AnonmmapResponse,
-  RaiseRequest,
-  ErrorFrame
-]).pipe(Schema.toTaggedUnion("_tag"))
+export const Frame = Schema.Union(members).pipe(Schema.toTaggedUnion("_tag"))
 
 export type Frame = typeof Frame.Type
 export type FrameTag = Frame["_tag"]
 export type FrameOf<T extends FrameTag> = Extract<Frame, { readonly _tag: T }>
+
+/** Every message kind's Schema by tag. */
+export const FrameMembers = Object.fromEntries(
+  members.map((m) => [m.fields._tag.schema.literal, m])
+) as unknown as { readonly [T in FrameTag]: Schema.Codec<FrameOf<T>> }
 
 export type HandshakeGuest = typeof HandshakeGuest.Type
 export type HandshakeFork = typeof HandshakeFork.Type
