@@ -1,8 +1,11 @@
 /**
- * struct timespec and struct timeval as NetBSD/amd64 lays them out
- * (Structs.timespec, Structs.timeval): 16 bytes each, little-endian.
+ * struct timespec as NetBSD/amd64 lays it out (Structs.timespec):
+ * { time_t tv_sec; long tv_nsec }, 16 bytes, little-endian. The one home
+ * of the timespec codecs; struct timeval's are in Timeval.ts.
  */
 import { Structs } from "@sysproxy/protocol/netbsd"
+
+export const NS_PER_SEC = 1_000_000_000n
 
 /** A point in time (or a duration): whole seconds and nanoseconds in [0, 1e9). */
 export interface Timespec {
@@ -10,17 +13,23 @@ export interface Timespec {
   readonly nsec: number
 }
 
-const field = (layout: { readonly fields: ReadonlyArray<{ readonly name: string; readonly offset: number }> }, name: string) =>
-  layout.fields.find((f) => f.name === name)?.offset ?? 0
+/** A timespec as the caller wrote it; tv_nsec (a long) stays a bigint so a bad value can be refused. */
+export interface RawTimespec {
+  readonly sec: bigint
+  readonly nsec: bigint
+}
+
+/** A field's offset in a struct layout (0 if the layout lacks it). */
+export const offsetOf = (
+  layout: { readonly fields: ReadonlyArray<{ readonly name: string; readonly offset: number }> },
+  name: string
+): number => layout.fields.find((f) => f.name === name)?.offset ?? 0
 
 export const TIMESPEC_SIZE = Structs.timespec.size
-export const TIMEVAL_SIZE = Structs.timeval.size
-const TS_SEC = field(Structs.timespec, "tv_sec")
-const TS_NSEC = field(Structs.timespec, "tv_nsec")
-const TV_SEC = field(Structs.timeval, "tv_sec")
-const TV_USEC = field(Structs.timeval, "tv_usec")
+const TS_SEC = offsetOf(Structs.timespec, "tv_sec")
+const TS_NSEC = offsetOf(Structs.timespec, "tv_nsec")
 
-const viewOf = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+export const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
 /** Writes `ts` at `offset` of `view`. */
 export const writeTimespec = (view: DataView, offset: number, ts: Timespec): void => {
@@ -34,25 +43,31 @@ export const encodeTimespec = (ts: Timespec): Uint8Array => {
   return bytes
 }
 
-/**
- * The timespec at `offset` as the caller sent it. tv_nsec is a long: it is
- * kept as a bigint so a caller's out-of-range value can be refused.
- */
-export const decodeTimespec = (bytes: Uint8Array, offset = 0): { readonly sec: bigint; readonly nsec: bigint } => {
+/** Splits non-negative nanoseconds into a struct timespec. */
+export const encodeTimespecNs = (ns: bigint): Uint8Array => {
+  const bytes = new Uint8Array(TIMESPEC_SIZE)
+  const view = viewOf(bytes)
+  view.setBigInt64(TS_SEC, ns / NS_PER_SEC, true)
+  view.setBigInt64(TS_NSEC, ns % NS_PER_SEC, true)
+  return bytes
+}
+
+/** The timespec at `offset` as the caller sent it. */
+export const decodeTimespec = (bytes: Uint8Array, offset = 0): RawTimespec => {
   const view = viewOf(bytes)
   return { sec: view.getBigInt64(offset + TS_SEC, true), nsec: view.getBigInt64(offset + TS_NSEC, true) }
 }
 
-/** The timeval at `offset`: tv_sec (int64) and tv_usec (int32). */
-export const decodeTimeval = (bytes: Uint8Array, offset = 0): { readonly sec: bigint; readonly usec: number } => {
-  const view = viewOf(bytes)
-  return { sec: view.getBigInt64(offset + TV_SEC, true), usec: view.getInt32(offset + TV_USEC, true) }
-}
+/** tv_nsec in [0, 1e9): what NetBSD's timespec checks accept. */
+export const validNsec = (ts: RawTimespec): boolean => ts.nsec >= 0n && ts.nsec < NS_PER_SEC
+
+/** The timespec as nanoseconds (meaningful once validNsec holds). */
+export const timespecNs = (ts: RawTimespec): bigint => ts.sec * NS_PER_SEC + ts.nsec
 
 /** Wall-clock time now, with the sub-millisecond part performance.now() gives. */
 export const wallClock = (): Timespec => {
   const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))
-  return { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) }
+  return { sec: ns / NS_PER_SEC, nsec: Number(ns % NS_PER_SEC) }
 }
 
 /** a < b, a == b, a > b as -1, 0, 1. */

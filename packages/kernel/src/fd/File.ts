@@ -4,6 +4,8 @@
  * last reference goes.
  */
 import type { Effect } from "effect"
+import type { StatInfo } from "../abi/Stat.ts"
+import type { WaitQueue } from "../proc/Sleep.ts"
 import type { SysErr } from "../syscalls/SysErr.ts"
 import type { SyscallContext } from "../syscalls/SyscallContext.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
@@ -29,8 +31,19 @@ export interface FileOps {
    * parameter size (FIONREAD: an int). Unknown commands: ENOTTY.
    */
   readonly ioctl?: (ctx: SyscallContext, file: File, cmd: number, arg: bigint) => Effect.Effect<bigint, SysErr>
-  /** poll(2) readiness: the subset of `events` that is ready now. */
+  /**
+   * poll(2) readiness: the subset of `events` that is ready now, plus the
+   * conditions reported whether asked for or not (POLLHUP, POLLERR).
+   * Absent: nothing is ever ready.
+   */
   readonly poll?: (file: File, events: number) => number
+  /**
+   * The queue woken whenever the file's poll answer may have changed (poll
+   * and select sleep on it). Absent: the answer never changes by itself.
+   */
+  readonly pollQueue?: (file: File) => WaitQueue
+  /** fstat answered by the file itself (a pipe, a socket); absent: its vnode's attributes, or EOPNOTSUPP with none. */
+  readonly stat?: (file: File) => StatInfo
   /** The last reference is gone. */
   readonly close: (file: File) => Effect.Effect<void>
   /** lseek, pread and pwrite are allowed (ESPIPE otherwise). */

@@ -5,6 +5,8 @@
 import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
+import { family as pipes } from "./pipes.ts"
+import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
 import { family as signals } from "./signals.ts"
 import type { SyscallImpl } from "./SyscallImpl.ts"
@@ -15,6 +17,8 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...descriptors,
   ...files,
   ...directories,
+  ...pipes,
+  ...poll,
   ...process,
   ...sysctl,
   ...time,

@@ -10,7 +10,8 @@
 import { accessModes, atFlags, Errno, modeBits, SYS, utimens } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { encodeStat } from "../abi/Stat.ts"
-import { decodeTimespec, decodeTimeval, TIMESPEC_SIZE, TIMEVAL_SIZE } from "../abi/Timespec.ts"
+import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
+import { decodeTimeval, TIMEVAL_SIZE } from "../abi/Timeval.ts"
 import { FWRITE } from "../fd/File.ts"
 import { checkAccess, VEXEC, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
@@ -77,9 +78,10 @@ const fstat: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
     if (file === undefined) return yield* sysErr(Errno.EBADF)
-    // pipes and sockets (no vnode) have no stat yet
-    if (file.vnode === undefined) return yield* sysErr(Errno.EOPNOTSUPP)
-    yield* copyout(ctx, ctx.args.ptr(1), encodeStat(statOf(file.vnode)))
+    // a pipe or socket answers for itself (fo_stat); a file with neither is EOPNOTSUPP
+    const info = file.ops.stat?.(file) ?? (file.vnode === undefined ? undefined : statOf(file.vnode))
+    if (info === undefined) return yield* sysErr(Errno.EOPNOTSUPP)
+    yield* copyout(ctx, ctx.args.ptr(1), encodeStat(info))
   })
 
 // access

@@ -3,13 +3,8 @@
  */
 import { Effect } from "effect"
 import { clockIds, Errno, SYS, timerFlags } from "@sysproxy/protocol/netbsd"
-import {
-  decodeTimespec,
-  encodeTimespecNs,
-  encodeTimevalNs,
-  TIMESPEC_SIZE,
-  TIMEZONE_SIZE
-} from "../abi/Timeval.ts"
+import { decodeTimespec, encodeTimespecNs, TIMESPEC_SIZE } from "../abi/Timespec.ts"
+import { encodeTimevalNs, TIMEZONE_SIZE } from "../abi/Timeval.ts"
 import { sysErr } from "./SysErr.ts"
 import { copyin, copyout } from "./SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"

@@ -3,7 +3,7 @@
  * top-level nodes exist but are empty.
  */
 import { limits, sysctlHw, sysctlKern, sysctlTop, Structs } from "@sysproxy/protocol/netbsd"
-import { NS_PER_SEC } from "../../abi/Timeval.ts"
+import { NS_PER_SEC } from "../../abi/Timespec.ts"
 import { MACHINE, OSRELEASE, OSTYPE } from "../../KernelConfig.ts"
 import { proc2 } from "./Proc2.ts"
 import { intLeaf, node, quadLeaf, stringLeaf, structLeaf, type SysctlNode } from "./Tree.ts"

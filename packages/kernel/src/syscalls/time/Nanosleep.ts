@@ -5,7 +5,7 @@
  */
 import { Duration, Effect } from "effect"
 import { Errno } from "@sysproxy/protocol/netbsd"
-import { NS_PER_SEC, type RawTimespec, timespecNs, validNsec } from "../../abi/Timeval.ts"
+import { NS_PER_SEC, type RawTimespec, timespecNs, validNsec } from "../../abi/Timespec.ts"
 import { sleepFor } from "../../proc/Sleep.ts"
 import { sysErr, type SysErr } from "../SysErr.ts"
 import type { SyscallContext } from "../SyscallContext.ts"

@@ -1,0 +1,108 @@
+import { assert, describe, it } from "@effect/vitest"
+import { connect } from "@sysproxy/client"
+import { SYS } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { spawnApp, tempDir } from "./ChildApp.ts"
+
+const LISTENING = /listening on unix:\/\//
+
+describe.concurrent("sysproxy-server as a process", () => {
+  it("runs on Node 24", () => {
+    assert.strictEqual(process.versions.node.split(".")[0], "24")
+  })
+
+  it.live("serves a guest, then SIGTERM removes the socket and exits 0", () =>
+    Effect.gen(function*() {
+      const sock = Path.join(yield* tempDir, "rump.sock")
+      const url = `unix://${sock}`
+      const app = yield* spawnApp(["--log-format", "json", url])
+      yield* app.waitForStdout(LISTENING)
+      const line = app.stdout().split("\n").find((l) => LISTENING.test(l))
+      assert.strictEqual(JSON.parse(line ?? "{}").message, `listening on ${url}`)
+      assert.isTrue(Fs.lstatSync(sock).isSocket())
+      assert.strictEqual(Fs.lstatSync(sock).mode & 0o777, 0o600)
+
+      yield* Effect.scoped(Effect.gen(function*() {
+        const client = yield* connect(url)
+        yield* client.handshakeGuest("app-test")
+        const r = yield* client.syscall(SYS.getpid)
+        assert.strictEqual(r.error, 0)
+        assert.isTrue(r.retval0 >= 2n)
+        assert.strictEqual(r.retval1, 1n)
+      }))
+
+      yield* app.kill("SIGTERM")
+      const ended = yield* app.ended()
+      assert.deepStrictEqual(ended, { code: 0, signal: null })
+      assert.isFalse(Fs.existsSync(sock))
+      assert.match(app.stdout(), /shutting down/)
+    }))
+
+  it.live("RUMP_SERVER gives the URL; a client's reboot halts the server and it exits 0", () =>
+    Effect.gen(function*() {
+      const sock = Path.join(yield* tempDir, "rump.sock")
+      const app = yield* spawnApp(["--socket-mode", "0660"], { RUMP_SERVER: `unix://${sock}` })
+      yield* app.waitForStdout(LISTENING)
+      assert.strictEqual(Fs.lstatSync(sock).mode & 0o777, 0o660)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const client = yield* connect(`unix://${sock}`)
+        yield* client.handshakeGuest("halter")
+        // the answer may or may not beat the close; either way the server halts
+        yield* client.syscall(SYS.reboot, [0]).pipe(Effect.ignore)
+      }))
+      const ended = yield* app.ended()
+      assert.deepStrictEqual(ended, { code: 0, signal: null })
+      assert.isFalse(Fs.existsSync(sock))
+      assert.match(app.stdout(), /halted by a client/)
+    }))
+
+  it.live("--help prints usage and exits 0", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp(["--help"])
+      const ended = yield* app.ended()
+      assert.strictEqual(ended.code, 0)
+      assert.match(app.stdout(), /USAGE\s+sysproxy-server \[flags\] \[<URL>\]/)
+      assert.match(app.stdout(), /--max-clients/)
+      assert.match(app.stdout(), /sysproxy-server unix:\/\/\/tmp\/rump\.sock/)
+    }))
+
+  it.live("a bad URL exits 2 with one line naming the problem", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp(["ftp://example"])
+      const ended = yield* app.ended()
+      assert.strictEqual(ended.code, 2)
+      assert.strictEqual(
+        app.stderr(),
+        `sysproxy-server: bad URL "ftp://example": unknown scheme "ftp", expected unix://, tcp:// or tcp6://\n`
+      )
+    }))
+
+  it.live("no URL and no RUMP_SERVER exits 2", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp([])
+      const ended = yield* app.ended()
+      assert.strictEqual(ended.code, 2)
+      assert.match(app.stderr(), /^sysproxy-server: no server URL: .*RUMP_SERVER\n$/)
+    }))
+
+  it.live("a bad flag value exits 2", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp(["--max-clients", "0", "unix:///tmp/never.sock"])
+      const ended = yield* app.ended()
+      assert.strictEqual(ended.code, 2)
+      assert.match(app.stdout() + app.stderr(), /--max-clients/)
+    }))
+
+  it.live("an address that cannot be used exits 1 with one line", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "not-a-socket")
+      Fs.writeFileSync(path, "keep me")
+      const app = yield* spawnApp([`unix://${path}`])
+      const ended = yield* app.ended()
+      assert.strictEqual(ended.code, 1)
+      assert.strictEqual(app.stderr(), `sysproxy-server: cannot listen on unix://${path}: ${path} exists and is not a socket\n`)
+      assert.strictEqual(Fs.readFileSync(path, "utf8"), "keep me")
+    }))
+})

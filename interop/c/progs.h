@@ -1,0 +1,134 @@
+/*
+ * Small wrappers the interop test programs share: one function per NetBSD
+ * syscall they use, each returning the NetBSD errno and the result in *ret.
+ */
+#ifndef PROGS_H
+#define PROGS_H
+
+#include "rumpsp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAIL(...)                                                   \
+	do {                                                            \
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);        \
+		fprintf(stderr, __VA_ARGS__);                               \
+		fprintf(stderr, "\n");                                      \
+		exit(1);                                                    \
+	} while (0)
+
+#define CHECK(cond, ...)                                            \
+	do {                                                            \
+		if (!(cond))                                                \
+			FAIL(__VA_ARGS__);                                      \
+	} while (0)
+
+static inline int sys_getpid(int64_t *pid, int64_t *ppid)
+{
+	int64_t rv[2];
+	int e = rsp_syscall(RSP_SYS_getpid, NULL, 0, rv);
+	if (pid != NULL)
+		*pid = rv[0];
+	if (ppid != NULL)
+		*ppid = rv[1];
+	return e;
+}
+
+static inline int sys_open(const char *path, int flags, int mode, int64_t *fd)
+{
+	uint64_t a[3];
+	int64_t rv[2];
+	rsp_arg_ptr(a, 0, path);
+	rsp_arg_int(a, 1, flags);
+	rsp_arg_int(a, 2, mode);
+	int e = rsp_syscall(RSP_SYS_open, a, sizeof a, rv);
+	*fd = rv[0];
+	return e;
+}
+
+static inline int sys_rw(int num, int fd, const void *buf, size_t len, int64_t *n)
+{
+	uint64_t a[3];
+	int64_t rv[2];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg_ptr(a, 1, buf);
+	rsp_arg(a, 2, len);
+	int e = rsp_syscall(num, a, sizeof a, rv);
+	if (n != NULL)
+		*n = rv[0];
+	return e;
+}
+
+static inline int sys_write(int fd, const void *buf, size_t len, int64_t *n)
+{
+	return sys_rw(RSP_SYS_write, fd, buf, len, n);
+}
+
+static inline int sys_read(int fd, void *buf, size_t len, int64_t *n)
+{
+	return sys_rw(RSP_SYS_read, fd, buf, len, n);
+}
+
+static inline int sys_close(int fd)
+{
+	uint64_t a[1];
+	rsp_arg_int(a, 0, fd);
+	return rsp_syscall(RSP_SYS_close, a, sizeof a, NULL);
+}
+
+static inline int sys_lseek(int fd, int64_t off, int whence, int64_t *pos)
+{
+	uint64_t a[4];
+	int64_t rv[2];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg(a, 1, 0); /* PAD */
+	rsp_arg(a, 2, (uint64_t)off);
+	rsp_arg_int(a, 3, whence);
+	int e = rsp_syscall(RSP_SYS_lseek, a, sizeof a, rv);
+	if (pos != NULL)
+		*pos = rv[0];
+	return e;
+}
+
+static inline int sys_kill(int pid, int sig)
+{
+	uint64_t a[2];
+	rsp_arg_int(a, 0, pid);
+	rsp_arg_int(a, 1, sig);
+	return rsp_syscall(RSP_SYS_kill, a, sizeof a, NULL);
+}
+
+/** sysctl kern.hostname read into buf (*len in: size, out: bytes with the NUL). */
+static inline int sys_gethostname(char *buf, size_t *len)
+{
+	int name[2] = { RSP_CTL_KERN, RSP_KERN_HOSTNAME };
+	uint64_t a[6];
+	rsp_arg_ptr(a, 0, name);
+	rsp_arg_int(a, 1, 2);
+	rsp_arg_ptr(a, 2, buf);
+	rsp_arg_ptr(a, 3, len);
+	rsp_arg(a, 4, 0);
+	rsp_arg(a, 5, 0);
+	return rsp_syscall(RSP_SYS___sysctl, a, sizeof a, NULL);
+}
+
+/** __nanosleep50 in the server (struct timespec: int64 sec, long nsec). */
+static inline int sys_nanosleep(int64_t sec, int64_t nsec)
+{
+	int64_t ts[2] = { sec, nsec };
+	uint64_t a[2];
+	rsp_arg_ptr(a, 0, ts);
+	rsp_arg(a, 1, 0);
+	return rsp_syscall(RSP_SYS___nanosleep50, a, sizeof a, NULL);
+}
+
+static inline void init_or_die(const char *progname)
+{
+	int e = rsp_init(progname);
+	CHECK(e == 0, "rsp_init(%s): %d (%s)", progname, e, strerror(e));
+}
+
+#endif

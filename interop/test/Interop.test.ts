@@ -1,0 +1,389 @@
+/**
+ * Interoperability: our own C client (interop/c), compiled here with the
+ * system gcc, against the server started fresh as a real process for each
+ * scenario (interop/launch-server.ts). Real threads, real fork and exec,
+ * real host signals; the server's and the kernel's figures (STATS on
+ * SIGUSR2) must be back to zero after each scenario.
+ */
+import { MACHINE, OSRELEASE, OSTYPE } from "@sysproxy/kernel"
+import { makeBanner } from "@sysproxy/protocol"
+import { Result } from "effect"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+
+const HERE = Path.dirname(new URL(import.meta.url).pathname)
+const ROOT = Path.resolve(HERE, "..")
+const C_DIR = Path.join(ROOT, "c")
+const LAUNCHER = Path.join(ROOT, "launch-server.ts")
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect"] as const
+type Program = (typeof PROGRAMS)[number]
+
+let workDir = ""
+const binary = (p: Program) => Path.join(workDir, "bin", p)
+
+// -- processes ------------------------------------------------------------------
+
+interface Outcome {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const run = (file: string, args: ReadonlyArray<string>, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) =>
+  new Promise<Outcome>((resolve) => {
+    execFile(
+      file,
+      [...args],
+      { env: options.env ?? process.env, timeout: options.timeoutMs ?? 20_000, killSignal: "SIGKILL" },
+      (error, stdout, stderr) => {
+        const e = error as (NodeJS.ErrnoException & { code?: unknown; signal?: NodeJS.Signals | null }) | null
+        resolve({
+          code: e === null ? 0 : typeof e.code === "number" ? e.code : null,
+          signal: e?.signal ?? null,
+          stdout: String(stdout),
+          stderr: String(stderr)
+        })
+      }
+    )
+  })
+
+const describeOutcome = (what: string, o: Outcome) =>
+  `${what}: exit ${o.code} signal ${o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`
+
+// -- the server as a child process ------------------------------------------------
+
+interface Stats {
+  readonly server: {
+    readonly clients: number
+    readonly bound: number
+    readonly waiters: number
+    readonly inflightJobs: number
+    readonly preforks: number
+    readonly accepted: number
+    readonly refused: number
+    readonly protocolErrors: number
+    readonly syscalls: number
+  }
+  readonly kernel: {
+    readonly processes: number
+    readonly lwps: number
+    readonly openFiles: number
+    readonly unimplemented: Record<string, number>
+  }
+}
+
+interface ServerProcess {
+  readonly url: string
+  readonly socketPath: string
+  readonly child: ChildProcess
+  readonly stats: () => Promise<Stats>
+  readonly output: () => string
+  /** SIGTERM; resolves with the exit code. */
+  readonly stop: () => Promise<number | null>
+}
+
+const servers = new Set<ServerProcess>()
+let serverCount = 0
+
+const startServer = (flags: ReadonlyArray<string> = [], tcp = false) =>
+  new Promise<ServerProcess>((resolve, reject) => {
+    const socketPath = Path.join(workDir, `s${++serverCount}.sock`)
+    const url = tcp ? "tcp://127.0.0.1:0" : `unix://${socketPath}`
+    const child = spawn(process.execPath, ["--conditions=@sysproxy/source", LAUNCHER, "--url", url, ...flags], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    let err = ""
+    let partial = ""
+    let ready = false
+    const statsWaiters: Array<(s: Stats) => void> = []
+    const exited = new Promise<number | null>((res) => child.once("exit", (code) => res(code)))
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`the server did not become ready in 15 s\n${out}\n${err}`))
+    }, 15_000)
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      err += d
+    })
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      out += d
+      partial += d
+      let nl: number
+      while ((nl = partial.indexOf("\n")) !== -1) {
+        const line = partial.slice(0, nl)
+        partial = partial.slice(nl + 1)
+        if (line.startsWith("STATS ")) statsWaiters.shift()?.(JSON.parse(line.slice(6)) as Stats)
+        if (line.startsWith("READY ") && !ready) {
+          ready = true
+          clearTimeout(timer)
+          const server: ServerProcess = {
+            url: line.slice(6),
+            socketPath,
+            child,
+            output: () => `--- server stdout\n${out}--- server stderr\n${err}`,
+            stats: () =>
+              new Promise<Stats>((res) => {
+                statsWaiters.push(res)
+                child.kill("SIGUSR2")
+              }),
+            stop: () => {
+              servers.delete(server)
+              if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+              return exited
+            }
+          }
+          servers.add(server)
+          resolve(server)
+        }
+      }
+    })
+    child.once("exit", (code, signal) => {
+      if (!ready) {
+        clearTimeout(timer)
+        reject(new Error(`the server exited (${code ?? signal}) before it was ready\n${out}\n${err}`))
+      }
+    })
+  })
+
+const sleep = (ms: number) => new Promise<void>((res) => setTimeout(res, ms))
+
+/** Polls the server's figures until `done` holds (at most timeoutMs). */
+const statsUntil = async (server: ServerProcess, done: (s: Stats) => boolean, what: string, timeoutMs = 5000) => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const s = await server.stats()
+    if (done(s)) return s
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last figures: ${JSON.stringify(s)}\n${server.output()}`)
+    }
+    await sleep(50)
+  }
+}
+
+/** Nothing left behind: no client, waiter, job, prefork, process, lwp or open file. */
+const idle = (s: Stats) =>
+  s.server.clients === 0 && s.server.waiters === 0 && s.server.inflightJobs === 0 && s.server.preforks === 0 &&
+  s.kernel.processes === 0 && s.kernel.lwps === 0 && s.kernel.openFiles === 0
+
+const expectClean = async (server: ServerProcess) => {
+  const s = await statsUntil(server, idle, "the server to be idle")
+  expect(s.server.protocolErrors).toBe(0)
+  expect(s.kernel.unimplemented).toEqual({})
+  return s
+}
+
+const client = (server: ServerProcess, program: Program, args: ReadonlyArray<string> = [], timeoutMs?: number) =>
+  run(binary(program), args, {
+    env: { ...process.env, RUMP_SERVER: server.url },
+    ...(timeoutMs === undefined ? {} : { timeoutMs })
+  })
+
+const expectSuccess = (what: string, o: Outcome, server: ServerProcess) => {
+  if (o.code !== 0) throw new Error(`${describeOutcome(what, o)}\n${server.output()}`)
+}
+
+// -- setup ------------------------------------------------------------------------
+
+beforeAll(async () => {
+  workDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sp-interop-"))
+  Fs.mkdirSync(Path.join(workDir, "bin"))
+  const built = await Promise.all(
+    PROGRAMS.map((p) =>
+      run("gcc", [
+        "-Wall",
+        "-Werror",
+        "-pthread",
+        "-O2",
+        "-o",
+        binary(p),
+        Path.join(C_DIR, `${p}.c`),
+        Path.join(C_DIR, "rumpsp.c")
+      ], { timeoutMs: 60_000 }).then((o) => [p, o] as const)
+    )
+  )
+  for (const [p, o] of built) {
+    if (o.code !== 0) throw new Error(describeOutcome(`gcc ${p}`, o))
+  }
+}, 90_000)
+
+afterEach(async () => {
+  for (const s of [...servers]) {
+    s.child.kill("SIGKILL")
+    await s.stop()
+  }
+})
+
+afterAll(() => {
+  if (workDir !== "") Fs.rmSync(workDir, { recursive: true, force: true })
+})
+
+/** Stops the server politely: exit 0 and its socket file gone. */
+const stopServer = async (server: ServerProcess) => {
+  const code = await server.stop()
+  expect(code).toBe(0)
+  expect(Fs.existsSync(server.socketPath)).toBe(false)
+}
+
+// -- scenarios ---------------------------------------------------------------------
+
+describe("interop: our C client against the server process", () => {
+  it("basic: handshake, getpid > 1 with parent 1, hostname, exec keeps the process", async () => {
+    const server = await startServer(["--hostname", "interop-basic"])
+    const first = await client(server, "basic")
+    expectSuccess("basic", first, server)
+    const m = /^pid=(\d+) ppid=1 hostname=interop-basic$/m.exec(first.stdout)
+    expect(m, first.stdout).not.toBeNull()
+    expect(Number(m?.[1])).toBeGreaterThan(1)
+
+    const exec = await client(server, "basic", ["exec"])
+    expectSuccess("basic exec", exec, server)
+    const before = /^pid=(\d+) /m.exec(exec.stdout)?.[1]
+    expect(before).toBeDefined()
+    expect(exec.stdout).toContain(`exec ok pid=${before}`)
+
+    const s = await expectClean(server)
+    expect(s.server.refused).toBe(0)
+    await stopServer(server)
+  })
+
+  it("basic over tcp://", async () => {
+    const server = await startServer(["--hostname", "interop-tcp"], true)
+    expect(server.url).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/)
+    const o = await client(server, "basic")
+    expectSuccess("basic over tcp", o, server)
+    expect(o.stdout).toMatch(/^pid=\d+ ppid=1 hostname=interop-tcp$/m)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fork: the child takes over with the cookie; corrupted cookie ESRCH; cancel; the daemon pattern", async () => {
+    const server = await startServer()
+    const o = await client(server, "fork")
+    expectSuccess("fork", o, server)
+    expect(o.stdout).toContain("fork ok")
+    expect(o.stdout).toContain('read back "written by the forked child"')
+    expect(o.stdout).toContain("bad cookie ok: ESRCH")
+    expect(o.stdout).toContain("daemon ok")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("kill: a kill from one client reaches another as a real host signal", async () => {
+    const server = await startServer()
+    const o = await client(server, "kill")
+    expectSuccess("kill", o, server)
+    expect(o.stdout).toMatch(/receiver \d+ got a host SIGUSR1/)
+    expect(o.stdout).toContain("kill ok")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("stress: 4 processes x 4 threads x 2 s, every result checked", async () => {
+    const server = await startServer()
+    const o = await client(server, "stress", ["4", "4", "2"], 30_000)
+    expectSuccess("stress", o, server)
+    const m = /: (\d+) loops \(4 reports\)$/m.exec(o.stdout)
+    expect(m, o.stdout).not.toBeNull()
+    expect(Number(m?.[1])).toBeGreaterThan(0)
+    const s = await expectClean(server)
+    expect(s.server.syscalls).toBeGreaterThan(Number(m?.[1]) * 9)
+    await stopServer(server)
+  })
+
+  it("disconnect: a client killed while the server waits for its copyin; the server goes on", async () => {
+    const server = await startServer()
+    const victim = spawn(binary("disconnect"), [], {
+      env: { ...process.env, RUMP_SERVER: server.url },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no COPYIN from the victim in 10 s: ${out}`)), 10_000)
+      victim.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d
+        if (/^COPYIN \d+ /m.test(out)) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      victim.once("exit", (code) => {
+        clearTimeout(timer)
+        reject(new Error(`the victim exited (${code}) early: ${out}`))
+      })
+    })
+    expect(out).toMatch(/^COPYIN 1048576 /m)
+    const during = await server.stats()
+    expect(during.server.waiters).toBe(1)
+    expect(during.server.inflightJobs).toBe(1)
+    expect(during.kernel.processes).toBe(1)
+
+    const gone = new Promise((res) => victim.once("exit", res))
+    victim.kill("SIGKILL")
+    await gone
+    await expectClean(server)
+
+    const after = await client(server, "basic")
+    expectSuccess("basic after the disconnect", after, server)
+    expect(after.stdout).toMatch(/^pid=\d+ ppid=1 /m)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("limits: 300 simultaneous connections against maxClients 256; the slots are reusable", async () => {
+    const server = await startServer(["--max-clients", "256"])
+    const banner = makeBanner({ ostype: OSTYPE, osrelease: OSRELEASE, machine: MACHINE })
+    if (Result.isFailure(banner)) throw new Error("no banner")
+    const expected = new TextDecoder().decode(banner.success)
+
+    type Fate = { readonly socket: Net.Socket; readonly fate: Promise<"banner" | "closed"> }
+    const connect = (): Fate => {
+      const socket = Net.createConnection({ path: server.socketPath })
+      let data = ""
+      const fate = new Promise<"banner" | "closed">((resolve, reject) => {
+        socket.setEncoding("utf8")
+        socket.on("data", (d: string) => {
+          data += d
+          if (data.endsWith("\n")) {
+            if (data === expected) resolve("banner")
+            else reject(new Error(`unexpected banner ${JSON.stringify(data)}`))
+          }
+        })
+        socket.on("error", () => resolve("closed"))
+        socket.on("close", () => resolve(data === "" ? "closed" : "banner"))
+      })
+      return { socket, fate }
+    }
+    const tally = async (conns: ReadonlyArray<Fate>) => {
+      const fates = await Promise.all(conns.map((c) => c.fate))
+      return { banner: fates.filter((f) => f === "banner").length, closed: fates.filter((f) => f === "closed").length }
+    }
+
+    const first = Array.from({ length: 300 }, connect)
+    expect(await tally(first)).toEqual({ banner: 256, closed: 44 })
+    const full = await server.stats()
+    expect(full.server.clients).toBe(256)
+    expect(full.server.refused).toBe(44)
+
+    // while full, a real client is refused too (no banner)
+    const refused = await client(server, "basic")
+    expect(refused.code).not.toBe(0)
+
+    for (const c of first) c.socket.destroy()
+    await statsUntil(server, (s) => s.server.clients === 0, "every slot to be free")
+
+    // every slot again, then a real client once they are gone
+    const second = Array.from({ length: 256 }, connect)
+    expect(await tally(second)).toEqual({ banner: 256, closed: 0 })
+    for (const c of second) c.socket.destroy()
+    await statsUntil(server, (s) => s.server.clients === 0, "every slot to be free again")
+    const after = await client(server, "basic")
+    expectSuccess("basic after the limits", after, server)
+    await expectClean(server)
+    await stopServer(server)
+  })
+})
