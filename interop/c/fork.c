@@ -1,7 +1,9 @@
 /*
  * fork: prefork, host fork(), the child takes over with the cookie and
  * writes to a descriptor the parent opened; the parent checks the file
- * through a new syscall. Then: a corrupted cookie gives ESRCH, a cancelled
+ * through a new syscall; a pipe made before the fork carries a string from
+ * the parent to the child (who then sees end of file once both write ends
+ * are closed). Then: a corrupted cookie gives ESRCH, a cancelled
  * prefork cannot be claimed afterwards, and the daemon pattern (the parent
  * exits right after fork, the child connects later) works.
  */
@@ -12,6 +14,7 @@
 
 static const char CHILD_MSG[] = "written by the forked child\n";
 static const char DAEMON_MSG[] = "written by the daemon\n";
+static const char PIPE_MSG[] = "through the pipe from the parent";
 
 static int wait_child(pid_t child)
 {
@@ -20,8 +23,11 @@ static int wait_child(pid_t child)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/** In a forked child: claim the prefork, write to fd, check who we are. */
-static void child_takeover(const rsp_cookie_t *cookie, int fd, int64_t parent_pid)
+/**
+ * In a forked child: claim the prefork, write to fd, check who we are, and
+ * read what the parent sends through the pipe made before the fork.
+ */
+static void child_takeover(const rsp_cookie_t *cookie, int fd, int64_t parent_pid, const int pipefd[2])
 {
 	int e = rsp_fork_handshake(cookie, 0);
 	CHECK(e == 0, "child: fork handshake: %d", e);
@@ -31,6 +37,18 @@ static void child_takeover(const rsp_cookie_t *cookie, int fd, int64_t parent_pi
 	e = sys_write(fd, CHILD_MSG, sizeof CHILD_MSG - 1, &n);
 	CHECK(e == 0 && n == (int64_t)(sizeof CHILD_MSG - 1), "child: write: errno %d n %lld", e, (long long)n);
 	printf("child pid=%lld ppid=%lld wrote %lld bytes\n", (long long)pid, (long long)ppid, (long long)n);
+	CHECK(sys_close(pipefd[1]) == 0, "child: close the pipe's write end");
+	char buf[64] = { 0 };
+	size_t got = 0;
+	while (got < sizeof PIPE_MSG - 1) {
+		e = sys_read(pipefd[0], buf + got, sizeof buf - 1 - got, &n);
+		CHECK(e == 0 && n > 0, "child: read the pipe: errno %d n %lld", e, (long long)n);
+		got += (size_t)n;
+	}
+	CHECK(got == sizeof PIPE_MSG - 1 && memcmp(buf, PIPE_MSG, got) == 0, "child: the pipe carried \"%s\"", buf);
+	e = sys_read(pipefd[0], buf, sizeof buf, &n);
+	CHECK(e == 0 && n == 0, "child: end of the pipe: errno %d n %lld", e, (long long)n);
+	printf("child read from the pipe \"%s\"\n", buf);
 	fflush(stdout);
 	exit(0);
 }
@@ -41,6 +59,9 @@ static void scenario_fork(void)
 	CHECK(sys_getpid(&pid, NULL) == 0, "getpid");
 	int e = sys_open("/tmp/forkfile", RSP_O_CREAT | RSP_O_RDWR, 0644, &fd);
 	CHECK(e == 0, "open /tmp/forkfile: errno %d", e);
+	int pipefd[2];
+	e = sys_pipe(pipefd);
+	CHECK(e == 0, "pipe: errno %d", e);
 	rsp_cookie_t cookie;
 	e = rsp_prefork(&cookie);
 	CHECK(e == 0, "prefork: %d", e);
@@ -49,7 +70,12 @@ static void scenario_fork(void)
 	pid_t child = fork();
 	CHECK(child >= 0, "fork: %s", strerror(errno));
 	if (child == 0)
-		child_takeover(&cookie, (int)fd, pid);
+		child_takeover(&cookie, (int)fd, pid, pipefd);
+	/* the child has its own references to both ends: the parent writes and closes its own */
+	CHECK(sys_close(pipefd[0]) == 0, "close the pipe's read end");
+	e = sys_write(pipefd[1], PIPE_MSG, sizeof PIPE_MSG - 1, &n);
+	CHECK(e == 0 && n == (int64_t)(sizeof PIPE_MSG - 1), "write the pipe: errno %d n %lld", e, (long long)n);
+	CHECK(sys_close(pipefd[1]) == 0, "close the pipe's write end");
 	CHECK(wait_child(child) == 0, "the forked child failed");
 
 	/* the child shares the open file (and its offset): rewind, read back */

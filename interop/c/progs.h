@@ -125,6 +125,46 @@ static inline int sys_nanosleep(int64_t sec, int64_t nsec)
 	return rsp_syscall(RSP_SYS___nanosleep50, a, sizeof a, NULL);
 }
 
+/** pipe (42): the two descriptors come back in retval[0] and retval[1]. */
+static inline int sys_pipe(int fds[2])
+{
+	int64_t rv[2];
+	int e = rsp_syscall(RSP_SYS_pipe, NULL, 0, rv);
+	fds[0] = (int)rv[0];
+	fds[1] = (int)rv[1];
+	return e;
+}
+
+/** pipe2 (453): the two descriptors are copied out to fds. */
+static inline int sys_pipe2(int fds[2], int flags)
+{
+	uint64_t a[2];
+	rsp_arg_ptr(a, 0, fds);
+	rsp_arg_int(a, 1, flags);
+	return rsp_syscall(RSP_SYS_pipe2, a, sizeof a, NULL);
+}
+
+/** sysctl kern.proc2 for one pid: its p_nlwps in *nlwps. */
+static inline int sys_proc2_nlwps(int64_t pid, uint64_t *nlwps)
+{
+	int name[6] = { RSP_CTL_KERN, RSP_KERN_PROC2, RSP_KERN_PROC_PID, (int)pid, RSP_KINFO_PROC2_SIZE, 1 };
+	static __thread uint8_t kp[RSP_KINFO_PROC2_SIZE];
+	size_t len = sizeof kp;
+	uint64_t a[6];
+	memset(kp, 0xff, sizeof kp);
+	rsp_arg_ptr(a, 0, name);
+	rsp_arg_int(a, 1, 6);
+	rsp_arg_ptr(a, 2, kp);
+	rsp_arg_ptr(a, 3, &len);
+	rsp_arg(a, 4, 0);
+	rsp_arg(a, 5, 0);
+	int e = rsp_syscall(RSP_SYS___sysctl, a, sizeof a, NULL);
+	if (e == 0 && len != sizeof kp)
+		return RSP_EINVAL;
+	memcpy(nlwps, kp + RSP_KINFO_PROC2_P_NLWPS, sizeof *nlwps);
+	return e;
+}
+
 static inline void init_or_die(const char *progname)
 {
 	int e = rsp_init(progname);

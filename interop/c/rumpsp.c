@@ -7,7 +7,11 @@
  * piece. A caller registers its waiter before sending, then either waits on
  * `cv` or, if nobody is reading, becomes the reader: it reads and handles
  * frames (answers for any waiter, requests of the server) until its own
- * answer has come, then hands the role on by waking the others.
+ * answer has come, then hands the role on by waking the others. The reader
+ * marks `midframe` while it is inside a frame; `execing` (rsp_exec_prepare)
+ * stops it from starting another, so execve never leaves half a frame read.
+ * Every call runs with signals blocked (see call()), so signal handlers may
+ * make calls too. ERROR TRYAGAIN answers to syscalls are retried.
  */
 #define _GNU_SOURCE
 #include "rumpsp.h"
@@ -22,9 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -52,6 +58,8 @@ static struct {
 	struct waiter *waiters;
 	int reading;
 	int dead;
+	int midframe; /* the reader is inside a frame (between header and last byte) */
+	int execing;  /* rsp_exec_prepare: no frame may be started any more */
 } C = {
 	.fd = -1,
 	.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -279,12 +287,9 @@ static int deliver(const struct rsp_hdr *h)
 	return 0;
 }
 
-/** Reads and handles one frame. -1: the connection is unusable. */
-static int serve_one(void)
+/** Reads and handles one frame (its header read already). */
+static int serve_frame(struct rsp_hdr h)
 {
-	struct rsp_hdr h;
-	if (read_all(C.fd, &h, sizeof h))
-		return -1;
 	if (h.len < HDRLEN)
 		return -1;
 	if (h.class == RSP_CLASS_RESP || h.class == RSP_CLASS_ERROR)
@@ -311,6 +316,40 @@ static int serve_one(void)
 	default:
 		return discard(C.fd, h.len - HDRLEN);
 	}
+}
+
+/**
+ * Waits until a frame starts to arrive, then reads and handles it whole,
+ * marked `midframe` so that rsp_exec_prepare never execs with half a frame
+ * consumed. Once an exec is pending no new frame is started. -1: the
+ * connection is unusable.
+ */
+static int serve_one(void)
+{
+	struct pollfd pfd = { .fd = C.fd, .events = POLLIN };
+	int n;
+	do
+		n = poll(&pfd, 1, -1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	pthread_mutex_lock(&C.mu);
+	while (C.execing)
+		pthread_cond_wait(&C.cv, &C.mu);
+	C.midframe = 1;
+	pthread_mutex_unlock(&C.mu);
+
+	struct rsp_hdr h;
+	int r = read_all(C.fd, &h, sizeof h);
+	if (r == 0)
+		r = serve_frame(h);
+
+	pthread_mutex_lock(&C.mu);
+	C.midframe = 0;
+	if (C.execing)
+		pthread_cond_broadcast(&C.cv);
+	pthread_mutex_unlock(&C.mu);
+	return r;
 }
 
 /* ---- calls ------------------------------------------------------------------ */
@@ -350,7 +389,7 @@ static void wait_for(struct waiter *w)
  * Sends a request and waits for its answer (unless w is NULL). Returns 0,
  * the NetBSD errno of an ERROR answer, or RSP_ENOTCONN.
  */
-static int call(uint16_t type, uint32_t arg, const void *body, size_t blen, struct waiter *w)
+static int call_masked(uint16_t type, uint32_t arg, const void *body, size_t blen, struct waiter *w)
 {
 	struct rsp_hdr h;
 	pthread_mutex_lock(&C.mu);
@@ -387,10 +426,47 @@ static int call(uint16_t type, uint32_t arg, const void *body, size_t blen, stru
 	return w->class == RSP_CLASS_RESP ? 0 : RSP_EINVAL;
 }
 
+/**
+ * Signals stay blocked for the whole call (as librumpclient does): a handler
+ * that makes calls of its own (a SIGALRM handler calling rsp_syscall) then
+ * never runs inside the library's critical sections (mutexes, the reader
+ * role, half a frame), so calls from handlers are safe. A signal the server
+ * RAISEs is delivered when the call returns. Synchronous faults stay
+ * unblocked.
+ */
+static int call(uint16_t type, uint32_t arg, const void *body, size_t blen, struct waiter *w)
+{
+	sigset_t all, saved;
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	int e = call_masked(type, arg, body, blen, w);
+	int saved_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	errno = saved_errno;
+	return e;
+}
+
 int rsp_syscall(int num, const void *args, size_t arglen, int64_t retval[2])
 {
 	struct waiter w;
-	int err = call(RSP_TYPE_SYSCALL, (uint32_t)num, args, arglen, &w);
+	int err;
+	/*
+	 * ERROR TRYAGAIN: the server has too many of this connection's calls
+	 * (or jobs) already; send it again a little later, as librumpclient.
+	 */
+	for (;;) {
+		err = call(RSP_TYPE_SYSCALL, (uint32_t)num, args, arglen, &w);
+		if (!(err == RSP_EAGAIN && w.done && w.class == RSP_CLASS_ERROR))
+			break;
+		struct timespec ts = { 0, 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
 	if (err == 0 && (w.type != RSP_TYPE_SYSCALL || w.bodylen != sizeof(struct rsp_syscall_resp)))
 		err = RSP_EINVAL;
 	if (err != 0) {
@@ -504,6 +580,8 @@ static void reset_state(int fd, uint64_t next_reqno)
 	C.waiters = NULL;
 	C.reading = 0;
 	C.dead = 0;
+	C.midframe = 0;
+	C.execing = 0;
 }
 
 static int attach(void)
@@ -575,10 +653,38 @@ int rsp_exec_prepare(void)
 		return RSP_ENOTCONN;
 	if (fcntl(C.fd, F_SETFD, 0) != 0)
 		return errno;
+	/*
+	 * Quiesce: the reader finishes the frame it is in and starts no other
+	 * (frames that arrive later stay in the socket for the new image, which
+	 * drops answers it does not wait for), and wmu stays held so that no
+	 * other thread is or will be half-way through sending a frame when
+	 * execve kills it.
+	 */
 	pthread_mutex_lock(&C.mu);
-	snprintf(buf, sizeof buf, "%d:%llu", C.fd, (unsigned long long)C.next_reqno + 1000);
+	C.execing = 1;
+	while (C.midframe)
+		pthread_cond_wait(&C.cv, &C.mu);
+	/* the new image numbers its requests far above any the old one used */
+	snprintf(buf, sizeof buf, "%d:%llu", C.fd, (unsigned long long)C.next_reqno + (1ull << 32));
 	pthread_mutex_unlock(&C.mu);
-	return setenv(RSP_EXECFD_ENV, buf, 1) == 0 ? 0 : errno;
+	pthread_mutex_lock(&C.wmu);
+	if (setenv(RSP_EXECFD_ENV, buf, 1) != 0) {
+		int e = errno;
+		rsp_exec_abort();
+		return e;
+	}
+	return 0;
+}
+
+void rsp_exec_abort(void)
+{
+	pthread_mutex_unlock(&C.wmu);
+	pthread_mutex_lock(&C.mu);
+	C.execing = 0;
+	pthread_cond_broadcast(&C.cv);
+	pthread_mutex_unlock(&C.mu);
+	fcntl(C.fd, F_SETFD, FD_CLOEXEC);
+	unsetenv(RSP_EXECFD_ENV);
 }
 
 void rsp_fini(void)

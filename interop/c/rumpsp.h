@@ -143,7 +143,10 @@ int rsp_init(const char *progname);
 /**
  * One syscall: `num` with the NetBSD argument block `args` (8 bytes per
  * argument). Returns the NetBSD errno (0 on success) and the results in
- * retval (may be NULL). Thread-safe.
+ * retval (may be NULL). Thread-safe, and may be called from a signal
+ * handler: signals stay blocked while a call is inside the library (a
+ * signal the server RAISEs is delivered when the call returns). A call the
+ * server refuses with ERROR TRYAGAIN is sent again after 1 ms.
  */
 int rsp_syscall(int num, const void *args, size_t arglen, int64_t retval[2]);
 
@@ -160,9 +163,15 @@ int rsp_fork_handshake(const rsp_cookie_t *cookie, int cancel);
 
 /**
  * Keeps the socket open across execve (clears close-on-exec) and puts its
- * number in $RUMPSP_EXECFD for the new image's rsp_init.
+ * number in $RUMPSP_EXECFD for the new image's rsp_init. It also quiesces
+ * the connection: other threads may stay inside calls, but from here on no
+ * frame is half sent or half read, and no call can go out until execve (or
+ * rsp_exec_abort if execve failed).
  */
 int rsp_exec_prepare(void);
+
+/** execve failed after rsp_exec_prepare: the connection works again. */
+void rsp_exec_abort(void);
 
 /** In a child after fork(): drop the inherited connection without touching the parent's. */
 void rsp_forget(void);
@@ -196,9 +205,11 @@ static inline void rsp_arg_ptr(uint64_t *args, int i, const void *p) { args[i] =
 #define RSP_SYS_getpid 20
 #define RSP_SYS_kill 37
 #define RSP_SYS_getppid 39
+#define RSP_SYS_pipe 42
 #define RSP_SYS_lseek 199
 #define RSP_SYS___sysctl 202
 #define RSP_SYS___nanosleep50 430
+#define RSP_SYS_pipe2 453
 
 #define RSP_O_RDONLY 0
 #define RSP_O_WRONLY 1
@@ -209,6 +220,11 @@ static inline void rsp_arg_ptr(uint64_t *args, int i, const void *p) { args[i] =
 
 #define RSP_CTL_KERN 1
 #define RSP_KERN_HOSTNAME 10
+#define RSP_KERN_PROC2 47
+#define RSP_KERN_PROC_PID 1
+/* struct kinfo_proc2 (packages/protocol/src/netbsd/structs.ts) */
+#define RSP_KINFO_PROC2_SIZE 680
+#define RSP_KINFO_PROC2_P_NLWPS 616 /* uint64_t */
 
 #define RSP_SIGHUP 1
 #define RSP_SIGINT 2

@@ -19,7 +19,7 @@ const HERE = Path.dirname(new URL(import.meta.url).pathname)
 const ROOT = Path.resolve(HERE, "..")
 const C_DIR = Path.join(ROOT, "c")
 const LAUNCHER = Path.join(ROOT, "launch-server.ts")
-const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect"] as const
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals"] as const
 type Program = (typeof PROGRAMS)[number]
 
 let workDir = ""
@@ -267,11 +267,43 @@ describe("interop: our C client against the server process", () => {
     expectSuccess("fork", o, server)
     expect(o.stdout).toContain("fork ok")
     expect(o.stdout).toContain('read back "written by the forked child"')
+    expect(o.stdout).toContain('child read from the pipe "through the pipe from the parent"')
     expect(o.stdout).toContain("bad cookie ok: ESRCH")
     expect(o.stdout).toContain("daemon ok")
     await expectClean(server)
     await stopServer(server)
   })
+
+  it("exec: 10 execs in a chain, each with 63 + 63 threads blocked on pipes and 189 queued", async () => {
+    const server = await startServer()
+    const o = await client(server, "exec", ["10", "63", "189"], 45_000)
+    expectSuccess("exec", o, server)
+    for (let round = 1; round <= 10; round++) {
+      expect(o.stdout).toMatch(
+        new RegExp(`^round ${round} ok: pid \\d+, close-on-exec pipe EBADF, kept pipe works, nlwps 2$`, "m")
+      )
+    }
+    expect(o.stdout).toContain("exec chain ok: 10 execs, 63 + 63 blocked and 189 queued threads each")
+    const s = await expectClean(server)
+    expect(s.server.protocolErrors).toBe(0)
+    await stopServer(server)
+  }, 60_000)
+
+  it("signals: 20,000 syscalls from a SIGALRM handler firing every 10 ms, every result checked", async () => {
+    const server = await startServer(["--hostname", "interop-signals"])
+    const o = await client(server, "signals", ["20000", "40"], 40_000)
+    expectSuccess("signals", o, server)
+    const m = /^signals ok: (\d+) calls in (\d+) SIGALRM handler runs, (\d+) calls by the threads meanwhile/m.exec(
+      o.stdout
+    )
+    expect(m, o.stdout).not.toBeNull()
+    expect(Number(m?.[1])).toBe(20000)
+    expect(Number(m?.[2])).toBeGreaterThanOrEqual(500)
+    expect(Number(m?.[3])).toBeGreaterThan(0)
+    const s = await expectClean(server)
+    expect(s.server.syscalls).toBeGreaterThan(20000)
+    await stopServer(server)
+  }, 60_000)
 
   it("kill: a kill from one client reaches another as a real host signal", async () => {
     const server = await startServer()

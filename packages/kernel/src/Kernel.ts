@@ -17,7 +17,7 @@ import {
 import { Errno } from "@sysproxy/protocol/netbsd"
 import * as Os from "node:os"
 import { Args } from "./abi/Args.ts"
-import { closeOnExec, FileTable, releaseTable } from "./fd/FileTable.ts"
+import { closeOnExec, FileTable, releaseTable, sweepOrphanTable } from "./fd/FileTable.ts"
 import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts"
 import type { KernelState } from "./KernelState.ts"
 import { Lwp } from "./proc/Lwp.ts"
@@ -28,6 +28,8 @@ import { makeVfs } from "./vfs/Vfs.ts"
 
 const INIT_PID = 1
 const PID_MAX = 30000
+/** NetBSD's SYS_NSYSENT: numbers at or above it are all counted as this one. */
+const SYSCALL_NUMBERS = 512
 
 export interface KernelStats {
   readonly processes: number
@@ -63,7 +65,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
       ))
     })
     const physmem = config.physmem ?? 256 * 1024 * 1024
-    const vfs = makeVfs({ physmem, console })
+    const vfs = makeVfs({ physmem, console, host: config.root })
     const now = Date.now()
     const init = new Proc(INIT_PID, 0, "init", new FileTable(), vfs.root, undefined)
     const state: KernelState = {
@@ -180,14 +182,25 @@ export const makeKernel = (config: KernelConfig = {}) =>
     const syscall: HypervisorService["syscall"] = (handle, number, argBytes) =>
       Effect.gen(function*() {
         const lwp = asLwp(handle)
-        if (lwp === undefined) return { error: Errno.ESRCH, retval0: -1n, retval1: 0n }
+        if (lwp === undefined || lwp.proc.released) return { error: Errno.ESRCH, retval0: -1n, retval1: 0n }
         const impl = syscallTable.get(number)
         if (impl === undefined) {
-          state.unimplemented.set(number, (state.unimplemented.get(number) ?? 0) + 1)
+          // counted by number, but only numbers a syscall table can have: a
+          // client sending random numbers must not grow this map forever
+          const key = number < SYSCALL_NUMBERS ? number : SYSCALL_NUMBERS
+          state.unimplemented.set(key, (state.unimplemented.get(key) ?? 0) + 1)
           return { error: Errno.ENOSYS, retval0: -1n, retval1: 0n }
         }
         const mem = yield* UserMemory
-        return yield* impl({ kernel: state, proc: lwp.proc, lwp, args: new Args(argBytes), mem }).pipe(
+        const ctx = { kernel: state, proc: lwp.proc, lwp, args: new Args(argBytes), mem }
+        // suspend: a throw while building the effect is caught as a defect below too;
+        // a call that outlived its process must not leave files in the dead table
+        const run = Effect.suspend(() => impl(ctx)).pipe(
+          Effect.ensuring(Effect.suspend(() => (lwp.proc.released ? sweepOrphanTable(lwp.proc.fds) : Effect.void)))
+        )
+        // a host-backed file system gets what the call changed written back before the reply
+        const ran = vfs.host === undefined ? run : Effect.ensuring(run, Effect.sync(() => vfs.flush()))
+        return yield* ran.pipe(
           Effect.map(toResult),
           Effect.catch((e: SysErr) => Effect.succeed({ error: e.errno, retval0: -1n, retval1: 0n })),
           // a bug in a syscall must not take the server down: the caller sees EIO

@@ -10,6 +10,12 @@ export interface KernelConfig {
   readonly physmem?: number | undefined
   /** Where console writes go (default: the Effect logger at Info). */
   readonly console?: ((pid: number, bytes: Uint8Array) => void) | undefined
+  /**
+   * A host directory served as a file system so that what clients write survives a restart
+   * (vfs/host/HostMirror.ts): mounted at `mountAt` (default "/", with /dev a tmpfs of its own).
+   * None: everything is in memory.
+   */
+  readonly root?: { readonly hostPath: string; readonly mountAt?: string | undefined } | undefined
 }
 
 export const OSTYPE = "NetBSD"

@@ -145,6 +145,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       waiters,
       send,
       sendPaced,
+      maxOutstanding: options.maxOutstandingRequests,
       onCopy: (direction, bytes) => {
         if (direction === "in") server.counters.copyinBytes += bytes
         else server.counters.copyoutBytes += bytes
@@ -179,6 +180,11 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
     /** The seeds' schedulework: queue a job, or answer TRYAGAIN when the queue is full. */
     const schedule = (reqno: bigint, syscall: boolean, work: Effect.Effect<void>) =>
       Effect.gen(function*() {
+        // the per-client cap: one client cannot take the whole pool and queue
+        if (syscall && inflightSyscalls >= options.maxInflightSyscalls) {
+          sendError(reqno, "TRYAGAIN")
+          return
+        }
         inflightJobs++
         if (syscall) inflightSyscalls++
         const run = Effect.suspend(() =>

@@ -23,6 +23,8 @@ export interface RemoteLink {
   /** Queues a frame and waits until the client has read enough of its backlog. */
   readonly sendPaced: (frame: Frame) => Effect.Effect<boolean>
   readonly onCopy: (direction: "in" | "out", bytes: number) => void
+  /** Requests awaiting this client's answer at most; beyond, the copy fails with EFAULT. */
+  readonly maxOutstanding?: number | undefined
 }
 
 type Op = MemoryFault["op"]
@@ -32,6 +34,11 @@ const fault = (op: Op, message: string) => new MemoryFault({ op, errno: Errno.EF
 /** Sends a request and waits for its answer, which must be of the expected kind. */
 const ask = <T extends Frame["_tag"]>(link: RemoteLink, op: Op, request: (reqno: bigint) => Frame, expect: T) =>
   Effect.suspend(() => {
+    const max = link.maxOutstanding ?? Infinity
+    if (link.waiters.size() >= max) {
+      const message = `${link.waiters.size()} requests already await this client's answer, the limit is ${max}`
+      return Effect.logWarning(`${op} refused: ${message}`).pipe(Effect.andThen(Effect.fail(fault(op, message))))
+    }
     const reqno = link.nextReqno()
     const wait = link.waiters.register(reqno)
     if (!link.send(request(reqno))) {

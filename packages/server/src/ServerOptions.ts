@@ -32,6 +32,17 @@ export interface ServerOptions {
   readonly disconnectGrace?: Duration.Input | undefined
   /** Permissions of a unix socket file. */
   readonly unixSocketMode?: number | undefined
+  /**
+   * Syscalls of one connection in the server at once (queued or in the
+   * kernel) at most; beyond, that request gets ERROR TRYAGAIN. Default 256.
+   */
+  readonly maxInflightSyscalls?: number | undefined
+  /**
+   * Server requests awaiting one client's answer (copyin, copyinstr,
+   * anonmmap) at most; beyond, the copy fails with EFAULT in the syscall
+   * that asked for it and a warning is logged. Default 256.
+   */
+  readonly maxOutstandingRequests?: number | undefined
 }
 
 export interface ResolvedOptions {
@@ -48,6 +59,8 @@ export interface ResolvedOptions {
   readonly writeStallTimeout: Duration.Duration
   readonly disconnectGrace: Duration.Duration
   readonly unixSocketMode: number
+  readonly maxInflightSyscalls: number
+  readonly maxOutstandingRequests: number
 }
 
 export const resolveOptions = (o: ServerOptions): ResolvedOptions => ({
@@ -63,5 +76,7 @@ export const resolveOptions = (o: ServerOptions): ResolvedOptions => ({
   writeHighWater: o.writeHighWater ?? 2 * MAX_COPY_CHUNK,
   writeStallTimeout: Duration.fromInputUnsafe(o.writeStallTimeout ?? "30 seconds"),
   disconnectGrace: Duration.fromInputUnsafe(o.disconnectGrace ?? "2 seconds"),
-  unixSocketMode: o.unixSocketMode ?? 0o600
+  unixSocketMode: o.unixSocketMode ?? 0o600,
+  maxInflightSyscalls: o.maxInflightSyscalls ?? 256,
+  maxOutstandingRequests: o.maxOutstandingRequests ?? 256
 })

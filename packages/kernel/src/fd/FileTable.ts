@@ -88,6 +88,15 @@ export const releaseTable = (table: FileTable): Effect.Effect<void> =>
     return Effect.forEach(table.openFds(), (fd) => closeFd(table, fd), { discard: true })
   })
 
+/**
+ * A table nobody uses any more is emptied again: a syscall that was still
+ * running when its process was released may have opened something since.
+ */
+export const sweepOrphanTable = (table: FileTable): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    table.users > 0 ? Effect.void : Effect.forEach(table.openFds(), (fd) => closeFd(table, fd), { discard: true })
+  )
+
 /** execNotify: closes every close-on-exec descriptor. */
 export const closeOnExec = (table: FileTable): Effect.Effect<void> =>
   Effect.forEach(

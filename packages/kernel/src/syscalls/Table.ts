@@ -9,6 +9,7 @@ import { family as pipes } from "./pipes.ts"
 import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
 import { family as signals } from "./signals.ts"
+import { family as sockets } from "./sockets.ts"
 import type { SyscallImpl } from "./SyscallImpl.ts"
 import { family as sysctl } from "./sysctl.ts"
 import { family as time } from "./time.ts"
@@ -22,5 +23,6 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...process,
   ...sysctl,
   ...time,
-  ...signals
+  ...signals,
+  ...sockets
 ])

@@ -10,7 +10,7 @@ import { checkAccess, type Cred, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
 import type { Lookup } from "./Namei.ts"
 import { isDotName } from "./Names.ts"
-import type { DirectoryNode, RegularNode, SymlinkNode, Vnode } from "./Vnode.ts"
+import type { DirectoryNode, RegularNode, SpecialNode, SymlinkNode, Vnode } from "./Vnode.ts"
 
 /** The directory a new entry goes in: EEXIST when the name is taken, ENOENT when the directory was removed. */
 const directoryFor = (cred: Cred, l: Lookup): Effect.Effect<DirectoryNode, SysErr> =>
@@ -47,6 +47,15 @@ export const makeSymlink = (cred: Cred, l: Lookup, target: string, mode: number)
     if (l.node === undefined && l.trailingSlash) return yield* sysErr(Errno.ENOENT)
     const dir = yield* directoryFor(cred, l)
     return yield* enter(dir, l.name, dir.mount.newSymlink({ mode, uid: cred.uid, gid: dir.gid }, target))
+  })
+
+/** A socket node for bind(AF_LOCAL): EADDRINUSE when the name exists; `mode` is already masked. */
+export const makeSocketNode = (cred: Cred, l: Lookup, mode: number): Effect.Effect<SpecialNode, SysErr> =>
+  Effect.gen(function*() {
+    if (l.node !== undefined) return yield* sysErr(Errno.EADDRINUSE)
+    if (l.trailingSlash) return yield* sysErr(Errno.ENOENT)
+    const dir = yield* directoryFor(cred, l)
+    return yield* enter(dir, l.name, dir.mount.newSpecial({ mode, uid: cred.uid, gid: dir.gid }, "sock"))
   })
 
 /** link(2): a new name for `node`, which must not be a directory and must stay on its file system. */

@@ -5,7 +5,7 @@
  */
 import type { Timespec } from "../abi/Timespec.ts"
 import { FileData, type Space } from "./FileData.ts"
-import { type DeviceDriver, DeviceNode, DirectoryNode, RegularNode, SymlinkNode, type Vnode } from "./Vnode.ts"
+import { type DeviceDriver, DeviceNode, DirectoryNode, RegularNode, SpecialNode, SymlinkNode, type Vnode } from "./Vnode.ts"
 
 /** The machine's memory, shared by every tmpfs: file data may not outgrow it. */
 export interface Memory {
@@ -99,6 +99,11 @@ export class Mount {
 
   newDevice(attrs: Attrs, driver: DeviceDriver): DeviceNode | undefined {
     return this.hasRoom() ? new DeviceNode(this.init(attrs), driver) : undefined
+  }
+
+  /** A fifo, socket or block node (a bound AF_LOCAL socket's name). */
+  newSpecial(attrs: Attrs, type: "fifo" | "sock" | "blk"): SpecialNode | undefined {
+    return this.hasRoom() ? new SpecialNode(this.init(attrs), type) : undefined
   }
 
   /** Gives a node's space back once nothing names it and nothing has it open. */

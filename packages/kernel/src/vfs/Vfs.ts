@@ -12,8 +12,9 @@ import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
 import { consoleDriver, nullDriver, zeroDriver } from "./Devices.ts"
 import { PAGE_SIZE } from "./FileData.ts"
 import { type Attrs, type Memory, Mount } from "./Mount.ts"
+import { HostMirror } from "./host/HostMirror.ts"
 import { openNode } from "./Open.ts"
-import type { DeviceDriver, DeviceNode, DirectoryNode } from "./Vnode.ts"
+import type { DeviceDriver, DeviceNode, DirectoryNode, Vnode } from "./Vnode.ts"
 
 export interface Vfs {
   /** The root file system's root directory ("/"). */
@@ -28,6 +29,19 @@ export interface Vfs {
   readonly mountTmpfs: (on: DirectoryNode, options: TmpfsOptions) => Effect.Effect<Mount, SysErr>
   /** Runs `effect` with no other namespace change in between. */
   readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** The host-backed file system, if one was configured (see host/HostMirror.ts). */
+  readonly host: HostMirror | undefined
+  /** Writes back to the host what changed (after each syscall); nothing without a host file system. */
+  readonly flush: () => void
+  /** fsync(2): writes back and fsyncs the node's host file, if it is on the host file system. */
+  readonly syncNode: (node: Vnode) => void
+}
+
+/** A host directory served as a file system (KernelConfig.root). */
+export interface HostRootOptions {
+  readonly hostPath: string
+  /** Where it is mounted: "/" (the default) or an absolute path, made in the root tmpfs as needed. */
+  readonly mountAt?: string | undefined
 }
 
 export interface VfsOptions {
@@ -36,6 +50,8 @@ export interface VfsOptions {
   readonly console: (pid: number, bytes: Uint8Array) => void
   /** Where time stamps come from (default: the wall clock). */
   readonly clock?: (() => Timespec) | undefined
+  /** A host directory to serve (persistence); none: everything is in memory. */
+  readonly host?: HostRootOptions | undefined
 }
 
 /** tmpfs_args as far as the VFS uses them. */
@@ -56,34 +72,82 @@ export const makeVfs = (options: VfsOptions): Vfs => {
   let nextDev = 1
   const lock = Semaphore.makeUnsafe(1)
 
-  const newMount = (covered: DirectoryNode | undefined, root: Attrs, pagesMax?: number, nodesMax?: number): Mount => {
-    const mount = new Mount({ dev: nextDev++, covered, memory, clock, root, pagesMax, nodesMax })
+  // The host file system's clock tells its mirror that something is being made or changed.
+  let host: HostMirror | undefined = undefined
+  const hostClock = () => {
+    host?.touch()
+    return clock()
+  }
+
+  const newMount = (
+    covered: DirectoryNode | undefined,
+    root: Attrs,
+    pagesMax?: number,
+    nodesMax?: number,
+    mountClock = clock
+  ): Mount => {
+    const mount = new Mount({ dev: nextDev++, covered, memory, clock: mountClock, root, pagesMax, nodesMax })
     mounts.push(mount)
     return mount
   }
 
-  const rootfs = newMount(undefined, ROOT_ATTRS)
+  const mountAt = options.host === undefined ? undefined : normalizeMountPoint(options.host.mountAt ?? "/")
+  const rootfs = newMount(undefined, ROOT_ATTRS, undefined, undefined, mountAt === "/" ? hostClock : clock)
   const root = rootfs.root
+  // The host directory as "/": the root file system is loaded from it; /dev is then a tmpfs of its own
+  // mounted on the host tree's dev directory (so the devices are never written to the host).
+  if (options.host !== undefined && mountAt === "/") {
+    host = new HostMirror(rootfs, options.host.hostPath, clock)
+    host.load()
+  }
 
   // The boot tree. The root file system has no limits, so these cannot fail.
   const bootDir = (name: string, mode: number): DirectoryNode | undefined => {
+    const existing = root.entries.get(name)?.node
+    if (existing !== undefined) return existing.type === "dir" ? existing : undefined
     const dir = rootfs.newDirectory({ mode, uid: 0, gid: 0 }, root)
     if (dir === undefined) return undefined
     root.addEntry(name, dir)
     root.nlink++
     return dir
   }
+  const hostDev = host !== undefined ? bootDir("dev", 0o755) : undefined
+  const devfs = hostDev !== undefined ? newMount(hostDev, ROOT_ATTRS) : rootfs
+  if (hostDev !== undefined) hostDev.mountedHere = devfs
   const bootDevice = (dir: DirectoryNode | undefined, driver: DeviceDriver, mode: number): DeviceNode | undefined => {
-    const node = rootfs.newDevice({ mode, uid: 0, gid: 0 }, driver)
+    const node = devfs.newDevice({ mode, uid: 0, gid: 0 }, driver)
     if (node !== undefined) dir?.addEntry(driver.name, node)
     return node
   }
   const console = consoleDriver(options.console)
-  const dev = bootDir("dev", 0o755)
+  const dev = hostDev !== undefined ? devfs.root : bootDir("dev", 0o755)
   const consoleNode = bootDevice(dev, console, 0o600)
   bootDevice(dev, nullDriver, 0o666)
   bootDevice(dev, zeroDriver, 0o666)
   bootDir("tmp", 0o777 | modeBits.S_ISVTX)
+
+  // The host directory elsewhere: a file system of its own on that path of the root tmpfs.
+  if (options.host !== undefined && mountAt !== undefined && mountAt !== "/") {
+    let on = root
+    for (const name of mountAt.split("/").filter((c) => c.length > 0)) {
+      const next = on.entries.get(name)?.node
+      if (next !== undefined) {
+        if (next.type !== "dir") throw new Error(`host root: ${mountAt} is not a directory`)
+        on = next
+        continue
+      }
+      const dir = rootfs.newDirectory({ mode: 0o755, uid: 0, gid: 0 }, on)
+      if (dir === undefined) throw new Error(`host root: cannot make ${mountAt}`)
+      on.addEntry(name, dir)
+      on.nlink++
+      on = dir
+    }
+    const mount = newMount(on, ROOT_ATTRS, undefined, undefined, hostClock)
+    host = new HostMirror(mount, options.host.hostPath, clock)
+    host.load()
+    on.mountedHere = mount
+  }
+  const hostfs = host
 
   return {
     root,
@@ -98,6 +162,19 @@ export const makeVfs = (options: VfsOptions): Vfs => {
         on.mountedHere = mount
         return Effect.succeed(mount)
       }),
-    exclusive: (effect) => lock.withPermits(1)(effect)
+    exclusive: (effect) => lock.withPermits(1)(effect),
+    host: hostfs,
+    flush: () => hostfs?.flush(),
+    syncNode: (node) => {
+      if (hostfs !== undefined && node.mount === hostfs.mount) hostfs.sync(node)
+    }
   }
+}
+
+/** "/host/" and "//host" as "/host"; relative paths are refused. */
+const normalizeMountPoint = (path: string): string => {
+  if (!path.startsWith("/")) throw new Error(`host root: mountAt must be absolute, not ${path}`)
+  const parts = path.split("/").filter((c) => c.length > 0 && c !== ".")
+  if (parts.includes("..")) throw new Error(`host root: mountAt may not contain "..": ${path}`)
+  return "/" + parts.join("/")
 }

@@ -113,9 +113,18 @@ const vnodeFile = (ctx: SyscallContext) =>
     )
   )
 
-/** fsync(fd): everything is in memory already. */
-export const fsync: SyscallImpl = (ctx) => vnodeFile(ctx).pipe(Effect.asVoid)
+/** Writes back the file's node if it is on the host file system (a no-op for memory-only nodes). */
+const syncFile = (ctx: SyscallContext, file: File) =>
+  Effect.sync(() => {
+    if (file.vnode !== undefined) ctx.kernel.vfs.syncNode(file.vnode)
+  })
+
+/** fsync(fd): a tmpfs node is in memory already; a host-backed one reaches the disk. */
+export const fsync: SyscallImpl = (ctx) =>
+  vnodeFile(ctx).pipe(Effect.flatMap((file) => syncFile(ctx, file)), Effect.asVoid)
 
 /** fdatasync(fd): also EBADF unless open for writing. */
 export const fdatasync: SyscallImpl = (ctx) =>
-  vnodeFile(ctx).pipe(Effect.flatMap((file) => ((file.flag & FWRITE) === 0 ? sysErr(Errno.EBADF) : Effect.void)))
+  vnodeFile(ctx).pipe(
+    Effect.flatMap((file) => ((file.flag & FWRITE) === 0 ? sysErr(Errno.EBADF) : syncFile(ctx, file)))
+  )

@@ -7,6 +7,7 @@
 import { Effect, Result } from "effect"
 import { Errno, fileFlagsKernel, pollEvents, signals } from "@sysproxy/protocol/netbsd"
 import type { File } from "../../fd/File.ts"
+import { releaseFile } from "../../fd/FileTable.ts"
 import { SysErr } from "../SysErr.ts"
 import { copyin, copyout, type SyscallContext } from "../SyscallContext.ts"
 
@@ -37,6 +38,17 @@ const mayReadOn = (file: File): boolean =>
 const keepsPartial = (errno: number): boolean =>
   errno === Errno.EINTR || errno === Errno.EAGAIN
 
+/**
+ * Keeps a reference to the file for the whole transfer (NetBSD's
+ * fd_getfile/fd_putfile): another lwp closing the descriptor between two
+ * chunks must not free the file under us.
+ */
+const holding = <A, E>(file: File, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    file.refs++
+    return effect.pipe(Effect.ensuring(releaseFile(file)))
+  })
+
 const minChunk = (left: bigint): number => (left < BigInt(CHUNK) ? Number(left) : CHUNK)
 
 /**
@@ -49,7 +61,7 @@ export const readInto = (
   segs: ReadonlyArray<Segment>,
   offset: bigint | undefined
 ): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+  holding(file, Effect.gen(function*() {
     let total = 0
     let off = offset
     for (const seg of segs) {
@@ -71,7 +83,7 @@ export const readInto = (
       }
     }
     return total
-  })
+  }))
 
 /**
  * Writes `segs` in order, at `offset` (pwrite) or the file offset (or its
@@ -84,7 +96,7 @@ export const writeFrom = (
   segs: ReadonlyArray<Segment>,
   offset: bigint | undefined
 ): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+  holding(file, Effect.gen(function*() {
     let total = 0
     let off = offset
     for (const seg of segs) {
@@ -109,4 +121,4 @@ export const writeFrom = (
       }
     }
     return total
-  })
+  }))

@@ -1,0 +1,387 @@
+/**
+ * The server benchmark (issue 8): our server against a C floor, in one run.
+ *
+ *   node --conditions=@sysproxy/source bench/run.ts [--quick] [--no-scale] [--seconds S]
+ *
+ * Compiles the C load generator (bench/c/loadgen.c on interop/c/rumpsp.c),
+ * the floor (bench/c/floor.c) and the idle-connection holder (bench/c/idle.c)
+ * with gcc into a temporary directory, starts our server
+ * (interop/launch-server.ts) and the floor on unix sockets, runs every mode
+ * at 1x1, 4x1 and 32x8 clients x threads against both (floor first, then
+ * ours, cell by cell), then the scale runs (1,000 and 10,000 idle clients
+ * held: server RSS per client, getpid p99 of one active client). Writes
+ * bench-results/latest.json and prints a markdown table and the targets.
+ *
+ * --quick: ~2 s per run, 32x8 only for getpid and sysctl; under two minutes.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir, totalmem } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    "no-scale": { type: "boolean", default: false },
+    seconds: { type: "string" }
+  }
+})
+const quick = values.quick === true
+const seconds = values.seconds !== undefined ? Number(values.seconds) : quick ? 2 : 5
+
+interface LoadResult {
+  readonly mode: string
+  readonly clients: number
+  readonly threads: number
+  readonly seconds: number
+  readonly ops: number
+  readonly ops_per_s: number
+  readonly p50_us: number
+  readonly p99_us: number
+  readonly p999_us: number
+  readonly errors: number
+  readonly refusals: number
+  readonly failed_clients: number
+  readonly mb_per_s: number
+}
+
+interface Cell {
+  readonly mode: string
+  readonly clients: number
+  readonly threads: number
+  readonly floor: LoadResult
+  readonly server: LoadResult
+  readonly ratio: { readonly throughput: number; readonly p50: number; readonly p99: number }
+}
+
+interface ScaleResult {
+  readonly idle: number
+  readonly held: number
+  readonly failed: number
+  readonly rssBeforeKiB: number
+  readonly rssAfterKiB: number
+  readonly kibPerClient: number
+  readonly baseline: LoadResult
+  readonly active: LoadResult
+  readonly p99Ratio: number
+}
+
+interface Target {
+  readonly target: string
+  readonly measured: string
+  readonly met: boolean | null
+}
+
+const log = (s: string) => process.stderr.write(`${s}\n`)
+
+// ---- build ------------------------------------------------------------------
+
+const dir = mkdtempSync(join(tmpdir(), "sysproxy-bench-"))
+const bin = (name: string) => join(dir, name)
+const gcc = (out: string, ...sources: Array<string>) =>
+  execFileSync("gcc", ["-O2", "-pthread", "-I", join(root, "interop/c"), "-o", bin(out), ...sources.map((s) => join(root, s))], {
+    stdio: ["ignore", "inherit", "inherit"]
+  })
+gcc("loadgen", "bench/c/loadgen.c", "interop/c/rumpsp.c")
+gcc("floor", "bench/c/floor.c")
+gcc("idle", "bench/c/idle.c")
+
+// ---- processes ----------------------------------------------------------------
+
+const children: Array<ChildProcess> = []
+
+/** Starts a process and waits for its `READY <url>` line. */
+const startReady = (cmd: string, args: Array<string>): Promise<ChildProcess> =>
+  new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] })
+    children.push(child)
+    let out = ""
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString()
+      if (/^READY /m.test(out)) {
+        child.stdout?.off("data", onData)
+        child.stdout?.resume()
+        ok(child)
+      }
+    }
+    child.stdout?.on("data", onData)
+    child.once("exit", (code) => fail(new Error(`${cmd} exited (${code}) before READY`)))
+    setTimeout(() => fail(new Error(`${cmd}: no READY after 60 s`)), 60_000).unref()
+  })
+
+const run = (cmd: string, args: Array<string>, env: Record<string, string>, timeoutMs: number): Promise<string> =>
+  new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      if (code === 0) ok(out)
+      else fail(new Error(`${cmd} ${args.join(" ")} exited ${code}`))
+    })
+  })
+
+const loadgen = async (url: string, mode: string, clients: number, threads: number, secs: number) => {
+  const out = await run(bin("loadgen"), [mode, String(clients), String(threads), String(secs)], {
+    RUMP_SERVER: url
+  }, (secs + 120) * 1000)
+  const line = out.trim().split("\n").pop() ?? ""
+  return JSON.parse(line) as LoadResult
+}
+
+const rssKiB = (pid: number): number => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
+  return m === null ? NaN : Number(m[1])
+}
+
+const cleanup = () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM")
+  }
+  rmSync(dir, { recursive: true, force: true })
+}
+process.once("SIGINT", () => {
+  cleanup()
+  process.exit(130)
+})
+
+// ---- the matrix -------------------------------------------------------------------
+
+const modes = ["getpid", "write4k", "write64k", "read4k", "sysctl", "connect"] as const
+const shapes: Array<readonly [number, number]> = [[1, 1], [4, 1], [32, 8]]
+const heavyAtQuick = new Set(["getpid", "sysctl"])
+
+const fmt = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(digits) : "-"
+const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN)
+
+const main = async () => {
+  const floorUrl = `unix://${join(dir, "floor.sock")}`
+  const serverUrl = `unix://${join(dir, "sp.sock")}`
+  const floor = await startReady(bin("floor"), [floorUrl])
+  const startServer = (url: string) =>
+    startReady(process.execPath, [
+      "--conditions=@sysproxy/source",
+      join(root, "interop/launch-server.ts"),
+      "--url",
+      url,
+      "--max-clients",
+      "100000"
+    ])
+  const stop = (child: ChildProcess) =>
+    new Promise<void>((ok) => {
+      if (child.exitCode !== null || child.signalCode !== null) return ok()
+      child.once("exit", () => ok())
+      child.kill("SIGTERM")
+    })
+  const server = await startServer(serverUrl)
+  const serverPid = server.pid ?? 0
+  log(`bench: floor pid ${floor.pid}, server pid ${serverPid}, ${seconds} s per run${quick ? " (quick)" : ""}`)
+
+  // warm the server up (JIT) before measuring
+  await loadgen(serverUrl, "getpid", 2, 2, 1)
+  await loadgen(serverUrl, "write4k", 2, 1, 0.5)
+
+  const cells: Array<Cell> = []
+  for (const mode of modes) {
+    for (const [clients, threads] of shapes) {
+      if (quick && clients === 32 && !heavyAtQuick.has(mode)) continue
+      const f = await loadgen(floorUrl, mode, clients, threads, seconds)
+      const s = await loadgen(serverUrl, mode, clients, threads, seconds)
+      const cell: Cell = {
+        mode,
+        clients,
+        threads,
+        floor: f,
+        server: s,
+        ratio: {
+          throughput: ratio(s.ops_per_s, f.ops_per_s),
+          p50: ratio(s.p50_us, f.p50_us),
+          p99: ratio(s.p99_us, f.p99_us)
+        }
+      }
+      cells.push(cell)
+      log(
+        `bench: ${mode} ${clients}x${threads}: server ${fmt(s.ops_per_s, 0)} ops/s p50 ${s.p50_us} us, floor ${
+          fmt(f.ops_per_s, 0)
+        } ops/s p50 ${f.p50_us} us`
+      )
+    }
+  }
+
+  // ---- scale: idle clients held, one active client -------------------------------
+  // Each size on a fresh server, so the RSS growth is not hidden by heap pages
+  // the matrix (or the previous size) left committed.
+  await stop(server)
+  const scale: Array<ScaleResult> = []
+  if (values["no-scale"] !== true) {
+    for (const idle of [1000, 10000]) {
+      const scaleUrl = `unix://${join(dir, `scale-${idle}.sock`)}`
+      const fresh = await startServer(scaleUrl)
+      const freshPid = fresh.pid ?? 0
+      // warm up (JIT, first allocations) as long as a measured run
+      await loadgen(scaleUrl, "getpid", 2, 2, 1)
+      await loadgen(scaleUrl, "getpid", 1, 1, seconds)
+      const baseline = await loadgen(scaleUrl, "getpid", 1, 1, seconds)
+      const before = rssKiB(freshPid)
+      const holder = spawn(bin("idle"), [String(idle)], {
+        cwd: root,
+        env: { ...process.env, RUMP_SERVER: scaleUrl },
+        stdio: ["pipe", "pipe", "inherit"]
+      })
+      children.push(holder)
+      const held = await new Promise<string>((ok, fail) => {
+        let out = ""
+        holder.stdout.on("data", (c: Buffer) => {
+          out += c.toString()
+          if (out.includes("\n")) ok(out.trim())
+        })
+        holder.once("exit", (code) => fail(new Error(`idle exited ${code}`)))
+      })
+      const [, okText, failedText] = held.split(" ")
+      const ok = Number(okText ?? NaN)
+      const failed = Number(failedText ?? NaN)
+      await new Promise((r) => setTimeout(r, 1000))
+      const after = rssKiB(freshPid)
+      const active = await loadgen(scaleUrl, "getpid", 1, 1, seconds)
+      holder.stdin.end()
+      await new Promise((r) => holder.once("exit", r))
+      await stop(fresh)
+      const result: ScaleResult = {
+        idle,
+        held: ok,
+        failed,
+        rssBeforeKiB: before,
+        rssAfterKiB: after,
+        kibPerClient: (after - before) / Math.max(1, ok),
+        baseline,
+        active,
+        p99Ratio: ratio(active.p99_us, baseline.p99_us)
+      }
+      scale.push(result)
+      log(
+        `bench: ${idle} idle: ${ok} held, ${failed} failed, ${fmt(result.kibPerClient, 2)} KiB each, getpid p99 ${active.p99_us} us vs ${baseline.p99_us} us`
+      )
+    }
+  }
+
+  // ---- targets ---------------------------------------------------------------------
+  const cell = (mode: string, c: number, t: number) => cells.find((x) => x.mode === mode && x.clients === c && x.threads === t)
+  const targets: Array<Target> = []
+  const add = (target: string, c: Cell | undefined, measure: (c: Cell) => [string, boolean]) => {
+    if (c === undefined) targets.push({ target, measured: "not run", met: null })
+    else {
+      const [measured, met] = measure(c)
+      targets.push({ target, measured, met })
+    }
+  }
+  add("getpid 1x1 p50 within 3x the floor", cell("getpid", 1, 1), (c) => [`${fmt(c.ratio.p50, 2)}x`, c.ratio.p50 <= 3])
+  add("getpid 4x1 throughput >= 60% of the floor", cell("getpid", 4, 1), (c) => [
+    `${fmt(c.ratio.throughput * 100, 0)}%`,
+    c.ratio.throughput >= 0.6
+  ])
+  add("getpid 32x8 throughput >= 60% of the floor", cell("getpid", 32, 8), (c) => [
+    `${fmt(c.ratio.throughput * 100, 0)}%`,
+    c.ratio.throughput >= 0.6
+  ])
+  const g11 = cell("getpid", 1, 1)
+  add("getpid 32x8 p99 under 10x our 1x1 p99", cell("getpid", 32, 8), (c) => {
+    const r = ratio(c.server.p99_us, g11?.server.p99_us ?? NaN)
+    const rf = ratio(c.floor.p99_us, g11?.floor.p99_us ?? NaN)
+    return [`${fmt(r, 1)}x (the floor: ${fmt(rf, 1)}x)`, r < 10]
+  })
+  add("write4k 1x1 p50 within 3.5x the floor", cell("write4k", 1, 1), (c) => [`${fmt(c.ratio.p50, 2)}x`, c.ratio.p50 <= 3.5])
+  add("read4k 1x1 p50 within 3.5x the floor", cell("read4k", 1, 1), (c) => [`${fmt(c.ratio.p50, 2)}x`, c.ratio.p50 <= 3.5])
+  add("write64k at least 200 MB/s (1x1)", cell("write64k", 1, 1), (c) => [
+    `${fmt(c.server.mb_per_s, 0)} MB/s`,
+    c.server.mb_per_s >= 200
+  ])
+  add("connect 4x1 at least 2,000/s, zero refusals", cell("connect", 4, 1), (c) => [
+    `${fmt(c.server.ops_per_s, 0)}/s, ${c.server.refusals} refusals, ${c.server.errors} errors`,
+    c.server.ops_per_s >= 2000 && c.server.refusals === 0
+  ])
+  const s10k = scale.find((s) => s.idle === 10000)
+  targets.push(
+    s10k === undefined
+      ? { target: "10,000 idle clients: under 16 KiB each", measured: "not run", met: null }
+      : {
+        target: "10,000 idle clients: under 16 KiB each",
+        measured: `${fmt(s10k.kibPerClient, 1)} KiB (${s10k.held} held)`,
+        met: s10k.held === 10000 && s10k.kibPerClient < 16
+      },
+    s10k === undefined
+      ? { target: "10,000 idle: active getpid p99 within 2x", measured: "not run", met: null }
+      : {
+        target: "10,000 idle: active getpid p99 within 2x",
+        measured: `${fmt(s10k.p99Ratio, 2)}x (${s10k.active.p99_us} vs ${s10k.baseline.p99_us} us)`,
+        met: s10k.p99Ratio <= 2
+      }
+  )
+
+  // ---- output ------------------------------------------------------------------------
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: `${cpus().length} x ${cpus()[0]?.model ?? "?"}`,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    quick,
+    secondsPerRun: seconds
+  }
+  mkdirSync(join(root, "bench-results"), { recursive: true })
+  writeFileSync(join(root, "bench-results/latest.json"), `${JSON.stringify({ meta, cells, scale, targets }, null, 2)}\n`)
+
+  const lines: Array<string> = []
+  lines.push(`Node ${meta.node}, ${meta.cpus}, ${meta.date}${quick ? ", --quick" : ""}, ${seconds} s per run`)
+  lines.push("")
+  lines.push(
+    "| mode | c x t | ops/s (ours) | ops/s (floor) | ratio | p50 us (ours / floor) | ratio | p99 us (ours / floor) | p99.9 us (ours / floor) | errors | notes |"
+  )
+  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+  for (const c of cells) {
+    const notes = c.mode.startsWith("write") || c.mode === "read4k"
+      ? `${fmt(c.server.mb_per_s, 0)} / ${fmt(c.floor.mb_per_s, 0)} MB/s`
+      : c.mode === "connect"
+      ? `refusals ${c.server.refusals} / ${c.floor.refusals}`
+      : ""
+    lines.push(
+      `| ${c.mode} | ${c.clients}x${c.threads} | ${fmt(c.server.ops_per_s, 0)} | ${fmt(c.floor.ops_per_s, 0)} | ${
+        fmt(c.ratio.throughput, 2)
+      } | ${fmt(c.server.p50_us)} / ${fmt(c.floor.p50_us)} | ${fmt(c.ratio.p50, 2)} | ${fmt(c.server.p99_us)} / ${
+        fmt(c.floor.p99_us)
+      } | ${fmt(c.server.p999_us)} / ${fmt(c.floor.p999_us)} | ${c.server.errors} / ${c.floor.errors} | ${notes} |`
+    )
+  }
+  if (scale.length > 0) {
+    lines.push("")
+    lines.push("| idle clients | held | server RSS before / after (MiB) | KiB per client | getpid p99 us (no idle / idle) | ratio |")
+    lines.push("| --- | --- | --- | --- | --- | --- |")
+    for (const s of scale) {
+      lines.push(
+        `| ${s.idle} | ${s.held} (${s.failed} failed) | ${fmt(s.rssBeforeKiB / 1024)} / ${fmt(s.rssAfterKiB / 1024)} | ${
+          fmt(s.kibPerClient, 2)
+        } | ${fmt(s.baseline.p99_us)} / ${fmt(s.active.p99_us)} | ${fmt(s.p99Ratio, 2)} |`
+      )
+    }
+  }
+  lines.push("")
+  lines.push("| target | measured | met |")
+  lines.push("| --- | --- | --- |")
+  for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "-" : t.met ? "yes" : "no"} |`)
+  process.stdout.write(`${lines.join("\n")}\n`)
+}
+
+main().then(
+  () => {
+    cleanup()
+    process.exit(0)
+  },
+  (e: unknown) => {
+    log(`bench: ${e instanceof Error ? e.stack ?? e.message : String(e)}`)
+    cleanup()
+    process.exit(1)
+  }
+)
