@@ -20,6 +20,8 @@ export interface AppOptions {
   readonly maxFrameLength: Option.Option<number>
   readonly hostname: Option.Option<string>
   readonly ncpu: Option.Option<number>
+  /** A host directory served as the kernel's `/` (files survive restarts); absent: tmpfs. */
+  readonly root: Option.Option<string>
   /** Permission bits of a unix socket file. */
   readonly socketMode: number
   /** Absent: pretty on a terminal, JSON otherwise. */
@@ -48,5 +50,6 @@ export const toServerOptions = (o: AppOptions, url: string): ServerOptions => ({
 export const toKernelConfig = (o: AppOptions, console: KernelConfig["console"]): KernelConfig => ({
   hostname: Option.getOrUndefined(o.hostname),
   ncpu: Option.getOrUndefined(o.ncpu),
+  root: Option.getOrUndefined(Option.map(o.root, (hostPath) => ({ hostPath }))),
   console
 })

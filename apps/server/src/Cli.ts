@@ -66,6 +66,12 @@ export const flags = {
     Flag.optional
   ),
   ncpu: count("ncpu", "SYSPROXY_NCPU", "hw.ncpu of the kernel (default 1)"),
+  root: Flag.String("root").pipe(
+    Flag.withFallbackConfig(Config.String("SYSPROXY_ROOT")),
+    Flag.withMetavar("dir"),
+    Flag.withDescription(described("serve this host directory as / so files persist (default: tmpfs)", "SYSPROXY_ROOT")),
+    Flag.optional
+  ),
   socketMode: Flag.String("socket-mode").pipe(
     Flag.withFallbackConfig(Config.String("SYSPROXY_SOCKET_MODE")),
     Flag.withDefault("0600"),
