@@ -34,13 +34,15 @@ export interface ServerOptions {
   readonly unixSocketMode?: number | undefined
   /**
    * Syscalls of one connection in the server at once (queued or in the
-   * kernel) at most; beyond, that request gets ERROR TRYAGAIN. Default 256.
+   * kernel) at most; beyond, that request gets ERROR TRYAGAIN. Default 1024:
+   * a client with one thread per syscall must fit (the classic exec test
+   * runs 315 threads), and librumpclient reports TRYAGAIN as EAGAIN.
    */
   readonly maxInflightSyscalls?: number | undefined
   /**
    * Server requests awaiting one client's answer (copyin, copyinstr,
    * anonmmap) at most; beyond, the copy fails with EFAULT in the syscall
-   * that asked for it and a warning is logged. Default 256.
+   * that asked for it and a warning is logged. Default 1024.
    */
   readonly maxOutstandingRequests?: number | undefined
 }
@@ -77,6 +79,6 @@ export const resolveOptions = (o: ServerOptions): ResolvedOptions => ({
   writeStallTimeout: Duration.fromInputUnsafe(o.writeStallTimeout ?? "30 seconds"),
   disconnectGrace: Duration.fromInputUnsafe(o.disconnectGrace ?? "2 seconds"),
   unixSocketMode: o.unixSocketMode ?? 0o600,
-  maxInflightSyscalls: o.maxInflightSyscalls ?? 256,
-  maxOutstandingRequests: o.maxOutstandingRequests ?? 256
+  maxInflightSyscalls: o.maxInflightSyscalls ?? 1024,
+  maxOutstandingRequests: o.maxOutstandingRequests ?? 1024
 })

@@ -79,12 +79,12 @@ describe("per-client caps", () => {
       yield* settled(rt)
     }))
 
-  it.live("the defaults are 256 each", () =>
+  it.live("the defaults are 1024 each (315 threads of one process fit)", () =>
     Effect.gen(function*() {
       const { resolveOptions } = yield* Effect.promise(() => import("../src/ServerOptions.ts"))
       const o = resolveOptions({ url: "unix:///x" })
-      assert.strictEqual(o.maxInflightSyscalls, 256)
-      assert.strictEqual(o.maxOutstandingRequests, 256)
+      assert.strictEqual(o.maxInflightSyscalls, 1024)
+      assert.strictEqual(o.maxOutstandingRequests, 1024)
     }))
 })
 
