@@ -18,31 +18,10 @@ import { Cause, Effect, Exit, Logger, Option, Result } from "effect"
 import { packArgs } from "../src/abi/Args.ts"
 import { syscallTable } from "../src/syscalls/Table.ts"
 import { boot } from "./support/SyscallHarness.ts"
+import { Rng } from "@sysproxy/hypervisor/testing"
 
 const ELAST = 96
 
-class Rng {
-  private s: number
-  constructor(seed: number) {
-    this.s = (seed >>> 0) || 0x9e3779b9
-  }
-  next(): number {
-    let x = this.s
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    this.s = x
-    return x
-  }
-  int(n: number): number {
-    return this.next() % n
-  }
-  pick<A>(xs: ReadonlyArray<A>): A {
-    return xs[this.int(xs.length)]!
-  }
-}
 
 /** A guest's address space with strings and buffers to point at. */
 const makeSpace = (r: Rng) => {

@@ -2,3 +2,4 @@
 export * as TestHypervisor from "./TestHypervisor.ts"
 export { packArgs } from "./SyscallArgs.ts"
 export * from "./TestKernel.ts"
+export * from "./Rng.ts"
