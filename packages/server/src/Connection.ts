@@ -5,7 +5,7 @@
  * serv_handledisco + spcrelease (cleanup) for one client, run by its own
  * fiber so no client can stall another.
  */
-import { Clock, Duration, Effect, Fiber, FiberSet, Result } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Result } from "effect"
 import { type LwpHandle, type ProcessHandle, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -23,6 +23,7 @@ import {
 } from "@sysproxy/protocol"
 import type * as Net from "node:net"
 import { makeRemoteMemory } from "./RemoteMemory.ts"
+import type { Job } from "./WorkerPool.ts"
 import type { ServerState } from "./ServerState.ts"
 import { makeSocketReader } from "./SocketReader.ts"
 import { BadAnswer, makeWaiters } from "./Waiters.ts"
@@ -154,6 +155,10 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
 
     // -- jobs (the worker pool) -------------------------------------------
 
+    // each job is a fiber of its own in `jobs`, started at once (not on the
+    // next scheduler turn), with this client's memory as its UserMemory
+    const runJob = yield* FiberSet.runtime(jobs)<UserMemory>().pipe(Effect.provideService(UserMemory, memory))
+
     const settle = (list: Array<() => void>) => {
       for (const f of list) f()
     }
@@ -178,52 +183,59 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       })
 
     /** The seeds' schedulework: queue a job, or answer TRYAGAIN when the queue is full. */
-    const schedule = (reqno: bigint, syscall: boolean, work: Effect.Effect<void>) =>
-      Effect.gen(function*() {
-        // the per-client cap: one client cannot take the whole pool and queue
-        if (syscall && inflightSyscalls >= options.maxInflightSyscalls) {
-          sendError(reqno, "TRYAGAIN")
-          return
+    const schedule = (reqno: bigint, syscall: boolean, work: Effect.Effect<void, never, UserMemory>): void => {
+      // the per-client cap: one client cannot take the whole pool and queue
+      if (syscall && inflightSyscalls >= options.maxInflightSyscalls) return sendError(reqno, "TRYAGAIN")
+      inflightJobs++
+      if (syscall) inflightSyscalls++
+      const job: Job = {
+        start: (done) => {
+          if (state === "dying") {
+            jobEnded(syscall)
+            return done()
+          }
+          runJob(work).addObserver(() => {
+            jobEnded(syscall)
+            done()
+          })
         }
-        inflightJobs++
-        if (syscall) inflightSyscalls++
-        const run = Effect.suspend(() =>
-          state === "dying" ? Effect.void : FiberSet.run(jobs, work).pipe(Effect.flatMap(Fiber.await))
-        ).pipe(Effect.asVoid, Effect.ensuring(Effect.sync(() => jobEnded(syscall))))
-        // an exec has already ordered its lwps out and there is one per
-        // connection at most: it is never refused, or the process would stay
-        // half-exec'd
-        const queued = yield* server.pool.submit({ run }, { bypassBound: !syscall })
-        if (!queued) {
-          jobEnded(syscall)
-          sendError(reqno, "TRYAGAIN")
-        }
-      })
+      }
+      // an exec has already ordered its lwps out and there is one per
+      // connection at most: it is never refused, or the process would stay
+      // half-exec'd
+      if (!server.pool.submit(job, { bypassBound: !syscall })) {
+        jobEnded(syscall)
+        sendError(reqno, "TRYAGAIN")
+      }
+    }
 
     /** The seeds' serv_handlesyscall. */
-    const runSyscall = (frame: SyscallRequest, pid: number) =>
-      Effect.gen(function*() {
-        const lwp = yield* Effect.result(hyp.newLwp(pid))
-        if (Result.isFailure(lwp)) {
-          send({ _tag: "SyscallResponse", reqno: frame.reqno, error: lwp.failure.errno, retval0: -1n, retval1: 0n })
-          return
-        }
-        const handle: LwpHandle = lwp.success
-        server.unanswered.set(handle, [])
-        yield* hyp.syscall(handle, frame.sysnum, frame.args).pipe(
-          Effect.provideService(UserMemory, memory),
-          Effect.ensuring(hyp.releaseLwp(handle)),
-          Effect.map((result) => {
-            server.counters.syscalls++
-            send({ _tag: "SyscallResponse", reqno: frame.reqno, ...result })
+    const runSyscall = (frame: SyscallRequest, pid: number): Effect.Effect<void, never, UserMemory> =>
+      Effect.matchEffect(hyp.newLwp(pid), {
+        onFailure: (e) =>
+          Effect.sync(() => {
+            send({ _tag: "SyscallResponse", reqno: frame.reqno, error: e.errno, retval0: -1n, retval1: 0n })
           }),
-          // answered or interrupted, whoever waits for this answer (halt) goes on
-          Effect.ensuring(Effect.sync(() => {
-            const waiting = server.unanswered.get(handle)
-            server.unanswered.delete(handle)
-            if (waiting) settle(waiting)
-          }))
-        )
+        onSuccess: (handle) => {
+          server.unanswered.set(handle, [])
+          return hyp.syscall(handle, frame.sysnum, frame.args).pipe(
+            Effect.onExit((exit) =>
+              Effect.andThen(
+                hyp.releaseLwp(handle),
+                Effect.sync(() => {
+                  if (Exit.isSuccess(exit)) {
+                    server.counters.syscalls++
+                    send({ _tag: "SyscallResponse", reqno: frame.reqno, ...exit.value })
+                  }
+                  // answered or interrupted, whoever waits for this answer (halt) goes on
+                  const waiting = server.unanswered.get(handle)
+                  server.unanswered.delete(handle)
+                  if (waiting) settle(waiting)
+                })
+              )
+            )
+          )
+        }
       })
 
     /** The seeds' serv_handleexec: runs once every other lwp has left the kernel. */
@@ -307,7 +319,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         inExec = true
         // start draining now; the job waits for the drain to finish
         yield* hyp.lwpExit(proc)
-        yield* schedule(frame.reqno, false, finishExec(frame, proc))
+        schedule(frame.reqno, false, finishExec(frame, proc))
       })
 
     // -- dispatch (the seeds' handlereq / kickwaiter) -------------------------
@@ -362,7 +374,8 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       const proc = process
       switch (frame._tag) {
         case "SyscallRequest":
-          return schedule(frame.reqno, true, runSyscall(frame, proc.pid))
+          schedule(frame.reqno, true, runSyscall(frame, proc.pid))
+          return Effect.void
         case "PreforkRequest":
           return prefork(frame.reqno, proc)
         case "HandshakeExec":
