@@ -435,6 +435,8 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       while (!closing) {
         const read = yield* reader.pull
         if (read._tag === "End") break
+        // the answers of calls that complete at once go out in one write per batch of requests
+        socket.cork()
         for (const chunk of read.chunks) {
           for (const item of decoder.push(chunk)) {
             if (closing) break
@@ -447,6 +449,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
           }
           if (closing) break
         }
+        socket.uncork()
       }
     })
     yield* loop.pipe(
