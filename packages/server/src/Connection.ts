@@ -112,24 +112,30 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
      * a slow reader is paced and only a client that stops reading is dropped.
      */
     const sendPaced = (frame: Frame): Effect.Effect<boolean> =>
-      Effect.gen(function*() {
-        if (!send(frame)) return false
-        let backlog = unsentBytes(socket)
-        let lastProgress = yield* Clock.currentTimeMillis
-        while (!socket.destroyed && socket.writableLength > options.writeHighWater) {
-          yield* drained.pipe(Effect.timeoutOption(PACE_POLL))
-          const now = yield* Clock.currentTimeMillis
-          const left = unsentBytes(socket)
-          // any change is progress: a partial write shrinks it, a finished one lets the next in
-          if (left !== backlog) {
-            backlog = left
-            lastProgress = now
-          } else if (now - lastProgress >= Duration.toMillis(options.writeStallTimeout)) {
-            drop(`client stopped reading for ${Duration.format(options.writeStallTimeout)}`)
-          }
-        }
-        return !socket.destroyed
+      Effect.suspend(() => {
+        if (!send(frame)) return Effect.succeed(false)
+        // the usual case: the client keeps up, nothing to wait for
+        if (socket.writableLength <= options.writeHighWater) return Effect.succeed(true)
+        return paceBacklog
       })
+
+    const paceBacklog: Effect.Effect<boolean> = Effect.gen(function*() {
+      let backlog = unsentBytes(socket)
+      let lastProgress = yield* Clock.currentTimeMillis
+      while (!socket.destroyed && socket.writableLength > options.writeHighWater) {
+        yield* drained.pipe(Effect.timeoutOption(PACE_POLL))
+        const now = yield* Clock.currentTimeMillis
+        const left = unsentBytes(socket)
+        // any change is progress: a partial write shrinks it, a finished one lets the next in
+        if (left !== backlog) {
+          backlog = left
+          lastProgress = now
+        } else if (now - lastProgress >= Duration.toMillis(options.writeStallTimeout)) {
+          drop(`client stopped reading for ${Duration.format(options.writeStallTimeout)}`)
+        }
+      }
+      return !socket.destroyed
+    })
 
     const sendError = (reqno: bigint, code: keyof typeof ErrorCodes) => {
       send({ _tag: "ErrorFrame", reqno, code: ErrorCodes[code] })
