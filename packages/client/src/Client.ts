@@ -19,7 +19,11 @@ import { makeSyscalls, type Syscalls } from "./Syscalls.ts"
 export interface ClientOptions {
   /** unix:///path, tcp://host:port or tcp6://[addr]:port; `RUMP_SERVER` when absent. */
   readonly url?: string | ServerUrl | undefined
-  /** The program name the process gets (p_comm); "sysproxy-client" by default. */
+  /**
+   * The program name the process gets (p_comm); "sysproxy-client" by
+   * default. A forked process keeps its parent's; its `comm` here is the
+   * name it takes if it reconnects.
+   */
   readonly comm?: string | undefined
   /**
    * Redial a lost connection, as rumpclient_setconnretry does: for this

@@ -218,20 +218,11 @@ export const makeSyscalls = (raw: RawSyscall, space: AddressSpace): Syscalls => 
     withFd(path, openFlags.O_RDONLY, 0, (fd) =>
       Effect.gen(function*() {
         const chunks: Array<Uint8Array> = []
-        let total = 0
         for (;;) {
           const chunk = yield* read(fd, IO_CHUNK)
-          if (chunk.byteLength === 0) break
+          if (chunk.byteLength === 0) return new Uint8Array(Buffer.concat(chunks))
           chunks.push(chunk)
-          total += chunk.byteLength
         }
-        const out = new Uint8Array(total)
-        let at = 0
-        for (const c of chunks) {
-          out.set(c, at)
-          at += c.byteLength
-        }
-        return out
       }))
 
   const writeFile = (path: string, data: IoData, mode = 0o666) =>

@@ -6,17 +6,13 @@
  */
 import { rebootFlags } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
+import { switchFlag } from "../Flags.ts"
 import { attempt } from "../Operands.ts"
 import { failed } from "../ExitStatus.ts"
 
 const TOOL = "halt"
-
-const switchFlag = (name: string, alias: string | undefined, description: string) => {
-  const flag = Flag.Boolean(name).pipe(Flag.withDescription(description), Flag.withDefault(false))
-  return alias === undefined ? flag : flag.pipe(Flag.withAlias(alias))
-}
 
 export const halt = Command.make(
   TOOL,

@@ -7,8 +7,9 @@
  */
 import { type CallError, isDirectory, isSymbolicLink, type Stat, type SysproxyProcess } from "@sysproxy/client"
 import { Clock, Effect } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
+import { switchFlag } from "../Flags.ts"
 import { failed } from "../ExitStatus.ts"
 import { lsTime } from "../format/Dates.ts"
 import { modeString } from "../format/Mode.ts"
@@ -72,8 +73,8 @@ const contents = (c: SysproxyProcess, dir: string, all: boolean): Effect.Effect<
 export const ls = Command.make(
   TOOL,
   {
-    all: Flag.Boolean("all").pipe(Flag.withAlias("a"), Flag.withDescription("include names starting with ."), Flag.withDefault(false)),
-    long: Flag.Boolean("long").pipe(Flag.withAlias("l"), Flag.withDescription("long format"), Flag.withDefault(false)),
+    all: switchFlag("all", "a", "include names starting with ."),
+    long: switchFlag("long", "l", "long format"),
     paths: Argument.String("path").pipe(Argument.variadic())
   },
   ({ all, long, paths }) =>

@@ -2,8 +2,9 @@
 import { isDirectory, syscallError, type SysproxyProcess } from "@sysproxy/client"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
+import { switchFlag } from "../Flags.ts"
 import { attempt, eachOperand } from "../Operands.ts"
 
 const TOOL = "mkdir"
@@ -34,11 +35,7 @@ const mkdirParents = (c: SysproxyProcess, path: string, mode: number) =>
 export const mkdir = Command.make(
   TOOL,
   {
-    parents: Flag.Boolean("parents").pipe(
-      Flag.withAlias("p"),
-      Flag.withDescription("make missing parent directories; no error if it exists"),
-      Flag.withDefault(false)
-    ),
+    parents: switchFlag("parents", "p", "make missing parent directories; no error if it exists"),
     dirs: Argument.String("dir").pipe(Argument.variadic({ min: 1 }))
   },
   ({ dirs, parents }) =>

@@ -5,9 +5,10 @@
  */
 import { type CallError, isDirectory, type SysproxyProcess } from "@sysproxy/client"
 import { Effect } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import * as Path from "node:path"
 import { withClient } from "../Connect.ts"
+import { switchFlag } from "../Flags.ts"
 import { attempt, eachOperand } from "../Operands.ts"
 import { warn } from "../Output.ts"
 
@@ -26,16 +27,8 @@ const removeTree = (c: SysproxyProcess, path: string): Effect.Effect<void, CallE
 export const rm = Command.make(
   TOOL,
   {
-    force: Flag.Boolean("force").pipe(
-      Flag.withAlias("f"),
-      Flag.withDescription("no complaint (and no failure) for missing files"),
-      Flag.withDefault(false)
-    ),
-    recursive: Flag.Boolean("recursive").pipe(
-      Flag.withAlias("r"),
-      Flag.withDescription("remove directories and their contents"),
-      Flag.withDefault(false)
-    ),
+    force: switchFlag("force", "f", "no complaint (and no failure) for missing files"),
+    recursive: switchFlag("recursive", "r", "remove directories and their contents"),
     paths: Argument.String("path").pipe(Argument.variadic({ min: 1 }))
   },
   ({ force, paths, recursive }) =>

@@ -15,8 +15,9 @@ import {
 } from "@sysproxy/client"
 import { sysctlKern, sysctlTop } from "@sysproxy/protocol/netbsd"
 import { Effect, Result, type Stdio } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
+import { switchFlag } from "../Flags.ts"
 import { failed } from "../ExitStatus.ts"
 import { ctimeString } from "../format/Dates.ts"
 import { attempt, eachOperand } from "../Operands.ts"
@@ -57,17 +58,9 @@ const listAll = (
 export const sysctl = Command.make(
   TOOL,
   {
-    all: Flag.Boolean("all").pipe(Flag.withAlias("a"), Flag.withDescription("list every node"), Flag.withDefault(false)),
-    valueOnly: Flag.Boolean("values").pipe(
-      Flag.withAlias("n"),
-      Flag.withDescription("print only the values"),
-      Flag.withDefault(false)
-    ),
-    write: Flag.Boolean("write").pipe(
-      Flag.withAlias("w"),
-      Flag.withDescription("set the nodes given as name=value"),
-      Flag.withDefault(false)
-    ),
+    all: switchFlag("all", "a", "list every node"),
+    valueOnly: switchFlag("values", "n", "print only the values"),
+    write: switchFlag("write", "w", "set the nodes given as name=value"),
     names: Argument.String("name[=value]").pipe(Argument.variadic())
   },
   ({ all, names, valueOnly, write }) =>
