@@ -7,7 +7,10 @@ import { Effect } from "effect"
 import { spawnCtl } from "./support/Child.ts"
 import { startServer } from "./support/Harness.ts"
 
-describe.concurrent("sysproxy as a process", () => {
+// Each run starts a Node process on the TypeScript sources: seconds on a loaded machine.
+const SLOW = 60_000
+
+describe("sysproxy as a process", () => {
   it("runs on Node 24", () => {
     assert.strictEqual(process.versions.node.split(".")[0], "24")
   })
@@ -26,7 +29,7 @@ describe.concurrent("sysproxy as a process", () => {
         stdout: "kern.ostype = NetBSD\n",
         stderr: ""
       })
-    }))
+    }), SLOW)
 
   it.live("a bad flag exits 2; halt exits 0 and halts the server", () =>
     Effect.gen(function*() {
@@ -36,5 +39,5 @@ describe.concurrent("sysproxy as a process", () => {
       assert.match(bad.stdout + bad.stderr, /Unrecognized flag: --bogus/)
       assert.deepInclude(yield* spawnCtl(["--server", server.url, "halt"]), { code: 0, stderr: "" })
       assert.deepInclude(yield* server.halted, { howto: 0 })
-    }))
+    }), SLOW)
 })
