@@ -64,9 +64,9 @@ describe("the 10% rule", () => {
     ...over
   })
 
-  it("accepts 10% either way, refuses more; a zero baseline must stay zero", () => {
+  it("accepts up to 10% growth and any shrinking, refuses more growth; a zero baseline must stay zero", () => {
     expect(within10Percent(1000, 1100)).toBe(true)
-    expect(within10Percent(1000, 900)).toBe(true)
+    expect(within10Percent(1000, 700)).toBe(true)
     expect(within10Percent(1000, 1101)).toBe(false)
     expect(within10Percent(0, 0)).toBe(true)
     expect(within10Percent(0, 1)).toBe(false)
