@@ -25,6 +25,13 @@ import { make, type ServerOptions, type SysproxyServerService } from "../src/ind
 
 export const BANNER = "RUMPSP-0.4-NetBSD-7.99.34/amd64\n"
 
+/** Can this host listen on the IPv6 loopback? */
+export const hasIpv6Loopback = await new Promise<boolean>((resolve) => {
+  const probe = Net.createServer()
+  probe.once("error", () => resolve(false))
+  probe.listen({ host: "::1", port: 0, ipv6Only: true }, () => probe.close(() => resolve(true)))
+})
+
 /** A fresh temporary directory, removed with everything in it when the scope closes. */
 export const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "sp-srv-"))),
