@@ -20,30 +20,34 @@ describe("(e) copyinstr: nothing is written past a received buffer", () => {
   // answer is a view of what the socket delivered: a byte written past it
   // would land on the next frame of the same chunk, so that frame is sent
   // right behind it, in the same write, and must come through intact.
-  it.live("an answer of exactly maxlen bytes without NUL is ENAMETOOLONG, and the frame behind it is served", () =>
+  /**
+   * copyinstr(maxlen 4) answered with `data`, a getpid frame right behind the
+   * answer in the same write; returns both answers (copyinstr's first).
+   */
+  const answerWithGetpidBehind = (data: Uint8Array) =>
     Effect.gen(function*() {
       const rt = yield* startServer()
       const { conn, pid } = yield* rawGuest(rt.url)
       yield* conn.write(syscallFrame(10n, TestSyscalls.copyinstr, packArgs(0x1000, 4)))
       const ask = yield* conn.next("CopyinstrRequest")
       assert.strictEqual(ask.len, 4n)
-      yield* conn.write(cat(encode({ _tag: "CopyinResponse", reqno: ask.reqno, data: new Uint8Array([0x61, 0x62, 0x63, 0x64]) }), getpidFrame(11n)))
+      yield* conn.write(cat(encode({ _tag: "CopyinResponse", reqno: ask.reqno, data }), getpidFrame(11n)))
       const answers = [yield* conn.next("SyscallResponse"), yield* conn.next("SyscallResponse")].sort((a, b) => Number(a.reqno - b.reqno))
-      assert.strictEqual(answers[0]!.error, Errno.ENAMETOOLONG, "no NUL within maxlen: the server does not add one")
-      assert.deepStrictEqual([answers[1]!.reqno, answers[1]!.error, Number(answers[1]!.retval0)], [11n, 0, pid], "the frame behind it is intact")
+      const getpid = answers[1]!
+      assert.deepStrictEqual([getpid.reqno, getpid.error, Number(getpid.retval0)], [11n, 0, pid], "the frame behind the answer is intact")
+      return { copyinstr: answers[0]!, lastString: yield* rt.kernel.lastString }
+    })
+
+  it.live("an answer of exactly maxlen bytes without NUL is ENAMETOOLONG, and the frame behind it is served", () =>
+    Effect.gen(function*() {
+      const { copyinstr } = yield* answerWithGetpidBehind(new Uint8Array([0x61, 0x62, 0x63, 0x64]))
+      assert.strictEqual(copyinstr.error, Errno.ENAMETOOLONG, "no NUL within maxlen: the server does not add one")
     }))
 
   it.live("a string whose NUL is the last byte of maxlen is taken whole, and the frame behind it is served", () =>
     Effect.gen(function*() {
-      const rt = yield* startServer()
-      const { conn, pid } = yield* rawGuest(rt.url)
-      yield* conn.write(syscallFrame(10n, TestSyscalls.copyinstr, packArgs(0x1000, 4)))
-      const ask = yield* conn.next("CopyinstrRequest")
-      yield* conn.write(cat(encode({ _tag: "CopyinResponse", reqno: ask.reqno, data: new Uint8Array([0x61, 0x62, 0x63, 0]) }), getpidFrame(11n)))
-      const answers = [yield* conn.next("SyscallResponse"), yield* conn.next("SyscallResponse")].sort((a, b) => Number(a.reqno - b.reqno))
-      assert.deepStrictEqual([answers[0]!.error, answers[0]!.retval0], [0, 3n])
-      assert.strictEqual(yield* rt.kernel.lastString, "abc")
-      assert.deepStrictEqual([answers[1]!.reqno, answers[1]!.error, Number(answers[1]!.retval0)], [11n, 0, pid])
+      const { copyinstr, lastString } = yield* answerWithGetpidBehind(new Uint8Array([0x61, 0x62, 0x63, 0]))
+      assert.deepStrictEqual([copyinstr.error, copyinstr.retval0, lastString], [0, 3n, "abc"])
     }))
 })
 

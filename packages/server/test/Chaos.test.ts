@@ -22,11 +22,11 @@ import { Rng, TestSyscalls } from "@sysproxy/hypervisor/testing"
 import { Kernel, layer as kernelLayer } from "@sysproxy/kernel"
 import { type Frame, MAX_COPY_CHUNK } from "@sysproxy/protocol"
 import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
-import { Cause, Context, Deferred, Effect, Layer, References, type Scope } from "effect"
+import { Context, Deferred, Effect, Layer, References, type Scope } from "effect"
 import * as Path from "node:path"
 import { type ServerOptions, SysproxyServer, type SysproxyServerService } from "../src/index.ts"
 import { expectTag, type MemoryClient, memoryConnect, memoryGuest, type ServerRequest } from "./memory-client.ts"
-import { encode, guestFrame, pollUntil, rawConnect, startServer, tempDir } from "./support.ts"
+import { encode, guestFrame, pollUntil, rawConnect, seedFrom, startServer, tempDir, withSeed } from "./support.ts"
 
 const ROUNDS = Math.max(1, Number(process.env["CHAOS_ROUNDS"] ?? 3) || 3)
 const PER_KIND = 2
@@ -330,21 +330,9 @@ const wellBehaved = (url: string, r: Rng, label: string) =>
     })
   )
 
-/** Prints the seed whatever went wrong, so the run can be replayed. */
-const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  self.pipe(
-    Effect.onError((cause) =>
-      Effect.sync(() =>
-        console.error(`chaos failure with seed ${seed}: rerun with CHAOS_SEED=${seed}\n${Cause.pretty(cause).slice(0, 2000)}`)
-      )
-    )
-  )
-
-const seedOf = () => Number(process.env["CHAOS_SEED"] ?? ((Date.now() ^ (Math.random() * 0x1_0000_0000)) >>> 0))
-
 describe("chaos: clients killed at every kind of request, real kernel", () => {
   it.live(`${ROUNDS} rounds of every kill point x${PER_KIND} beside well-behaved clients leave nothing behind`, () => {
-    const seed = seedOf()
+    const seed = seedFrom("CHAOS_SEED")
     return Effect.gen(function*() {
       const world = yield* realWorld(OPTIONS)
       const master = new Rng(seed)
@@ -367,7 +355,7 @@ describe("chaos: clients killed at every kind of request, real kernel", () => {
       }
       assert.deepStrictEqual(Object.keys(ran).sort(), Object.keys(scenarios).sort(), "every kind ran")
       assert.strictEqual(world.server.stats().dropped, 0, "nobody was dropped for not reading")
-    }).pipe(withSeed(seed))
+    }).pipe(withSeed(seed, "CHAOS_SEED"))
   }, 120_000)
 })
 
@@ -440,7 +428,7 @@ describe("a client that never reads while the kernel copies out to it (real kern
 
 describe("chaos: killed while the server waits for an ANONMMAP answer (test kernel)", () => {
   it.live("at once or after holding it; another client is served and nothing is left", () => {
-    const seed = seedOf()
+    const seed = seedFrom("CHAOS_SEED")
     return Effect.gen(function*() {
       const world = yield* testWorld(OPTIONS)
       const master = new Rng(seed)
@@ -468,6 +456,6 @@ describe("chaos: killed while the server waits for an ANONMMAP answer (test kern
         assert.notStrictEqual(ok.retval0, 0n, "the mapping's address")
         yield* nothingLeft(world, `seed ${seed}, round ${round}`)
       }
-    }).pipe(withSeed(seed))
+    }).pipe(withSeed(seed, "CHAOS_SEED"))
   }, 60_000)
 })
