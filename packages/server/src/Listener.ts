@@ -128,5 +128,12 @@ export const listen = (rawUrl: string, unixSocketMode: number, onConnection: (so
         socketIno = Fs.lstatSync(url.path).ino
       })
     }
-    return { address: boundUrl(server, url), server, stop } satisfies Listener
+    const address = boundUrl(server, url)
+    if (url._tag !== "Unix" && url.wildcard) {
+      // nothing on the wire authenticates a client: every interface means anyone who can reach the port
+      yield* Effect.logWarning(
+        `listening on every interface (${address.url}): anyone who can reach this port can connect, and nothing authenticates a client`
+      )
+    }
+    return { address, server, stop } satisfies Listener
   })

@@ -18,7 +18,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { packArgs, Rng, TestSyscalls } from "@sysproxy/hypervisor/testing"
 import { type Frame, FrameClasses, FrameDecoder, FrameTypes, HandshakeKinds, MAX_COPY_CHUNK } from "@sysproxy/protocol"
 import { SYS } from "@sysproxy/protocol/netbsd"
-import { Cause, Effect } from "effect"
+import { Effect } from "effect"
 import * as Net from "node:net"
 import {
   encode,
@@ -29,7 +29,9 @@ import {
   rawFrame,
   rawGuest,
   type Running,
-  startServer
+  seedFrom,
+  startServer,
+  withSeed
 } from "./support.ts"
 
 const { REQ, RESP, ERROR } = FrameClasses
@@ -239,19 +241,9 @@ const checkInvariants = (rt: Running, label: string) =>
 const FUZZ_RUNS = Math.max(1, Number(process.env["FUZZ_RUNS"] ?? 3) || 3)
 const CLIENTS_PER_BATCH = 16
 
-/** Prints the seed whatever went wrong, so the case can be replayed. */
-const withSeed = (seed: number) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  self.pipe(
-    Effect.onError((cause) =>
-      Effect.sync(() =>
-        console.error(`fuzz failure with seed ${seed}: rerun with FUZZ_SEED=${seed}\n${Cause.pretty(cause).slice(0, 2000)}`)
-      )
-    )
-  )
-
 describe("fuzz: random sessions", () => {
   it.live(`${FUZZ_RUNS} batches of ${CLIENTS_PER_BATCH} concurrent hostile clients leave nothing behind`, () => {
-    const seed = Number(process.env["FUZZ_SEED"] ?? ((Date.now() ^ (Math.random() * 0x1_0000_0000)) >>> 0))
+    const seed = seedFrom("FUZZ_SEED")
     return Effect.gen(function*() {
       // prefork children expire fast so a batch's unclaimed preforks are gone by the check
       const rt = yield* startServer({ preforkExpiry: "200 millis", disconnectGrace: "500 millis" })
@@ -265,7 +257,7 @@ describe("fuzz: random sessions", () => {
       const growth = process.memoryUsage().heapUsed - heapBefore
       assert.isBelow(growth, 64 * 1024 * 1024, `heap grew by ${growth} bytes`)
       assert.isAbove(rt.server.stats().protocolErrors, 0, "the fuzz did reach the decoder's error paths")
-    }).pipe(withSeed(seed))
+    }).pipe(withSeed(seed, "FUZZ_SEED"))
   }, 60_000)
 })
 

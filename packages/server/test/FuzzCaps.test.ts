@@ -89,7 +89,7 @@ describe("per-client caps", () => {
 })
 
 describe("C server defects that must stay absent (SECURITY.md)", () => {
-  it.live("(e) a copyinstr answer of exactly maxlen bytes with no NUL is ENAMETOOLONG; one byte more is EFAULT; nothing is written past it", () =>
+  it.live("(e) a copyinstr answer of exactly maxlen bytes with no NUL is ENAMETOOLONG; one byte more is EFAULT", () =>
     Effect.gen(function*() {
       const rt = yield* startServer()
       const { conn } = yield* rawGuest(rt.url)
@@ -100,7 +100,6 @@ describe("C server defects that must stay absent (SECURITY.md)", () => {
       yield* conn.write(encode({ _tag: "CopyinResponse", reqno: ask.reqno, data: exact }))
       const r = yield* conn.next("SyscallResponse")
       assert.strictEqual(r.error, Errno.ENAMETOOLONG)
-      assert.deepStrictEqual([...exact], [0x61, 0x62, 0x63, 0x64], "the received bytes are untouched")
       yield* conn.write(syscallFrame(11n, TestSyscalls.copyinstr, packArgs(0x1000, 4)))
       const ask2 = yield* conn.next("CopyinstrRequest")
       yield* conn.write(encode({ _tag: "CopyinResponse", reqno: ask2.reqno, data: new Uint8Array([0x61, 0x62, 0x63, 0x64, 0]) }))

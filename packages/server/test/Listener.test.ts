@@ -8,14 +8,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { type RawConn, BANNER, pollUntil, rawConnect, startServer, tempDir, tempSocketPath } from "./support.ts"
-
-/** Can this host listen on the IPv6 loopback? */
-const hasIpv6Loopback = await new Promise<boolean>((resolve) => {
-  const probe = Net.createServer()
-  probe.once("error", () => resolve(false))
-  probe.listen({ host: "::1", port: 0, ipv6Only: true }, () => probe.close(() => resolve(true)))
-})
+import { type RawConn, BANNER, hasIpv6Loopback, pollUntil, rawConnect, startServer, tempDir, tempSocketPath } from "./support.ts"
 
 /** Connects, waits for the banner, then checks that nothing else follows it. */
 const bannerOf = (url: string) =>

@@ -16,7 +16,7 @@ import {
   FrameDecoder,
   parseServerUrl
 } from "@sysproxy/protocol"
-import { Effect, References, Result, type Scope } from "effect"
+import { Cause, Effect, References, Result, type Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -24,6 +24,13 @@ import * as Path from "node:path"
 import { make, type ServerOptions, type SysproxyServerService } from "../src/index.ts"
 
 export const BANNER = "RUMPSP-0.4-NetBSD-7.99.34/amd64\n"
+
+/** Can this host listen on the IPv6 loopback? */
+export const hasIpv6Loopback = await new Promise<boolean>((resolve) => {
+  const probe = Net.createServer()
+  probe.once("error", () => resolve(false))
+  probe.listen({ host: "::1", port: 0, ipv6Only: true }, () => probe.close(() => resolve(true)))
+})
 
 /** A fresh temporary directory, removed with everything in it when the scope closes. */
 export const tempDir = Effect.acquireRelease(
@@ -275,3 +282,19 @@ export const rawGuest = (url: string, comm = "raw") =>
     const pid = yield* conn.next("SyscallResponse")
     return { conn, pid: Number(pid.retval0) }
   })
+
+// -- seeded runs ---------------------------------------------------------------
+
+/** The seed in environment variable `variable`, or a fresh one. */
+export const seedFrom = (variable: string): number =>
+  Number(process.env[variable] ?? ((Date.now() ^ (Math.random() * 0x1_0000_0000)) >>> 0))
+
+/** Prints the seed whatever went wrong, so the run can be replayed with `variable`=<seed>. */
+export const withSeed = (seed: number, variable: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  self.pipe(
+    Effect.onError((cause) =>
+      Effect.sync(() =>
+        console.error(`failure with seed ${seed}: rerun with ${variable}=${seed}\n${Cause.pretty(cause).slice(0, 2000)}`)
+      )
+    )
+  )
