@@ -5,7 +5,7 @@
  * serv_handledisco + spcrelease (cleanup) for one client, run by its own
  * fiber so no client can stall another.
  */
-import { Clock, Duration, Effect, Fiber, FiberSet, Result } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberSet, Result, type Scope } from "effect"
 import { type LwpHandle, type ProcessHandle, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -24,6 +24,7 @@ import {
 import type * as Net from "node:net"
 import { makeRemoteMemory } from "./RemoteMemory.ts"
 import type { ServerState } from "./ServerState.ts"
+import { syscallSpan } from "./ServerObserver.ts"
 import { makeSocketReader } from "./SocketReader.ts"
 import { BadAnswer, makeWaiters } from "./Waiters.ts"
 
@@ -131,6 +132,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       })
 
     const sendError = (reqno: bigint, code: keyof typeof ErrorCodes) => {
+      options.observer?.errorReplied(code)
       send({ _tag: "ErrorFrame", reqno, code: ErrorCodes[code] })
     }
 
@@ -203,6 +205,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
     /** The seeds' serv_handlesyscall. */
     const runSyscall = (frame: SyscallRequest, pid: number) =>
       Effect.gen(function*() {
+        const startedAt = options.observer === undefined ? 0 : performance.now()
         const lwp = yield* Effect.result(hyp.newLwp(pid))
         if (Result.isFailure(lwp)) {
           send({ _tag: "SyscallResponse", reqno: frame.reqno, error: lwp.failure.errno, retval0: -1n, retval1: 0n })
@@ -210,11 +213,13 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         }
         const handle: LwpHandle = lwp.success
         server.unanswered.set(handle, [])
-        yield* hyp.syscall(handle, frame.sysnum, frame.args).pipe(
+        const call = hyp.syscall(handle, frame.sysnum, frame.args)
+        yield* (options.traceSyscalls ? syscallSpan(call, frame.sysnum, pid) : call).pipe(
           Effect.provideService(UserMemory, memory),
           Effect.ensuring(hyp.releaseLwp(handle)),
           Effect.map((result) => {
             server.counters.syscalls++
+            options.observer?.syscallAnswered(frame.sysnum, result.error, startedAt)
             send({ _tag: "SyscallResponse", reqno: frame.reqno, ...result })
           }),
           // answered or interrupted, whoever waits for this answer (halt) goes on
@@ -244,7 +249,11 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         process = proc
         state = "running"
         send({ _tag: "HandshakeResponse", reqno, error: 0 })
-      }).pipe(Effect.andThen(Effect.logDebug("handshake complete").pipe(Effect.annotateLogs({ pid: proc.pid }))))
+      }).pipe(
+        // from here on this connection's lines (and its jobs', forked later) name the client
+        Effect.andThen(Effect.annotateLogsScoped(proc.comm === undefined ? { pid: proc.pid } : { pid: proc.pid, comm: proc.comm })),
+        Effect.andThen(Effect.logDebug("handshake complete"))
+      )
 
     const guest = (frame: HandshakeGuest) =>
       Effect.gen(function*() {
@@ -305,6 +314,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
           return shutdown()
         }
         inExec = true
+        yield* Effect.annotateLogsScoped({ comm: frame.comm })
         // start draining now; the job waits for the drain to finish
         yield* hyp.lwpExit(proc)
         yield* schedule(frame.reqno, false, finishExec(frame, proc))
@@ -316,6 +326,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       Effect.gen(function*() {
         const e = item.failure
         server.counters.protocolErrors++
+        options.observer?.undecodableFrame(e.field)
         yield* Effect.logWarning(`protocol error at ${e.field}: ${e.message}`)
         const h = e.header
         if (e.fatal || h === undefined) {
@@ -336,7 +347,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         if (h.type === FrameTypes.HANDSHAKE) shutdown()
       })
 
-    const onFrame = (frame: Frame): Effect.Effect<void> => {
+    const onFrame = (frame: Frame): Effect.Effect<void, never, Scope.Scope> => {
       switch (frame._tag) {
         case "HandshakeResponse":
         case "SyscallResponse":
@@ -389,10 +400,13 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       const proc = process
       if (proc !== undefined) {
         yield* hyp.lwpExit(proc)
-        const drainedInTime = yield* whenDrained("jobs").pipe(Effect.timeoutOption(options.disconnectGrace))
+        const grace = server.stopping ? Duration.zero : options.disconnectGrace
+        const drainedInTime = yield* whenDrained("jobs").pipe(Effect.timeoutOption(grace))
         if (drainedInTime._tag === "None") {
           yield* Effect.logWarning(
-            `${inflightJobs} syscalls still in the kernel ${Duration.format(options.disconnectGrace)} after disconnect; interrupting them`
+            `${inflightJobs} syscalls still in the kernel ${
+              server.stopping ? "at shutdown" : `${Duration.format(grace)} after disconnect`
+            }; interrupting them`
           )
         }
       }
