@@ -1,14 +1,23 @@
 /**
- * What the command line (and its environment variables) tell the program,
- * and how that becomes the server's options and the kernel's config.
+ * What the program runs with once flags, environment variables and the
+ * config file are merged (flag > env > file > default), and how that becomes
+ * the server's options and the kernel's config.
  */
-import { Duration, Option } from "effect"
-import type { KernelConfig } from "@sysproxy/kernel"
-import type { ServerOptions } from "@sysproxy/server"
+import { Duration, type LogLevel, Option } from "effect"
+import type { HostFileSpec, HostFileType, KernelConfig } from "@sysproxy/kernel"
+import type { ServerObserver, ServerOptions } from "@sysproxy/server"
 import type { LogFormat } from "./Logging.ts"
+import type { FileOptions, ListenAddress } from "./OptionRules.ts"
+
+/** A host file named in the kernel's tree (rump_server -d). */
+export interface HostFileOption {
+  readonly key: string
+  readonly type: HostFileType
+  readonly spec: HostFileSpec
+}
 
 export interface AppOptions {
-  /** The listen URL as given (argument or RUMP_SERVER); validated before the server starts. */
+  /** The listen URL as given (argument, RUMP_SERVER or the config file); validated before the server starts. */
   readonly url: Option.Option<string>
   readonly maxClients: Option.Option<number>
   readonly maxWorkers: Option.Option<number>
@@ -20,21 +29,82 @@ export interface AppOptions {
   readonly maxFrameLength: Option.Option<number>
   readonly hostname: Option.Option<string>
   readonly ncpu: Option.Option<number>
+  /** Bytes of kernel memory, also the cap on tmpfs data (rump_server -r). */
+  readonly physmem: Option.Option<number>
   /** A host directory served as the kernel's `/` (files survive restarts); absent: tmpfs. */
   readonly root: Option.Option<string>
+  readonly hostFiles: ReadonlyArray<HostFileOption>
   /** Permission bits of a unix socket file. */
   readonly socketMode: number
   /** Absent: pretty on a terminal, JSON otherwise. */
   readonly logFormat: Option.Option<LogFormat>
+  readonly logLevel: LogLevel.LogLevel
+  /** Where /metrics is served; absent: no metrics. */
+  readonly metrics: Option.Option<ListenAddress>
+  /** A descriptor to write the URL to (then close) once the server accepts clients. */
+  readonly readyFd: Option.Option<number>
   /** Seconds in-flight syscalls get to finish at shutdown (and after a client disconnects). */
   readonly grace: number
+  /** Each syscall runs in a span. */
+  readonly trace: boolean
+}
+
+/** What flags (each with its environment fallback) gave; absent values come from the config file. */
+export interface FlagOptions {
+  readonly url: Option.Option<string>
+  readonly maxClients: Option.Option<number>
+  readonly maxWorkers: Option.Option<number>
+  readonly idleWorkers: Option.Option<number>
+  readonly preforkExpiry: Option.Option<number>
+  readonly handshakeTimeout: Option.Option<number>
+  readonly maxFrameLength: Option.Option<number>
+  readonly hostname: Option.Option<string>
+  readonly ncpu: Option.Option<number>
+  readonly root: Option.Option<string>
+  readonly socketMode: Option.Option<number>
+  readonly logFormat: Option.Option<LogFormat>
+  readonly logLevel: Option.Option<LogLevel.LogLevel>
+  readonly metrics: Option.Option<ListenAddress>
+  readonly readyFd: Option.Option<number>
+  readonly grace: Option.Option<number>
+  readonly trace: Option.Option<boolean>
+}
+
+export const DEFAULT_SOCKET_MODE = 0o600
+export const DEFAULT_GRACE = 5
+
+/** flag (or env) > config file > default. */
+export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions => {
+  const pick = <A>(flag: Option.Option<A>, fromFile: A | undefined): Option.Option<A> =>
+    Option.isSome(flag) ? flag : Option.fromUndefinedOr(fromFile)
+  return {
+    url: pick(flags.url, file.url),
+    maxClients: pick(flags.maxClients, file.maxClients),
+    maxWorkers: pick(flags.maxWorkers, file.maxWorkers),
+    idleWorkers: pick(flags.idleWorkers, file.idleWorkers),
+    preforkExpiry: pick(flags.preforkExpiry, file.preforkExpiry),
+    handshakeTimeout: pick(flags.handshakeTimeout, file.handshakeTimeout),
+    maxFrameLength: pick(flags.maxFrameLength, file.maxFrameLength),
+    hostname: pick(flags.hostname, file.hostname),
+    ncpu: pick(flags.ncpu, file.ncpu),
+    physmem: Option.none(),
+    root: pick(flags.root, file.root),
+    hostFiles: [],
+    socketMode: Option.getOrElse(pick(flags.socketMode, file.socketMode), () => DEFAULT_SOCKET_MODE),
+    logFormat: pick(flags.logFormat, file.logFormat),
+    logLevel: Option.getOrElse(pick(flags.logLevel, file.logLevel), (): LogLevel.LogLevel => "Info"),
+    metrics: pick(flags.metrics, file.metrics),
+    readyFd: flags.readyFd,
+    grace: Option.getOrElse(pick(flags.grace, file.grace), () => DEFAULT_GRACE),
+    trace: Option.getOrElse(pick(flags.trace, file.trace), () => false)
+  }
 }
 
 const seconds = (s: Option.Option<number>): Duration.Duration | undefined =>
   Option.getOrUndefined(Option.map(s, Duration.seconds))
 
 /** The server's options; absent values keep the server's own defaults. */
-export const toServerOptions = (o: AppOptions, url: string): ServerOptions => ({
+export const toServerOptions = (o: AppOptions, url: string, observer: ServerObserver | undefined): ServerOptions => ({
   url,
   maxClients: Option.getOrUndefined(o.maxClients),
   maxWorkers: Option.getOrUndefined(o.maxWorkers),
@@ -43,13 +113,21 @@ export const toServerOptions = (o: AppOptions, url: string): ServerOptions => ({
   handshakeTimeout: seconds(o.handshakeTimeout),
   maxFrameLength: Option.getOrUndefined(o.maxFrameLength),
   disconnectGrace: Duration.seconds(o.grace),
-  unixSocketMode: o.socketMode
+  unixSocketMode: o.socketMode,
+  observer,
+  traceSyscalls: o.trace
 })
 
 /** The kernel's boot config; `console` routes console writes to the program's logger. */
-export const toKernelConfig = (o: AppOptions, console: KernelConfig["console"]): KernelConfig => ({
+export const toKernelConfig = (
+  o: AppOptions,
+  console: KernelConfig["console"],
+  hostFiles: KernelConfig["hostFiles"]
+): KernelConfig => ({
   hostname: Option.getOrUndefined(o.hostname),
   ncpu: Option.getOrUndefined(o.ncpu),
+  physmem: Option.getOrUndefined(o.physmem),
   root: Option.getOrUndefined(Option.map(o.root, (hostPath) => ({ hostPath }))),
+  hostFiles,
   console
 })

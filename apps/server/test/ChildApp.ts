@@ -95,7 +95,7 @@ export const spawnApp = (
     return {
       stdout: () => out,
       stderr: () => err,
-      waitForStdout: (pattern, timeoutMs = 10_000) =>
+      waitForStdout: (pattern, timeoutMs = 60_000) =>
         until(() => (pattern.test(out) ? true : ended !== undefined ? false : undefined), `${pattern}`, timeoutMs)
           .pipe(
             Effect.flatMap((found) =>
@@ -103,7 +103,7 @@ export const spawnApp = (
             )
           ),
       kill: (signal) => Effect.sync(() => void child.kill(signal)),
-      ended: (timeoutMs = 10_000) => until(() => ended, "the exit", timeoutMs)
+      ended: (timeoutMs = 60_000) => until(() => ended, "the exit", timeoutMs)
     } satisfies ChildApp
   })
 
