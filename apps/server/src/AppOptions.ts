@@ -70,6 +70,27 @@ export interface FlagOptions {
   readonly trace: Option.Option<boolean>
 }
 
+/** No flag given (rump_server's starting point). */
+export const NO_FLAGS: FlagOptions = {
+  url: Option.none(),
+  maxClients: Option.none(),
+  maxWorkers: Option.none(),
+  idleWorkers: Option.none(),
+  preforkExpiry: Option.none(),
+  handshakeTimeout: Option.none(),
+  maxFrameLength: Option.none(),
+  hostname: Option.none(),
+  ncpu: Option.none(),
+  root: Option.none(),
+  socketMode: Option.none(),
+  logFormat: Option.none(),
+  logLevel: Option.none(),
+  metrics: Option.none(),
+  readyFd: Option.none(),
+  grace: Option.none(),
+  trace: Option.none()
+}
+
 export const DEFAULT_SOCKET_MODE = 0o600
 export const DEFAULT_GRACE = 5
 
