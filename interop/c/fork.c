@@ -2,8 +2,10 @@
  * fork: prefork, host fork(), the child takes over with the cookie and
  * writes to a descriptor the parent opened; the parent checks the file
  * through a new syscall; a pipe made before the fork carries a string from
- * the parent to the child (who then sees end of file once both write ends
- * are closed). Then: a corrupted cookie gives ESRCH, a cancelled
+ * the parent to the child, then 256 KiB in one write — four times what a
+ * pipe buffers, so the parent sleeps in the kernel until the child, on its
+ * own connection, has read enough — and the child sees end of file once
+ * both write ends are closed. Then: a corrupted cookie gives ESRCH, a cancelled
  * prefork cannot be claimed afterwards, and the daemon pattern (the parent
  * exits right after fork, the child connects later) works.
  */
@@ -15,6 +17,25 @@
 static const char CHILD_MSG[] = "written by the forked child\n";
 static const char DAEMON_MSG[] = "written by the daemon\n";
 static const char PIPE_MSG[] = "through the pipe from the parent";
+/** More than the pipe's largest buffer (64 KiB): the writer must wait for the reader. */
+#define PIPE_BULK (256 * 1024)
+
+static uint8_t bulk_byte(size_t i)
+{
+	return (uint8_t)(i * 7 + i / 4096);
+}
+
+/** Reads exactly `len` bytes from a server descriptor (short reads are normal on a pipe). */
+static void read_exact(int fd, void *buf, size_t len, const char *what)
+{
+	size_t got = 0;
+	while (got < len) {
+		int64_t n;
+		int e = sys_read(fd, (char *)buf + got, len - got, &n);
+		CHECK(e == 0 && n > 0, "%s: read at %zu of %zu: errno %d n %lld", what, got, len, e, (long long)n);
+		got += (size_t)n;
+	}
+}
 
 static int wait_child(pid_t child)
 {
@@ -39,16 +60,17 @@ static void child_takeover(const rsp_cookie_t *cookie, int fd, int64_t parent_pi
 	printf("child pid=%lld ppid=%lld wrote %lld bytes\n", (long long)pid, (long long)ppid, (long long)n);
 	CHECK(sys_close(pipefd[1]) == 0, "child: close the pipe's write end");
 	char buf[64] = { 0 };
-	size_t got = 0;
-	while (got < sizeof PIPE_MSG - 1) {
-		e = sys_read(pipefd[0], buf + got, sizeof buf - 1 - got, &n);
-		CHECK(e == 0 && n > 0, "child: read the pipe: errno %d n %lld", e, (long long)n);
-		got += (size_t)n;
-	}
-	CHECK(got == sizeof PIPE_MSG - 1 && memcmp(buf, PIPE_MSG, got) == 0, "child: the pipe carried \"%s\"", buf);
-	e = sys_read(pipefd[0], buf, sizeof buf, &n);
+	read_exact(pipefd[0], buf, sizeof PIPE_MSG - 1, "child: the string");
+	CHECK(memcmp(buf, PIPE_MSG, sizeof PIPE_MSG - 1) == 0, "child: the pipe carried \"%s\"", buf);
+	uint8_t *bulk = malloc(PIPE_BULK);
+	CHECK(bulk != NULL, "malloc");
+	read_exact(pipefd[0], bulk, PIPE_BULK, "child: the bulk");
+	for (size_t i = 0; i < PIPE_BULK; i++)
+		CHECK(bulk[i] == bulk_byte(i), "child: bulk byte %zu is %u, want %u", i, bulk[i], bulk_byte(i));
+	e = sys_read(pipefd[0], bulk, 16, &n);
 	CHECK(e == 0 && n == 0, "child: end of the pipe: errno %d n %lld", e, (long long)n);
-	printf("child read from the pipe \"%s\"\n", buf);
+	free(bulk);
+	printf("child read from the pipe \"%s\" and %d bytes in order\n", buf, PIPE_BULK);
 	fflush(stdout);
 	exit(0);
 }
@@ -75,6 +97,13 @@ static void scenario_fork(void)
 	CHECK(sys_close(pipefd[0]) == 0, "close the pipe's read end");
 	e = sys_write(pipefd[1], PIPE_MSG, sizeof PIPE_MSG - 1, &n);
 	CHECK(e == 0 && n == (int64_t)(sizeof PIPE_MSG - 1), "write the pipe: errno %d n %lld", e, (long long)n);
+	uint8_t *bulk = malloc(PIPE_BULK);
+	CHECK(bulk != NULL, "malloc");
+	for (size_t i = 0; i < PIPE_BULK; i++)
+		bulk[i] = bulk_byte(i);
+	e = sys_write(pipefd[1], bulk, PIPE_BULK, &n);
+	CHECK(e == 0 && n == PIPE_BULK, "write %d bytes to the pipe: errno %d n %lld", PIPE_BULK, e, (long long)n);
+	free(bulk);
 	CHECK(sys_close(pipefd[1]) == 0, "close the pipe's write end");
 	CHECK(wait_child(child) == 0, "the forked child failed");
 

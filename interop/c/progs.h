@@ -165,6 +165,131 @@ static inline int sys_proc2_nlwps(int64_t pid, uint64_t *nlwps)
 	return e;
 }
 
+/** sysctl kern.hostname set to `name`. */
+static inline int sys_sethostname(const char *name)
+{
+	int mib[2] = { RSP_CTL_KERN, RSP_KERN_HOSTNAME };
+	uint64_t a[6];
+	rsp_arg_ptr(a, 0, mib);
+	rsp_arg_int(a, 1, 2);
+	rsp_arg(a, 2, 0);
+	rsp_arg(a, 3, 0);
+	rsp_arg_ptr(a, 4, name);
+	rsp_arg(a, 5, strlen(name) + 1);
+	return rsp_syscall(RSP_SYS___sysctl, a, sizeof a, NULL);
+}
+
+static inline int sys_fcntl(int fd, int cmd, int arg, int64_t *ret)
+{
+	uint64_t a[3];
+	int64_t rv[2];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg_int(a, 1, cmd);
+	rsp_arg_int(a, 2, arg);
+	int e = rsp_syscall(RSP_SYS_fcntl, a, sizeof a, rv);
+	if (ret != NULL)
+		*ret = rv[0];
+	return e;
+}
+
+/** struct sockaddr_in in NetBSD's layout: sin_len first; port and address in network order. */
+struct rsp_sockaddr_in {
+	uint8_t len;
+	uint8_t family;
+	uint8_t port[2];
+	uint8_t addr[4];
+	uint8_t zero[8];
+};
+_Static_assert(sizeof(struct rsp_sockaddr_in) == 16, "struct sockaddr_in is 16 bytes");
+
+/** a.b.c.d:port */
+static inline struct rsp_sockaddr_in rsp_sin(int a, int b, int c, int d, int port)
+{
+	struct rsp_sockaddr_in s = { .len = 16, .family = RSP_AF_INET };
+	s.port[0] = (uint8_t)(port >> 8);
+	s.port[1] = (uint8_t)port;
+	s.addr[0] = (uint8_t)a;
+	s.addr[1] = (uint8_t)b;
+	s.addr[2] = (uint8_t)c;
+	s.addr[3] = (uint8_t)d;
+	return s;
+}
+
+static inline int sys_socket(int domain, int type, int64_t *fd)
+{
+	uint64_t a[3];
+	int64_t rv[2];
+	rsp_arg_int(a, 0, domain);
+	rsp_arg_int(a, 1, type);
+	rsp_arg_int(a, 2, 0);
+	int e = rsp_syscall(RSP_SYS___socket30, a, sizeof a, rv);
+	*fd = rv[0];
+	return e;
+}
+
+static inline int sys_setsockopt_int(int fd, int level, int name, int value)
+{
+	uint64_t a[5];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg_int(a, 1, level);
+	rsp_arg_int(a, 2, name);
+	rsp_arg_ptr(a, 3, &value);
+	rsp_arg(a, 4, sizeof value);
+	return rsp_syscall(RSP_SYS_setsockopt, a, sizeof a, NULL);
+}
+
+static inline int sys_getsockopt_int(int fd, int level, int name, int *value)
+{
+	uint32_t len = sizeof *value;
+	uint64_t a[5];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg_int(a, 1, level);
+	rsp_arg_int(a, 2, name);
+	rsp_arg_ptr(a, 3, value);
+	rsp_arg_ptr(a, 4, &len);
+	return rsp_syscall(RSP_SYS_getsockopt, a, sizeof a, NULL);
+}
+
+/** bind (104) or connect (98) to an AF_INET address. */
+static inline int sys_sockaddr_call(int num, int fd, const struct rsp_sockaddr_in *sin)
+{
+	uint64_t a[3];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg_ptr(a, 1, sin);
+	rsp_arg(a, 2, sizeof *sin);
+	return rsp_syscall(num, a, sizeof a, NULL);
+}
+
+static inline int sys_listen(int fd, int backlog)
+{
+	uint64_t a[2];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg_int(a, 1, backlog);
+	return rsp_syscall(RSP_SYS_listen, a, sizeof a, NULL);
+}
+
+static inline int sys_accept(int fd, int64_t *nfd)
+{
+	uint64_t a[3] = { 0, 0, 0 };
+	int64_t rv[2];
+	rsp_arg_int(a, 0, fd);
+	int e = rsp_syscall(RSP_SYS_accept, a, sizeof a, rv);
+	*nfd = rv[0];
+	return e;
+}
+
+/** getsockname of an AF_INET socket into *sin. */
+static inline int sys_getsockname(int fd, struct rsp_sockaddr_in *sin)
+{
+	uint32_t len = sizeof *sin;
+	uint64_t a[3];
+	rsp_arg_int(a, 0, fd);
+	rsp_arg_ptr(a, 1, sin);
+	rsp_arg_ptr(a, 2, &len);
+	int e = rsp_syscall(RSP_SYS_getsockname, a, sizeof a, NULL);
+	return e == 0 && len != sizeof *sin ? RSP_EINVAL : e;
+}
+
 static inline void init_or_die(const char *progname)
 {
 	int e = rsp_init(progname);

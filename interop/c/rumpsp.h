@@ -210,6 +210,15 @@ static inline void rsp_arg_ptr(uint64_t *args, int i, const void *p) { args[i] =
 #define RSP_SYS___sysctl 202
 #define RSP_SYS___nanosleep50 430
 #define RSP_SYS_pipe2 453
+#define RSP_SYS_accept 30
+#define RSP_SYS_getsockname 32
+#define RSP_SYS_fcntl 92
+#define RSP_SYS_connect 98
+#define RSP_SYS_bind 104
+#define RSP_SYS_setsockopt 105
+#define RSP_SYS_listen 106
+#define RSP_SYS_getsockopt 118
+#define RSP_SYS___socket30 394
 
 #define RSP_O_RDONLY 0
 #define RSP_O_WRONLY 1
@@ -217,6 +226,21 @@ static inline void rsp_arg_ptr(uint64_t *args, int i, const void *p) { args[i] =
 #define RSP_O_CREAT 0x200
 #define RSP_O_TRUNC 0x400
 #define RSP_O_CLOEXEC 0x400000
+#define RSP_O_NONBLOCK 0x4
+#define RSP_O_ASYNC 0x40
+
+#define RSP_F_SETFL 4
+#define RSP_F_SETOWN 6
+
+#define RSP_AF_INET 2
+#define RSP_SOCK_STREAM 1
+#define RSP_SOL_SOCKET 0xffff
+#define RSP_SO_REUSEADDR 0x4
+#define RSP_SO_ERROR 0x1007
+
+#define RSP_EPIPE 32
+#define RSP_EADDRINUSE 48
+#define RSP_ECONNRESET 54
 
 #define RSP_CTL_KERN 1
 #define RSP_KERN_HOSTNAME 10

@@ -19,7 +19,7 @@ const HERE = Path.dirname(new URL(import.meta.url).pathname)
 const ROOT = Path.resolve(HERE, "..")
 const C_DIR = Path.join(ROOT, "c")
 const LAUNCHER = Path.join(ROOT, "launch-server.ts")
-const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals"] as const
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets"] as const
 type Program = (typeof PROGRAMS)[number]
 
 let workDir = ""
@@ -267,7 +267,8 @@ describe("interop: our C client against the server process", () => {
     expectSuccess("fork", o, server)
     expect(o.stdout).toContain("fork ok")
     expect(o.stdout).toContain('read back "written by the forked child"')
-    expect(o.stdout).toContain('child read from the pipe "through the pipe from the parent"')
+    // 256 KiB in one write through a 64 KiB pipe: the parent sleeps until the child, on its own connection, reads
+    expect(o.stdout).toContain('child read from the pipe "through the pipe from the parent" and 262144 bytes in order')
     expect(o.stdout).toContain("bad cookie ok: ESRCH")
     expect(o.stdout).toContain("daemon ok")
     await expectClean(server)
@@ -315,15 +316,51 @@ describe("interop: our C client against the server process", () => {
     await stopServer(server)
   })
 
-  it("stress: 4 processes x 4 threads x 2 s, every result checked", async () => {
-    const server = await startServer()
-    const o = await client(server, "stress", ["4", "4", "2"], 30_000)
+  const stress = (procs: number, threads: number, seconds: number) => async () => {
+    const server = await startServer(["--hostname", "interop-stress"])
+    const o = await client(server, "stress", [String(procs), String(threads), String(seconds)], (seconds + 50) * 1000)
     expectSuccess("stress", o, server)
-    const m = /: (\d+) loops \(4 reports\)$/m.exec(o.stdout)
+    const m = /: (\d+) loops reported by (\d+) processes; (\d+) started, (\d+) ended by SIGUSR1 and (\d+) by SIGKILL/m.exec(
+      o.stdout
+    )
     expect(m, o.stdout).not.toBeNull()
-    expect(Number(m?.[1])).toBeGreaterThan(0)
+    const [loops, reports, started, usr1, killed] = (m ?? []).slice(1).map(Number)
+    expect(loops).toBeGreaterThan(0)
+    expect(usr1).toBeGreaterThan(0)
+    expect(killed).toBeGreaterThan(0)
+    expect(started).toBe(procs + (usr1 ?? 0) + (killed ?? 0))
+    expect(reports).toBe(procs + (usr1 ?? 0))
+    // nothing of the killed clients is left: no process, lwp or descriptor (sockets included)
     const s = await expectClean(server)
-    expect(s.server.syscalls).toBeGreaterThan(Number(m?.[1]) * 9)
+    expect(s.server.syscalls).toBeGreaterThan((loops ?? 0) * 10)
+    expect(s.server.clients).toBe(0)
+    await stopServer(server)
+  }
+
+  it(
+    "stress: 32 processes x 8 threads x 10 s, one child killed every 100 ms (SIGUSR1 then exit, or SIGKILL) and replaced",
+    stress(32, 8, 10),
+    90_000
+  )
+
+  it("sockets: 256 threads of one process bind one port at once with SO_REUSEADDR; EADDRINUSE without it", async () => {
+    const server = await startServer()
+    const o = await client(server, "sockets", ["reuse", "256"], 40_000)
+    expectSuccess("sockets reuse", o, server)
+    expect(o.stdout).toContain("reuse ok: 256 threads bound 127.x.y.1:7777 at once beside a wildcard listener")
+    const s = await expectClean(server)
+    // socket, setsockopt, bind, close for 256 threads x 8 rounds
+    expect(s.server.syscalls).toBeGreaterThan(256 * 8 * 4)
+    await stopServer(server)
+  }, 60_000)
+
+  it("sockets: SIGIO reaches the owner as a host signal on connect and on data; a reset peer gives EPIPE and a host SIGPIPE", async () => {
+    const server = await startServer()
+    const o = await client(server, "sockets", ["sigio"])
+    expectSuccess("sockets sigio", o, server)
+    expect(o.stdout).toContain("sigio ok: none without O_ASYNC, a host SIGIO on connect and on data")
+    expect(o.stdout).toContain("reset ok: end of file, a write reset, then EPIPE with a host SIGPIPE; SO_ERROR ECONNRESET once")
+    await expectClean(server)
     await stopServer(server)
   })
 

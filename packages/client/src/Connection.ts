@@ -24,6 +24,8 @@ export interface ConnectOptions {
   readonly space?: AddressSpace | undefined
   /** Largest frame accepted from the server (the decoder's limit). */
   readonly maxFrameLength?: number | undefined
+  /** Called with each signal the server raises, as it arrives. */
+  readonly onSignal?: ((signo: number) => void) | undefined
 }
 
 export interface HandshakeForkOptions {
@@ -69,7 +71,8 @@ export interface ClientConnection {
   readonly close: Effect.Effect<void>
 }
 
-const parseUrl = (url: string | ServerUrl): Result.Result<ServerUrl, ClientError> =>
+/** A URL to connect to; a wildcard address is refused (a client needs a real one). */
+export const parseClientUrl = (url: string | ServerUrl): Result.Result<ServerUrl, ClientError> =>
   typeof url !== "string"
     ? Result.succeed(url)
     : Result.mapError(
@@ -104,7 +107,7 @@ const open = (
       socket.off("error", onError)
       // both sides set TCP_NODELAY: frames are small and latency-bound
       if (url._tag !== "Unix") socket.setNoDelay(true)
-      resume(Effect.succeed(new ConnectionState(socket, space, signals, options.maxFrameLength)))
+      resume(Effect.succeed(new ConnectionState(socket, space, signals, options.maxFrameLength, options.onSignal)))
     })
     return Effect.sync(() => socket.destroy())
   })
@@ -132,7 +135,7 @@ export const connect = Effect.fn("SysproxyClient.connect")(function*(
   url: string | ServerUrl,
   options: ConnectOptions = {}
 ): Effect.fn.Return<ClientConnection, RequestError, Scope.Scope> {
-  const serverUrl = yield* Effect.fromResult(parseUrl(url))
+  const serverUrl = yield* Effect.fromResult(parseClientUrl(url))
   const space = options.space ?? new AddressSpace()
   const signals = yield* Queue.unbounded<number, ConnectionClosed>()
   const state = yield* Effect.acquireRelease(open(serverUrl, space, signals, options), (s) => s.close)

@@ -82,16 +82,19 @@ export class ConnectionState {
   private readonly socket: Net.Socket
   readonly space: AddressSpace
   private readonly signalQueue: Queue.Queue<number, ConnectionClosed>
+  private readonly onSignal: ((signo: number) => void) | undefined
 
   constructor(
     socket: Net.Socket,
     space: AddressSpace,
     signalQueue: Queue.Queue<number, ConnectionClosed>,
-    maxFrameLength: number | undefined
+    maxFrameLength: number | undefined,
+    onSignal?: (signo: number) => void
   ) {
     this.socket = socket
     this.space = space
     this.signalQueue = signalQueue
+    this.onSignal = onSignal
     this.decoder = new FrameDecoder({ maxFrameLength })
     socket.on("data", (chunk: Buffer) => this.onData(chunk))
     socket.on("error", (error) => {
@@ -279,6 +282,7 @@ export class ConnectionState {
     if (outcome.signal !== undefined) {
       this.signals.push(outcome.signal)
       Queue.offerUnsafe(this.signalQueue, outcome.signal)
+      this.onSignal?.(outcome.signal)
     }
     if (outcome.reply !== undefined) this.send(outcome.reply)
   }

@@ -2,9 +2,10 @@
  * The client's typed failures. `ClientError` is a request that did not
  * work (bad URL, no banner, a refused handshake, an ERROR frame, ...);
  * `ConnectionClosed` is the connection itself being gone, which every
- * pending and later request fails with.
+ * pending and later request fails with; `SyscallError` is a syscall the
+ * kernel refused with an errno.
  */
-import { Errno } from "@sysproxy/protocol/netbsd"
+import { Errno, errnoMessage, errnoName } from "@sysproxy/protocol/netbsd"
 import { Data } from "effect"
 
 export type ClientErrorReason =
@@ -62,3 +63,30 @@ export const errnoOfNodeError = (error: unknown): number => {
 
 export const connectionClosed = (reason: ConnectionClosedReason, message: string): ConnectionClosed =>
   new ConnectionClosed({ reason, errno: Errno.ENOTCONN, message })
+
+/**
+ * A syscall the kernel answered with an errno. `code` is the errno's name
+ * ("ENOENT"), `errno` its NetBSD number, `description` its strerror(3) text.
+ */
+export class SyscallError extends Data.TaggedError("SyscallError")<{
+  /** The syscall's name ("open", "__stat50", or "syscall 123" for an unknown number). */
+  readonly syscall: string
+  readonly errno: number
+  readonly code: string
+  readonly description: string
+  readonly message: string
+}> {}
+
+export const syscallError = (syscall: string, errno: number): SyscallError => {
+  const description = errnoMessage(errno)
+  return new SyscallError({
+    syscall,
+    errno,
+    code: errnoName(errno) ?? `E${errno}`,
+    description,
+    message: `${syscall}: ${description}`
+  })
+}
+
+/** What a typed syscall can fail with: the kernel's errno, or the request not getting through. */
+export type CallError = SyscallError | RequestError

@@ -3,6 +3,7 @@
  * 8-byte little-endian slot per argument (an int fills the low 4 bytes,
  * which for a little-endian 64-bit store is the same as widening it).
  */
+import { SyscallByNumber } from "@sysproxy/protocol/netbsd"
 import { Result } from "effect"
 
 export const ARG_SLOT_SIZE = 8
@@ -33,3 +34,28 @@ export const encodeSyscallArgs = (args: ReadonlyArray<SyscallArg>): Result.Resul
   }
   return Result.succeed(block)
 }
+
+/**
+ * The slots of syscall `sysnum` for its named arguments in order: the PAD
+ * slots syscalls.master puts before 64-bit arguments (pread's offset,
+ * lseek's) are filled in from the syscall table. A syscall the table does
+ * not know takes `values` as they are.
+ */
+export const slotsFor = (
+  sysnum: number,
+  values: ReadonlyArray<SyscallArg>
+): Result.Result<ReadonlyArray<SyscallArg>, string> => {
+  const info = SyscallByNumber.get(sysnum)
+  if (info === undefined) return Result.succeed(values)
+  const named = info.args.filter((a) => a.name !== "PAD").length
+  if (values.length !== named) {
+    return Result.fail(`${info.name} takes ${named} arguments, not ${values.length}`)
+  }
+  const slots: Array<SyscallArg> = []
+  let next = 0
+  for (const arg of info.args) slots.push(arg.name === "PAD" ? 0 : values[next++]!)
+  return Result.succeed(slots)
+}
+
+/** The name the syscall table gives `sysnum`, or "syscall N". */
+export const syscallName = (sysnum: number): string => SyscallByNumber.get(sysnum)?.name ?? `syscall ${sysnum}`

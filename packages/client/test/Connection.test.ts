@@ -1,8 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { encodeFrame, type Frame, type FrameOf, type FrameTag } from "@sysproxy/protocol"
 import { Errno, signals as Signals, SYS } from "@sysproxy/protocol/netbsd"
-import { Cause, Deferred, Effect, Exit, Fiber, Layer, Result } from "effect"
-import { SysproxyClient } from "../src/Client.ts"
+import { Cause, Deferred, Effect, Exit, Fiber, Result } from "effect"
 import { type ClientConnection, connect } from "../src/Connection.ts"
 import { ClientError, ConnectionClosed } from "../src/Errors.ts"
 import { BANNER, fakeServer, type Peer } from "./FakeServer.ts"
@@ -143,15 +142,6 @@ describe("connect", () => {
       yield* peer.end // completes only once the server side saw the close
       yield* client.closed
       assert.strictEqual(client.closedWith?.reason, "Local")
-    }))
-
-  it.live("provides the connection as the SysproxyClient service", () =>
-    Effect.gen(function*() {
-      const server = yield* fakeServer()
-      const banner = yield* SysproxyClient.use((c) => Effect.succeed(c.banner)).pipe(
-        Effect.provide(Layer.fresh(SysproxyClient.layer(server.url)))
-      )
-      assert.strictEqual(banner.identity.machine, "amd64")
     }))
 })
 

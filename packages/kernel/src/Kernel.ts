@@ -4,7 +4,7 @@
  * lwpexit, execnotify, syscall dispatch, halt), plus the Kernel service for
  * inspection.
  */
-import { Context, Deferred, Effect, Layer } from "effect"
+import { Cause, Context, Deferred, Effect, Layer, Result } from "effect"
 import {
   type HaltRequest,
   Hypervisor,
@@ -12,6 +12,7 @@ import {
   type HypervisorService,
   type LwpHandle,
   type ProcessHandle,
+  type SyscallResult,
   UserMemory
 } from "@sysproxy/hypervisor"
 import { Errno } from "@sysproxy/protocol/netbsd"
@@ -22,7 +23,7 @@ import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts
 import type { KernelState } from "./KernelState.ts"
 import { Lwp } from "./proc/Lwp.ts"
 import { Proc } from "./proc/Proc.ts"
-import { SysErr } from "./syscalls/SysErr.ts"
+import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
@@ -49,13 +50,15 @@ export class Kernel extends Context.Service<Kernel, KernelService>()("@sysproxy/
 
 const refuse = (op: string, errno: number, message: string) => new HypervisorError({ op, errno, message })
 
-const toResult = (r: unknown) => {
+const toResult = (r: SyscallReturn): SyscallResult => {
   if (r === undefined) return { error: 0, retval0: 0n, retval1: 0n }
   if (typeof r === "number") return { error: 0, retval0: BigInt(r), retval1: 0n }
   if (typeof r === "bigint") return { error: 0, retval0: r, retval1: 0n }
-  const [a, b] = r as readonly [bigint, bigint]
-  return { error: 0, retval0: a, retval1: b }
+  return { error: 0, retval0: r[0], retval1: r[1] }
 }
+const succeedResult = (r: SyscallReturn) => Effect.succeed(toResult(r))
+const errnoResult = (errno: number): SyscallResult => ({ error: errno, retval0: -1n, retval1: 0n })
+const userMemory = Effect.service(UserMemory)
 
 export const makeKernel = (config: KernelConfig = {}) =>
   Effect.gen(function*() {
@@ -181,38 +184,44 @@ export const makeKernel = (config: KernelConfig = {}) =>
         return releaseTable(p.fds)
       })
 
+    /** What the dispatcher does after every call: sweep a table released meanwhile, write a host root back. */
+    const afterCall = (proc: Proc) => (): Effect.Effect<void> | undefined => {
+      // a call that outlived its process must not leave files in the dead table
+      const sweep = proc.released ? sweepOrphanTable(proc.fds) : undefined
+      // a host-backed file system gets what the call changed written back before the reply
+      if (vfs.host === undefined) return sweep
+      return sweep === undefined ? Effect.sync(() => vfs.flush()) : Effect.andThen(sweep, Effect.sync(() => vfs.flush()))
+    }
+
     const syscall: HypervisorService["syscall"] = (handle, number, argBytes) =>
-      Effect.gen(function*() {
+      Effect.flatMap(userMemory, (mem) => {
         const lwp = asLwp(handle)
-        if (lwp === undefined || lwp.proc.released) return { error: Errno.ESRCH, retval0: -1n, retval1: 0n }
+        if (lwp === undefined || lwp.proc.released) return Effect.succeed(errnoResult(Errno.ESRCH))
         const impl = syscallTable.get(number)
         if (impl === undefined) {
           // counted by number, but only numbers a syscall table can have: a
           // client sending random numbers must not grow this map forever
           const key = number < SYSCALL_NUMBERS ? number : SYSCALL_NUMBERS
           state.unimplemented.set(key, (state.unimplemented.get(key) ?? 0) + 1)
-          return { error: Errno.ENOSYS, retval0: -1n, retval1: 0n }
+          return Effect.succeed(errnoResult(Errno.ENOSYS))
         }
-        const mem = yield* UserMemory
         const ctx = { kernel: state, proc: lwp.proc, lwp, args: new Args(argBytes), mem }
-        // suspend: a throw while building the effect is caught as a defect below too;
-        // a call that outlived its process must not leave files in the dead table
-        const run = Effect.suspend(() => impl(ctx)).pipe(
-          Effect.ensuring(Effect.suspend(() => (lwp.proc.released ? sweepOrphanTable(lwp.proc.fds) : Effect.void)))
-        )
-        // a host-backed file system gets what the call changed written back before the reply
-        const ran = vfs.host === undefined ? run : Effect.ensuring(run, Effect.sync(() => vfs.flush()))
-        return yield* ran.pipe(
-          Effect.map(toResult),
-          Effect.catch((e: SysErr) => Effect.succeed({ error: e.errno, retval0: -1n, retval1: 0n })),
-          // a bug in a syscall must not take the server down: the caller sees EIO
-          Effect.catchDefect((defect) =>
-            Effect.logError("syscall defect", defect).pipe(
+        // suspend: a throw while building the effect is caught as a defect below too
+        const run = Effect.onExitPrimitive(Effect.suspend(() => impl(ctx)), afterCall(lwp.proc))
+        return Effect.matchCauseEffect(run, {
+          onSuccess: succeedResult,
+          onFailure: (cause) => {
+            // interrupted (a disconnect past its grace): the fiber goes on being interrupted
+            if (Cause.hasInterrupts(cause)) return Effect.interrupt
+            const error = Cause.findError(cause)
+            if (Result.isSuccess(error)) return Effect.succeed(errnoResult(error.success.errno))
+            // a bug in a syscall must not take the server down: the caller sees EIO
+            return Effect.logError("syscall defect", Cause.squash(cause)).pipe(
               Effect.annotateLogs({ syscall: number }),
-              Effect.as({ error: Errno.EIO, retval0: -1n, retval1: 0n })
+              Effect.as(errnoResult(Errno.EIO))
             )
-          )
-        )
+          }
+        })
       })
 
     const hypervisor: HypervisorService = {

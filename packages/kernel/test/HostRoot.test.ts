@@ -197,6 +197,99 @@ describe("host root at /", () => {
     }))
 })
 
+/** A host tree of `dirs` directories of `files` files each, plus a chain of `deep` nested directories with a file at the bottom. */
+const bigTree = (root: string, dirs: number, files: number, deep: number) => {
+  for (let d = 0; d < dirs; d++) {
+    Fs.mkdirSync(Path.join(root, `d${d}`))
+    for (let f = 0; f < files; f++) Fs.writeFileSync(Path.join(root, `d${d}`, `f${f}`), `file ${d}/${f}`)
+  }
+  const chain = Array.from({ length: deep }, (_, i) => `level${i}`)
+  Fs.mkdirSync(Path.join(root, ...chain), { recursive: true })
+  Fs.writeFileSync(Path.join(root, ...chain, "bottom"), "before")
+  return "/" + chain.join("/") + "/bottom"
+}
+
+/** ino and ctime of every host file under `dir`: a file rewritten (or replaced) shows a new ctime. */
+const hostFiles = (dir: string): Map<string, string> => {
+  const out = new Map<string, string>()
+  for (const entry of Fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue
+    const path = Path.join(entry.parentPath, entry.name)
+    const st = Fs.statSync(path, { bigint: true })
+    out.set(Path.relative(dir, path), `${st.ino}:${st.ctimeNs}`)
+  }
+  return out
+}
+
+const mirrorOf = (g: Guest) => {
+  const host = g.kernel.kernel.state.vfs.host
+  assert.isDefined(host)
+  return host as NonNullable<typeof host>
+}
+
+describe("host root: only what changed is written back", () => {
+  it.effect("a change deep in a big tree writes that file alone; every other host file stays as it was", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      const bottom = bigTree(root, 40, 25, 12)
+      const g = yield* makeGuest({ root: { hostPath: root } })
+      yield* g.stat("/d0/f0") // the first flush puts /dev and /tmp on the host
+      const before = hostFiles(root)
+      const stats = { ...mirrorOf(g).stats }
+
+      const fd = yield* g.open(bottom, O_WRONLY)
+      yield* g.write(fd, "after!")
+      yield* g.close(fd)
+      assert.strictEqual(Fs.readFileSync(Path.join(root, bottom), "utf8"), "after!")
+      assert.deepStrictEqual(mirrorOf(g).stats, { ...stats, written: stats.written + 1 }, "one file written, no directory looked at")
+
+      const after = hostFiles(root)
+      assert.strictEqual(after.size, 40 * 25 + 1)
+      const rewritten = [...after].filter(([path, id]) => before.get(path) !== id).map(([path]) => path)
+      assert.deepStrictEqual(rewritten, [bottom.slice(1)])
+      // reading changes nothing on the host
+      assert.strictEqual(yield* g.readFile("/d7/f3"), "file 7/3")
+      assert.deepStrictEqual(hostFiles(root), after)
+    }))
+
+  it.effect("a new file costs its directory, not the tree; a renamed directory is moved on the host, not copied", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      bigTree(root, 20, 25, 1)
+      const g = yield* makeGuest({ root: { hostPath: root } })
+      yield* g.stat("/d0/f0")
+      const mirror = mirrorOf(g)
+      const s0 = { ...mirror.stats }
+      yield* g.writeFile("/d3/new", "fresh")
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "d3", "new"), "utf8"), "fresh")
+      assert.strictEqual(mirror.stats.reconciled - s0.reconciled, 1, "only /d3 was reconciled")
+
+      const before = hostFiles(Path.join(root, "d5"))
+      const s1 = { ...mirror.stats }
+      yield* g.ok(SYS.rename, g.str("/d5"), g.str("/level0/moved"))
+      assert.isFalse(Fs.existsSync(Path.join(root, "d5")))
+      assert.deepStrictEqual(hostFiles(Path.join(root, "level0", "moved")), before, "the same host files, by inode")
+      assert.strictEqual(mirror.stats.moved - s1.moved, 1)
+      assert.strictEqual(mirror.stats.written - s1.written, 0)
+      // a file renamed across directories, onto an existing name: moved too
+      const ino = Fs.statSync(Path.join(root, "d6", "f1")).ino
+      yield* g.ok(SYS.rename, g.str("/d6/f1"), g.str("/d7/f2"))
+      assert.strictEqual(Fs.statSync(Path.join(root, "d7", "f2")).ino, ino)
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "d7", "f2"), "utf8"), "file 6/1")
+      assert.isFalse(Fs.existsSync(Path.join(root, "d6", "f1")))
+      // and what moved is still written back where it is now
+      yield* g.writeFile("/level0/moved/f4", "changed after the move")
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "level0", "moved", "f4"), "utf8"), "changed after the move")
+
+      const again = yield* makeGuest({ root: { hostPath: root } })
+      assert.strictEqual(yield* again.readFile("/level0/moved/f0"), "file 5/0")
+      assert.strictEqual(yield* again.readFile("/level0/moved/f4"), "changed after the move")
+      assert.strictEqual(yield* again.readFile("/d7/f2"), "file 6/1")
+      assert.strictEqual(yield* again.readFile("/d3/new"), "fresh")
+      yield* again.fails(Errno.ENOENT, SYS.open, again.str("/d5/f0"), O_RDONLY, 0)
+    }))
+})
+
 describe("host directory mounted at /host", () => {
   it.effect("lives beside the tmpfs root, persists, and stays a file system of its own", () =>
     Effect.gen(function*() {

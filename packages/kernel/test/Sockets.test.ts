@@ -198,20 +198,52 @@ describe("AF_INET stream sockets", () => {
       assert.strictEqual(yield* listen(g, a), 0)
       assert.strictEqual(yield* bind(g, b, sin("127.0.0.1", 7000)), 0)
       assert.strictEqual(yield* listen(g, b), 0)
-      // SO_REUSEADDR: not onto a listener on the same address; onto one not listening, yes
+      // SO_REUSEADDR does not share an exact address and port (in_pcbbind_port): listening or not
       const c = yield* socket(g, AF_INET, SOCK_STREAM)
       assert.strictEqual(yield* setInt(g, c, SOL_SOCKET, so.SO_REUSEADDR, 1), 0)
       assert.strictEqual(yield* bind(g, c, sin("127.0.0.1", 7000)), Errno.EADDRINUSE)
       const d = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* setInt(g, d, SOL_SOCKET, so.SO_REUSEADDR, 1), 0)
       assert.strictEqual(yield* bind(g, d, sin("127.0.0.1", 7001)), 0)
-      assert.strictEqual(yield* bind(g, c, sin("127.0.0.1", 7001)), 0)
-      // a specific address beside a wildcard one with SO_REUSEADDR
+      assert.strictEqual(yield* bind(g, c, sin("127.0.0.1", 7001)), Errno.EADDRINUSE, "not onto an unconnected socket either")
+      // a specific address beside a wildcard one with SO_REUSEADDR, in either order
       const e = yield* socket(g, AF_INET, SOCK_STREAM)
       assert.strictEqual(yield* bind(g, e, sin("0.0.0.0", 7002)), 0)
       const f = yield* socket(g, AF_INET, SOCK_STREAM)
       assert.strictEqual(yield* bind(g, f, sin("127.0.0.1", 7002)), Errno.EADDRINUSE)
       assert.strictEqual(yield* setInt(g, f, SOL_SOCKET, so.SO_REUSEADDR, 1), 0)
       assert.strictEqual(yield* bind(g, f, sin("127.0.0.1", 7002)), 0)
+      const h = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* setInt(g, h, SOL_SOCKET, so.SO_REUSEADDR, 1), 0)
+      assert.strictEqual(yield* bind(g, h, sin("0.0.0.0", 7002)), Errno.EADDRINUSE, "the wildcard itself is taken")
+      const w = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* bind(g, w, sin("127.0.0.9", 7003)), 0)
+      assert.strictEqual(yield* bind(g, h, sin("0.0.0.0", 7003)), 0, "a wildcard beside a specific one")
+      const i = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* bind(g, i, sin("127.0.0.10", 7003)), Errno.EADDRINUSE, "without it the wildcard is in the way")
+      // two different specific addresses share a port with no option at all
+      assert.strictEqual(yield* bind(g, i, sin("127.0.0.10", 7004)), 0)
+      const j = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* bind(g, j, sin("127.0.0.11", 7004)), 0)
+    }))
+
+  it.effect("SO_REUSEADDR lets a restarted server bind its port while a connection made on it lives", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const l = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* bind(g, l, sin("0.0.0.0", 7100)), 0)
+      assert.strictEqual(yield* listen(g, l), 0)
+      const c = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 7100)), 0)
+      assert.strictEqual((yield* accept(g, l)).error, 0)
+      assert.strictEqual((yield* g.call(SYS.close, l)).error, 0)
+      // the accepted connection (127.0.0.1:7100 with a peer) still holds the port
+      const again = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* bind(g, again, sin("0.0.0.0", 7100)), Errno.EADDRINUSE)
+      assert.strictEqual(yield* setInt(g, again, SOL_SOCKET, so.SO_REUSEADDR, 1), 0)
+      assert.strictEqual(yield* bind(g, again, sin("0.0.0.0", 7100)), 0)
+      assert.strictEqual(yield* listen(g, again), 0)
     }))
 
   it.effect("256 sockets bind distinct ports with SO_REUSEADDR, close, and the ports are free again", () =>
@@ -293,10 +325,15 @@ describe("AF_INET stream sockets", () => {
       assert.strictEqual((yield* server.call(SYS.ioctl, a.fd, 0x4004667f, n)).error, 0)
       assert.strictEqual(peekI32(server, n), 3)
 
-      // the client closes: the server reads the rest, then end of file; writing is EPIPE with SIGPIPE
+      // the client closes (FIN): the server reads the rest, then end of file; its next write is
+      // answered by a RST (ECONNRESET once), and writing after that is EPIPE with SIGPIPE
       yield* client.call(SYS.close, c)
       assert.strictEqual(decode((yield* read(server, a.fd, 100)).data), "abc")
       assert.strictEqual((yield* read(server, a.fd, 100)).data.length, 0)
+      assert.strictEqual(ok(yield* write(server, a.fd, text("late")), "write after the peer closed"), 4)
+      assert.deepStrictEqual(server.mem.signals, [])
+      assert.strictEqual((yield* read(server, a.fd, 100)).error, Errno.ECONNRESET)
+      assert.strictEqual((yield* read(server, a.fd, 100)).data.length, 0, "reported once, then end of file")
       assert.strictEqual((yield* write(server, a.fd, text("x"))).error, Errno.EPIPE)
       assert.deepStrictEqual(server.mem.signals, [signals.SIGPIPE])
       // MSG_NOSIGNAL: no signal
@@ -316,16 +353,25 @@ describe("AF_INET stream sockets", () => {
       const b = yield* socket(g, AF_INET, SOCK_STREAM)
       assert.strictEqual(yield* bind(g, b, sin("127.0.0.1", 9)), 0)
       assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 9)), Errno.ECONNREFUSED)
-      // backlog 2: 3 * 2 / 2 + 1 = 4 connections wait, the fifth is refused
+      // backlog 2: tcp_input takes a SYN while at most 2 wait, so 3 get in at once; a fourth waits in
+      // line (non-blocking: EINPROGRESS, EALREADY, not writable) and is established by the next accept
       const l = yield* listener(g, 5000, 2)
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < 3; i++) {
         const s = yield* socket(g, AF_INET, SOCK_STREAM)
         assert.strictEqual(yield* connect(g, s, sin("127.0.0.1", 5000)), 0, `connection ${i}`)
       }
-      const extra = yield* socket(g, AF_INET, SOCK_STREAM)
-      assert.strictEqual(yield* connect(g, extra, sin("127.0.0.1", 5000)), Errno.ECONNREFUSED)
+      const extra = yield* socket(g, AF_INET, SOCK_STREAM | so.SOCK_NONBLOCK)
+      assert.strictEqual(yield* connect(g, extra, sin("127.0.0.1", 5000)), Errno.EINPROGRESS)
+      assert.strictEqual(yield* poll(g, extra, pollEvents.POLLOUT), 0, "not yet established")
+      assert.deepStrictEqual(yield* getInt(g, extra, SOL_SOCKET, so.SO_ERROR), { error: 0, value: 0 })
+      assert.strictEqual(yield* connect(g, extra, sin("127.0.0.1", 5000)), Errno.EALREADY)
+      assert.strictEqual((yield* read(g, extra, 1)).error, Errno.EAGAIN)
+      assert.strictEqual((yield* write(g, extra, text("x"))).error, Errno.ENOTCONN)
       assert.strictEqual((yield* accept(g, l)).error, 0)
-      assert.strictEqual(yield* connect(g, extra, sin("127.0.0.1", 5000)), 0, "room again after an accept")
+      assert.strictEqual(yield* poll(g, extra, pollEvents.POLLOUT), pollEvents.POLLOUT, "room again after an accept")
+      assert.deepStrictEqual(yield* getInt(g, extra, SOL_SOCKET, so.SO_ERROR), { error: 0, value: 0 })
+      assert.strictEqual(yield* connect(g, extra, sin("127.0.0.1", 5000)), Errno.EISCONN)
+      assert.deepStrictEqual((yield* nameOf(g, SYS.getpeername, extra)).addr, sin("127.0.0.1", 5000))
       // a wildcard listener answers 127.0.0.5 and 0.0.0.0
       const w = yield* socket(g, AF_INET, SOCK_STREAM)
       assert.strictEqual(yield* bind(g, w, sin("0.0.0.0", 5001)), 0)
@@ -464,6 +510,138 @@ describe("AF_INET stream sockets", () => {
     }))
 })
 
+describe("AF_INET connection setup and teardown", () => {
+  it.live("a blocking connect to a full queue sleeps until an accept makes room; EALREADY meanwhile; ECONNREFUSED when the listener goes", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const server = yield* k.guest({ comm: "server" })
+      const client = yield* k.guest({ comm: "client" })
+      const l = yield* listener(server, 7200, 0)
+      // backlog 0: one connection waits in the queue; it is established before any accept
+      const c1 = yield* socket(client, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* connect(client, c1, sin("127.0.0.1", 7200)), 0)
+      const c2 = yield* socket(client, AF_INET, SOCK_STREAM)
+      const addr = sin("127.0.0.1", 7200)
+      const second = yield* inLwp(client, SYS.connect, c2, client.mem.alloc(addr), addr.length)
+      yield* untilAsleep(second.lwp)
+      assert.strictEqual(yield* connect(client, c2, addr), Errno.EALREADY)
+      assert.strictEqual((yield* nameOf(client, SYS.getpeername, c2)).error, Errno.ENOTCONN)
+      const a1 = yield* accept(server, l)
+      assert.strictEqual(a1.error, 0)
+      assert.strictEqual((yield* Fiber.join(second.fiber)).error, 0, "the accept made room")
+      assert.deepStrictEqual((yield* nameOf(client, SYS.getpeername, c2)).addr, addr)
+
+      // c2 now waits in the queue; a third connect waits in line until the listener closes
+      const c3 = yield* socket(client, AF_INET, SOCK_STREAM)
+      const third = yield* inLwp(client, SYS.connect, c3, client.mem.alloc(addr), addr.length)
+      yield* untilAsleep(third.lwp)
+      assert.strictEqual((yield* server.call(SYS.close, l)).error, 0)
+      assert.strictEqual((yield* Fiber.join(third.fiber)).error, Errno.ECONNREFUSED)
+      assert.strictEqual(yield* connect(client, c3, addr), Errno.EINVAL, "a failed connection is gone")
+      // c2 was established but never accepted: the closing listener resets it
+      assert.strictEqual((yield* read(client, c2, 10)).error, Errno.ECONNRESET)
+      // the accepted one is not touched
+      assert.strictEqual(ok(yield* write(client, c1, text("still")), "write"), 5)
+      assert.strictEqual(decode((yield* read(server, a1.fd, 10)).data), "still")
+    }))
+
+  it.live("a connect waiting in line is ended by lwpExit with EINTR", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const server = yield* k.guest()
+      const client = yield* k.guest()
+      yield* listener(server, 7300, 0)
+      const c1 = yield* socket(client, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* connect(client, c1, sin("127.0.0.1", 7300)), 0)
+      const c2 = yield* socket(client, AF_INET, SOCK_STREAM)
+      const addr = sin("127.0.0.1", 7300)
+      const waiting = yield* inLwp(client, SYS.connect, c2, client.mem.alloc(addr), addr.length)
+      yield* untilAsleep(waiting.lwp)
+      yield* k.hypervisor.lwpExit(client.handle)
+      assert.strictEqual((yield* Fiber.join(waiting.fiber)).error, Errno.EINTR)
+    }))
+
+  it.effect("a non-blocking connect refused while in line: SO_ERROR ECONNREFUSED once, readable and writable", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const l = yield* listener(g, 7400, 0)
+      const c1 = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* connect(g, c1, sin("127.0.0.1", 7400)), 0)
+      const c = yield* socket(g, AF_INET, SOCK_STREAM | so.SOCK_NONBLOCK)
+      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 7400)), Errno.EINPROGRESS)
+      const all = pollEvents.POLLIN | pollEvents.POLLOUT
+      assert.strictEqual(yield* poll(g, c, all), 0)
+      assert.strictEqual((yield* g.call(SYS.close, l)).error, 0)
+      assert.strictEqual(yield* poll(g, c, all), all)
+      assert.deepStrictEqual(yield* getInt(g, c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: Errno.ECONNREFUSED })
+      assert.deepStrictEqual(yield* getInt(g, c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: 0 }, "cleared")
+      assert.strictEqual((yield* read(g, c, 10)).data.length, 0, "disconnected: end of file")
+      assert.strictEqual((yield* g.call(SYS.sendto, c, g.mem.alloc(1), 1, so.MSG_NOSIGNAL, 0, 0)).error, Errno.EPIPE)
+    }))
+
+  it.effect("SO_LINGER 0: close resets the peer — queued data first, then ECONNRESET once (read or SO_ERROR), then EPIPE + SIGPIPE", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const server = yield* k.guest()
+      const client = yield* k.guest()
+      const l = yield* listener(server, 7500)
+      const pair = () =>
+        Effect.gen(function*() {
+          const c = yield* socket(client, AF_INET, SOCK_STREAM)
+          assert.strictEqual(yield* connect(client, c, sin("127.0.0.1", 7500)), 0)
+          return { c, a: (yield* accept(server, l)).fd }
+        })
+      const linger = new Uint8Array(8)
+      view(linger).setInt32(0, 1, true) // l_onoff 1, l_linger 0
+      const setLinger = (fd: number) => server.call(SYS.setsockopt, fd, SOL_SOCKET, so.SO_LINGER, server.mem.alloc(linger), 8)
+
+      const first = yield* pair()
+      yield* write(server, first.a, text("last words"))
+      assert.strictEqual((yield* setLinger(first.a)).error, 0)
+      assert.strictEqual((yield* server.call(SYS.close, first.a)).error, 0)
+      assert.strictEqual(decode((yield* read(client, first.c, 100)).data), "last words", "what was queued comes first")
+      assert.strictEqual((yield* read(client, first.c, 100)).error, Errno.ECONNRESET)
+      assert.strictEqual((yield* read(client, first.c, 100)).data.length, 0)
+      assert.strictEqual((yield* write(client, first.c, text("x"))).error, Errno.EPIPE)
+      assert.deepStrictEqual(client.mem.signals, [signals.SIGPIPE])
+      assert.strictEqual((yield* nameOf(client, SYS.getpeername, first.c)).error, Errno.ENOTCONN)
+
+      const second = yield* pair()
+      assert.strictEqual((yield* setLinger(second.a)).error, 0)
+      assert.strictEqual((yield* server.call(SYS.close, second.a)).error, 0)
+      assert.deepStrictEqual(yield* getInt(client, second.c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: Errno.ECONNRESET })
+      assert.deepStrictEqual(yield* getInt(client, second.c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: 0 })
+      assert.strictEqual((yield* read(client, second.c, 100)).data.length, 0, "cleared by SO_ERROR: end of file")
+
+      // a plain close with data unread: end of file for the peer, no reset until it writes
+      const third = yield* pair()
+      yield* write(client, third.c, text("never read"))
+      assert.strictEqual((yield* server.call(SYS.close, third.a)).error, 0)
+      assert.strictEqual((yield* read(client, third.c, 100)).data.length, 0)
+      assert.deepStrictEqual(yield* getInt(client, third.c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: 0 })
+      assert.strictEqual(ok(yield* write(client, third.c, text("hello?")), "write"), 6)
+      assert.deepStrictEqual(yield* getInt(client, third.c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: Errno.ECONNRESET })
+      assert.deepStrictEqual(client.mem.signals, [signals.SIGPIPE], "no second SIGPIPE")
+    }))
+
+  it.live("a writer blocked on a full buffer when the peer closes: its write completes, the reset follows", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const l = yield* listener(g, 7600)
+      const c = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 7600)), 0)
+      const a = (yield* accept(g, l)).fd
+      const size = 32768 + 4096
+      const w = yield* inLwp(g, SYS.write, c, g.mem.alloc(new Uint8Array(size)), size)
+      yield* untilAsleep(w.lwp)
+      assert.strictEqual((yield* g.call(SYS.close, a)).error, 0)
+      assert.strictEqual(ok(yield* Fiber.join(w.fiber), "write"), size)
+      assert.strictEqual((yield* read(g, c, 10)).error, Errno.ECONNRESET)
+    }))
+})
+
 describe("AF_LOCAL sockets", () => {
   it.effect("socketpair: two connected stream sockets; EOPNOTSUPP for AF_INET", () =>
     Effect.gen(function*() {
@@ -480,6 +658,30 @@ describe("AF_LOCAL sockets", () => {
       assert.strictEqual((yield* g.call(SYS.socketpair, AF_INET, SOCK_STREAM, 0, sv)).error, Errno.EOPNOTSUPP)
       yield* g.call(SYS.close, a)
       assert.strictEqual((yield* read(g, b, 10)).data.length, 0)
+    }))
+
+  it.effect("a full queue (3 * backlog / 2 + 1) refuses at once; a closed peer makes writes EPIPE at once", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const l = yield* socket(g, AF_LOCAL, SOCK_STREAM)
+      assert.strictEqual(yield* bind(g, l, sun("/tmp/q")), 0)
+      assert.strictEqual(yield* listen(g, l, 2), 0)
+      const clients: Array<number> = []
+      for (let i = 0; i < 4; i++) {
+        const c = yield* socket(g, AF_LOCAL, SOCK_STREAM)
+        assert.strictEqual(yield* connect(g, c, sun("/tmp/q")), 0, `connection ${i}`)
+        clients.push(c)
+      }
+      const extra = yield* socket(g, AF_LOCAL, SOCK_STREAM)
+      assert.strictEqual(yield* connect(g, extra, sun("/tmp/q")), Errno.ECONNREFUSED, "unp_connect does not wait")
+      const a = (yield* accept(g, l)).fd
+      assert.strictEqual(yield* connect(g, extra, sun("/tmp/q")), 0)
+      assert.strictEqual((yield* g.call(SYS.close, a)).error, 0)
+      const first = clients[0] ?? -1
+      assert.strictEqual((yield* read(g, first, 10)).data.length, 0)
+      assert.strictEqual((yield* write(g, first, text("x"))).error, Errno.EPIPE)
+      assert.deepStrictEqual(g.mem.signals, [signals.SIGPIPE])
     }))
 
   it.effect("bind to a path: an S_IFSOCK node; EADDRINUSE when the path exists; connect by path; ENOENT, ECONNREFUSED, ENOTSOCK", () =>
@@ -541,7 +743,7 @@ describe("AF_LOCAL sockets", () => {
 })
 
 describe("poll readiness and more datagrams", () => {
-  it.effect("poll: POLLIN with data, POLLOUT while there is room, POLLHUP once both directions are gone", () =>
+  it.effect("poll: POLLIN with data, POLLOUT while there is room, both after the peer closed; never POLLHUP", () =>
     Effect.gen(function*() {
       const k = yield* boot()
       const g = yield* k.guest()
@@ -555,7 +757,11 @@ describe("poll readiness and more datagrams", () => {
       yield* write(g, c, text("x"))
       assert.strictEqual(yield* poll(g, a, all), all)
       yield* g.call(SYS.close, c)
-      assert.strictEqual(yield* poll(g, a, pollEvents.POLLIN), pollEvents.POLLIN | pollEvents.POLLHUP)
+      // end of file, and still writable (a TCP close is half a close); sopoll has no POLLHUP
+      const hup = all | pollEvents.POLLHUP
+      assert.strictEqual(yield* poll(g, a, hup), all)
+      assert.strictEqual(ok(yield* write(g, a, text("x")), "write"), 1)
+      assert.strictEqual(yield* poll(g, a, hup), all, "reset: an error is readable and writable")
     }))
 
   it.effect("AF_LOCAL datagram socketpair and connect by path: write / read, ENOTCONN, EISCONN with an address", () =>

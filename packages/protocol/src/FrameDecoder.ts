@@ -8,18 +8,19 @@
  * of per-chunk fibers. `decodeFrames` wraps it as a Stream pipeline for
  * callers that hold a Stream of bytes.
  *
- * Guarantees: a header is decoded (HeaderFromBytes) as soon as its 24
- * bytes are in, and a `len` shorter than the header or longer than the
- * limit is an error before any body byte is kept; body bytes are only
+ * Guarantees: a header's `len` is read as soon as its 24 bytes are in, and
+ * a `len` shorter than the header or longer than the limit is an error
+ * before any body byte is kept (the other header fields cannot be wrong on
+ * their own: they are checked with the body, by the frame's Schema); body bytes are only
  * gathered as they arrive, so nothing is ever allocated from an untrusted
  * length. A complete frame goes through FrameFromBytes in one piece (a view
  * when it lies in one chunk).
  */
-import { Result, Schema, Stream } from "effect"
+import { Result, Stream } from "effect"
 import { DEFAULT_MAX_FRAME_LENGTH, HEADER_SIZE } from "./Constants.ts"
 import type { Frame } from "./Frame.ts"
 import { decodeFrame, FrameDecodeError } from "./FrameCodec.ts"
-import { type Header, HeaderFromBytes } from "./Header.ts"
+import { type Header, readHeaderFields } from "./Header.ts"
 
 export interface FrameDecoderOptions {
   /** Largest accepted `len`, header included. Default 1 MiB + 40. */
@@ -29,7 +30,7 @@ export interface FrameDecoderOptions {
 /** One decoded frame, or a frame the stream could be cut past but not read. */
 export type DecodedFrame = Result.Result<Frame, FrameDecodeError>
 
-const decodeHeader = Schema.decodeUnknownResult(HeaderFromBytes)
+const MIN_LEN = BigInt(HEADER_SIZE)
 
 export class FrameDecoder {
   readonly maxFrameLength: number
@@ -66,11 +67,10 @@ export class FrameDecoder {
       if (this.header === undefined) {
         if (this.buffered < HEADER_SIZE) return out
         // peek: the header stays buffered and is cut out with its body
-        const decoded = decodeHeader(this.peek(HEADER_SIZE))
-        if (Result.isFailure(decoded)) {
-          return this.fail(out, "len", decoded.failure.message.replace(/\s+/g, " "), undefined)
+        const header = readHeaderFields(this.peek(HEADER_SIZE))
+        if (header.len < MIN_LEN) {
+          return this.fail(out, "len", `len ${header.len} is shorter than the ${HEADER_SIZE}-byte header`, undefined)
         }
-        const header = decoded.success
         if (header.len > BigInt(this.maxFrameLength)) {
           return this.fail(out, "len", `frame length ${header.len} exceeds the limit of ${this.maxFrameLength} bytes`, header)
         }

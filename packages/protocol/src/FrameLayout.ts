@@ -6,6 +6,7 @@
  * The functions here are the bodies of the Schema transformations in
  * FrameCodec.ts; nothing else should call them directly.
  */
+import { allocBytes, copyBytes, viewOf } from "./Bytes.ts"
 import {
   COOKIE_SIZE,
   COPYDATA_SIZE,
@@ -33,10 +34,11 @@ interface Layout<T extends FrameTag> {
   readonly type: number
   readonly arg: (f: FrameOf<T>) => number
   readonly body: BodySize
-  readonly decode: (h: Header, body: Uint8Array, view: DataView) => FrameOf<T> | FieldIssue
+  /** `view` covers the buffer behind `body`; the body starts at offset `o` of it. */
+  readonly decode: (h: Header, body: Uint8Array, view: DataView, o: number) => FrameOf<T> | FieldIssue
   readonly bodyLength: (f: FrameOf<T>) => number
-  /** Writes the body at HEADER_SIZE of the whole-frame view and bytes. */
-  readonly write: (f: FrameOf<T>, view: DataView, bytes: Uint8Array) => void
+  /** Writes the body at HEADER_SIZE of the frame's bytes; in `view` the frame starts at offset `o`. */
+  readonly write: (f: FrameOf<T>, view: DataView, bytes: Uint8Array, o: number) => void
 }
 
 const utf8Decoder = new TextDecoder("utf-8")
@@ -60,11 +62,7 @@ const commBytes = (comm: string): Uint8Array => {
   return lastCommBytes
 }
 
-const copy = (body: Uint8Array): Uint8Array<ArrayBuffer> => {
-  const out = new Uint8Array(body.byteLength)
-  out.set(body)
-  return out
-}
+const copy = copyBytes
 
 const noArg = () => 0
 const noBody = () => {}
@@ -90,11 +88,11 @@ const copyRequestLayout = (tag: CopyRequestTag, type: number): Layout<CopyReques
   type,
   arg: noArg,
   body: { exact: COPYDATA_SIZE },
-  decode: (h, _b, v) => ({ _tag: tag, reqno: h.reqno, len: v.getBigUint64(0, true), addr: v.getBigUint64(8, true) }),
+  decode: (h, _b, v, o) => ({ _tag: tag, reqno: h.reqno, len: v.getBigUint64(o, true), addr: v.getBigUint64(o + 8, true) }),
   bodyLength: () => COPYDATA_SIZE,
-  write: (f, v) => {
-    v.setBigUint64(HEADER_SIZE, f.len, true)
-    v.setBigUint64(HEADER_SIZE + 8, f.addr, true)
+  write: (f, v, _bytes, o) => {
+    v.setBigUint64(o + HEADER_SIZE, f.len, true)
+    v.setBigUint64(o + HEADER_SIZE + 8, f.addr, true)
   }
 })
 
@@ -104,17 +102,17 @@ const copyoutLayout = (tag: CopyoutTag, type: number): Layout<CopyoutTag> => ({
   type,
   arg: noArg,
   body: { min: COPYDATA_SIZE },
-  decode: (h, body, v) => {
-    const len = v.getBigUint64(0, true)
+  decode: (h, body, v, o) => {
+    const len = v.getBigUint64(o, true)
     if (len !== BigInt(body.byteLength - COPYDATA_SIZE)) {
       return issue("rcp_len", `copydata len ${len} does not match the ${body.byteLength - COPYDATA_SIZE} data bytes`)
     }
-    return { _tag: tag, reqno: h.reqno, addr: v.getBigUint64(8, true), data: copy(body.subarray(COPYDATA_SIZE)) }
+    return { _tag: tag, reqno: h.reqno, addr: v.getBigUint64(o + 8, true), data: copy(body.subarray(COPYDATA_SIZE)) }
   },
   bodyLength: (f) => COPYDATA_SIZE + f.data.byteLength,
-  write: (f, v, bytes) => {
-    v.setBigUint64(HEADER_SIZE, BigInt(f.data.byteLength), true)
-    v.setBigUint64(HEADER_SIZE + 8, f.addr, true)
+  write: (f, v, bytes, o) => {
+    v.setBigUint64(o + HEADER_SIZE, BigInt(f.data.byteLength), true)
+    v.setBigUint64(o + HEADER_SIZE + 8, f.addr, true)
     bytes.set(f.data, HEADER_SIZE + COPYDATA_SIZE)
   }
 })
@@ -127,16 +125,16 @@ export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
     type: FrameTypes.HANDSHAKE,
     arg: () => HandshakeKinds.FORK,
     body: { exact: FORK_BODY_SIZE },
-    decode: (h, body, v) => ({
+    decode: (h, body, v, o) => ({
       _tag: "HandshakeFork",
       reqno: h.reqno,
       cookie: copy(body.subarray(0, COOKIE_SIZE)),
-      cancel: v.getInt32(COOKIE_SIZE, true)
+      cancel: v.getInt32(o + COOKIE_SIZE, true)
     }),
     bodyLength: () => FORK_BODY_SIZE,
-    write: (f, v, bytes) => {
+    write: (f, v, bytes, o) => {
       bytes.set(f.cookie, HEADER_SIZE)
-      v.setInt32(HEADER_SIZE + COOKIE_SIZE, f.cancel, true)
+      v.setInt32(o + HEADER_SIZE + COOKIE_SIZE, f.cancel, true)
     }
   },
   HandshakeResponse: {
@@ -144,9 +142,9 @@ export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
     type: FrameTypes.HANDSHAKE,
     arg: noArg,
     body: { exact: HANDSHAKE_RESPONSE_BODY_SIZE },
-    decode: (h, _b, v) => ({ _tag: "HandshakeResponse", reqno: h.reqno, error: v.getInt32(0, true) }),
+    decode: (h, _b, v, o) => ({ _tag: "HandshakeResponse", reqno: h.reqno, error: v.getInt32(o, true) }),
     bodyLength: () => HANDSHAKE_RESPONSE_BODY_SIZE,
-    write: (f, v) => v.setInt32(HEADER_SIZE, f.error, true)
+    write: (f, v, _bytes, o) => v.setInt32(o + HEADER_SIZE, f.error, true)
   },
   PreforkRequest: {
     class: FrameClasses.REQ,
@@ -180,19 +178,19 @@ export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
     type: FrameTypes.SYSCALL,
     arg: noArg,
     body: { exact: SYSCALL_RESPONSE_BODY_SIZE },
-    decode: (h, _b, v) => ({
+    decode: (h, _b, v, o) => ({
       _tag: "SyscallResponse",
       reqno: h.reqno,
-      error: v.getInt32(0, true),
-      retval0: v.getBigInt64(8, true),
-      retval1: v.getBigInt64(16, true)
+      error: v.getInt32(o, true),
+      retval0: v.getBigInt64(o + 8, true),
+      retval1: v.getBigInt64(o + 16, true)
     }),
     bodyLength: () => SYSCALL_RESPONSE_BODY_SIZE,
-    write: (f, v) => {
+    write: (f, v, _bytes, o) => {
       // bytes 4..7 are the struct's padding; the frame buffer is zeroed
-      v.setInt32(HEADER_SIZE, f.error, true)
-      v.setBigInt64(HEADER_SIZE + 8, f.retval0, true)
-      v.setBigInt64(HEADER_SIZE + 16, f.retval1, true)
+      v.setInt32(o + HEADER_SIZE, f.error, true)
+      v.setBigInt64(o + HEADER_SIZE + 8, f.retval0, true)
+      v.setBigInt64(o + HEADER_SIZE + 16, f.retval1, true)
     }
   },
   CopyinRequest: copyRequestLayout("CopyinRequest", FrameTypes.COPYIN) as Layout<"CopyinRequest">,
@@ -204,9 +202,9 @@ export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
     type: FrameTypes.ANONMMAP,
     arg: noArg,
     body: { exact: 8 },
-    decode: (h, _b, v) => ({ _tag: "AnonmmapRequest", reqno: h.reqno, size: v.getBigUint64(0, true) }),
+    decode: (h, _b, v, o) => ({ _tag: "AnonmmapRequest", reqno: h.reqno, size: v.getBigUint64(o, true) }),
     bodyLength: () => 8,
-    write: (f, v) => v.setBigUint64(HEADER_SIZE, f.size, true)
+    write: (f, v, _bytes, o) => v.setBigUint64(o + HEADER_SIZE, f.size, true)
   },
   CopyinResponse: {
     class: FrameClasses.RESP,
@@ -222,9 +220,9 @@ export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
     type: FrameTypes.ANONMMAP,
     arg: noArg,
     body: { exact: 8 },
-    decode: (h, _b, v) => ({ _tag: "AnonmmapResponse", reqno: h.reqno, addr: v.getBigUint64(0, true) }),
+    decode: (h, _b, v, o) => ({ _tag: "AnonmmapResponse", reqno: h.reqno, addr: v.getBigUint64(o, true) }),
     bodyLength: () => 8,
-    write: (f, v) => v.setBigUint64(HEADER_SIZE, f.addr, true)
+    write: (f, v, _bytes, o) => v.setBigUint64(o + HEADER_SIZE, f.addr, true)
   },
   RaiseRequest: {
     class: FrameClasses.REQ,
@@ -308,7 +306,7 @@ export const decodeParts = (h: Header, body: Uint8Array): Frame | FieldIssue => 
     const want = "exact" in size ? `${size.exact}` : `at least ${size.min}`
     return issue("body", `${tag} needs a body of ${want} bytes, got ${body.byteLength}`)
   }
-  return layout.decode(h, body, new DataView(body.buffer, body.byteOffset, body.byteLength))
+  return layout.decode(h, body, viewOf(body), body.byteOffset)
 }
 
 export { isIssue as isFieldIssue }
@@ -329,13 +327,14 @@ export const headerOf = (f: Frame): Header => {
 export const encodeWhole = (f: Frame): Uint8Array<ArrayBuffer> => {
   const layout = Layouts[f._tag] as Layout<FrameTag>
   const length = HEADER_SIZE + layout.bodyLength(f)
-  const bytes = new Uint8Array(length)
-  const view = new DataView(bytes.buffer)
-  view.setBigUint64(0, BigInt(length), true)
-  view.setBigUint64(8, f.reqno, true)
-  view.setUint16(16, layout.class, true)
-  view.setUint16(18, layout.type, true)
-  view.setUint32(20, layout.arg(f), true)
-  layout.write(f, view, bytes)
+  const bytes = allocBytes(length)
+  const view = viewOf(bytes)
+  const o = bytes.byteOffset
+  view.setBigUint64(o, BigInt(length), true)
+  view.setBigUint64(o + 8, f.reqno, true)
+  view.setUint16(o + 16, layout.class, true)
+  view.setUint16(o + 18, layout.type, true)
+  view.setUint32(o + 20, layout.arg(f), true)
+  layout.write(f, view, bytes, o)
   return bytes
 }

@@ -7,6 +7,7 @@
  * unions are enforced one level up, when the header and body become a Frame.
  */
 import { Schema, SchemaTransformation } from "effect"
+import { viewOf } from "./Bytes.ts"
 import { HEADER_SIZE } from "./Constants.ts"
 
 const U16 = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 0xffff }))
@@ -32,13 +33,14 @@ const HeaderBytes = Schema.Uint8Array.check(
 
 /** Reads the header fields of a 24-byte little-endian view. */
 export const readHeaderFields = (b: Uint8Array): typeof Header.Encoded => {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const v = viewOf(b)
+  const o = b.byteOffset
   return {
-    len: v.getBigUint64(0, true),
-    reqno: v.getBigUint64(8, true),
-    class: v.getUint16(16, true),
-    type: v.getUint16(18, true),
-    arg: v.getUint32(20, true)
+    len: v.getBigUint64(o, true),
+    reqno: v.getBigUint64(o + 8, true),
+    class: v.getUint16(o + 16, true),
+    type: v.getUint16(o + 18, true),
+    arg: v.getUint32(o + 20, true)
   }
 }
 

@@ -1,6 +1,7 @@
 import "./SchemaJit.ts"
 
 export * from "./Banner.ts"
+export * from "./Bytes.ts"
 export * from "./Constants.ts"
 export * from "./Enums.ts"
 export * from "./ErrorCode.ts"

@@ -5,7 +5,7 @@
  * serv_handledisco + spcrelease (cleanup) for one client, run by its own
  * fiber so no client can stall another.
  */
-import { Clock, Duration, Effect, Fiber, FiberSet, Result, type Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Result, type Scope } from "effect"
 import { type LwpHandle, type ProcessHandle, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -23,6 +23,7 @@ import {
 } from "@sysproxy/protocol"
 import type * as Net from "node:net"
 import { makeRemoteMemory } from "./RemoteMemory.ts"
+import type { Job } from "./WorkerPool.ts"
 import type { ServerState } from "./ServerState.ts"
 import { syscallSpan } from "./ServerObserver.ts"
 import { makeSocketReader } from "./SocketReader.ts"
@@ -112,24 +113,30 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
      * a slow reader is paced and only a client that stops reading is dropped.
      */
     const sendPaced = (frame: Frame): Effect.Effect<boolean> =>
-      Effect.gen(function*() {
-        if (!send(frame)) return false
-        let backlog = unsentBytes(socket)
-        let lastProgress = yield* Clock.currentTimeMillis
-        while (!socket.destroyed && socket.writableLength > options.writeHighWater) {
-          yield* drained.pipe(Effect.timeoutOption(PACE_POLL))
-          const now = yield* Clock.currentTimeMillis
-          const left = unsentBytes(socket)
-          // any change is progress: a partial write shrinks it, a finished one lets the next in
-          if (left !== backlog) {
-            backlog = left
-            lastProgress = now
-          } else if (now - lastProgress >= Duration.toMillis(options.writeStallTimeout)) {
-            drop(`client stopped reading for ${Duration.format(options.writeStallTimeout)}`)
-          }
-        }
-        return !socket.destroyed
+      Effect.suspend(() => {
+        if (!send(frame)) return Effect.succeed(false)
+        // the usual case: the client keeps up, nothing to wait for
+        if (socket.writableLength <= options.writeHighWater) return Effect.succeed(true)
+        return paceBacklog
       })
+
+    const paceBacklog: Effect.Effect<boolean> = Effect.gen(function*() {
+      let backlog = unsentBytes(socket)
+      let lastProgress = yield* Clock.currentTimeMillis
+      while (!socket.destroyed && socket.writableLength > options.writeHighWater) {
+        yield* drained.pipe(Effect.timeoutOption(PACE_POLL))
+        const now = yield* Clock.currentTimeMillis
+        const left = unsentBytes(socket)
+        // any change is progress: a partial write shrinks it, a finished one lets the next in
+        if (left !== backlog) {
+          backlog = left
+          lastProgress = now
+        } else if (now - lastProgress >= Duration.toMillis(options.writeStallTimeout)) {
+          drop(`client stopped reading for ${Duration.format(options.writeStallTimeout)}`)
+        }
+      }
+      return !socket.destroyed
+    })
 
     const sendError = (reqno: bigint, code: keyof typeof ErrorCodes) => {
       options.observer?.errorReplied(code)
@@ -156,6 +163,10 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
 
     // -- jobs (the worker pool) -------------------------------------------
 
+    // each job is a fiber of its own in `jobs`, started at once (not on the
+    // next scheduler turn), with this client's memory as its UserMemory
+    const runJob = yield* FiberSet.runtime(jobs)<UserMemory>().pipe(Effect.provideService(UserMemory, memory))
+
     const settle = (list: Array<() => void>) => {
       for (const f of list) f()
     }
@@ -180,55 +191,62 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       })
 
     /** The seeds' schedulework: queue a job, or answer TRYAGAIN when the queue is full. */
-    const schedule = (reqno: bigint, syscall: boolean, work: Effect.Effect<void>) =>
-      Effect.gen(function*() {
-        // the per-client cap: one client cannot take the whole pool and queue
-        if (syscall && inflightSyscalls >= options.maxInflightSyscalls) {
-          sendError(reqno, "TRYAGAIN")
-          return
+    const schedule = (reqno: bigint, syscall: boolean, work: Effect.Effect<void, never, UserMemory>): void => {
+      // the per-client cap: one client cannot take the whole pool and queue
+      if (syscall && inflightSyscalls >= options.maxInflightSyscalls) return sendError(reqno, "TRYAGAIN")
+      inflightJobs++
+      if (syscall) inflightSyscalls++
+      const job: Job = {
+        start: (done) => {
+          if (state === "dying") {
+            jobEnded(syscall)
+            return done()
+          }
+          runJob(work).addObserver(() => {
+            jobEnded(syscall)
+            done()
+          })
         }
-        inflightJobs++
-        if (syscall) inflightSyscalls++
-        const run = Effect.suspend(() =>
-          state === "dying" ? Effect.void : FiberSet.run(jobs, work).pipe(Effect.flatMap(Fiber.await))
-        ).pipe(Effect.asVoid, Effect.ensuring(Effect.sync(() => jobEnded(syscall))))
-        // an exec has already ordered its lwps out and there is one per
-        // connection at most: it is never refused, or the process would stay
-        // half-exec'd
-        const queued = yield* server.pool.submit({ run }, { bypassBound: !syscall })
-        if (!queued) {
-          jobEnded(syscall)
-          sendError(reqno, "TRYAGAIN")
-        }
-      })
+      }
+      // an exec has already ordered its lwps out and there is one per
+      // connection at most: it is never refused, or the process would stay
+      // half-exec'd
+      if (!server.pool.submit(job, { bypassBound: !syscall })) {
+        jobEnded(syscall)
+        sendError(reqno, "TRYAGAIN")
+      }
+    }
 
     /** The seeds' serv_handlesyscall. */
-    const runSyscall = (frame: SyscallRequest, pid: number) =>
-      Effect.gen(function*() {
-        const startedAt = options.observer === undefined ? 0 : performance.now()
-        const lwp = yield* Effect.result(hyp.newLwp(pid))
-        if (Result.isFailure(lwp)) {
-          send({ _tag: "SyscallResponse", reqno: frame.reqno, error: lwp.failure.errno, retval0: -1n, retval1: 0n })
-          return
-        }
-        const handle: LwpHandle = lwp.success
-        server.unanswered.set(handle, [])
-        const call = hyp.syscall(handle, frame.sysnum, frame.args)
-        yield* (options.traceSyscalls ? syscallSpan(call, frame.sysnum, pid) : call).pipe(
-          Effect.provideService(UserMemory, memory),
-          Effect.ensuring(hyp.releaseLwp(handle)),
-          Effect.map((result) => {
-            server.counters.syscalls++
-            options.observer?.syscallAnswered(frame.sysnum, result.error, startedAt)
-            send({ _tag: "SyscallResponse", reqno: frame.reqno, ...result })
+    const runSyscall = (frame: SyscallRequest, pid: number): Effect.Effect<void, never, UserMemory> =>
+      Effect.matchEffect(hyp.newLwp(pid), {
+        onFailure: (e) =>
+          Effect.sync(() => {
+            send({ _tag: "SyscallResponse", reqno: frame.reqno, error: e.errno, retval0: -1n, retval1: 0n })
           }),
-          // answered or interrupted, whoever waits for this answer (halt) goes on
-          Effect.ensuring(Effect.sync(() => {
-            const waiting = server.unanswered.get(handle)
-            server.unanswered.delete(handle)
-            if (waiting) settle(waiting)
-          }))
-        )
+        onSuccess: (handle) => {
+          server.unanswered.set(handle, [])
+          const startedAt = options.observer === undefined ? 0 : performance.now()
+          const call = hyp.syscall(handle, frame.sysnum, frame.args)
+          return (options.traceSyscalls ? syscallSpan(call, frame.sysnum, pid) : call).pipe(
+            Effect.onExit((exit) =>
+              Effect.andThen(
+                hyp.releaseLwp(handle),
+                Effect.sync(() => {
+                  if (Exit.isSuccess(exit)) {
+                    server.counters.syscalls++
+                    options.observer?.syscallAnswered(frame.sysnum, exit.value.error, startedAt)
+                    send({ _tag: "SyscallResponse", reqno: frame.reqno, ...exit.value })
+                  }
+                  // answered or interrupted, whoever waits for this answer (halt) goes on
+                  const waiting = server.unanswered.get(handle)
+                  server.unanswered.delete(handle)
+                  if (waiting) settle(waiting)
+                })
+              )
+            )
+          )
+        }
       })
 
     /** The seeds' serv_handleexec: runs once every other lwp has left the kernel. */
@@ -317,7 +335,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         yield* Effect.annotateLogsScoped({ comm: frame.comm })
         // start draining now; the job waits for the drain to finish
         yield* hyp.lwpExit(proc)
-        yield* schedule(frame.reqno, false, finishExec(frame, proc))
+        schedule(frame.reqno, false, finishExec(frame, proc))
       })
 
     // -- dispatch (the seeds' handlereq / kickwaiter) -------------------------
@@ -373,7 +391,8 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       const proc = process
       switch (frame._tag) {
         case "SyscallRequest":
-          return schedule(frame.reqno, true, runSyscall(frame, proc.pid))
+          schedule(frame.reqno, true, runSyscall(frame, proc.pid))
+          return Effect.void
         case "PreforkRequest":
           return prefork(frame.reqno, proc)
         case "HandshakeExec":
@@ -436,6 +455,8 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       while (!closing) {
         const read = yield* reader.pull
         if (read._tag === "End") break
+        // the answers of calls that complete at once go out in one write per batch of requests
+        socket.cork()
         for (const chunk of read.chunks) {
           for (const item of decoder.push(chunk)) {
             if (closing) break
@@ -448,6 +469,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
           }
           if (closing) break
         }
+        socket.uncork()
       }
     })
     yield* loop.pipe(

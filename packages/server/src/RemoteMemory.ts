@@ -31,8 +31,17 @@ type Op = MemoryFault["op"]
 
 const fault = (op: Op, message: string) => new MemoryFault({ op, errno: Errno.EFAULT, message })
 
-/** Sends a request and waits for its answer, which must be of the expected kind. */
-const ask = <T extends Frame["_tag"]>(link: RemoteLink, op: Op, request: (reqno: bigint) => Frame, expect: T) =>
+/**
+ * Sends a request and waits for its answer, which must be of the expected
+ * kind; `accept` checks the answer's contents.
+ */
+const ask = <T extends Frame["_tag"], A>(
+  link: RemoteLink,
+  op: Op,
+  request: (reqno: bigint) => Frame,
+  expect: T,
+  accept: (answer: Extract<Frame, { readonly _tag: T }>) => Effect.Effect<A, MemoryFault>
+): Effect.Effect<A, MemoryFault> =>
   Effect.suspend(() => {
     const max = link.maxOutstanding ?? Infinity
     if (link.waiters.size() >= max) {
@@ -45,33 +54,37 @@ const ask = <T extends Frame["_tag"]>(link: RemoteLink, op: Op, request: (reqno:
       link.waiters.fail(reqno, new NotConnected())
       return Effect.fail(fault(op, "connection closed"))
     }
-    return wait.pipe(
-      Effect.mapError((e) => fault(op, e._tag === "NotConnected" ? "connection closed" : e.message)),
-      Effect.flatMap((answer) =>
+    return Effect.matchEffect(wait, {
+      onFailure: (e) => Effect.fail(fault(op, e._tag === "NotConnected" ? "connection closed" : e.message)),
+      onSuccess: (answer) =>
         answer._tag === expect
-          ? Effect.succeed(answer as Extract<Frame, { readonly _tag: T }>)
+          ? accept(answer as Extract<Frame, { readonly _tag: T }>)
           : Effect.fail(fault(op, `expected ${expect}, the client sent ${answer._tag}`))
-      )
-    )
+    })
   })
 
 const copyinChunk = (link: RemoteLink, addr: bigint, len: number) =>
-  ask(link, "copyin", (reqno) => ({ _tag: "CopyinRequest", reqno, len: BigInt(len), addr }), "CopyinResponse").pipe(
-    Effect.flatMap((answer) =>
+  ask(
+    link,
+    "copyin",
+    (reqno) => ({ _tag: "CopyinRequest", reqno, len: BigInt(len), addr }),
+    "CopyinResponse",
+    (answer) =>
       answer.data.byteLength === len
         ? Effect.succeed(answer.data)
         : Effect.fail(fault("copyin", `asked for ${len} bytes, the client sent ${answer.data.byteLength}`))
-    )
   )
 
 export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
-  const copyin = (addr: bigint, len: number) =>
-    Effect.gen(function*() {
-      if (len <= MAX_COPY_CHUNK) {
-        const data = len === 0 ? new Uint8Array(0) : yield* copyinChunk(link, addr, len)
+  const copyin = (addr: bigint, len: number): Effect.Effect<Uint8Array, MemoryFault> => {
+    if (len === 0) return Effect.sync(() => new Uint8Array(0))
+    if (len <= MAX_COPY_CHUNK) {
+      return Effect.map(copyinChunk(link, addr, len), (data) => {
         link.onCopy("in", len)
         return data
-      }
+      })
+    }
+    return Effect.gen(function*() {
       const out = new Uint8Array(len)
       for (let off = 0; off < len; off += MAX_COPY_CHUNK) {
         const n = Math.min(MAX_COPY_CHUNK, len - off)
@@ -80,6 +93,7 @@ export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
       link.onCopy("in", len)
       return out
     })
+  }
 
   const copyinstr = (addr: bigint, maxLen: number) => {
     const len = Math.min(maxLen, MAX_COPY_CHUNK)
@@ -87,9 +101,8 @@ export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
       link,
       "copyinstr",
       (reqno) => ({ _tag: "CopyinstrRequest", reqno, len: BigInt(len), addr }),
-      "CopyinResponse"
-    ).pipe(
-      Effect.flatMap((answer) => {
+      "CopyinResponse",
+      (answer) => {
         const data = answer.data
         if (data.byteLength > len) {
           return Effect.fail(fault("copyinstr", `asked for at most ${len} bytes, the client sent ${data.byteLength}`))
@@ -99,7 +112,7 @@ export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
         const str = nul === -1 ? data : data.subarray(0, nul + 1)
         link.onCopy("in", str.byteLength)
         return Effect.succeed(str)
-      })
+      }
     )
   }
 
@@ -121,13 +134,10 @@ export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
     })
 
   const anonmmap = (size: bigint) =>
-    ask(link, "anonmmap", (reqno) => ({ _tag: "AnonmmapRequest", reqno, size }), "AnonmmapResponse").pipe(
-      Effect.flatMap((answer) =>
-        answer.addr === 0n
-          ? Effect.fail(new MemoryFault({ op: "anonmmap", errno: Errno.ENOMEM, message: "the client could not map memory" }))
-          : Effect.succeed(answer.addr)
-      )
-    )
+    ask(link, "anonmmap", (reqno) => ({ _tag: "AnonmmapRequest", reqno, size }), "AnonmmapResponse", (answer) =>
+      answer.addr === 0n
+        ? Effect.fail(new MemoryFault({ op: "anonmmap", errno: Errno.ENOMEM, message: "the client could not map memory" }))
+        : Effect.succeed(answer.addr))
 
   const raise = (signo: number) =>
     Effect.sync(() => {

@@ -79,7 +79,7 @@ export const make = (input: ServerOptions) =>
     if (Result.isFailure(banner)) {
       return yield* new ServerStartError({ url: options.url, reason: "ListenFailed", message: banner.failure.message })
     }
-    const pool = yield* makeWorkerPool({
+    const pool = makeWorkerPool({
       maxWorkers: options.maxWorkers,
       idleWorkers: options.idleWorkers,
       maxQueued: options.maxQueuedJobs

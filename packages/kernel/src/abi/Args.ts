@@ -3,14 +3,18 @@
  * argument, of which only the C type's own width counts (an `int` -1
  * arrives as ff ff ff ff 00 00 00 00). Slots past the end read as zero.
  */
-export class Args {
-  private readonly view: DataView
+import { viewOf } from "@sysproxy/protocol"
 
+export class Args {
   readonly bytes: Uint8Array
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  }
+
+  /** The shared view over the buffer behind the block (Bytes.viewOf): no DataView per call. */
+  private get view(): DataView {
+    return viewOf(this.bytes)
   }
 
   private has(slot: number, width: number): boolean {
@@ -19,22 +23,22 @@ export class Args {
 
   /** int, pid_t, mode_t as signed 32-bit. */
   int(slot: number): number {
-    return this.has(slot, 4) ? this.view.getInt32(slot * 8, true) : 0
+    return this.has(slot, 4) ? this.view.getInt32(this.bytes.byteOffset + slot * 8, true) : 0
   }
 
   /** u_int, mode_t, uid_t, gid_t: unsigned 32-bit. */
   uint(slot: number): number {
-    return this.has(slot, 4) ? this.view.getUint32(slot * 8, true) : 0
+    return this.has(slot, 4) ? this.view.getUint32(this.bytes.byteOffset + slot * 8, true) : 0
   }
 
   /** long, off_t, ssize_t, time_t: signed 64-bit. */
   long(slot: number): bigint {
-    return this.has(slot, 8) ? this.view.getBigInt64(slot * 8, true) : 0n
+    return this.has(slot, 8) ? this.view.getBigInt64(this.bytes.byteOffset + slot * 8, true) : 0n
   }
 
   /** u_long, size_t, pointers: unsigned 64-bit. */
   ulong(slot: number): bigint {
-    return this.has(slot, 8) ? this.view.getBigUint64(slot * 8, true) : 0n
+    return this.has(slot, 8) ? this.view.getBigUint64(this.bytes.byteOffset + slot * 8, true) : 0n
   }
 
   /** A client pointer (0 is NULL). */

@@ -5,24 +5,46 @@
  * destination. A socket is one open File (every descriptor of it, dup or
  * another process's, points there); it closes when the last one goes.
  *
+ * What NetBSD does and the model keeps:
+ * - a TCP connection is established when it enters the listener's queue
+ *   (before accept). tcp_input drops a SYN while the queue holds more than
+ *   the backlog, and the connecting side retransmits: here a connect to a
+ *   full queue waits (SS_ISCONNECTING) and gets in as soon as an accept
+ *   makes room — a blocking connect sleeps until then, a non-blocking one
+ *   answers EINPROGRESS (as every non-blocking TCP connect does), a second
+ *   connect meanwhile EALREADY. If the listener closes first, the connect
+ *   fails with ECONNREFUSED (so_error, for the non-blocking one). An
+ *   AF_LOCAL connect to a full queue (sonewconn's limit, 3 * backlog / 2
+ *   + 1) is ECONNREFUSED at once, as unp_connect does.
+ * - a TCP close sends FIN: the peer reads end of file and may still write;
+ *   what it writes reaches a socket nobody holds, which answers RST: the
+ *   write returns its count, and from then on the peer has ECONNRESET
+ *   pending (the next read or SO_ERROR reports it once) and further
+ *   writes are EPIPE (with SIGPIPE). A close with SO_LINGER and a zero
+ *   linger time, and a listener closing with connections not yet
+ *   accepted, send RST at once (ECONNRESET for the peer). Unread data is
+ *   dropped on close (tcp_disconnect), without a RST. An AF_LOCAL close
+ *   disconnects the peer at once: its writes are EPIPE.
+ * - a pending error (so_error) is reported once, by SO_ERROR, a read (after
+ *   the data still queued) or a write, and makes the socket readable and
+ *   writable for poll. poll never reports POLLHUP on a socket (sopoll).
+ * - bind conflicts (AF_INET/AF_INET6, per family and type) follow
+ *   in_pcbbind_port: the socket on the port that matches the new address
+ *   with the fewest wildcards (a connected socket counts one for its peer,
+ *   a wildcard against a specific address one more; two different
+ *   specific addresses never match) is a conflict unless both set
+ *   SO_REUSEPORT; with SO_REUSEADDR or SO_REUSEPORT only exact matches
+ *   count. So SO_REUSEADDR lets a specific address share a port with a
+ *   wildcard one, and a restarted server bind its port while connections
+ *   made on it live; it does not let two unconnected sockets share one
+ *   address and port.
+ *
  * What the model keeps simple (documented differences from NetBSD):
- * - connect never waits: the connection is made (or refused) at once; a
- *   non-blocking AF_INET/AF_INET6 connect still answers EINPROGRESS (the
- *   connection is up already: poll says POLLOUT, SO_ERROR is 0, a second
- *   connect is EISCONN), as a loopback TCP connect does.
- * - the listen queue holds at most 3 * backlog / 2 + 1 connections not yet
- *   accepted (sonewconn's limit); one more is ECONNREFUSED.
- * - a peer that closes is end of file for the other side (no RST, so no
- *   ECONNRESET); writing to it is EPIPE.
+ * - no connection timer: a connect waiting for room waits until there is
+ *   some or the listener goes (NetBSD gives up after 75 s, ETIMEDOUT); no
+ *   TIME_WAIT, so a closed socket's port is free at once.
  * - flow control: a stream write fits what the peer's receive buffer
  *   (SO_RCVBUF) has room for, and waits for the rest.
- * - bind conflicts (AF_INET/AF_INET6, per family, per port): two sockets
- *   on the same address may share a port when both set SO_REUSEPORT, or
- *   when the new one sets SO_REUSEADDR and the old one is not listening;
- *   a wildcard and a specific address may share a port when the new one
- *   sets SO_REUSEADDR (or both SO_REUSEPORT). listen is EADDRINUSE while
- *   another socket listens on the same address and port (unless both set
- *   SO_REUSEPORT).
  * - datagrams to an inet port nobody has bound are dropped (UDP); to a full
  *   receive buffer, dropped (UDP) or ENOBUFS (AF_LOCAL).
  */
@@ -48,7 +70,7 @@ import {
 } from "./Address.ts"
 import { ByteQueue, DatagramQueue } from "./Buffer.ts"
 
-const { POLLIN, POLLRDNORM, POLLOUT, POLLWRNORM, POLLHUP } = pollEvents
+const { POLLIN, POLLRDNORM, POLLOUT, POLLWRNORM } = pollEvents
 const READ_EVENTS = POLLIN | POLLRDNORM
 const WRITE_EVENTS = POLLOUT | POLLWRNORM
 
@@ -120,6 +142,10 @@ export class Socket {
   readonly pending: Array<Socket> = []
   /** The listener whose queue holds this socket, until accepted. */
   listener: Socket | undefined = undefined
+  /** The listener a connect waits on for room in its queue (SS_ISCONNECTING). */
+  connecting: Socket | undefined = undefined
+  /** Connects waiting for room in this listener's queue, oldest first. */
+  readonly waiting: Array<Socket> = []
   /** Nothing more will arrive: the peer shut its writing side or went, or SHUT_RD. */
   cantRcvMore = false
   /** SHUT_WR (or the peer went away). */
@@ -151,6 +177,10 @@ export class Socket {
     return this.type === so.SOCK_STREAM
   }
 
+  get isInet(): boolean {
+    return this.domain === so.AF_INET || this.domain === so.AF_INET6
+  }
+
   get received(): number {
     return this.isStream ? this.stream.count : this.dgrams.count
   }
@@ -178,19 +208,43 @@ const signalOwner = (s: Socket): Effect.Effect<void> =>
     return Effect.forEach(procs, (p) => p.client?.raise(signals.SIGIO) ?? Effect.void, { discard: true })
   })
 
+/** Where setsockopt keeps struct linger (see syscalls/sockets.ts). */
+const LINGER_KEY = `${so.SOL_SOCKET}:${so.SO_LINGER}`
+
 const nonblocking = (file: File | undefined, flags: number): boolean =>
   (flags & so.MSG_DONTWAIT) !== 0 || (file !== undefined && (file.flag & fileFlagsKernel.FNONBLOCK) !== 0)
 
 // ---------------------------------------------------------------- binding
 
-/** Does `a` (for socket `s`) clash with `o`'s binding? */
-const clashes = (s: Socket, a: InetLike, o: Socket): boolean => {
-  const ol = o.local
-  if (o === s || !isInet(ol) || o.domain !== s.domain || o.type !== s.type || ol.port !== a.port) return false
-  const bothReusePort = s.has(so.SO_REUSEPORT) && o.has(so.SO_REUSEPORT)
-  if (sameHost(ol, a)) return !(bothReusePort || (s.has(so.SO_REUSEADDR) && !o.listening))
-  if (isWildcard(ol) || isWildcard(a)) return !(bothReusePort || s.has(so.SO_REUSEADDR))
-  return false
+/**
+ * in_pcblookup_port: the socket holding `a`'s port that matches `a` with
+ * the fewest wildcards — a connected socket counts one for its peer, a
+ * wildcard address against a specific one another, two different
+ * specific addresses do not match; with `wild` false only exact matches.
+ */
+const holderOf = (s: Socket, a: InetLike, wild: boolean): Socket | undefined => {
+  let match: Socket | undefined
+  let fewest = 3
+  for (const o of netOf(s.kernel).bound) {
+    const ol = o.local
+    if (o === s || !isInet(ol) || o.domain !== s.domain || o.type !== s.type || ol.port !== a.port) continue
+    let wildcards = isInet(o.peerAddr) && !isWildcard(o.peerAddr) ? 1 : 0
+    if (isWildcard(ol) !== isWildcard(a)) wildcards++
+    else if (!isWildcard(a) && !sameHost(ol, a)) continue
+    if (wildcards > 0 && !wild) continue
+    if (wildcards < fewest) {
+      match = o
+      fewest = wildcards
+      if (fewest === 0) break
+    }
+  }
+  return match
+}
+
+/** in_pcbbind_port: `a`'s port is taken unless the holder and `s` both set SO_REUSEPORT. */
+const portTaken = (s: Socket, a: InetLike): boolean => {
+  const holder = holderOf(s, a, !s.has(so.SO_REUSEADDR) && !s.has(so.SO_REUSEPORT))
+  return holder !== undefined && !(s.has(so.SO_REUSEPORT) && holder.has(so.SO_REUSEPORT))
 }
 
 const portInUse = (net: NetState, s: Socket, port: number): boolean => {
@@ -222,7 +276,7 @@ export const bindInet = (s: Socket, a: InetLike): Effect.Effect<void, SysErr> =>
     const net = netOf(s.kernel)
     let addr = a
     if (a.port === 0) addr = withPort(a, yield* ephemeralPort(s))
-    else for (const o of net.bound) if (clashes(s, a, o)) return yield* sysErr(Errno.EADDRINUSE)
+    else if (portTaken(s, a)) return yield* sysErr(Errno.EADDRINUSE)
     s.local = addr.family === so.AF_INET6 ? { ...addr, flowinfo: 0, scope: 0 } : addr
     net.bound.add(s)
   })
@@ -246,28 +300,28 @@ export const boundAt = (node: Vnode): Socket | undefined => {
 
 // ------------------------------------------------------------- listening
 
-/** The listen queue's limit: sonewconn refuses once qlen > 3 * qlimit / 2. */
-const queueFull = (l: Socket): boolean => l.pending.length > Math.floor((3 * l.backlog) / 2)
+/**
+ * The listen queue is full: TCP takes a SYN while the queue holds at most
+ * the backlog (tcp_input); AF_LOCAL makes a connection while it holds at
+ * most 3 * backlog / 2 (sonewconn).
+ */
+const queueFull = (l: Socket): boolean =>
+  l.pending.length > (l.isInet ? l.backlog : Math.floor((3 * l.backlog) / 2))
 
 export const listen = (s: Socket, backlog: number): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     if (!s.isStream) return yield* sysErr(Errno.EOPNOTSUPP)
-    if (s.connected || s.peer !== undefined) return yield* sysErr(Errno.EINVAL)
+    if (s.connected || s.peer !== undefined || s.connecting !== undefined) return yield* sysErr(Errno.EINVAL)
     if (s.domain === so.AF_LOCAL) {
       if (s.local === undefined) return yield* sysErr(Errno.EINVAL)
     } else {
       yield* autobind(s)
-      const mine = s.local as InetLike
-      for (const o of netOf(s.kernel).bound) {
-        if (o !== s && o.listening && o.domain === s.domain && isInet(o.local) && o.local.port === mine.port &&
-          sameHost(o.local, mine) && !(o.has(so.SO_REUSEPORT) && s.has(so.SO_REUSEPORT))) {
-          return yield* sysErr(Errno.EADDRINUSE)
-        }
-      }
     }
     s.listening = true
     s.options |= so.SO_ACCEPTCONN
     s.backlog = backlog < 0 || backlog > so.SOMAXCONN ? so.SOMAXCONN : backlog
+    // a larger backlog given again may make room for connects waiting
+    yield* admitWaiting(s)
   })
 
 /** The listener an inet connect to `dest` reaches: the exact address first, else a wildcard one. */
@@ -282,15 +336,16 @@ const findListener = (s: Socket, dest: InetLike): Socket | undefined => {
   return wild
 }
 
-/** Joins `client` to a new socket on `listener`'s queue (ECONNREFUSED when the queue is full). */
-const joinListener = (client: Socket, listener: Socket, serverLocal: SockAddr): Effect.Effect<void, SysErr> =>
+/** Joins `client` to a new socket on `listener`'s queue: the connection is established. */
+const joinListener = (client: Socket, listener: Socket, serverLocal: SockAddr): Effect.Effect<void> =>
   Effect.gen(function*() {
-    if (queueFull(listener)) return yield* sysErr(Errno.ECONNREFUSED)
     const server = new Socket(listener.kernel, listener.domain, listener.type, listener.protocol, listener)
     // the new socket inherits the listener's options (sonewconn), but not its listening
     server.options = listener.options & ~so.SO_ACCEPTCONN
     server.sndbuf = listener.sndbuf
     server.rcvbuf = listener.rcvbuf
+    const linger = listener.stored.get(LINGER_KEY)
+    if (linger !== undefined) server.stored.set(LINGER_KEY, linger)
     server.local = serverLocal
     server.peerAddr = client.local ?? anyAddr(client.domain)
     server.peer = client
@@ -301,15 +356,36 @@ const joinListener = (client: Socket, listener: Socket, serverLocal: SockAddr): 
     client.peerAddr = listener.domain === so.AF_LOCAL ? listener.local : serverLocal
     client.connected = true
     listener.pending.push(server)
-    yield* client.changed(false)
+    yield* client.changed(true)
     yield* listener.changed(true)
   })
 
-/** connect for a stream inet socket: to a listener of this kernel. */
+/** Connects waiting on `l` get in while its queue has room (their SYN, sent again, is taken now). */
+const admitWaiting = (l: Socket): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    while (l.listening && !l.closed && !queueFull(l)) {
+      const c = l.waiting.shift()
+      if (c === undefined) return
+      c.connecting = undefined
+      yield* joinListener(c, l, c.peerAddr ?? anyAddr(l.domain))
+    }
+  })
+
+/**
+ * connect for an inet socket: a datagram socket takes its default
+ * destination; a stream one joins a listener of this kernel, or waits in
+ * line while its queue is full (the caller waits with `awaitConnection`
+ * or answers EINPROGRESS).
+ */
 export const connectInet = (s: Socket, dest: InetLike): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
+    if (s.connecting !== undefined) return yield* sysErr(Errno.EALREADY)
     if (s.listening) return yield* sysErr(Errno.EOPNOTSUPP)
-    if (s.isStream && (s.connected || s.peer !== undefined)) return yield* sysErr(Errno.EISCONN)
+    if (s.isStream && (s.connected || s.peer !== undefined)) {
+      // a connection that was reset or refused took its control block with it (tcp_close)
+      return yield* sysErr(s.connected ? Errno.EISCONN : Errno.EINVAL)
+    }
+    if (s.isStream && s.cantRcvMore && s.cantSendMore) return yield* sysErr(Errno.EINVAL)
     // connecting to the wildcard address reaches this host (in_pcbconnect uses the first address)
     const to = isWildcard(dest) ? withPort(loopbackOf(s.domain), dest.port) : dest
     if (!isLoopback(to)) return yield* sysErr(Errno.ENETUNREACH)
@@ -322,13 +398,34 @@ export const connectInet = (s: Socket, dest: InetLike): Effect.Effect<void, SysE
     }
     const listener = findListener(s, to)
     if (listener === undefined) return yield* sysErr(Errno.ECONNREFUSED)
-    if (queueFull(listener)) return yield* sysErr(Errno.ECONNREFUSED)
     yield* autobind(s, loopbackOf(s.domain))
     // a socket bound to the wildcard gets the address it connects from
     const mine = s.local as InetLike
     if (isWildcard(mine)) s.local = withPort(loopbackOf(s.domain), mine.port)
-    yield* joinListener(s, listener, to)
+    s.error = 0
+    if (!queueFull(listener)) return yield* joinListener(s, listener, to)
+    s.connecting = listener
+    s.peerAddr = to
+    listener.waiting.push(s)
   })
+
+/** A blocking connect: waits while the connection is in line; its error if it failed (EINTR leaves it in line). */
+export const awaitConnection = (ctx: SyscallContext, s: Socket): Effect.Effect<void, SysErr> =>
+  Effect.gen(function*() {
+    for (;;) {
+      if (s.connecting === undefined) return yield* takeError(s)
+      const why = yield* s.queue.sleep(ctx.lwp, undefined, () => s.connecting === undefined)
+      if (why === "interrupted") return yield* sysErr(Errno.EINTR)
+    }
+  })
+
+/** Reports (and clears) a pending error. */
+const takeError = (s: Socket): Effect.Effect<void, SysErr> => {
+  const e = s.error
+  if (e === 0) return Effect.void
+  s.error = 0
+  return sysErr(e)
+}
 
 /**
  * connect for an AF_LOCAL socket to the socket bound at `node` (found by
@@ -349,7 +446,7 @@ export const connectLocal = (s: Socket, node: Vnode, path: string): Effect.Effec
       s.connected = true
       return
     }
-    if (!target.listening) return yield* sysErr(Errno.ECONNREFUSED)
+    if (!target.listening || queueFull(target)) return yield* sysErr(Errno.ECONNREFUSED)
     yield* joinListener(s, target, target.local ?? anyAddr(so.AF_LOCAL))
   })
 
@@ -371,6 +468,7 @@ export const accept = (ctx: SyscallContext, l: Socket, file: File): Effect.Effec
       const next = l.pending.shift()
       if (next !== undefined) {
         next.listener = undefined
+        yield* admitWaiting(l)
         return next
       }
       if (l.closed) return yield* sysErr(Errno.ECONNABORTED)
@@ -394,31 +492,42 @@ export const receive = (ctx: SyscallContext, s: Socket, file: File | undefined, 
   Effect.gen(function*() {
     const peek = (flags & so.MSG_PEEK) !== 0
     for (;;) {
-      if (s.error !== 0) {
-        const e = s.error
-        s.error = 0
-        return yield* sysErr(e)
-      }
+      // what is queued comes first, then a pending error, then end of file (soreceive)
       if (s.isStream) {
         if (s.stream.count > 0) {
           const data = s.stream.take(len, !peek)
           if (!peek && s.peer !== undefined) yield* s.peer.changed(false)
           return { data, from: s.peerAddr, truncated: false }
         }
-        if (s.cantRcvMore) return { data: new Uint8Array(0), from: s.peerAddr, truncated: false }
-        if (!s.connected) return yield* sysErr(Errno.ENOTCONN)
       } else {
         const d = s.dgrams.shift(!peek)
         if (d !== undefined) {
           return { data: d.data.subarray(0, Math.min(len, d.data.length)), from: d.from, truncated: d.data.length > len }
         }
-        if (s.cantRcvMore) return { data: new Uint8Array(0), from: undefined, truncated: false }
       }
+      yield* takeError(s)
+      if (s.cantRcvMore) return { data: new Uint8Array(0), from: s.isStream ? s.peerAddr : undefined, truncated: false }
+      if (s.isStream && !s.connected && s.connecting === undefined) return yield* sysErr(Errno.ENOTCONN)
       if (len === 0) return { data: new Uint8Array(0), from: undefined, truncated: false }
       if (nonblocking(file, flags)) return yield* sysErr(Errno.EAGAIN)
-      const why = yield* s.queue.sleep(ctx.lwp, undefined, () => s.received > 0 || s.cantRcvMore || s.error !== 0)
+      const why = yield* s.queue.sleep(
+        ctx.lwp,
+        undefined,
+        () => s.received > 0 || s.cantRcvMore || s.error !== 0 || (s.isStream && !s.connected && s.connecting === undefined)
+      )
       if (why === "interrupted") return yield* sysErr(Errno.EINTR)
     }
+  })
+
+/** RST received: so_error ECONNRESET, the connection gone both ways (tcp_drop, soisdisconnected). */
+const reset = (s: Socket): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (s.closed) return Effect.void
+    s.error = Errno.ECONNRESET
+    s.cantRcvMore = true
+    s.cantSendMore = true
+    s.connected = false
+    return s.changed(true)
   })
 
 /** send on a connected stream: EPIPE once the writing side is shut or the peer gone; waits for room. */
@@ -427,8 +536,19 @@ const sendStream = (ctx: SyscallContext, s: Socket, file: File | undefined, data
     let done = 0
     for (;;) {
       if (s.cantSendMore) return done > 0 ? done : yield* sysErr(Errno.EPIPE)
+      if (s.error !== 0) {
+        if (done > 0) return done
+        yield* takeError(s)
+      }
       const peer = s.peer
       if (peer === undefined || !s.connected) return yield* sysErr(Errno.ENOTCONN)
+      if (s.isInet && peer.closed) {
+        // the data reaches a socket nobody holds any more, which answers RST (tcp_input)
+        yield* reset(s)
+        return data.length
+      }
+      // TCP drops data for a side that shut its reading; AF_LOCAL refuses it
+      if (s.isInet && peer.cantRcvMore) return data.length
       if (peer.closed || peer.cantRcvMore) return done > 0 ? done : yield* sysErr(Errno.EPIPE)
       if (done >= data.length) return done
       const room = peer.rcvbuf - peer.stream.count
@@ -443,7 +563,7 @@ const sendStream = (ctx: SyscallContext, s: Socket, file: File | undefined, data
       const why = yield* s.queue.sleep(
         ctx.lwp,
         undefined,
-        () => s.cantSendMore || peer.closed || peer.cantRcvMore || peer.rcvbuf - peer.stream.count > 0
+        () => s.cantSendMore || s.error !== 0 || peer.closed || peer.cantRcvMore || peer.rcvbuf - peer.stream.count > 0
       )
       if (why === "interrupted") return done > 0 ? done : yield* sysErr(Errno.EINTR)
     }
@@ -535,7 +655,18 @@ export const shutdown = (s: Socket, how: number): Effect.Effect<void, SysErr> =>
     yield* s.changed(false)
   })
 
-/** The last reference went: the peer sees end of file, queued connections are dropped, the port is free. */
+/** SO_LINGER on with a zero linger time: close drops the connection with a RST (tcp_disconnect). */
+const lingersZero = (s: Socket): boolean => {
+  const l = s.stored.get(LINGER_KEY)
+  return s.has(so.SO_LINGER) && (l === undefined || l.length < 8 || new DataView(l.buffer, l.byteOffset, 8).getInt32(4, true) === 0)
+}
+
+/**
+ * The last reference went. A TCP peer gets FIN (end of file; it may still
+ * write, and is reset then) or, with SO_LINGER 0, a RST; an AF_LOCAL peer
+ * is disconnected. Connections not yet accepted are reset, connects
+ * waiting in line refused; the port is free.
+ */
 export const closeSocket = (s: Socket): Effect.Effect<void> =>
   Effect.gen(function*() {
     if (s.closed) return
@@ -546,22 +677,43 @@ export const closeSocket = (s: Socket): Effect.Effect<void> =>
     s.dgrams.clear()
     netOf(s.kernel).bound.delete(s)
     if (s.vnode !== undefined && localBindings.get(s.vnode) === s) localBindings.delete(s.vnode)
-    const peer = s.peer
-    // a stream's peer sees end of file; a datagram socket's target does not notice
-    if (peer !== undefined && s.isStream) {
-      peer.cantRcvMore = true
-      peer.cantSendMore = true
-      yield* peer.changed(true)
+    if (s.connecting !== undefined) {
+      const line = s.connecting.waiting
+      line.splice(line.indexOf(s), 1)
+      s.connecting = undefined
     }
-    const pending = s.pending.splice(0)
-    for (const p of pending) yield* closeSocket(p)
+    const peer = s.peer
+    // a datagram socket's target does not notice
+    if (peer !== undefined && s.isStream && !peer.closed) {
+      if (s.isInet && lingersZero(s)) yield* reset(peer)
+      else {
+        peer.cantRcvMore = true
+        if (!s.isInet) peer.cantSendMore = true
+        yield* peer.changed(true)
+      }
+    }
+    for (const p of s.pending.splice(0)) {
+      // soabort: the connection is dropped with a RST
+      if (p.peer !== undefined && s.isInet) yield* reset(p.peer)
+      yield* closeSocket(p)
+    }
+    // the SYN sent again is answered by a RST: the connection failed (tcp_drop, soisdisconnected)
+    for (const c of s.waiting.splice(0)) {
+      c.connecting = undefined
+      c.peerAddr = undefined
+      c.error = Errno.ECONNREFUSED
+      c.cantRcvMore = true
+      c.cantSendMore = true
+      yield* c.changed(true)
+    }
     yield* s.changed(false)
   })
 
 // ---------------------------------------------------------------- file
 
+/** sowritable: room at the peer (a connected stream), or nothing more can be sent, or an error waits. */
 const writable = (s: Socket): boolean => {
-  if (s.cantSendMore) return true
+  if (s.cantSendMore || s.error !== 0) return true
   if (s.isStream) {
     const peer = s.peer
     return s.connected && peer !== undefined && (peer.closed || peer.cantRcvMore || peer.rcvbuf - peer.stream.count > 0)
@@ -569,13 +721,12 @@ const writable = (s: Socket): boolean => {
   return true
 }
 
-/** soo_poll: a listener is readable with a connection queued. */
+/** soo_poll: a listener is readable with a connection queued; an error makes a socket readable and writable. */
 export const pollSocket = (s: Socket, events: number): number => {
   let revents = 0
-  const readable = s.listening ? s.pending.length > 0 : s.received > 0 || s.cantRcvMore || s.error !== 0
+  const readable = s.error !== 0 || (s.listening ? s.pending.length > 0 : s.received > 0 || s.cantRcvMore)
   if (readable) revents |= events & READ_EVENTS
   if (!s.listening && writable(s)) revents |= events & WRITE_EVENTS
-  if (s.isStream && s.connected && s.cantRcvMore && s.cantSendMore) revents |= POLLHUP
   return revents
 }
 

@@ -26,6 +26,7 @@ import {
 } from "../net/Address.ts"
 import {
   accept as acceptOn,
+  awaitConnection,
   bindInet,
   bindLocal,
   boundAt,
@@ -215,7 +216,11 @@ const bind: SyscallImpl = (ctx) =>
 const listen: SyscallImpl = (ctx) =>
   Effect.flatMap(getSock(ctx, ctx.args.int(0)), ({ socket: s }) => listenOn(s, ctx.args.int(1)))
 
-/** connect(s, name, namelen): a non-blocking inet stream connect answers EINPROGRESS (it is made at once). */
+/**
+ * connect(s, name, namelen): a non-blocking inet stream connect answers
+ * EINPROGRESS (whether it got in at once or waits for room in the
+ * listener's queue); a blocking one waits until it is established.
+ */
 const connect: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     const { file, socket: s } = yield* getSock(ctx, ctx.args.int(0))
@@ -225,7 +230,9 @@ const connect: SyscallImpl = (ctx) =>
       return yield* connectLocal(s, node, addr.path)
     }
     yield* connectInet(s, addr)
-    if (s.isStream && (file.flag & fileFlagsKernel.FNONBLOCK) !== 0) return yield* sysErr(Errno.EINPROGRESS)
+    if (!s.isStream) return
+    if ((file.flag & fileFlagsKernel.FNONBLOCK) !== 0) return yield* sysErr(Errno.EINPROGRESS)
+    yield* awaitConnection(ctx, s)
   })
 
 /**
@@ -301,8 +308,6 @@ const optionSize = (level: number, name: number): number =>
     ? 8
     : 4
 
-const isInet = (s: Socket) => s.domain === so.AF_INET || s.domain === so.AF_INET6
-
 /** setsockopt(s, level, name, val, valsize) */
 const setsockopt: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
@@ -314,7 +319,7 @@ const setsockopt: SyscallImpl = (ctx) =>
     const known = level === so.SOL_SOCKET
       ? BOOLEAN_OPTIONS.includes(name) || [so.SO_SNDBUF, so.SO_RCVBUF, so.SO_SNDLOWAT, so.SO_RCVLOWAT, so.SO_LINGER, so.SO_SNDTIMEO, so.SO_RCVTIMEO].includes(name as never)
       : level === netinet.IPPROTO_TCP
-      ? isInet(s) && s.isStream
+      ? s.isInet && s.isStream
       : level === netinet.IPPROTO_IP
       ? s.domain === so.AF_INET
       : level === netinet.IPPROTO_IPV6 && s.domain === so.AF_INET6
@@ -371,7 +376,7 @@ const getsockopt: SyscallImpl = (ctx) =>
           : undefined
       }
     } else if (level === netinet.IPPROTO_TCP) {
-      if (!(isInet(s) && s.isStream)) return yield* sysErr(Errno.ENOPROTOOPT)
+      if (!(s.isInet && s.isStream)) return yield* sysErr(Errno.ENOPROTOOPT)
       if (value === undefined && name === TCP_NODELAY) value = int32(0)
       if (value === undefined && name === TCP_MAXSEG) value = int32(16344)
     } else if (level === netinet.IPPROTO_IPV6 && s.domain === so.AF_INET6) {

@@ -5,6 +5,7 @@
  * buffer smaller than the value is ENOMEM with the length the value
  * needs. Names are MIBs (no CTL_QUERY name lookup).
  */
+import { allocBytes, viewOf } from "@sysproxy/protocol"
 import { Effect, Result } from "effect"
 import { Errno, SYS, sysctlSpecial } from "@sysproxy/protocol/netbsd"
 import { root } from "./sysctl/Nodes.ts"
@@ -16,8 +17,8 @@ import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 const SIZE_T = 8
 
 const u64 = (value: bigint): Uint8Array => {
-  const bytes = new Uint8Array(SIZE_T)
-  new DataView(bytes.buffer).setBigUint64(0, BigInt.asUintN(64, value), true)
+  const bytes = allocBytes(SIZE_T)
+  viewOf(bytes).setBigUint64(bytes.byteOffset, BigInt.asUintN(64, value), true)
   return bytes
 }
 
@@ -30,13 +31,13 @@ const sysctl: SyscallImpl = (ctx) =>
     let oldlen = 0n
     if (oldlenp !== 0n) {
       const bytes = yield* copyin(ctx, oldlenp, SIZE_T)
-      oldlen = new DataView(bytes.buffer, bytes.byteOffset, SIZE_T).getBigUint64(0, true)
+      oldlen = viewOf(bytes).getBigUint64(bytes.byteOffset, true)
     }
     const savelen = oldlen
     if (namelen < 1 || namelen > sysctlSpecial.CTL_MAXNAME) return yield* sysErr(Errno.EINVAL)
     const nameBytes = yield* copyin(ctx, namep, namelen * 4)
-    const view = new DataView(nameBytes.buffer, nameBytes.byteOffset, nameBytes.byteLength)
-    const name = Array.from({ length: namelen }, (_, i) => view.getInt32(i * 4, true))
+    const view = viewOf(nameBytes)
+    const name = Array.from({ length: namelen }, (_, i) => view.getInt32(nameBytes.byteOffset + i * 4, true))
 
     const req: SysctlRequest = { ctx, oldp, oldlen, newp: ctx.args.ptr(4), newlen: ctx.args.ulong(5) }
     const outcome = yield* Effect.result(dispatch(root, name, req))

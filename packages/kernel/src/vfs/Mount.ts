@@ -44,6 +44,8 @@ export class Mount {
   readonly root: DirectoryNode
   nodes = 0
   pages = 0
+  /** Told of every node made or changed (its ctime set): how a host-backed mount knows what to write back. */
+  onChange: ((node: Vnode) => void) | undefined = undefined
   private nextIno = ROOT_INO
   private readonly memory: Memory
   private readonly pagesMax: number

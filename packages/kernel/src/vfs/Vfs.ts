@@ -72,32 +72,26 @@ export const makeVfs = (options: VfsOptions): Vfs => {
   let nextDev = 1
   const lock = Semaphore.makeUnsafe(1)
 
-  // The host file system's clock tells its mirror that something is being made or changed.
   let host: HostMirror | undefined = undefined
-  const hostClock = () => {
-    host?.touch()
-    return clock()
-  }
 
   const newMount = (
     covered: DirectoryNode | undefined,
     root: Attrs,
     pagesMax?: number,
-    nodesMax?: number,
-    mountClock = clock
+    nodesMax?: number
   ): Mount => {
-    const mount = new Mount({ dev: nextDev++, covered, memory, clock: mountClock, root, pagesMax, nodesMax })
+    const mount = new Mount({ dev: nextDev++, covered, memory, clock, root, pagesMax, nodesMax })
     mounts.push(mount)
     return mount
   }
 
   const mountAt = options.host === undefined ? undefined : normalizeMountPoint(options.host.mountAt ?? "/")
-  const rootfs = newMount(undefined, ROOT_ATTRS, undefined, undefined, mountAt === "/" ? hostClock : clock)
+  const rootfs = newMount(undefined, ROOT_ATTRS)
   const root = rootfs.root
   // The host directory as "/": the root file system is loaded from it; /dev is then a tmpfs of its own
   // mounted on the host tree's dev directory (so the devices are never written to the host).
   if (options.host !== undefined && mountAt === "/") {
-    host = new HostMirror(rootfs, options.host.hostPath, clock)
+    host = new HostMirror(rootfs, options.host.hostPath)
     host.load()
   }
 
@@ -142,8 +136,8 @@ export const makeVfs = (options: VfsOptions): Vfs => {
       on.nlink++
       on = dir
     }
-    const mount = newMount(on, ROOT_ATTRS, undefined, undefined, hostClock)
-    host = new HostMirror(mount, options.host.hostPath, clock)
+    const mount = newMount(on, ROOT_ATTRS)
+    host = new HostMirror(mount, options.host.hostPath)
     host.load()
     on.mountedHere = mount
   }

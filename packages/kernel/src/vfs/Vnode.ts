@@ -54,8 +54,8 @@ abstract class NodeBase {
   nlink = 1
   atime: Timespec
   mtime: Timespec
-  ctime: Timespec
   birthtime: Timespec
+  #ctime: Timespec
   /** Open files on this node: an unlinked regular file keeps its data while any is open. */
   opens = 0
   /** The node's space went back to its file system (no links and no opens left). */
@@ -69,8 +69,19 @@ abstract class NodeBase {
     this.gid = init.gid
     this.atime = init.now
     this.mtime = init.now
-    this.ctime = init.now
+    this.#ctime = init.now
     this.birthtime = init.now
+    this.mount.onChange?.(this as NodeBase as Vnode)
+  }
+
+  get ctime(): Timespec {
+    return this.#ctime
+  }
+
+  /** Every data, attribute and namespace change sets ctime: the mount hears of it (a host-backed one writes the node back). */
+  set ctime(t: Timespec) {
+    this.#ctime = t
+    this.mount.onChange?.(this as NodeBase as Vnode)
   }
 }
 

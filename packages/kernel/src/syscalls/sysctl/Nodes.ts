@@ -2,6 +2,7 @@
  * The sysctl nodes this kernel has: a few of kern and hw; the other
  * top-level nodes exist but are empty.
  */
+import { allocBytes, viewOf } from "@sysproxy/protocol"
 import { limits, sysctlHw, sysctlKern, sysctlTop, Structs } from "@sysproxy/protocol/netbsd"
 import { NS_PER_SEC } from "../../abi/Timespec.ts"
 import { MACHINE, OSRELEASE, OSTYPE } from "../../KernelConfig.ts"
@@ -17,10 +18,10 @@ const LITTLE_ENDIAN = 1234
 
 const boottime = structLeaf(Structs.timespec.size, (ctx) => {
   // kern.boottime is a struct timespec (KERN_OBOOTTIME was the timeval one)
-  const bytes = new Uint8Array(Structs.timespec.size)
-  const view = new DataView(bytes.buffer)
-  view.setBigInt64(0, ctx.kernel.boottime.sec, true)
-  view.setBigInt64(8, BigInt(ctx.kernel.boottime.nsec) % NS_PER_SEC, true)
+  const bytes = allocBytes(Structs.timespec.size)
+  const view = viewOf(bytes)
+  view.setBigInt64(bytes.byteOffset, ctx.kernel.boottime.sec, true)
+  view.setBigInt64(bytes.byteOffset + 8, BigInt(ctx.kernel.boottime.nsec) % NS_PER_SEC, true)
   return bytes
 })
 

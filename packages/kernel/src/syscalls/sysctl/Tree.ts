@@ -4,6 +4,7 @@
  * C code does: handlers read it as the buffer size and leave in it the
  * length to report, which the syscall writes back even when they fail.
  */
+import { allocBytes, viewOf } from "@sysproxy/protocol"
 import { Effect } from "effect"
 import { Errno, sysctlCtltype } from "@sysproxy/protocol/netbsd"
 import { sysErr, type SysErr } from "../SysErr.ts"
@@ -71,8 +72,8 @@ export const intLeaf = (read: (ctx: SyscallContext) => number): Leaf => ({
   type: sysctlCtltype.CTLTYPE_INT,
   size: 4,
   read: (ctx) => {
-    const bytes = new Uint8Array(4)
-    new DataView(bytes.buffer).setInt32(0, read(ctx), true)
+    const bytes = allocBytes(4)
+    viewOf(bytes).setInt32(bytes.byteOffset, read(ctx), true)
     return bytes
   }
 })
@@ -82,8 +83,8 @@ export const quadLeaf = (read: (ctx: SyscallContext) => bigint): Leaf => ({
   type: sysctlCtltype.CTLTYPE_QUAD,
   size: 8,
   read: (ctx) => {
-    const bytes = new Uint8Array(8)
-    new DataView(bytes.buffer).setBigInt64(0, BigInt.asIntN(64, read(ctx)), true)
+    const bytes = allocBytes(8)
+    viewOf(bytes).setBigInt64(bytes.byteOffset, BigInt.asIntN(64, read(ctx)), true)
     return bytes
   }
 })

@@ -5,12 +5,20 @@
  *
  * The design: the mount is an ordinary in-memory tmpfs (so every syscall
  * keeps exactly the tmpfs semantics), mirrored to the host. `load` reads the
- * host tree into it; `flush` (run after each syscall) writes back what
- * changed since the last flush — a node is dirty when its ctime or its path
- * differs from what was last written, which every data, attribute and
- * namespace change brings about — and removes from the host what the
- * client removed (a directory whose entries changed is reconciled with
- * its host copy).
+ * host tree into it. From then on the mount tells the mirror of every node
+ * whose ctime is set (every data, attribute and namespace change sets it),
+ * and `flush` (run after each syscall) writes back just those nodes: a
+ * changed file or symlink is rewritten where the host holds it; a changed
+ * directory is reconciled with its host copy — an entry new to it is
+ * written (a whole subtree for a new directory), one renamed from a place
+ * the host still holds is moved there with rename(2), names the client
+ * removed are removed. Nothing else is looked at, so a flush costs what
+ * the change touched, not the size of the tree.
+ *
+ * What the host holds is recorded per directory (name -> node written
+ * there), so a node's host path is found by walking up from its directory
+ * (a directory knows its parent), and only a record that still matches the
+ * tree is trusted.
  *
  * Security: the host is never handed a client path. Every host path is the
  * (realpath'd) host root joined with component names taken from the
@@ -26,12 +34,13 @@
  *
  * Not persisted: owners (the host's uid/gid are shown as loaded; chown is
  * kept in memory only), device nodes, fifos and sockets (in memory only),
- * hard links (each name becomes its own host file). The host tree lives in
+ * hard links (each name becomes its own host file), access times alone (an
+ * atime goes out with the node's next change). The host tree lives in
  * memory as well, so it counts against hw.physmem.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { compareTimespec, type Timespec } from "../../abi/Timespec.ts"
+import type { Timespec } from "../../abi/Timespec.ts"
 import { PAGE_SIZE } from "../FileData.ts"
 import type { Mount } from "../Mount.ts"
 import type { DirectoryNode, Vnode } from "../Vnode.ts"
@@ -52,53 +61,111 @@ const isZero = (bytes: Uint8Array): boolean => {
   return true
 }
 
+/** A name in a directory, where the host holds a copy of a node. */
+interface Place {
+  readonly dir: DirectoryNode
+  readonly name: string
+}
+
+/** What flushes did since boot (for tests and metrics). */
+export interface MirrorStats {
+  /** Nodes written in full (files, symlinks, directories). */
+  written: number
+  /** Nodes moved on the host with rename(2). */
+  moved: number
+  /** Directories whose host copy was reconciled with the tree. */
+  reconciled: number
+}
+
+const depth = (dir: DirectoryNode): number => {
+  let n = 0
+  for (let d = dir; d.parent !== d; d = d.parent) n++
+  return n
+}
+
 export class HostMirror {
   readonly mount: Mount
   /** The host directory, realpath'd. */
   readonly hostRoot: string
   /** The last failure writing back (the change is retried at the next flush). */
   lastError: unknown = undefined
+  readonly stats: MirrorStats = { written: 0, moved: 0, reconciled: 0 }
   /** Reused for reading host files at load. */
   private readonly readBuffer = new Uint8Array(READ_CHUNK)
-  /** Per node, per host path it was written to: the ctime it had then. */
-  private readonly written = new WeakMap<Vnode, Map<string, Timespec>>()
+  /** Nodes changed since the last flush. */
+  private readonly dirty = new Set<Vnode>()
+  /** Per directory: what its host copy holds, name -> node. */
+  private readonly placed = new WeakMap<DirectoryNode, Map<string, Vnode>>()
+  /** Per node: where the host holds it (the inverse of `placed`). */
+  private readonly places = new WeakMap<Vnode, Array<Place>>()
 
-  /** The clock, unwatched (reading the mount's clock marks a change). */
-  private readonly now: () => Timespec
-  /** Something on the mount may have changed since the last flush. */
-  private pending = true
-
-  /** `now`: the clock the mount's own clock wraps; the mount's must call `touch` on each reading. */
-  constructor(mount: Mount, hostPath: string, now: () => Timespec) {
+  constructor(mount: Mount, hostPath: string) {
     this.mount = mount
-    this.now = now
     Fs.mkdirSync(hostPath, { recursive: true })
     this.hostRoot = Fs.realpathSync(hostPath)
     if (!Fs.statSync(this.hostRoot).isDirectory()) throw new Error(`${hostPath} is not a directory`)
   }
 
-  /** The mount read its clock: a node is being made or changed. */
-  touch(): void {
-    this.pending = true
-  }
-
-  private record(node: Vnode, path: string, ctime: Timespec): void {
-    let paths = this.written.get(node)
-    if (paths === undefined) {
-      paths = new Map()
-      this.written.set(node, paths)
+  private placedIn(dir: DirectoryNode): Map<string, Vnode> {
+    let m = this.placed.get(dir)
+    if (m === undefined) {
+      m = new Map()
+      this.placed.set(dir, m)
     }
-    paths.set(path, ctime)
+    return m
   }
 
-  private clean(node: Vnode, path: string): boolean {
-    const ctime = this.written.get(node)?.get(path)
-    return ctime !== undefined && compareTimespec(ctime, node.ctime) === 0
+  /** The host now holds `node` as `name` in `dir` (whatever it held there before is gone). */
+  private place(dir: DirectoryNode, name: string, node: Vnode): void {
+    const before = this.placedIn(dir).get(name)
+    if (before === node) return
+    if (before !== undefined) this.unplace(dir, name)
+    this.placedIn(dir).set(name, node)
+    const ps = this.places.get(node)
+    if (ps === undefined) this.places.set(node, [{ dir, name }])
+    else ps.push({ dir, name })
   }
 
-  /** Host paths a node was last written to (fsync). */
-  pathsOf(node: Vnode): ReadonlyArray<string> {
-    return [...(this.written.get(node)?.keys() ?? [])]
+  /** The host no longer holds anything as `name` in `dir`. */
+  private unplace(dir: DirectoryNode, name: string): void {
+    const m = this.placed.get(dir)
+    const node = m?.get(name)
+    if (m === undefined || node === undefined) return
+    m.delete(name)
+    const ps = this.places.get(node)
+    const i = ps?.findIndex((p) => p.dir === dir && p.name === name) ?? -1
+    if (ps !== undefined && i >= 0) ps.splice(i, 1)
+  }
+
+  /** The host holds `node` as `name` in `dir`, and the tree still names it so. */
+  private current(dir: DirectoryNode, name: string, node: Vnode): boolean {
+    return dir.entries.get(name)?.node === node && this.placed.get(dir)?.get(name) === node
+  }
+
+  /** A directory's host path, if the host holds it (and every directory above it) where the tree has it. */
+  private hostPath(dir: DirectoryNode): string | undefined {
+    if (dir === this.mount.root) return this.hostRoot
+    const parent = dir.parent
+    if (parent === dir) return undefined
+    const place = this.places.get(dir)?.find((p) => p.dir === parent)
+    if (place === undefined || !this.current(parent, place.name, dir)) return undefined
+    const up = this.hostPath(parent)
+    return up === undefined ? undefined : up + "/" + place.name
+  }
+
+  /** Host paths of a node the host holds where the tree names it. */
+  private hostPathsOf(node: Vnode): Array<string> {
+    if (node.type === "dir") {
+      const path = this.hostPath(node)
+      return path === undefined ? [] : [path]
+    }
+    const out: Array<string> = []
+    for (const p of this.places.get(node) ?? []) {
+      if (!this.current(p.dir, p.name, node)) continue
+      const dir = this.hostPath(p.dir)
+      if (dir !== undefined) out.push(dir + "/" + p.name)
+    }
+    return out
   }
 
   // ---- loading ------------------------------------------------------------
@@ -108,7 +175,9 @@ export class HostMirror {
     const root = this.mount.root
     this.applyStat(root, Fs.statSync(this.hostRoot, { bigint: true }))
     this.loadDir(root, this.hostRoot)
-    this.record(root, this.hostRoot, root.ctime)
+    this.mount.onChange = (node) => this.dirty.add(node)
+    // what the boot adds to the root (/dev, /tmp) reaches the host at the first flush
+    this.dirty.add(root)
   }
 
   private applyStat(node: Vnode, st: Fs.BigIntStats): void {
@@ -165,7 +234,7 @@ export class HostMirror {
       }
       this.applyStat(node, st)
       dir.addEntry(name, node)
-      this.record(node, path, node.ctime)
+      this.place(dir, name, node)
     }
   }
 
@@ -176,82 +245,136 @@ export class HostMirror {
    * writes. Host errors are kept in `lastError`; the change is retried next time.
    */
   flush(durable = false): void {
-    if (!this.pending) return
-    this.pending = false
-    const started = this.now()
-    this.flushDir(this.mount.root, this.hostRoot, started, durable)
+    if (this.dirty.size === 0) return
+    const changed = [...this.dirty]
+    this.dirty.clear()
+    const written = new Set<Vnode>()
+    // directories first, parents before children: a directory's reconcile places what is new in it,
+    // all of them before any removal, so a node renamed across directories is still there to be moved
+    const dirs = changed
+      .filter((n): n is DirectoryNode => n.type === "dir" && n.mount === this.mount)
+      .sort((a, b) => depth(a) - depth(b))
+    for (const dir of dirs) this.placeNew(dir, written, durable)
+    for (const dir of dirs) this.removeGone(dir, durable)
+    for (const node of changed) {
+      if ((node.type === "reg" || node.type === "lnk") && !written.has(node)) this.rewrite(node, durable)
+    }
   }
 
-  /** A node changed in the current clock tick may change again unseen: it stays dirty (and so does the mount). */
-  private settle(node: Vnode, path: string, started: Timespec): void {
-    if (compareTimespec(node.ctime, started) < 0) this.record(node, path, node.ctime)
-    else this.pending = true
-  }
-
-  private failed(e: unknown): void {
+  private failed(e: unknown, node: Vnode): void {
     this.lastError = e
-    this.pending = true
+    this.dirty.add(node)
   }
 
-  private flushDir(dir: DirectoryNode, hostDir: string, started: Timespec, durable: boolean): void {
-    const dirty = !this.clean(dir, hostDir)
-    if (dirty) {
-      try {
-        // what the client removed or renamed away
-        for (const name of Fs.readdirSync(hostDir)) {
-          if (!safeName(name)) continue
-          const entry = dir.entries.get(name)
-          if (entry !== undefined && persisted(entry.node)) continue
-          // the host's own fifos, sockets and devices were never served: they stay
-          const path = hostDir + "/" + name
-          const st = lstatOrUndefined(path)
-          if (st !== undefined && (st.isFile() || st.isDirectory() || st.isSymbolicLink())) {
-            Fs.rmSync(path, { recursive: true, force: true })
-          }
-        }
-      } catch (e) {
-        this.failed(e)
-        return
-      }
-    }
+  /** Writes (or moves on the host) the entries of `dir` its host copy does not hold yet. */
+  private placeNew(dir: DirectoryNode, written: Set<Vnode>, durable: boolean): void {
+    // not on the host where the tree has it: its parent's reconcile wrote it whole, or it is gone
+    const path = this.hostPath(dir)
+    if (path === undefined) return
+    this.stats.reconciled++
     for (const [name, { node }] of dir.entries) {
+      if (!safeName(name) || !persisted(node) || this.placed.get(dir)?.get(name) === node) continue
+      try {
+        if (!this.moveHere(node, dir, name, path)) this.writeTree(node, dir, name, path + "/" + name, written, durable)
+      } catch (e) {
+        this.failed(e, dir)
+      }
+    }
+  }
+
+  /** Removes from the host copy of `dir` what the client removed or renamed away, and sets its attributes. */
+  private removeGone(dir: DirectoryNode, durable: boolean): void {
+    const path = this.hostPath(dir)
+    if (path === undefined) return
+    try {
+      this.removeStale(dir, path)
+      this.writeDirAttrs(dir, path, durable)
+    } catch (e) {
+      this.failed(e, dir)
+    }
+  }
+
+  private removeStale(dir: DirectoryNode, path: string): void {
+    for (const name of Fs.readdirSync(path)) {
       if (!safeName(name)) continue
-      const path = hostDir + "/" + name
-      try {
-        switch (node.type) {
-          case "dir":
-            if (!this.clean(node, path)) this.ensureDir(path)
-            this.flushDir(node, path, started, durable)
-            break
-          case "reg":
-            if (!this.clean(node, path)) {
-              this.writeFile(node, path, durable)
-              this.settle(node, path, started)
-            }
-            break
-          case "lnk":
-            if (!this.clean(node, path)) {
-              this.writeSymlink(path, node.target)
-              this.settle(node, path, started)
-            }
-            break
-          default:
-            break
+      const entry = dir.entries.get(name)
+      if (entry !== undefined && persisted(entry.node)) continue
+      // the host's own fifos, sockets and devices were never served: they stay
+      const at = path + "/" + name
+      const st = lstatOrUndefined(at)
+      if (st !== undefined && (st.isFile() || st.isDirectory() || st.isSymbolicLink())) {
+        Fs.rmSync(at, { recursive: true, force: true })
+      }
+      this.unplace(dir, name)
+    }
+  }
+
+  /**
+   * A node renamed here from a place the host still holds (and the tree no
+   * longer names): moved on the host, so a directory's subtree is not copied.
+   */
+  private moveHere(node: Vnode, dir: DirectoryNode, name: string, path: string): boolean {
+    for (const from of this.places.get(node) ?? []) {
+      // still named there too (a hard link): not where it came from
+      if (from.dir.entries.get(from.name)?.node === node) continue
+      const fromPath = this.hostPath(from.dir)
+      if (fromPath === undefined) continue
+      const source = fromPath + "/" + from.name
+      if (lstatOrUndefined(source) === undefined) continue
+      const target = path + "/" + name
+      // what the name held before is gone from the tree
+      if (lstatOrUndefined(target) !== undefined) Fs.rmSync(target, { recursive: true, force: true })
+      Fs.renameSync(source, target)
+      this.unplace(from.dir, from.name)
+      this.place(dir, name, node)
+      this.stats.moved++
+      return true
+    }
+    return false
+  }
+
+  /** Writes `node` (a whole subtree for a directory) as `name` in `dir`, at `path`. */
+  private writeTree(node: Vnode, dir: DirectoryNode, name: string, path: string, written: Set<Vnode>, durable: boolean): void {
+    switch (node.type) {
+      case "reg":
+        this.writeFile(node, path, durable)
+        break
+      case "lnk":
+        this.writeSymlink(path, node.target)
+        break
+      case "dir":
+        this.ensureDir(path)
+        for (const [child, entry] of node.entries) {
+          if (safeName(child) && persisted(entry.node)) this.writeTree(entry.node, node, child, path + "/" + child, written, durable)
         }
-      } catch (e) {
-        this.failed(e)
-      }
+        this.removeStale(node, path)
+        this.writeDirAttrs(node, path, durable)
+        break
+      default:
+        return
     }
-    if (dirty) {
+    this.place(dir, name, node)
+    written.add(node)
+    this.stats.written++
+  }
+
+  /** A changed file or symlink, rewritten wherever the host holds it. */
+  private rewrite(node: Extract<Vnode, { type: "reg" | "lnk" }>, durable: boolean): void {
+    for (const path of this.hostPathsOf(node)) {
       try {
-        Fs.chmodSync(hostDir, dir.mode & 0o7777)
-        Fs.utimesSync(hostDir, toSeconds(dir.atime), toSeconds(dir.mtime))
-        if (durable) fsyncPath(hostDir)
-        this.settle(dir, hostDir, started)
+        if (node.type === "reg") this.writeFile(node, path, durable)
+        else this.writeSymlink(path, node.target)
+        this.stats.written++
       } catch (e) {
-        this.failed(e)
+        this.failed(e, node)
       }
     }
+  }
+
+  private writeDirAttrs(dir: DirectoryNode, path: string, durable: boolean): void {
+    Fs.chmodSync(path, dir.mode & 0o7777)
+    Fs.utimesSync(path, toSeconds(dir.atime), toSeconds(dir.mtime))
+    if (durable) fsyncPath(path)
   }
 
   /** A directory at `path`, whatever was there before. */
@@ -298,13 +421,12 @@ export class HostMirror {
   /** fsync(2) of a node: writes back, then fsyncs its host file(s) and their directories. */
   sync(node: Vnode): void {
     this.flush(true)
-    for (const path of this.pathsOf(node)) {
-      if (lstatOrUndefined(path) === undefined) continue // a name it had before a rename or unlink
+    for (const path of this.hostPathsOf(node)) {
       try {
         fsyncPath(path)
         if (path !== this.hostRoot) fsyncPath(Path.dirname(path))
       } catch (e) {
-        this.failed(e)
+        this.failed(e, node)
       }
     }
   }

@@ -1,0 +1,51 @@
+/**
+ * `sysproxy rm [-fr] path ...` (rump.rm): unlinks files; directories only
+ * with -r, contents first. -f is quiet about missing files (and then the
+ * exit status is 0 for them).
+ */
+import { type CallError, isDirectory, type SysproxyProcess } from "@sysproxy/client"
+import { Effect } from "effect"
+import { Argument, Command } from "effect/cli"
+import * as Path from "node:path"
+import { withClient } from "../Connect.ts"
+import { switchFlag } from "../Flags.ts"
+import { attempt, eachOperand } from "../Operands.ts"
+import { warn } from "../Output.ts"
+
+const TOOL = "rm"
+
+/** Removes `path` and, when it is a directory, everything in it; the first refusal ends it. */
+const removeTree = (c: SysproxyProcess, path: string): Effect.Effect<void, CallError> =>
+  Effect.gen(function*() {
+    const st = yield* c.lstat(path)
+    if (!isDirectory(st)) return yield* c.unlink(path)
+    const entries = (yield* c.readdir(path)).filter((e) => e.name !== "." && e.name !== "..")
+    for (const e of entries) yield* removeTree(c, Path.posix.join(path, e.name))
+    yield* c.rmdir(path)
+  })
+
+export const rm = Command.make(
+  TOOL,
+  {
+    force: switchFlag("force", "f", "no complaint (and no failure) for missing files"),
+    recursive: switchFlag("recursive", "r", "remove directories and their contents"),
+    paths: Argument.String("path").pipe(Argument.variadic({ min: 1 }))
+  },
+  ({ force, paths, recursive }) =>
+    withClient(TOOL, (c) =>
+      eachOperand(paths, (path) => {
+        const last = Path.posix.basename(path)
+        if (last === "." || last === "..") {
+          return Effect.as(warn(TOOL, path, `"." and ".." may not be removed`), false)
+        }
+        return Effect.gen(function*() {
+          const st = yield* c.lstat(path).pipe(Effect.option)
+          if (st._tag === "None" && force) return true
+          if (st._tag === "Some" && isDirectory(st.value) && !recursive) {
+            yield* warn(TOOL, path, "is a directory")
+            return false
+          }
+          return yield* attempt(TOOL, path, recursive ? removeTree(c, path) : c.unlink(path))
+        })
+      }))
+).pipe(Command.withDescription("Remove files (and with -r directories) on the server (rump.rm)."))

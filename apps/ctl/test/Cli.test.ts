@@ -1,0 +1,82 @@
+/**
+ * The command line: flags in any order and clustered, the server from
+ * --server or RUMP_SERVER, and bad command lines refused with exit 2
+ * before anything connects.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { run, startServer } from "./support/Harness.ts"
+
+describe("parsing", () => {
+  it.live("--server before or after the tool; RUMP_SERVER when it is absent; the flag wins", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const expected = "kern.hostname = ctl-test\n"
+      assert.strictEqual((yield* run(["--server", server.url, "sysctl", "kern.hostname"])).stdout, expected)
+      assert.strictEqual((yield* run(["sysctl", "--server", server.url, "kern.hostname"])).stdout, expected)
+      assert.strictEqual((yield* run(["sysctl", "kern.hostname"], { env: { RUMP_SERVER: server.url } })).stdout, expected)
+      const wins = yield* run(["--server", server.url, "sysctl", "kern.hostname"], {
+        env: { RUMP_SERVER: "unix:///nonexistent/sock" }
+      })
+      assert.deepInclude(wins, { code: 0, stdout: expected })
+    }))
+
+  it.live("clustered short flags and flags after operands", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const env = { RUMP_SERVER: server.url }
+      const clustered = yield* run(["ls", "-la", "/tmp"], { env })
+      const apart = yield* run(["ls", "/tmp", "-l", "-a"], { env })
+      assert.strictEqual(clustered.code, 0)
+      assert.match(clustered.stdout, /^total \d+\n.* \.\n.* \.\.\n$/)
+      assert.strictEqual(apart.stdout, clustered.stdout)
+      assert.strictEqual((yield* run(["sysctl", "-nw", "kern.hostname=x"], { env })).stdout, "kern.hostname: ctl-test -> x\n")
+    }))
+
+  it.live("bad command lines exit 2 with effect/cli's message, and connect to nothing", () =>
+    Effect.gen(function*() {
+      // RUMP_SERVER points nowhere: a tool that ran would exit 1, not 2
+      const env = { RUMP_SERVER: "unix:///nonexistent/sock" }
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+        [["ls", "--bogus"], /Unrecognized flag: --bogus/],
+        [["cat"], /Missing required argument: file/],
+        [["put", "only-one"], /Missing required argument: REMOTE/],
+        [["frobnicate"], /Unknown subcommand "frobnicate" for "sysproxy"/],
+        [["mkdir", "-q", "/x"], /Unrecognized flag: -q/]
+      ]
+      for (const [args, message] of cases) {
+        const ran = yield* run(args, { env })
+        assert.strictEqual(ran.code, 2, `${args.join(" ")}: ${ran.console}`)
+        assert.match(ran.console, message)
+        assert.strictEqual(ran.stderr, "", "nothing from the tool itself")
+      }
+    }))
+
+  it.live("--help and --version exit 0", () =>
+    Effect.gen(function*() {
+      const help = yield* run(["--help"])
+      assert.strictEqual(help.code, 0)
+      for (const tool of ["halt", "sysctl", "ls", "cat", "put", "get", "mkdir", "rm", "stat", "ps"]) {
+        assert.match(help.console, new RegExp(`\\n  ${tool} `))
+      }
+      const version = yield* run(["--version"])
+      assert.deepInclude(version, { code: 0 })
+      assert.match(version.console, /0\.1\.0/)
+      assert.strictEqual((yield* run(["ls", "--help"])).code, 0)
+    }))
+
+  it.live("no server anywhere, or one that is not there: one line and exit 1", () =>
+    Effect.gen(function*() {
+      assert.deepInclude(yield* run(["ls", "/"]), {
+        code: 1,
+        stdout: "",
+        stderr: "sysproxy: no server URL given and RUMP_SERVER is not set\n"
+      })
+      const gone = yield* run(["--server", "unix:///nonexistent/sock", "ps"])
+      assert.strictEqual(gone.code, 1)
+      assert.match(gone.stderr, /^sysproxy: cannot connect to \/nonexistent\/sock: .*\n$/)
+      const bad = yield* run(["--server", "http://x", "ps"])
+      assert.strictEqual(bad.code, 1)
+      assert.match(bad.stderr, /^sysproxy: .*http:\/\/x.*\n$/)
+    }))
+})
