@@ -8,6 +8,7 @@
  */
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
@@ -18,12 +19,12 @@ const recentEnough = () => {
   return major > 22 || (major === 22 && minor >= 19)
 }
 
-/** node_modules/node/bin/node in this package's folder or one above it. */
+/** The `node` package's binary, as Node's resolution finds it from here. */
 const pinnedNode = () => {
-  for (let dir = here; ; dir = dirname(dir)) {
-    const candidate = join(dir, "node_modules", "node", "bin", "node")
-    if (existsSync(candidate)) return candidate
-    if (dirname(dir) === dir) return undefined
+  try {
+    return createRequire(import.meta.url).resolve("node/bin/node")
+  } catch {
+    return undefined
   }
 }
 
