@@ -164,8 +164,13 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
     // -- jobs (the worker pool) -------------------------------------------
 
     // each job is a fiber of its own in `jobs`, started at once (not on the
-    // next scheduler turn), with this client's memory as its UserMemory
-    const runJob = yield* FiberSet.runtime(jobs)<UserMemory>().pipe(Effect.provideService(UserMemory, memory))
+    // next scheduler turn), with this client's memory as its UserMemory; taken
+    // again after the handshake so that jobs' log lines name the client
+    const jobRuntime = FiberSet.runtime(jobs)<UserMemory>().pipe(Effect.provideService(UserMemory, memory))
+    let runJob = yield* jobRuntime
+    const rebindJobs = Effect.map(jobRuntime, (run) => {
+      runJob = run
+    })
 
     const settle = (list: Array<() => void>) => {
       for (const f of list) f()
@@ -270,6 +275,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       }).pipe(
         // from here on this connection's lines (and its jobs', forked later) name the client
         Effect.andThen(Effect.annotateLogsScoped(proc.comm === undefined ? { pid: proc.pid } : { pid: proc.pid, comm: proc.comm })),
+        Effect.andThen(rebindJobs),
         Effect.andThen(Effect.logDebug("handshake complete"))
       )
 
@@ -333,6 +339,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         }
         inExec = true
         yield* Effect.annotateLogsScoped({ comm: frame.comm })
+        yield* rebindJobs
         // start draining now; the job waits for the drain to finish
         yield* hyp.lwpExit(proc)
         schedule(frame.reqno, false, finishExec(frame, proc))
