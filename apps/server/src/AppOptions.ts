@@ -6,8 +6,7 @@
 import { Duration, type LogLevel, Option } from "effect"
 import type { HostFileSpec, HostFileType, KernelConfig } from "@sysproxy/kernel"
 import type { ServerObserver, ServerOptions } from "@sysproxy/server"
-import type { LogFormat } from "./Logging.ts"
-import type { FileOptions, ListenAddress } from "./OptionRules.ts"
+import type { FileOptions, Settings } from "./OptionRules.ts"
 
 /** A host file named in the kernel's tree (rump_server -d). */
 export interface HostFileOption {
@@ -16,58 +15,25 @@ export interface HostFileOption {
   readonly spec: HostFileSpec
 }
 
-export interface AppOptions {
-  /** The listen URL as given (argument, RUMP_SERVER or the config file); validated before the server starts. */
-  readonly url: Option.Option<string>
-  readonly maxClients: Option.Option<number>
-  readonly maxWorkers: Option.Option<number>
-  readonly idleWorkers: Option.Option<number>
-  /** Seconds. */
-  readonly preforkExpiry: Option.Option<number>
-  /** Seconds. */
-  readonly handshakeTimeout: Option.Option<number>
-  readonly maxFrameLength: Option.Option<number>
-  readonly hostname: Option.Option<string>
-  readonly ncpu: Option.Option<number>
-  /** Bytes of kernel memory, also the cap on tmpfs data (rump_server -r). */
-  readonly physmem: Option.Option<number>
-  /** A host directory served as the kernel's `/` (files survive restarts); absent: tmpfs. */
-  readonly root: Option.Option<string>
-  readonly hostFiles: ReadonlyArray<HostFileOption>
-  /** Permission bits of a unix socket file. */
-  readonly socketMode: number
-  /** Absent: pretty on a terminal, JSON otherwise. */
-  readonly logFormat: Option.Option<LogFormat>
-  readonly logLevel: LogLevel.LogLevel
-  /** Where /metrics is served; absent: no metrics. */
-  readonly metrics: Option.Option<ListenAddress>
+/** What flags (each with its environment fallback) gave; absent values come from the config file. */
+export type FlagOptions = { readonly [K in keyof Settings]: Option.Option<Settings[K]> } & {
   /** A descriptor to write the URL to (then close) once the server accepts clients. */
   readonly readyFd: Option.Option<number>
-  /** Seconds in-flight syscalls get to finish at shutdown (and after a client disconnects). */
-  readonly grace: number
-  /** Each syscall runs in a span. */
-  readonly trace: boolean
 }
 
-/** What flags (each with its environment fallback) gave; absent values come from the config file. */
-export interface FlagOptions {
-  readonly url: Option.Option<string>
-  readonly maxClients: Option.Option<number>
-  readonly maxWorkers: Option.Option<number>
-  readonly idleWorkers: Option.Option<number>
-  readonly preforkExpiry: Option.Option<number>
-  readonly handshakeTimeout: Option.Option<number>
-  readonly maxFrameLength: Option.Option<number>
-  readonly hostname: Option.Option<string>
-  readonly ncpu: Option.Option<number>
-  readonly root: Option.Option<string>
-  readonly socketMode: Option.Option<number>
-  readonly logFormat: Option.Option<LogFormat>
-  readonly logLevel: Option.Option<LogLevel.LogLevel>
-  readonly metrics: Option.Option<ListenAddress>
-  readonly readyFd: Option.Option<number>
-  readonly grace: Option.Option<number>
-  readonly trace: Option.Option<boolean>
+/**
+ * What the program runs with. Options with a default of the app's own are
+ * plain values; the rest stay absent to keep the server's or kernel's.
+ */
+export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "trace"> & {
+  readonly socketMode: number
+  readonly logLevel: LogLevel.LogLevel
+  readonly grace: number
+  readonly trace: boolean
+  /** Bytes of kernel memory, also the cap on tmpfs data (rump_server -r). */
+  readonly physmem: Option.Option<number>
+  /** Host files named in the kernel (rump_server -d). */
+  readonly hostFiles: ReadonlyArray<HostFileOption>
 }
 
 /** No flag given (rump_server's starting point). */

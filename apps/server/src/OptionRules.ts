@@ -73,7 +73,11 @@ export const listenAddress: Rule<ListenAddress> = {
   }
 }
 
-/** The rules of everything a config file may set, by key. */
+/**
+ * The rules of everything a config file may set, by key; the flags and
+ * variables set the same things (preforkExpiry, handshakeTimeout and grace
+ * in seconds, maxFrameLength in bytes, root a host directory).
+ */
 export const fileRules = {
   url: nonEmptyString(4096),
   hostname: nonEmptyString(255),
@@ -93,4 +97,7 @@ export const fileRules = {
   trace: boolean
 } as const
 
-export type FileOptions = { readonly [K in keyof typeof fileRules]?: RuleValue<(typeof fileRules)[K]> }
+/** Every option's value type, by config key. */
+export type Settings = { readonly [K in keyof typeof fileRules]: RuleValue<(typeof fileRules)[K]> }
+
+export type FileOptions = Partial<Settings>
