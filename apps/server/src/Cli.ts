@@ -136,7 +136,7 @@ export const flags = {
   ),
   trace: Flag.Boolean("trace").pipe(
     Flag.withFallbackConfig(Config.Boolean("SYSPROXY_TRACE")),
-    Flag.withDescription(described("run each syscall in a span (seen in log lines)", "SYSPROXY_TRACE")),
+    Flag.withDescription(described("run each syscall in an Effect span named after it (syscall read, ...)", "SYSPROXY_TRACE")),
     Flag.optional
   )
 }
