@@ -1,19 +1,25 @@
 /**
- * The program behind the command line: check the URL, pick the logger, run
- * the server over the default kernel until a client halts it or a signal
- * interrupts it. Closing the server's scope stops listening, gives in-flight
- * syscalls the grace period, interrupts the rest and removes the socket file.
+ * The program behind the command lines (sysproxy-server and rump_server):
+ * check the URL, pick the logger, open what the kernel maps from the host,
+ * serve metrics if asked, run the server over the default kernel until a
+ * client halts it or a signal interrupts it, and tell supervisors once it
+ * accepts clients. On a signal, the server drains (stops accepting, gives
+ * in-flight syscalls the grace period; a second signal cuts that short),
+ * then closing its scope interrupts the rest and removes the socket file.
  */
-import { Config, Effect, Layer, type LogLevel, Option, Result } from "effect"
-import { GlobalFlag } from "effect/cli"
-import { type KernelConfig, layer as kernelLayer } from "@sysproxy/kernel"
+import { Cause, Duration, Effect, Layer, Option, Result } from "effect"
+import { Kernel, type KernelConfig, layer as kernelLayer, openHostFile } from "@sysproxy/kernel"
 import { parseServerUrl } from "@sysproxy/protocol"
-import { type ServerStartError, SysproxyServer } from "@sysproxy/server"
+import { makeServerMetrics, type ServerStartError, SysproxyServer, type SysproxyServerService } from "@sysproxy/server"
 import { StartupError, UsageError } from "./AppErrors.ts"
-import { type AppOptions, toKernelConfig, toServerOptions } from "./AppOptions.ts"
-import { defaultLogFormat, LOG_LEVEL_ENV, loggerLayer, logLevelNames, parseLogLevel } from "./Logging.ts"
+import { type AppOptions, type HostFileOption, toKernelConfig, toServerOptions } from "./AppOptions.ts"
+import { watchKernel } from "./KernelMetrics.ts"
+import { defaultLogFormat, loggerLayer } from "./Logging.ts"
+import { serveMetrics } from "./MetricsEndpoint.ts"
+import { announceReady, checkReadyFd } from "./Ready.ts"
+import { secondSignal } from "./SecondSignal.ts"
 
-/** The URL to listen on: the argument, else RUMP_SERVER (both arrive in `url`), checked. */
+/** The URL to listen on: the argument, else RUMP_SERVER, else the config file (all arrive in `url`), checked. */
 export const resolveUrl = (url: Option.Option<string>): Effect.Effect<string, UsageError> =>
   Option.match(url, {
     onNone: () =>
@@ -28,21 +34,6 @@ export const resolveUrl = (url: Option.Option<string>): Effect.Effect<string, Us
         ? Effect.fail(new UsageError({ message: `bad URL ${parsed.failure.message}` }))
         : Effect.succeed(raw)
     }
-  })
-
-/** `--log-level`, else SYSPROXY_LOG_LEVEL, else Info. */
-const resolveLogLevel: Effect.Effect<LogLevel.LogLevel, UsageError, GlobalFlag.Setting.Identifier<"log-level">> = Effect
-  .gen(function*() {
-    const fromFlag = yield* GlobalFlag.LogLevel
-    if (Option.isSome(fromFlag)) return fromFlag.value
-    const fromEnv = yield* Config.option(Config.String(LOG_LEVEL_ENV)).pipe(
-      Effect.mapError((e) => new UsageError({ message: `cannot read ${LOG_LEVEL_ENV}: ${e.message}` }))
-    )
-    if (Option.isNone(fromEnv)) return "Info"
-    const level = parseLogLevel(fromEnv.value)
-    return level !== undefined ? level : yield* new UsageError({
-      message: `bad ${LOG_LEVEL_ENV} ${JSON.stringify(fromEnv.value)}: expected one of ${logLevelNames.join(", ")}`
-    })
   })
 
 const startupError = (e: ServerStartError) =>
@@ -61,30 +52,75 @@ const kernelConsole = Effect.map(Effect.context<never>(), (context): KernelConfi
   }
 })
 
+/** The host files the kernel maps, open for as long as the scope is. */
+const openHostFiles = (mappings: ReadonlyArray<HostFileOption>) =>
+  Effect.forEach(mappings, (m) =>
+    openHostFile(m.spec).pipe(
+      Effect.map((file) => ({ key: m.key, type: m.type, file })),
+      Effect.mapError((e) => new StartupError({ message: `cannot map ${m.key}: ${e.message}` }))
+    ))
+
+/** The first signal's work: drain, and say how it ended. */
+const shutdown = (server: SysproxyServerService, grace: number, secondSignal: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const inflight = server.stats().inflightJobs
+    yield* Effect.logInfo(
+      inflight === 0
+        ? "shutting down"
+        : `shutting down: ${inflight} syscalls in flight get up to ${grace}s (a second signal stops at once)`
+    )
+    const outcome = yield* server.drain({ grace: Duration.seconds(grace), cut: secondSignal })
+    const left = server.stats().inflightJobs
+    if (outcome === "grace expired") yield* Effect.logWarning(`grace period over; interrupting ${left} syscalls`)
+    if (outcome === "cut short") yield* Effect.logWarning(`second signal; interrupting ${left} syscalls`)
+  })
+
 /** Serves on `url` until a client halts the kernel; a signal interrupts it. */
 const serve = (options: AppOptions, url: string) =>
   Effect.gen(function*() {
-    const kernelConfig = toKernelConfig(options, yield* kernelConsole)
-    const ServerLive = SysproxyServer.layer(toServerOptions(options, url)).pipe(Layer.provide(kernelLayer(kernelConfig)))
+    const second = yield* secondSignal
+    const hostFiles = yield* openHostFiles(options.hostFiles)
+    const metrics = Option.isSome(options.metrics) ? makeServerMetrics() : undefined
+    let beforeScrape = () => {}
+    if (metrics !== undefined && Option.isSome(options.metrics)) {
+      const at = yield* serveMetrics(options.metrics.value, () => {
+        beforeScrape()
+        return metrics.format()
+      })
+      yield* Effect.logInfo(`metrics on ${at}`)
+    }
+    const kernelConfig = toKernelConfig(options, yield* kernelConsole, hostFiles)
+    const ServerLive = SysproxyServer.layer(toServerOptions(options, url, metrics?.observer)).pipe(
+      Layer.provideMerge(kernelLayer(kernelConfig))
+    )
     yield* Effect.gen(function*() {
       const server = yield* SysproxyServer
-      const halt = yield* server.halted.pipe(
-        Effect.onInterrupt(() => Effect.logInfo("shutting down"))
-      )
+      if (metrics !== undefined) {
+        metrics.watchServer(server.stats)
+        beforeScrape = watchKernel(metrics, yield* Kernel)
+      }
+      yield* announceReady(server.address.url, options.readyFd)
+      const halt = yield* server.halted.pipe(Effect.onInterrupt(() => shutdown(server, options.grace, second)))
       yield* Effect.logInfo(`halted by a client (howto ${halt.howto}); exiting`)
     }).pipe(
       Effect.provide(ServerLive),
       Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e)))
     )
   }).pipe(
+    // a bug (or a kernel that cannot boot) ends the program with one line, the details at debug level
+    Effect.catchDefect((defect) =>
+      Effect.logDebug("fatal", Cause.die(defect)).pipe(
+        Effect.andThen(Effect.fail(new StartupError({ message: defect instanceof Error ? defect.message : String(defect) })))
+      )
+    ),
     Effect.onInterrupt(() => Effect.logInfo("stopped"))
   )
 
-/** The whole program for parsed options, with its logger around every line it logs. */
+/** The whole program for merged options, with its logger around every line it logs. */
 export const runApp = (options: AppOptions) =>
   Effect.gen(function*() {
-    const level = yield* resolveLogLevel
     const url = yield* resolveUrl(options.url)
+    yield* checkReadyFd(options.readyFd)
     const format = Option.getOrElse(options.logFormat, defaultLogFormat)
-    yield* serve(options, url).pipe(Effect.provide(loggerLayer(format, level)))
+    yield* serve(options, url).pipe(Effect.scoped, Effect.provide(loggerLayer(format, options.logLevel)))
   })

@@ -1,40 +1,97 @@
 /**
- * What the command line (and its environment variables) tell the program,
- * and how that becomes the server's options and the kernel's config.
+ * What the program runs with once flags, environment variables and the
+ * config file are merged (flag > env > file > default), and how that becomes
+ * the server's options and the kernel's config.
  */
-import { Duration, Option } from "effect"
-import type { KernelConfig } from "@sysproxy/kernel"
-import type { ServerOptions } from "@sysproxy/server"
-import type { LogFormat } from "./Logging.ts"
+import { Duration, type LogLevel, Option } from "effect"
+import type { HostFileSpec, HostFileType, KernelConfig } from "@sysproxy/kernel"
+import type { ServerObserver, ServerOptions } from "@sysproxy/server"
+import type { FileOptions, Settings } from "./OptionRules.ts"
 
-export interface AppOptions {
-  /** The listen URL as given (argument or RUMP_SERVER); validated before the server starts. */
-  readonly url: Option.Option<string>
-  readonly maxClients: Option.Option<number>
-  readonly maxWorkers: Option.Option<number>
-  readonly idleWorkers: Option.Option<number>
-  /** Seconds. */
-  readonly preforkExpiry: Option.Option<number>
-  /** Seconds. */
-  readonly handshakeTimeout: Option.Option<number>
-  readonly maxFrameLength: Option.Option<number>
-  readonly hostname: Option.Option<string>
-  readonly ncpu: Option.Option<number>
-  /** A host directory served as the kernel's `/` (files survive restarts); absent: tmpfs. */
-  readonly root: Option.Option<string>
-  /** Permission bits of a unix socket file. */
+/** A host file named in the kernel's tree (rump_server -d). */
+export interface HostFileOption {
+  readonly key: string
+  readonly type: HostFileType
+  readonly spec: HostFileSpec
+}
+
+/** What flags (each with its environment fallback) gave; absent values come from the config file. */
+export type FlagOptions = { readonly [K in keyof Settings]: Option.Option<Settings[K]> } & {
+  /** A descriptor to write the URL to (then close) once the server accepts clients. */
+  readonly readyFd: Option.Option<number>
+}
+
+/**
+ * What the program runs with. Options with a default of the app's own are
+ * plain values; the rest stay absent to keep the server's or kernel's.
+ */
+export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "trace"> & {
   readonly socketMode: number
-  /** Absent: pretty on a terminal, JSON otherwise. */
-  readonly logFormat: Option.Option<LogFormat>
-  /** Seconds in-flight syscalls get to finish at shutdown (and after a client disconnects). */
+  readonly logLevel: LogLevel.LogLevel
   readonly grace: number
+  readonly trace: boolean
+  /** Bytes of kernel memory, also the cap on tmpfs data (rump_server -r). */
+  readonly physmem: Option.Option<number>
+  /** Host files named in the kernel (rump_server -d). */
+  readonly hostFiles: ReadonlyArray<HostFileOption>
+}
+
+/** No flag given (rump_server's starting point). */
+export const NO_FLAGS: FlagOptions = {
+  url: Option.none(),
+  maxClients: Option.none(),
+  maxWorkers: Option.none(),
+  idleWorkers: Option.none(),
+  preforkExpiry: Option.none(),
+  handshakeTimeout: Option.none(),
+  maxFrameLength: Option.none(),
+  hostname: Option.none(),
+  ncpu: Option.none(),
+  root: Option.none(),
+  socketMode: Option.none(),
+  logFormat: Option.none(),
+  logLevel: Option.none(),
+  metrics: Option.none(),
+  readyFd: Option.none(),
+  grace: Option.none(),
+  trace: Option.none()
+}
+
+export const DEFAULT_SOCKET_MODE = 0o600
+export const DEFAULT_GRACE = 5
+
+/** flag (or env) > config file > default. */
+export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions => {
+  const pick = <A>(flag: Option.Option<A>, fromFile: A | undefined): Option.Option<A> =>
+    Option.isSome(flag) ? flag : Option.fromUndefinedOr(fromFile)
+  return {
+    url: pick(flags.url, file.url),
+    maxClients: pick(flags.maxClients, file.maxClients),
+    maxWorkers: pick(flags.maxWorkers, file.maxWorkers),
+    idleWorkers: pick(flags.idleWorkers, file.idleWorkers),
+    preforkExpiry: pick(flags.preforkExpiry, file.preforkExpiry),
+    handshakeTimeout: pick(flags.handshakeTimeout, file.handshakeTimeout),
+    maxFrameLength: pick(flags.maxFrameLength, file.maxFrameLength),
+    hostname: pick(flags.hostname, file.hostname),
+    ncpu: pick(flags.ncpu, file.ncpu),
+    physmem: Option.none(),
+    root: pick(flags.root, file.root),
+    hostFiles: [],
+    socketMode: Option.getOrElse(pick(flags.socketMode, file.socketMode), () => DEFAULT_SOCKET_MODE),
+    logFormat: pick(flags.logFormat, file.logFormat),
+    logLevel: Option.getOrElse(pick(flags.logLevel, file.logLevel), (): LogLevel.LogLevel => "Info"),
+    metrics: pick(flags.metrics, file.metrics),
+    readyFd: flags.readyFd,
+    grace: Option.getOrElse(pick(flags.grace, file.grace), () => DEFAULT_GRACE),
+    trace: Option.getOrElse(pick(flags.trace, file.trace), () => false)
+  }
 }
 
 const seconds = (s: Option.Option<number>): Duration.Duration | undefined =>
   Option.getOrUndefined(Option.map(s, Duration.seconds))
 
 /** The server's options; absent values keep the server's own defaults. */
-export const toServerOptions = (o: AppOptions, url: string): ServerOptions => ({
+export const toServerOptions = (o: AppOptions, url: string, observer: ServerObserver | undefined): ServerOptions => ({
   url,
   maxClients: Option.getOrUndefined(o.maxClients),
   maxWorkers: Option.getOrUndefined(o.maxWorkers),
@@ -43,13 +100,21 @@ export const toServerOptions = (o: AppOptions, url: string): ServerOptions => ({
   handshakeTimeout: seconds(o.handshakeTimeout),
   maxFrameLength: Option.getOrUndefined(o.maxFrameLength),
   disconnectGrace: Duration.seconds(o.grace),
-  unixSocketMode: o.socketMode
+  unixSocketMode: o.socketMode,
+  observer,
+  traceSyscalls: o.trace
 })
 
 /** The kernel's boot config; `console` routes console writes to the program's logger. */
-export const toKernelConfig = (o: AppOptions, console: KernelConfig["console"]): KernelConfig => ({
+export const toKernelConfig = (
+  o: AppOptions,
+  console: KernelConfig["console"],
+  hostFiles: KernelConfig["hostFiles"]
+): KernelConfig => ({
   hostname: Option.getOrUndefined(o.hostname),
   ncpu: Option.getOrUndefined(o.ncpu),
+  physmem: Option.getOrUndefined(o.physmem),
   root: Option.getOrUndefined(Option.map(o.root, (hostPath) => ({ hostPath }))),
+  hostFiles,
   console
 })

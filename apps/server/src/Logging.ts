@@ -20,8 +20,6 @@ export const LogLevelNames = {
   none: "None"
 } as const satisfies Record<string, LogLevel.LogLevel>
 
-export const logLevelNames = Object.keys(LogLevelNames)
-
 /** The environment variable read when `--log-level` is absent; same names as the flag. */
 export const LOG_LEVEL_ENV = "SYSPROXY_LOG_LEVEL"
 

@@ -9,8 +9,18 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type { Readable } from "node:stream"
 
-const MAIN = Path.join(import.meta.dirname, "..", "src", "main.ts")
+const ENTRIES = {
+  "sysproxy-server": Path.join(import.meta.dirname, "..", "src", "main.ts"),
+  rump_server: Path.join(import.meta.dirname, "..", "src", "rump_server.ts")
+} as const
+
+export interface SpawnOptions {
+  readonly program?: keyof typeof ENTRIES
+  /** A pipe on descriptor 3 (for --ready-fd 3); what arrives on it is `readyOutput()`. */
+  readonly readyPipe?: boolean
+}
 
 export interface Ended {
   readonly code: number | null
@@ -18,10 +28,13 @@ export interface Ended {
 }
 
 export interface ChildApp {
+  readonly pid: number
   readonly stdout: () => string
   readonly stderr: () => string
   /** Waits until stdout matches, for at most `timeoutMs`; dies with the output so far if it never does. */
   readonly waitForStdout: (pattern: RegExp, timeoutMs?: number) => Effect.Effect<void>
+  /** Waits until the ready pipe has had a whole line, and gives it. */
+  readonly readyLine: (timeoutMs?: number) => Effect.Effect<string>
   readonly kill: (signal: NodeJS.Signals) => Effect.Effect<void>
   /** Waits for the exit, for at most `timeoutMs`. */
   readonly ended: (timeoutMs?: number) => Effect.Effect<Ended>
@@ -38,11 +51,13 @@ const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
 
 export const spawnApp = (
   args: ReadonlyArray<string>,
-  env: Record<string, string> = {}
+  env: Record<string, string> = {},
+  options: SpawnOptions = {}
 ): Effect.Effect<ChildApp, never, Scope.Scope> =>
   Effect.gen(function*() {
     let out = ""
     let err = ""
+    let ready = ""
     let ended: Ended | undefined
     const waiting = new Set<() => void>()
     const wake = () => {
@@ -50,15 +65,21 @@ export const spawnApp = (
     }
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const c = ChildProcess.spawn(process.execPath, ["--conditions=@sysproxy/source", MAIN, ...args], {
+        const entry = ENTRIES[options.program ?? "sysproxy-server"]
+        const c = ChildProcess.spawn(process.execPath, ["--conditions=@sysproxy/source", entry, ...args], {
           env: cleanEnv(env),
-          stdio: ["ignore", "pipe", "pipe"]
+          stdio: options.readyPipe === true ? ["ignore", "pipe", "pipe", "pipe"] : ["ignore", "pipe", "pipe"]
         })
-        c.stdout.setEncoding("utf8").on("data", (s: string) => {
+        const readyPipe = c.stdio[3] as Readable | null | undefined
+        readyPipe?.setEncoding("utf8").on("data", (s: string) => {
+          ready += s
+          wake()
+        })
+        c.stdout?.setEncoding("utf8").on("data", (s: string) => {
           out += s
           wake()
         })
-        c.stderr.setEncoding("utf8").on("data", (s: string) => {
+        c.stderr?.setEncoding("utf8").on("data", (s: string) => {
           err += s
           wake()
         })
@@ -93,17 +114,20 @@ export const spawnApp = (
       })
 
     return {
+      pid: child.pid ?? -1,
       stdout: () => out,
       stderr: () => err,
-      waitForStdout: (pattern, timeoutMs = 10_000) =>
+      waitForStdout: (pattern, timeoutMs = 60_000) =>
         until(() => (pattern.test(out) ? true : ended !== undefined ? false : undefined), `${pattern}`, timeoutMs)
           .pipe(
             Effect.flatMap((found) =>
               found ? Effect.void : Effect.die(new Error(`exited before ${pattern}\nstdout: ${out}\nstderr: ${err}`))
             )
           ),
+      readyLine: (timeoutMs = 60_000) =>
+        until(() => (ready.includes("\n") ? ready.slice(0, ready.indexOf("\n")) : undefined), "the ready line", timeoutMs),
       kill: (signal) => Effect.sync(() => void child.kill(signal)),
-      ended: (timeoutMs = 10_000) => until(() => ended, "the exit", timeoutMs)
+      ended: (timeoutMs = 60_000) => until(() => ended, "the exit", timeoutMs)
     } satisfies ChildApp
   })
 

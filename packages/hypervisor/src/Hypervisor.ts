@@ -39,10 +39,12 @@ export interface Identity {
 
 /**
  * A kernel process. Kernels hand out their own objects; callers pass them
- * back unchanged and read nothing but `pid`.
+ * back unchanged and read nothing but `pid` (and `comm`, for log lines).
  */
 export interface ProcessHandle {
   readonly pid: number
+  /** The command name, when the kernel keeps one on its handle (the server annotates log lines with it). */
+  readonly comm?: string | undefined
 }
 
 /** A kernel thread of a process, made for one syscall. */

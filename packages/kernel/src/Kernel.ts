@@ -25,6 +25,7 @@ import { Lwp } from "./proc/Lwp.ts"
 import { Proc } from "./proc/Proc.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
+import { installHostFile } from "./vfs/HostFileNode.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
 const INIT_PID = 1
@@ -69,6 +70,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
     })
     const physmem = config.physmem ?? 256 * 1024 * 1024
     const vfs = makeVfs({ physmem, console, host: config.root })
+    for (const [i, mapping] of (config.hostFiles ?? []).entries()) installHostFile(vfs, mapping, i)
     const now = Date.now()
     const init = new Proc(INIT_PID, 0, "init", new FileTable(), vfs.root, undefined)
     const state: KernelState = {

@@ -1,6 +1,8 @@
 /**
  * What a kernel is told when it boots.
  */
+import type { HostFileMapping } from "./vfs/HostFileNode.ts"
+
 export interface KernelConfig {
   /** kern.hostname at boot (default `rump-<server pid>.<host name>`). */
   readonly hostname?: string | undefined
@@ -16,6 +18,11 @@ export interface KernelConfig {
    * None: everything is in memory.
    */
   readonly root?: { readonly hostPath: string; readonly mountAt?: string | undefined } | undefined
+  /**
+   * Windows of host files named in the kernel's tree (rump_server -d; see
+   * vfs/HostFile.ts): opened by the caller, who closes them after the kernel.
+   */
+  readonly hostFiles?: ReadonlyArray<HostFileMapping> | undefined
 }
 
 export const OSTYPE = "NetBSD"

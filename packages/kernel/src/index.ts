@@ -1,3 +1,5 @@
 export { Args, packArgs } from "./abi/Args.ts"
 export * from "./Kernel.ts"
 export * from "./KernelConfig.ts"
+export * from "./vfs/HostFile.ts"
+export type { HostFileMapping } from "./vfs/HostFileNode.ts"

@@ -5,7 +5,7 @@
  * serv_handledisco + spcrelease (cleanup) for one client, run by its own
  * fiber so no client can stall another.
  */
-import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Result } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Result, type Scope } from "effect"
 import { type LwpHandle, type ProcessHandle, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -25,6 +25,7 @@ import type * as Net from "node:net"
 import { makeRemoteMemory } from "./RemoteMemory.ts"
 import type { Job } from "./WorkerPool.ts"
 import type { ServerState } from "./ServerState.ts"
+import { syscallSpan } from "./ServerObserver.ts"
 import { makeSocketReader } from "./SocketReader.ts"
 import { BadAnswer, makeWaiters } from "./Waiters.ts"
 
@@ -138,6 +139,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
     })
 
     const sendError = (reqno: bigint, code: keyof typeof ErrorCodes) => {
+      options.observer?.errorReplied(code)
       send({ _tag: "ErrorFrame", reqno, code: ErrorCodes[code] })
     }
 
@@ -162,8 +164,13 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
     // -- jobs (the worker pool) -------------------------------------------
 
     // each job is a fiber of its own in `jobs`, started at once (not on the
-    // next scheduler turn), with this client's memory as its UserMemory
-    const runJob = yield* FiberSet.runtime(jobs)<UserMemory>().pipe(Effect.provideService(UserMemory, memory))
+    // next scheduler turn), with this client's memory as its UserMemory; taken
+    // again after the handshake so that jobs' log lines name the client
+    const jobRuntime = FiberSet.runtime(jobs)<UserMemory>().pipe(Effect.provideService(UserMemory, memory))
+    let runJob = yield* jobRuntime
+    const rebindJobs = Effect.map(jobRuntime, (run) => {
+      runJob = run
+    })
 
     const settle = (list: Array<() => void>) => {
       for (const f of list) f()
@@ -224,13 +231,16 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
           }),
         onSuccess: (handle) => {
           server.unanswered.set(handle, [])
-          return hyp.syscall(handle, frame.sysnum, frame.args).pipe(
+          const startedAt = options.observer === undefined ? 0 : performance.now()
+          const call = hyp.syscall(handle, frame.sysnum, frame.args)
+          return (options.traceSyscalls ? syscallSpan(call, frame.sysnum, pid) : call).pipe(
             Effect.onExit((exit) =>
               Effect.andThen(
                 hyp.releaseLwp(handle),
                 Effect.sync(() => {
                   if (Exit.isSuccess(exit)) {
                     server.counters.syscalls++
+                    options.observer?.syscallAnswered(frame.sysnum, exit.value.error, startedAt)
                     send({ _tag: "SyscallResponse", reqno: frame.reqno, ...exit.value })
                   }
                   // answered or interrupted, whoever waits for this answer (halt) goes on
@@ -262,7 +272,12 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         process = proc
         state = "running"
         send({ _tag: "HandshakeResponse", reqno, error: 0 })
-      }).pipe(Effect.andThen(Effect.logDebug("handshake complete").pipe(Effect.annotateLogs({ pid: proc.pid }))))
+      }).pipe(
+        // from here on this connection's lines (and its jobs', forked later) name the client
+        Effect.andThen(Effect.annotateLogsScoped(proc.comm === undefined ? { pid: proc.pid } : { pid: proc.pid, comm: proc.comm })),
+        Effect.andThen(rebindJobs),
+        Effect.andThen(Effect.logDebug("handshake complete"))
+      )
 
     const guest = (frame: HandshakeGuest) =>
       Effect.gen(function*() {
@@ -323,6 +338,8 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
           return shutdown()
         }
         inExec = true
+        yield* Effect.annotateLogsScoped({ comm: frame.comm })
+        yield* rebindJobs
         // start draining now; the job waits for the drain to finish
         yield* hyp.lwpExit(proc)
         schedule(frame.reqno, false, finishExec(frame, proc))
@@ -334,6 +351,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       Effect.gen(function*() {
         const e = item.failure
         server.counters.protocolErrors++
+        options.observer?.undecodableFrame(e.field)
         yield* Effect.logWarning(`protocol error at ${e.field}: ${e.message}`)
         const h = e.header
         if (e.fatal || h === undefined) {
@@ -354,7 +372,7 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         if (h.type === FrameTypes.HANDSHAKE) shutdown()
       })
 
-    const onFrame = (frame: Frame): Effect.Effect<void> => {
+    const onFrame = (frame: Frame): Effect.Effect<void, never, Scope.Scope> => {
       switch (frame._tag) {
         case "HandshakeResponse":
         case "SyscallResponse":
@@ -408,10 +426,13 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       const proc = process
       if (proc !== undefined) {
         yield* hyp.lwpExit(proc)
-        const drainedInTime = yield* whenDrained("jobs").pipe(Effect.timeoutOption(options.disconnectGrace))
+        const grace = server.stopping ? Duration.zero : options.disconnectGrace
+        const drainedInTime = yield* whenDrained("jobs").pipe(Effect.timeoutOption(grace))
         if (drainedInTime._tag === "None") {
           yield* Effect.logWarning(
-            `${inflightJobs} syscalls still in the kernel ${Duration.format(options.disconnectGrace)} after disconnect; interrupting them`
+            `${inflightJobs} syscalls still in the kernel ${
+              server.stopping ? "at shutdown" : `${Duration.format(grace)} after disconnect`
+            }; interrupting them`
           )
         }
       }

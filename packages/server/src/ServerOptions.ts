@@ -4,6 +4,7 @@
  */
 import { Duration } from "effect"
 import { DEFAULT_MAX_FRAME_LENGTH, MAX_COPY_CHUNK } from "@sysproxy/protocol"
+import type { ServerObserver } from "./ServerObserver.ts"
 
 export interface ServerOptions {
   /** Where to listen: unix://path, tcp://addr:port, tcp6://[addr]:port. */
@@ -45,6 +46,10 @@ export interface ServerOptions {
    * that asked for it and a warning is logged. Default 1024.
    */
   readonly maxOutstandingRequests?: number | undefined
+  /** Told about every answered syscall and every protocol error (metrics; see ServerMetrics.ts). */
+  readonly observer?: ServerObserver | undefined
+  /** Runs each syscall in a span "syscall <name>" (default false). */
+  readonly traceSyscalls?: boolean | undefined
 }
 
 export interface ResolvedOptions {
@@ -63,6 +68,8 @@ export interface ResolvedOptions {
   readonly unixSocketMode: number
   readonly maxInflightSyscalls: number
   readonly maxOutstandingRequests: number
+  readonly observer: ServerObserver | undefined
+  readonly traceSyscalls: boolean
 }
 
 export const resolveOptions = (o: ServerOptions): ResolvedOptions => ({
@@ -80,5 +87,7 @@ export const resolveOptions = (o: ServerOptions): ResolvedOptions => ({
   disconnectGrace: Duration.fromInputUnsafe(o.disconnectGrace ?? "2 seconds"),
   unixSocketMode: o.unixSocketMode ?? 0o600,
   maxInflightSyscalls: o.maxInflightSyscalls ?? 1024,
-  maxOutstandingRequests: o.maxOutstandingRequests ?? 1024
+  maxOutstandingRequests: o.maxOutstandingRequests ?? 1024,
+  observer: o.observer,
+  traceSyscalls: o.traceSyscalls ?? false
 })

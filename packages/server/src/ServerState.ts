@@ -23,6 +23,8 @@ export interface ServerState {
   readonly banner: Uint8Array
   /** Live connections (from accept until their cleanup has finished). */
   readonly connections: Set<ConnectionFigures>
+  /** Shutting down after a drain: a closing connection interrupts its syscalls without a grace period. */
+  stopping: boolean
   /** Syscall lwps whose answer has not been sent yet; halt waits on its caller's. */
   readonly unanswered: Map<LwpHandle, Array<() => void>>
   readonly counters: {

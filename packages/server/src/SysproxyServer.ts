@@ -4,7 +4,7 @@
  * when the kernel asks. Closing its scope stops listening, interrupts every
  * connection (each cleans up after itself) and removes a unix socket file.
  */
-import { Context, Deferred, Effect, FiberSet, Layer, Result } from "effect"
+import { Context, Deferred, Duration, Effect, FiberSet, Layer, Result, Schedule } from "effect"
 import { type HaltRequest, Hypervisor } from "@sysproxy/hypervisor"
 import { makeBanner } from "@sysproxy/protocol"
 import type * as Net from "node:net"
@@ -15,6 +15,9 @@ import { ServerStartError } from "./ServerErrors.ts"
 import { resolveOptions, type ServerOptions } from "./ServerOptions.ts"
 import type { ServerState } from "./ServerState.ts"
 import { makeWorkerPool, type PoolStats } from "./WorkerPool.ts"
+
+/** How often a drain looks for in-flight syscalls. */
+const DRAIN_POLL = Duration.millis(10)
 
 export interface ServerStats {
   /** Connected clients (a slot stays taken until its cleanup has finished). */
@@ -37,11 +40,28 @@ export interface ServerStats {
   readonly copyoutBytes: number
 }
 
+/** How a drain ended: every syscall answered, the grace period over, or cut short by the caller. */
+export type DrainOutcome = "drained" | "grace expired" | "cut short"
+
+export interface DrainOptions {
+  /** How long in-flight syscalls may take to finish. */
+  readonly grace: Duration.Input
+  /** Ends the drain early when it completes (a second signal). */
+  readonly cut?: Effect.Effect<void> | undefined
+}
+
 export interface SysproxyServerService {
   readonly address: BoundAddress
   readonly stats: () => ServerStats
   /** Completes once a client halted the server (the server has stopped by then). */
   readonly halted: Effect.Effect<HaltRequest>
+  /**
+   * The first half of a graceful shutdown: stops accepting (removing a unix
+   * socket file) and lets connected clients go on until no syscall is in
+   * flight, for at most the grace period. Closing the server's scope
+   * afterwards interrupts whatever is left without waiting again.
+   */
+  readonly drain: (options: DrainOptions) => Effect.Effect<DrainOutcome>
 }
 
 export class SysproxyServer extends Context.Service<SysproxyServer, SysproxyServerService>()(
@@ -72,6 +92,7 @@ export const make = (input: ServerOptions) =>
       preforks,
       banner: banner.success,
       connections: new Set(),
+      stopping: false,
       unanswered: new Map(),
       counters: {
         accepted: 0,
@@ -139,5 +160,27 @@ export const make = (input: ServerOptions) =>
       }
     }
 
-    return SysproxyServer.of({ address: listener.address, stats, halted: Deferred.await(halted) })
+    const inflight = () => {
+      let n = 0
+      for (const c of state.connections) n += c.inflightJobs()
+      return n
+    }
+    const drain = (o: DrainOptions): Effect.Effect<DrainOutcome> =>
+      Effect.gen(function*() {
+        yield* listener.stop
+        // polled: the connections' hot paths stay free of shutdown bookkeeping
+        const idle = Effect.sync(inflight).pipe(
+          Effect.repeat({ until: (n) => n === 0, schedule: Schedule.spaced(DRAIN_POLL) }),
+          Effect.as<DrainOutcome>("drained")
+        )
+        const outcome = yield* Effect.raceAllFirst([
+          idle,
+          Effect.sleep(o.grace).pipe(Effect.as<DrainOutcome>("grace expired")),
+          ...(o.cut === undefined ? [] : [o.cut.pipe(Effect.as<DrainOutcome>("cut short"))])
+        ])
+        state.stopping = true
+        return outcome
+      })
+
+    return SysproxyServer.of({ address: listener.address, stats, halted: Deferred.await(halted), drain })
   })

@@ -1,5 +1,7 @@
 export * from "./Listener.ts"
 export * from "./ServerErrors.ts"
+export * from "./ServerMetrics.ts"
+export * from "./ServerObserver.ts"
 export * from "./ServerOptions.ts"
 export * from "./SysproxyServer.ts"
 export * from "./Waiters.ts"

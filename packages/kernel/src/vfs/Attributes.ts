@@ -10,7 +10,7 @@ import type { Timespec } from "../abi/Timespec.ts"
 import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
 import { checkAccess, checkOwner, type Cred, isRoot, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
-import { typeBits, type Vnode } from "./Vnode.ts"
+import { DeviceNode, typeBits, type Vnode } from "./Vnode.ts"
 
 /** st_blksize: the page size. */
 export const BLKSIZE = 4096
@@ -42,10 +42,10 @@ export const statOf = (node: Vnode): StatInfo => ({
   dev: node.mount.dev,
   mode: typeBits[node.type] | node.mode,
   ino: node.ino,
-  nlink: node.type === "chr" ? (node.driver.shownNlink ?? node.nlink) : node.nlink,
+  nlink: node instanceof DeviceNode ? (node.driver.shownNlink ?? node.nlink) : node.nlink,
   uid: node.uid,
   gid: node.gid,
-  rdev: node.type === "chr" ? node.driver.rdev : 0,
+  rdev: node instanceof DeviceNode ? node.driver.rdev : 0,
   atime: node.atime,
   mtime: node.mtime,
   ctime: node.ctime,

@@ -87,8 +87,9 @@ export class Mount {
     return true
   }
 
-  newRegular(attrs: Attrs): RegularNode | undefined {
-    return this.hasRoom() ? new RegularNode(this.init(attrs), new FileData(this.space)) : undefined
+  /** A regular file; its data from this file system's space unless given (a host file mapping's). */
+  newRegular(attrs: Attrs, data?: FileData): RegularNode | undefined {
+    return this.hasRoom() ? new RegularNode(this.init(attrs), data ?? new FileData(this.space)) : undefined
   }
 
   newDirectory(attrs: Attrs, parent: DirectoryNode): DirectoryNode | undefined {
@@ -99,8 +100,8 @@ export class Mount {
     return this.hasRoom() ? new SymlinkNode(this.init(attrs), target) : undefined
   }
 
-  newDevice(attrs: Attrs, driver: DeviceDriver): DeviceNode | undefined {
-    return this.hasRoom() ? new DeviceNode(this.init(attrs), driver) : undefined
+  newDevice(attrs: Attrs, driver: DeviceDriver, type: "chr" | "blk" = "chr"): DeviceNode | undefined {
+    return this.hasRoom() ? new DeviceNode(this.init(attrs), driver, type) : undefined
   }
 
   /** A fifo, socket or block node (a bound AF_LOCAL socket's name). */

@@ -149,13 +149,15 @@ export interface DeviceDriver {
   readonly shownNlink?: number
 }
 
+/** A device node: a character device, or a block device (a host file mapping, see HostFileNode.ts). */
 export class DeviceNode extends NodeBase {
-  readonly type = "chr"
+  readonly type: "chr" | "blk"
   readonly driver: DeviceDriver
 
-  constructor(init: NodeInit, driver: DeviceDriver) {
+  constructor(init: NodeInit, driver: DeviceDriver, type: "chr" | "blk" = "chr") {
     super(init)
     this.driver = driver
+    this.type = type
   }
 }
 

@@ -11,7 +11,7 @@ import type { File, FileOps } from "../fd/File.ts"
 import { sysErr } from "../syscalls/SysErr.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
-import type { Vnode } from "./Vnode.ts"
+import { DeviceNode, type Vnode } from "./Vnode.ts"
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
 
@@ -86,6 +86,8 @@ export const opsFor = (node: Vnode): FileOps => {
       return directoryOps
     case "chr":
       return node.driver.ops
+    case "blk":
+      return node instanceof DeviceNode ? node.driver.ops : unsupportedOps
     default:
       return unsupportedOps
   }

@@ -1,0 +1,103 @@
+/**
+ * What a good value of each option is, checked the same way whether it
+ * came from a flag, an environment variable or the config file. A rule
+ * takes what the flag parser (a number, a string) or JSON gives and returns
+ * the value, or undefined with `expected` saying what was wanted.
+ */
+import type { LogLevel } from "effect"
+import { type LogFormat, LogFormats, LogLevelNames, parseLogLevel } from "./Logging.ts"
+
+export interface Rule<T> {
+  /** What a good value is, for messages ("an integer of at least 1"). */
+  readonly expected: string
+  readonly decode: (value: unknown) => T | undefined
+}
+
+export type RuleValue<R> = R extends Rule<infer T> ? T : never
+
+export const intAtLeast = (min: number): Rule<number> => ({
+  expected: `an integer of at least ${min}`,
+  decode: (u) => (typeof u === "number" && Number.isSafeInteger(u) && u >= min ? u : undefined)
+})
+
+/** Seconds (fractions allowed); `zero` allows 0. */
+export const seconds = (zero: boolean): Rule<number> => ({
+  expected: zero ? "a number of seconds, 0 or more" : "a number of seconds above 0",
+  decode: (u) => (typeof u === "number" && Number.isFinite(u) && (zero ? u >= 0 : u > 0) ? u : undefined)
+})
+
+export const nonEmptyString = (max: number): Rule<string> => ({
+  expected: `a string of 1 to ${max} characters`,
+  decode: (u) => (typeof u === "string" && u.length > 0 && u.length <= max ? u : undefined)
+})
+
+export const boolean: Rule<boolean> = {
+  expected: "true or false",
+  decode: (u) => (typeof u === "boolean" ? u : undefined)
+}
+
+/** Permission bits as octal digits ("0600", "660"). */
+export const octalMode: Rule<number> = {
+  expected: "an octal mode such as 0600",
+  decode: (u) => (typeof u === "string" && /^0?[0-7]{1,3}$/.test(u) ? Number.parseInt(u, 8) : undefined)
+}
+
+export const logFormat: Rule<LogFormat> = {
+  expected: `one of ${LogFormats.join(", ")}`,
+  decode: (u) => LogFormats.find((f) => f === u)
+}
+
+export const logLevel: Rule<LogLevel.LogLevel> = {
+  expected: `one of ${Object.keys(LogLevelNames).join(", ")}`,
+  decode: (u) => (typeof u === "string" ? parseLogLevel(u) : undefined)
+}
+
+/** Where a TCP listener binds. */
+export interface ListenAddress {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * HOST:PORT, [IPV6]:PORT, or a bare PORT (on 127.0.0.1: metrics are not
+ * for the world unless asked).
+ */
+export const listenAddress: Rule<ListenAddress> = {
+  expected: "HOST:PORT, [IPV6]:PORT or PORT (e.g. 127.0.0.1:9464)",
+  decode: (u) => {
+    if (typeof u !== "string") return undefined
+    const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(u) ?? /^([^:[\]]+):(\d{1,5})$/.exec(u) ?? /^()(\d{1,5})$/.exec(u)
+    if (m === null) return undefined
+    const port = Number(m[2])
+    return port <= 65535 ? { host: m[1] === "" || m[1] === undefined ? "127.0.0.1" : m[1], port } : undefined
+  }
+}
+
+/**
+ * The rules of everything a config file may set, by key; the flags and
+ * variables set the same things (preforkExpiry, handshakeTimeout and grace
+ * in seconds, maxFrameLength in bytes, root a host directory).
+ */
+export const fileRules = {
+  url: nonEmptyString(4096),
+  hostname: nonEmptyString(255),
+  maxClients: intAtLeast(1),
+  maxWorkers: intAtLeast(1),
+  idleWorkers: intAtLeast(0),
+  preforkExpiry: seconds(false),
+  handshakeTimeout: seconds(false),
+  maxFrameLength: intAtLeast(4096),
+  ncpu: intAtLeast(1),
+  root: nonEmptyString(4096),
+  socketMode: octalMode,
+  logFormat,
+  logLevel,
+  metrics: listenAddress,
+  grace: seconds(true),
+  trace: boolean
+} as const
+
+/** Every option's value type, by config key. */
+export type Settings = { readonly [K in keyof typeof fileRules]: RuleValue<(typeof fileRules)[K]> }
+
+export type FileOptions = Partial<Settings>

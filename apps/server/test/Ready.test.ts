@@ -1,0 +1,90 @@
+/**
+ * Ready signals for supervisors: --ready-fd (the URL on a descriptor,
+ * which the client can use at once) and systemd's NOTIFY_SOCKET (READY=1
+ * on a real unix datagram socket, received by a small C program).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { connect } from "@sysproxy/client"
+import { SYS } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import { spawnApp, tempDir } from "./ChildApp.ts"
+
+const onPath = (command: string) => ChildProcess.spawnSync("sh", ["-c", `command -v ${command}`]).status === 0
+
+/** Compiles and starts the notification socket stand-in; its stdout lines as they come. */
+const notifyReceiver = (dir: string, socketPath: string) =>
+  Effect.gen(function*() {
+    const binary = Path.join(dir, "notify-receiver")
+    const source = Path.join(import.meta.dirname, "c", "notify-receiver.c")
+    const cc = ChildProcess.spawnSync("gcc", ["-Wall", "-Werror", "-o", binary, source], { encoding: "utf8" })
+    assert.strictEqual(cc.status, 0, cc.stderr)
+    let out = ""
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const c = ChildProcess.spawn(binary, [socketPath], { stdio: ["ignore", "pipe", "inherit"] })
+        c.stdout.setEncoding("utf8").on("data", (s: string) => (out += s))
+        return c
+      }),
+      (c) => Effect.sync(() => c.exitCode === null && c.kill("SIGKILL"))
+    )
+    const until = (pattern: RegExp) =>
+      Effect.callback<string>((resume) => {
+        const check = () => {
+          const m = pattern.exec(out)
+          if (m !== null) {
+            child.stdout.off("data", check)
+            resume(Effect.succeed(m[0]))
+          }
+        }
+        child.stdout.on("data", check)
+        check()
+        return Effect.sync(() => child.stdout.off("data", check))
+      }).pipe(Effect.timeout("60 seconds"), Effect.orDie)
+    yield* until(/^bound$/m)
+    return { until }
+  })
+
+describe.concurrent("sysproxy-server ready signals", () => {
+  it.live("--ready-fd 3: the URL arrives on descriptor 3, and a client can use it at once", () =>
+    Effect.gen(function*() {
+      const url = `unix://${Path.join(yield* tempDir, "rump.sock")}`
+      const app = yield* spawnApp(["--ready-fd", "3", url], {}, { readyPipe: true })
+      assert.strictEqual(yield* app.readyLine(), url)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const client = yield* connect(url)
+        yield* client.handshakeGuest("ready")
+        assert.strictEqual((yield* client.syscall(SYS.getpid)).error, 0)
+      }))
+      yield* app.kill("SIGTERM")
+      assert.strictEqual((yield* app.ended()).code, 0)
+    }))
+
+  it.live("--ready-fd naming a descriptor that is not open exits 2", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp(["--ready-fd", "77", `unix://${Path.join(yield* tempDir, "rump.sock")}`])
+      assert.strictEqual((yield* app.ended()).code, 2)
+      assert.strictEqual(app.stderr(), "sysproxy-server: --ready-fd 77: not an open file descriptor\n")
+    }))
+
+  it.live.runIf(onPath("systemd-notify") && onPath("gcc"))(
+    "NOTIFY_SOCKET: READY=1 with the status and our pid reaches a real unix datagram socket",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const notifySocket = Path.join(dir, "notify")
+        const receiver = yield* notifyReceiver(dir, notifySocket)
+        const url = `unix://${Path.join(dir, "rump.sock")}`
+        const app = yield* spawnApp([url], { NOTIFY_SOCKET: notifySocket })
+        const message = yield* receiver.until(/^.*READY=1.*$/m)
+        const fields = message.split("|")
+        assert.include(fields, "READY=1")
+        assert.include(fields, `STATUS=listening on ${url}`)
+        assert.include(fields, `MAINPID=${app.pid}`)
+        yield* app.kill("SIGTERM")
+        assert.strictEqual((yield* app.ended()).code, 0)
+        assert.notMatch(app.stdout(), /systemd-notify failed/)
+      })
+  )
+})

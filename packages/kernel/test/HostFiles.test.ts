@@ -1,0 +1,108 @@
+/**
+ * Host file mappings (rump_server -d): a window of a host file named in the
+ * kernel's tree as a regular file, a block device or a character device,
+ * whose reads and writes reach the host file in place.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Errno, lseekWhence, modeBits, SYS } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { type HostFileSpec, type HostFileType, openHostFile } from "../src/index.ts"
+import { makeKernel } from "../src/Kernel.ts"
+import { makeGuest, O_RDONLY, O_RDWR, O_TRUNC } from "./VfsGuest.ts"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "sp-hostfile-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/** A guest whose kernel has `spec` mapped at `key`. */
+const guestWith = (key: string, type: HostFileType, spec: HostFileSpec) =>
+  Effect.gen(function*() {
+    const file = yield* openHostFile(spec)
+    return yield* makeGuest({ hostFiles: [{ key, type, file }] })
+  })
+
+const major = (rdev: bigint) => Number((rdev >> 8n) & 0xfffn)
+
+describe("host file mappings", () => {
+  it.effect("type=reg with size=host: stat, read and write reach the host file, writes past the window fail", () =>
+    Effect.gen(function*() {
+      const host = Path.join(yield* tempDir, "data")
+      Fs.writeFileSync(host, "hello world")
+      const g = yield* guestWith("/mnt/data", "reg", { hostPath: host, size: "host" })
+      const st = yield* g.stat("/mnt/data")
+      assert.strictEqual(st.mode & modeBits.S_IFMT, modeBits.S_IFREG)
+      assert.strictEqual(st.size, 11n)
+      assert.strictEqual(yield* g.readFile("/mnt/data"), "hello world")
+
+      const fd = yield* g.open("/mnt/data", O_RDWR)
+      yield* g.ok(SYS.lseek, fd, 0, 6, lseekWhence.SEEK_SET)
+      assert.strictEqual(yield* g.write(fd, "WORLD"), 5)
+      assert.strictEqual(Fs.readFileSync(host, "utf8"), "hello WORLD")
+      // the window is 11 bytes: one more does not fit
+      yield* g.fails(Errno.ENOSPC, SYS.write, fd, g.str("!"), 1)
+      yield* g.close(fd)
+      // O_TRUNC leaves the window (and the host file) as it is
+      yield* g.close(yield* g.open("/mnt/data", O_RDWR | O_TRUNC))
+      assert.strictEqual(Fs.readFileSync(host, "utf8"), "hello WORLD")
+      // unlinking the name leaves the host file alone
+      yield* g.ok(SYS.unlink, g.str("/mnt/data"))
+      assert.strictEqual(Fs.readFileSync(host, "utf8"), "hello WORLD")
+    }))
+
+  it.effect("type=blk with a size creates the host file; the device reads and writes it at the file offset", () =>
+    Effect.gen(function*() {
+      const host = Path.join(yield* tempDir, "disk.img")
+      const g = yield* guestWith("/dev/wd0", "blk", { hostPath: host, size: 8192 })
+      assert.strictEqual(Fs.statSync(host).size, 8192)
+      const st = yield* g.stat("/dev/wd0")
+      assert.strictEqual(st.mode & modeBits.S_IFMT, modeBits.S_IFBLK)
+      assert.strictEqual(major(st.rdev), 197)
+
+      const fd = yield* g.open("/dev/wd0", O_RDWR)
+      assert.strictEqual(yield* g.ok(SYS.lseek, fd, 0, 0, lseekWhence.SEEK_END), 8192n)
+      const block = new Uint8Array(4096).fill(0xa5)
+      assert.strictEqual(yield* g.ok(SYS.pwrite, fd, g.mem.alloc(block), 4096, 0, 4096), 4096n)
+      const onHost = Fs.readFileSync(host)
+      assert.strictEqual(onHost.subarray(4096).every((b) => b === 0xa5), true)
+      assert.strictEqual(onHost.subarray(0, 4096).every((b) => b === 0), true)
+      // a read at the end gives nothing; a write across it fails whole
+      yield* g.ok(SYS.lseek, fd, 0, 8190, lseekWhence.SEEK_SET)
+      assert.strictEqual((yield* g.read(fd, 100)).length, 2)
+      assert.strictEqual((yield* g.read(fd, 100)).length, 0)
+      yield* g.fails(Errno.ENOSPC, SYS.pwrite, fd, g.mem.alloc(block), 4096, 0, 6000)
+      yield* g.close(fd)
+    }))
+
+  it.effect("type=chr with an offset: the window starts there and the host file is only grown, never cut", () =>
+    Effect.gen(function*() {
+      const host = Path.join(yield* tempDir, "part")
+      Fs.writeFileSync(host, "0123456789")
+      const g = yield* guestWith("/dev/rpart", "chr", { hostPath: host, size: 4, offset: 2 })
+      const st = yield* g.stat("/dev/rpart")
+      assert.strictEqual(st.mode & modeBits.S_IFMT, modeBits.S_IFCHR)
+      const fd = yield* g.open("/dev/rpart", O_RDONLY)
+      assert.strictEqual(new TextDecoder().decode(yield* g.read(fd, 100)), "2345")
+      assert.strictEqual(Fs.readFileSync(host, "utf8"), "0123456789")
+    }))
+
+  it.effect("a size=host mapping of a missing file fails with the host's reason", () =>
+    Effect.gen(function*() {
+      const host = Path.join(yield* tempDir, "missing")
+      const error = yield* Effect.flip(openHostFile({ hostPath: host, size: "host" }))
+      assert.match(error.message, /missing: ENOENT/)
+      assert.isFalse(Fs.existsSync(host))
+    }))
+
+  it.effect("a key that is taken or not absolute is refused at boot", () =>
+    Effect.gen(function*() {
+      const file = yield* openHostFile({ hostPath: Path.join(yield* tempDir, "f"), size: 512 })
+      for (const key of ["/dev/null", "relative/path", "/"]) {
+        const exit = yield* Effect.exit(makeKernel({ console: () => {}, hostFiles: [{ key, type: "reg", file }] }))
+        assert.isTrue(exit._tag === "Failure", key)
+      }
+    }))
+})
