@@ -85,25 +85,32 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
         drop(`internal error: ${bytes.failure.message}`)
         return false
       }
-      socket.write(bytes.success)
-      if (socket.writableLength > options.maxUnsentBytes) {
-        drop(`client does not read: ${socket.writableLength} bytes unsent, the limit is ${options.maxUnsentBytes}`)
+      // checked before queueing, so the bound is never passed (one frame
+      // always fits an empty queue, whatever the bound)
+      const unsent = socket.writableLength
+      if (unsent > 0 && unsent + bytes.success.byteLength > options.maxUnsentBytes) {
+        drop(`client does not read: ${unsent} bytes unsent, the limit is ${options.maxUnsentBytes}`)
         return false
       }
+      socket.write(bytes.success)
       return true
     }
 
+    // one pair of listeners per connection, whatever the number of paced
+    // senders waiting (a listener each would trip Node's listener warning)
+    const drainWaiters = new Set<() => void>()
+    const wakeDrainWaiters = () => {
+      const waiting = [...drainWaiters]
+      drainWaiters.clear()
+      for (const resume of waiting) resume()
+    }
+    socket.on("drain", wakeDrainWaiters)
+    socket.on("close", wakeDrainWaiters)
     const drained = Effect.callback<void>((resume) => {
-      const done = () => {
-        socket.off("drain", done)
-        socket.off("close", done)
-        resume(Effect.void)
-      }
-      socket.once("drain", done)
-      socket.once("close", done)
+      const done = () => resume(Effect.void)
+      drainWaiters.add(done)
       return Effect.sync(() => {
-        socket.off("drain", done)
-        socket.off("close", done)
+        drainWaiters.delete(done)
       })
     })
 

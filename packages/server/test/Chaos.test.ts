@@ -404,11 +404,9 @@ describe("a client that never reads while the kernel copies out to it (real kern
       yield* nothingLeft(world, "after the paced reader")
     }), 30_000)
 
-  // Found here, in Connection.ts (the lead's file): every paced copyout adds its own
-  // "drain" and "close" listener to the socket, so more than 10 of them at once
-  // make Node print MaxListenersExceededWarning (no leak: each is removed when it
-  // resumes). Marked .fails until one waiter per connection (or setMaxListeners) fixes it.
-  it.live.fails("more than 10 paced copyouts on one connection raise no MaxListenersExceededWarning", () =>
+  // Each paced copyout once added its own "drain" and "close" listener: more
+  // than 10 at once on one connection made Node warn.
+  it.live("more than 10 paced copyouts on one connection raise no MaxListenersExceededWarning", () =>
     Effect.gen(function*() {
       const warnings: Array<string> = []
       const onWarning = (w: Error) => warnings.push(w.name)
