@@ -1,7 +1,7 @@
 /**
  * The server benchmark (issue 8): our server against a C floor, in one run.
  *
- *   node --conditions=@sysproxy/source bench/run.ts [--quick] [--no-scale] [--seconds S]
+ *   node --conditions=@sysproxy/source bench/run.ts [--quick] [--no-scale] [--no-stuck] [--seconds S]
  *
  * Compiles the C load generator (bench/c/loadgen.c on interop/c/rumpsp.c),
  * the floor (bench/c/floor.c) and the idle-connection holder (bench/c/idle.c)
@@ -9,45 +9,42 @@
  * (interop/launch-server.ts) and the floor on unix sockets, runs every mode
  * at 1x1, 4x1 and 32x8 clients x threads against both (floor first, then
  * ours, cell by cell), then the scale runs (1,000 and 10,000 idle clients
- * held: server RSS per client, getpid p99 of one active client). Writes
+ * held: server RSS per client, getpid p99 of one active client), then
+ * bench/stuck-reader.ts (an active client beside clients that stop
+ * reading while the kernel copies out to them). Writes
  * bench-results/latest.json and prints a markdown table and the targets.
  *
  * --quick: ~2 s per run, 32x8 only for getpid and sysctl; under two minutes.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
-import { dirname, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+import {
+  gcc,
+  type LoadResult,
+  loadgen as runLoadgen,
+  log,
+  type ReadyProcess,
+  root,
+  run,
+  serverStats,
+  startReady,
+  startServer as launchServer,
+  stop
+} from "./support.ts"
 
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     "no-scale": { type: "boolean", default: false },
+    "no-stuck": { type: "boolean", default: false },
     seconds: { type: "string" }
   }
 })
 const quick = values.quick === true
 const seconds = values.seconds !== undefined ? Number(values.seconds) : quick ? 2 : 5
-
-interface LoadResult {
-  readonly mode: string
-  readonly clients: number
-  readonly threads: number
-  readonly seconds: number
-  readonly ops: number
-  readonly ops_per_s: number
-  readonly p50_us: number
-  readonly p99_us: number
-  readonly p999_us: number
-  readonly errors: number
-  readonly refusals: number
-  readonly failed_clients: number
-  readonly mb_per_s: number
-}
 
 interface Cell {
   readonly mode: string
@@ -64,10 +61,28 @@ interface ScaleResult {
   readonly failed: number
   readonly rssBeforeKiB: number
   readonly rssAfterKiB: number
+  /** RSS growth per held client, both figures after forced collections. */
   readonly kibPerClient: number
+  /** Growth of the JS heap in use plus external memory, per held client. */
+  readonly liveKibPerClient: number
   readonly baseline: LoadResult
   readonly active: LoadResult
   readonly p99Ratio: number
+}
+
+/** The figures bench/stuck-reader.ts prints (the part the report shows). */
+interface StuckFigures {
+  readonly p50_us: number
+  readonly p99_us: number
+  readonly p99_ratio: number
+}
+interface StuckReaderResult {
+  readonly baseline: StuckFigures
+  readonly paced: StuckFigures & { readonly stuckReaderDropped: boolean }
+  readonly dropped: {
+    readonly flood: StuckFigures & { readonly stuckReadersDropped: number; readonly meanMsToDrop: number }
+    readonly spaced: StuckFigures & { readonly stuckReadersDropped: number; readonly meanMsToDrop: number }
+  }
 }
 
 interface Target {
@@ -76,68 +91,20 @@ interface Target {
   readonly met: boolean | null
 }
 
-const log = (s: string) => process.stderr.write(`${s}\n`)
-
 // ---- build ------------------------------------------------------------------
 
 const dir = mkdtempSync(join(tmpdir(), "sysproxy-bench-"))
 const bin = (name: string) => join(dir, name)
-const gcc = (out: string, ...sources: Array<string>) =>
-  execFileSync("gcc", ["-O2", "-pthread", "-I", join(root, "interop/c"), "-o", bin(out), ...sources.map((s) => join(root, s))], {
-    stdio: ["ignore", "inherit", "inherit"]
-  })
-gcc("loadgen", "bench/c/loadgen.c", "interop/c/rumpsp.c")
-gcc("floor", "bench/c/floor.c")
-gcc("idle", "bench/c/idle.c")
+gcc(bin("loadgen"), "bench/c/loadgen.c", "interop/c/rumpsp.c")
+gcc(bin("floor"), "bench/c/floor.c")
+gcc(bin("idle"), "bench/c/idle.c")
 
 // ---- processes ----------------------------------------------------------------
 
 const children: Array<ChildProcess> = []
 
-/** Starts a process and waits for its `READY <url>` line. */
-const startReady = (cmd: string, args: Array<string>): Promise<ChildProcess> =>
-  new Promise((ok, fail) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] })
-    children.push(child)
-    let out = ""
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString()
-      if (/^READY /m.test(out)) {
-        child.stdout?.off("data", onData)
-        child.stdout?.resume()
-        ok(child)
-      }
-    }
-    child.stdout?.on("data", onData)
-    child.once("exit", (code) => fail(new Error(`${cmd} exited (${code}) before READY`)))
-    setTimeout(() => fail(new Error(`${cmd}: no READY after 60 s`)), 60_000).unref()
-  })
-
-const run = (cmd: string, args: Array<string>, env: Record<string, string>, timeoutMs: number): Promise<string> =>
-  new Promise((ok, fail) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()))
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
-    child.once("exit", (code) => {
-      clearTimeout(timer)
-      if (code === 0) ok(out)
-      else fail(new Error(`${cmd} ${args.join(" ")} exited ${code}`))
-    })
-  })
-
-const loadgen = async (url: string, mode: string, clients: number, threads: number, secs: number) => {
-  const out = await run(bin("loadgen"), [mode, String(clients), String(threads), String(secs)], {
-    RUMP_SERVER: url
-  }, (secs + 120) * 1000)
-  const line = out.trim().split("\n").pop() ?? ""
-  return JSON.parse(line) as LoadResult
-}
-
-const rssKiB = (pid: number): number => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-  return m === null ? NaN : Number(m[1])
-}
+const loadgen = (url: string, mode: string, clients: number, threads: number, secs: number) =>
+  runLoadgen(bin("loadgen"), url, mode, clients, threads, secs)
 
 const cleanup = () => {
   for (const c of children) {
@@ -162,22 +129,13 @@ const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN)
 const main = async () => {
   const floorUrl = `unix://${join(dir, "floor.sock")}`
   const serverUrl = `unix://${join(dir, "sp.sock")}`
-  const floor = await startReady(bin("floor"), [floorUrl])
-  const startServer = (url: string) =>
-    startReady(process.execPath, [
-      "--conditions=@sysproxy/source",
-      join(root, "interop/launch-server.ts"),
-      "--url",
-      url,
-      "--max-clients",
-      "100000"
-    ])
-  const stop = (child: ChildProcess) =>
-    new Promise<void>((ok) => {
-      if (child.exitCode !== null || child.signalCode !== null) return ok()
-      child.once("exit", () => ok())
-      child.kill("SIGTERM")
-    })
+  const tracked = async (started: Promise<ReadyProcess>) => {
+    const { child } = await started
+    children.push(child)
+    return child
+  }
+  const floor = await tracked(startReady(bin("floor"), [floorUrl]))
+  const startServer = (url: string) => tracked(launchServer(url, ["--max-clients", "100000"]))
   const server = await startServer(serverUrl)
   const serverPid = server.pid ?? 0
   log(`bench: floor pid ${floor.pid}, server pid ${serverPid}, ${seconds} s per run${quick ? " (quick)" : ""}`)
@@ -214,20 +172,23 @@ const main = async () => {
   }
 
   // ---- scale: idle clients held, one active client -------------------------------
-  // Each size on a fresh server, so the RSS growth is not hidden by heap pages
-  // the matrix (or the previous size) left committed.
+  // Each size on a fresh server, so the growth is not hidden by heap pages
+  // the matrix (or the previous size) left committed; the server runs with
+  // --expose-gc and collects before each STATS, so garbage of the warm-up
+  // is not counted either way.
   await stop(server)
   const scale: Array<ScaleResult> = []
   if (values["no-scale"] !== true) {
     for (const idle of [1000, 10000]) {
       const scaleUrl = `unix://${join(dir, `scale-${idle}.sock`)}`
-      const fresh = await startServer(scaleUrl)
-      const freshPid = fresh.pid ?? 0
+      const fresh = await launchServer(scaleUrl, ["--max-clients", "100000"], ["--expose-gc"])
+      children.push(fresh.child)
+      const memory = async () => (await serverStats<{ readonly memory: NodeJS.MemoryUsage }>(fresh)).memory
       // warm up (JIT, first allocations) as long as a measured run
       await loadgen(scaleUrl, "getpid", 2, 2, 1)
       await loadgen(scaleUrl, "getpid", 1, 1, seconds)
       const baseline = await loadgen(scaleUrl, "getpid", 1, 1, seconds)
-      const before = rssKiB(freshPid)
+      const before = await memory()
       const holder = spawn(bin("idle"), [String(idle)], {
         cwd: root,
         env: { ...process.env, RUMP_SERVER: scaleUrl },
@@ -246,27 +207,38 @@ const main = async () => {
       const ok = Number(okText ?? NaN)
       const failed = Number(failedText ?? NaN)
       await new Promise((r) => setTimeout(r, 1000))
-      const after = rssKiB(freshPid)
+      const after = await memory()
       const active = await loadgen(scaleUrl, "getpid", 1, 1, seconds)
       holder.stdin.end()
       await new Promise((r) => holder.once("exit", r))
-      await stop(fresh)
+      await stop(fresh.child)
+      const live = (m: NodeJS.MemoryUsage) => m.heapUsed + m.external
       const result: ScaleResult = {
         idle,
         held: ok,
         failed,
-        rssBeforeKiB: before,
-        rssAfterKiB: after,
-        kibPerClient: (after - before) / Math.max(1, ok),
+        rssBeforeKiB: before.rss / 1024,
+        rssAfterKiB: after.rss / 1024,
+        kibPerClient: (after.rss - before.rss) / 1024 / Math.max(1, ok),
+        liveKibPerClient: (live(after) - live(before)) / 1024 / Math.max(1, ok),
         baseline,
         active,
         p99Ratio: ratio(active.p99_us, baseline.p99_us)
       }
       scale.push(result)
       log(
-        `bench: ${idle} idle: ${ok} held, ${failed} failed, ${fmt(result.kibPerClient, 2)} KiB each, getpid p99 ${active.p99_us} us vs ${baseline.p99_us} us`
+        `bench: ${idle} idle: ${ok} held, ${failed} failed, ${fmt(result.kibPerClient, 2)} KiB RSS (${
+          fmt(result.liveKibPerClient, 2)
+        } KiB live) each, getpid p99 ${active.p99_us} us vs ${baseline.p99_us} us`
       )
     }
+  }
+
+  // ---- a stuck reader beside an active client (bench/stuck-reader.ts) -------------
+  let stuck: StuckReaderResult | undefined
+  if (values["no-stuck"] !== true) {
+    const out = await run(process.execPath, ["--conditions=@sysproxy/source", join(root, "bench/stuck-reader.ts"), "--seconds", String(seconds)], {}, (6 * seconds + 180) * 1000)
+    stuck = JSON.parse(out.trim().split("\n").pop() ?? "") as StuckReaderResult
   }
 
   // ---- targets ---------------------------------------------------------------------
@@ -310,7 +282,7 @@ const main = async () => {
       ? { target: "10,000 idle clients: under 16 KiB each", measured: "not run", met: null }
       : {
         target: "10,000 idle clients: under 16 KiB each",
-        measured: `${fmt(s10k.kibPerClient, 1)} KiB (${s10k.held} held)`,
+        measured: `${fmt(s10k.kibPerClient, 1)} KiB RSS, ${fmt(s10k.liveKibPerClient, 1)} KiB live heap (${s10k.held} held)`,
         met: s10k.held === 10000 && s10k.kibPerClient < 16
       },
     s10k === undefined
@@ -319,6 +291,19 @@ const main = async () => {
         target: "10,000 idle: active getpid p99 within 2x",
         measured: `${fmt(s10k.p99Ratio, 2)}x (${s10k.active.p99_us} vs ${s10k.baseline.p99_us} us)`,
         met: s10k.p99Ratio <= 2
+      }
+  )
+
+  const stuckTarget = "stuck reader: active getpid p99 within 2x (paced / dropped every 500 ms)"
+  targets.push(
+    stuck === undefined
+      ? { target: stuckTarget, measured: "not run", met: null }
+      : {
+        target: stuckTarget,
+        measured: `${fmt(stuck.paced.p99_ratio, 2)}x / ${fmt(stuck.dropped.spaced.p99_ratio, 2)}x (a flood of them: ${
+          fmt(stuck.dropped.flood.p99_ratio, 2)
+        }x)`,
+        met: stuck.paced.p99_ratio <= 2 && stuck.dropped.spaced.p99_ratio <= 2
       }
   )
 
@@ -332,7 +317,7 @@ const main = async () => {
     secondsPerRun: seconds
   }
   mkdirSync(join(root, "bench-results"), { recursive: true })
-  writeFileSync(join(root, "bench-results/latest.json"), `${JSON.stringify({ meta, cells, scale, targets }, null, 2)}\n`)
+  writeFileSync(join(root, "bench-results/latest.json"), `${JSON.stringify({ meta, cells, scale, stuck, targets }, null, 2)}\n`)
 
   const lines: Array<string> = []
   lines.push(`Node ${meta.node}, ${meta.cpus}, ${meta.date}${quick ? ", --quick" : ""}, ${seconds} s per run`)
@@ -357,14 +342,26 @@ const main = async () => {
   }
   if (scale.length > 0) {
     lines.push("")
-    lines.push("| idle clients | held | server RSS before / after (MiB) | KiB per client | getpid p99 us (no idle / idle) | ratio |")
-    lines.push("| --- | --- | --- | --- | --- | --- |")
+    lines.push(
+      "| idle clients | held | server RSS before / after (MiB) | RSS KiB per client | live heap KiB per client | getpid p99 us (no idle / idle) | ratio |"
+    )
+    lines.push("| --- | --- | --- | --- | --- | --- | --- |")
     for (const s of scale) {
       lines.push(
         `| ${s.idle} | ${s.held} (${s.failed} failed) | ${fmt(s.rssBeforeKiB / 1024)} / ${fmt(s.rssAfterKiB / 1024)} | ${
           fmt(s.kibPerClient, 2)
-        } | ${fmt(s.baseline.p99_us)} / ${fmt(s.active.p99_us)} | ${fmt(s.p99Ratio, 2)} |`
+        } | ${fmt(s.liveKibPerClient, 2)} | ${fmt(s.baseline.p99_us)} / ${fmt(s.active.p99_us)} | ${fmt(s.p99Ratio, 2)} |`
       )
+    }
+  }
+  if (stuck !== undefined) {
+    lines.push("")
+    lines.push("| active getpid 1x1 beside | p50 us | p99 us | p99 / alone | stuck readers dropped (mean ms to drop) |")
+    lines.push("| --- | --- | --- | --- | --- |")
+    lines.push(`| nothing (alone) | ${fmt(stuck.baseline.p50_us)} | ${fmt(stuck.baseline.p99_us)} | 1.00 | - |`)
+    lines.push(`| one paced stuck reader | ${fmt(stuck.paced.p50_us)} | ${fmt(stuck.paced.p99_us)} | ${fmt(stuck.paced.p99_ratio, 2)} | ${stuck.paced.stuckReaderDropped ? "dropped (wrong)" : "none, as it should"} |`)
+    for (const [name, d] of [["stuck readers, one every 500 ms", stuck.dropped.spaced], ["a flood of stuck readers", stuck.dropped.flood]] as const) {
+      lines.push(`| ${name} | ${fmt(d.p50_us)} | ${fmt(d.p99_us)} | ${fmt(d.p99_ratio, 2)} | ${d.stuckReadersDropped} (${d.meanMsToDrop}) |`)
     }
   }
   lines.push("")

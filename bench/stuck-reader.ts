@@ -25,15 +25,13 @@
  */
 import { type Frame, FrameDecoder, encodeFrameResult } from "@sysproxy/protocol"
 import { openFlags, SYS } from "@sysproxy/protocol/netbsd"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Net from "node:net"
 import { tmpdir } from "node:os"
-import { dirname, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { parseArgs } from "node:util"
+import { gcc, type LoadResult, loadgen as runLoadgen, log, type ReadyProcess, serverStats, startServer } from "./support.ts"
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" } } })
 const seconds = Number(values.seconds)
 const READ_SIZE = 8 * 1024 * 1024
@@ -41,69 +39,16 @@ const READ_SIZE = 8 * 1024 * 1024
 const PACED_READS = 8
 /** Reads that queue 24 MiB: past the bound. */
 const DROPPED_READS = 24
-const log = (s: string) => process.stderr.write(`${s}\n`)
 
 const dir = mkdtempSync(join(tmpdir(), "sysproxy-stuck-"))
 const loadgenBin = join(dir, "loadgen")
-execFileSync(
-  "gcc",
-  ["-O2", "-pthread", "-I", join(root, "interop/c"), "-o", loadgenBin, join(root, "bench/c/loadgen.c"), join(root, "interop/c/rumpsp.c")],
-  { stdio: ["ignore", "inherit", "inherit"] }
-)
-
-// ---- the server and its figures ---------------------------------------------------
+gcc(loadgenBin, "bench/c/loadgen.c", "interop/c/rumpsp.c")
 
 interface ServerStats {
   readonly server: { readonly dropped: number; readonly clients: number }
 }
 
-const startServer = (url: string) =>
-  new Promise<{ child: ChildProcess; stats: () => Promise<ServerStats> }>((ok, fail) => {
-    const child = spawn(process.execPath, ["--conditions=@sysproxy/source", join(root, "interop/launch-server.ts"), "--url", url], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    const waiting: Array<(s: ServerStats) => void> = []
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString()
-      let nl: number
-      while ((nl = out.indexOf("\n")) !== -1) {
-        const line = out.slice(0, nl)
-        out = out.slice(nl + 1)
-        if (line.startsWith("READY ")) ok({ child, stats })
-        else if (line.startsWith("STATS ")) waiting.shift()?.(JSON.parse(line.slice(6)) as ServerStats)
-      }
-    })
-    const stats = () =>
-      new Promise<ServerStats>((got) => {
-        waiting.push(got)
-        child.kill("SIGUSR2")
-      })
-    child.once("exit", (code) => fail(new Error(`launch-server exited (${code}) before READY`)))
-  })
-
-interface LoadResult {
-  readonly ops: number
-  readonly p50_us: number
-  readonly p99_us: number
-  readonly p999_us: number
-  readonly errors: number
-}
-
-const loadgen = (url: string, secs: number) =>
-  new Promise<LoadResult>((ok, fail) => {
-    const child = spawn(loadgenBin, ["getpid", "1", "1", String(secs)], {
-      env: { ...process.env, RUMP_SERVER: url },
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()))
-    child.once("exit", (code) => {
-      if (code !== 0) return fail(new Error(`loadgen exited ${code}`))
-      ok(JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult)
-    })
-  })
+const loadgen = (url: string, secs: number) => runLoadgen(loadgenBin, url, "getpid", 1, 1, secs)
 
 // ---- a stuck reader ---------------------------------------------------------------------
 
@@ -183,7 +128,9 @@ const stuckReaderChurn = async (url: string, stats: () => Promise<ServerStats>, 
 
 const main = async () => {
   const url = `unix://${join(dir, "sp.sock")}`
-  const { child, stats } = await startServer(url)
+  const server: ReadyProcess = await startServer(url)
+  const { child } = server
+  const stats = () => serverStats<ServerStats>(server)
   try {
     await loadgen(url, 1) // warm-up
     const baseline = await loadgen(url, seconds)

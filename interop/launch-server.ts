@@ -6,7 +6,8 @@
  *     --url unix:///path/sp.sock [--max-clients N] [--hostname NAME] [--log-level Warn]
  *
  * Writes `READY <url>` to stdout once listening, `STATS <json>` (server and
- * kernel figures) on SIGUSR2, and exits 0 on SIGTERM or after a halt; 1 if
+ * kernel figures, and process.memoryUsage(), after forced collections when
+ * node runs with --expose-gc) on SIGUSR2, and exits 0 on SIGTERM or after a halt; 1 if
  * the server could not start.
  */
 import { Cause, Effect, Exit, Fiber, Layer, type LogLevel, References } from "effect"
@@ -34,10 +35,14 @@ const Ready = Layer.effectDiscard(
     const kernel = yield* Kernel
     yield* Effect.sync(() => {
       process.on("SIGUSR2", () => {
+        // with --expose-gc the memory figures are of live data, not of garbage not yet collected
+        const gc = (globalThis as { gc?: () => void }).gc
+        if (gc !== undefined) for (let i = 0; i < 3; i++) gc()
         const k = kernel.stats()
         const figures = {
           server: server.stats(),
-          kernel: { ...k, unimplemented: Object.fromEntries(k.unimplemented) }
+          kernel: { ...k, unimplemented: Object.fromEntries(k.unimplemented) },
+          memory: process.memoryUsage()
         }
         process.stdout.write(`STATS ${JSON.stringify(figures)}\n`)
       })

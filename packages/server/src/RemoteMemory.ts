@@ -75,8 +75,16 @@ const copyinChunk = (link: RemoteLink, addr: bigint, len: number) =>
         : Effect.fail(fault("copyin", `asked for ${len} bytes, the client sent ${answer.data.byteLength}`))
   )
 
-export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
-  const copyin = (addr: bigint, len: number): Effect.Effect<Uint8Array, MemoryFault> => {
+/** A class: one per connection, and its methods are shared, not closures per client. */
+class RemoteMemory implements UserMemoryService {
+  private readonly link: RemoteLink
+
+  constructor(link: RemoteLink) {
+    this.link = link
+  }
+
+  copyin(addr: bigint, len: number): Effect.Effect<Uint8Array, MemoryFault> {
+    const link = this.link
     if (len === 0) return Effect.sync(() => new Uint8Array(0))
     if (len <= MAX_COPY_CHUNK) {
       return Effect.map(copyinChunk(link, addr, len), (data) => {
@@ -95,7 +103,8 @@ export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
     })
   }
 
-  const copyinstr = (addr: bigint, maxLen: number) => {
+  copyinstr(addr: bigint, maxLen: number): Effect.Effect<Uint8Array, MemoryFault> {
+    const link = this.link
     const len = Math.min(maxLen, MAX_COPY_CHUNK)
     return ask(
       link,
@@ -116,8 +125,17 @@ export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
     )
   }
 
-  const copyout = (op: "copyout" | "copyoutstr") => (addr: bigint, data: Uint8Array) =>
-    Effect.gen(function*() {
+  copyout(addr: bigint, data: Uint8Array): Effect.Effect<void, MemoryFault> {
+    return this.copyoutAs("copyout", addr, data)
+  }
+
+  copyoutstr(addr: bigint, data: Uint8Array): Effect.Effect<void, MemoryFault> {
+    return this.copyoutAs("copyoutstr", addr, data)
+  }
+
+  private copyoutAs(op: "copyout" | "copyoutstr", addr: bigint, data: Uint8Array): Effect.Effect<void, MemoryFault> {
+    const link = this.link
+    return Effect.gen(function*() {
       for (let off = 0; off === 0 || off < data.byteLength; off += MAX_COPY_CHUNK) {
         const piece = data.subarray(off, Math.min(data.byteLength, off + MAX_COPY_CHUNK))
         // copyoutstr goes out as COPYOUT, as the C server sends it
@@ -132,17 +150,20 @@ export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => {
       }
       link.onCopy("out", data.byteLength)
     })
+  }
 
-  const anonmmap = (size: bigint) =>
-    ask(link, "anonmmap", (reqno) => ({ _tag: "AnonmmapRequest", reqno, size }), "AnonmmapResponse", (answer) =>
+  anonmmap(size: bigint): Effect.Effect<bigint, MemoryFault> {
+    return ask(this.link, "anonmmap", (reqno) => ({ _tag: "AnonmmapRequest", reqno, size }), "AnonmmapResponse", (answer) =>
       answer.addr === 0n
         ? Effect.fail(new MemoryFault({ op: "anonmmap", errno: Errno.ENOMEM, message: "the client could not map memory" }))
         : Effect.succeed(answer.addr))
+  }
 
-  const raise = (signo: number) =>
-    Effect.sync(() => {
-      link.send({ _tag: "RaiseRequest", reqno: link.nextReqno(), signo })
+  raise(signo: number): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.link.send({ _tag: "RaiseRequest", reqno: this.link.nextReqno(), signo })
     })
-
-  return { copyin, copyinstr, copyout: copyout("copyout"), copyoutstr: copyout("copyoutstr"), anonmmap, raise }
+  }
 }
+
+export const makeRemoteMemory = (link: RemoteLink): UserMemoryService => new RemoteMemory(link)

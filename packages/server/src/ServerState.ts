@@ -10,9 +10,12 @@ import type { WorkerPool } from "./WorkerPool.ts"
 
 /** The live figures of one connection, read by `stats`. */
 export interface ConnectionFigures {
-  readonly waiters: () => number
-  readonly inflightJobs: () => number
-  readonly bound: () => boolean
+  /** Server requests waiting for this client's answer. */
+  waiterCount(): number
+  /** Syscall and exec jobs queued or running. */
+  jobCount(): number
+  /** Past its handshake. */
+  isBound(): boolean
 }
 
 export interface ServerState {

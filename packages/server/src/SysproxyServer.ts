@@ -143,9 +143,9 @@ export const make = (input: ServerOptions) =>
       let inflightJobs = 0
       let bound = 0
       for (const c of state.connections) {
-        waiters += c.waiters()
-        inflightJobs += c.inflightJobs()
-        if (c.bound()) bound++
+        waiters += c.waiterCount()
+        inflightJobs += c.jobCount()
+        if (c.isBound()) bound++
       }
       const { handshakes, ...counters } = state.counters
       return {
@@ -162,7 +162,7 @@ export const make = (input: ServerOptions) =>
 
     const inflight = () => {
       let n = 0
-      for (const c of state.connections) n += c.inflightJobs()
+      for (const c of state.connections) n += c.jobCount()
       return n
     }
     const drain = (o: DrainOptions): Effect.Effect<DrainOutcome> =>

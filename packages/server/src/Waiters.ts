@@ -31,34 +31,43 @@ export interface Waiters {
   readonly size: () => number
 }
 
-export const makeWaiters = (): Waiters => {
-  const table = new Map<bigint, Deferred.Deferred<Frame, WaitError>>()
-  let closed = false
-  return {
-    register: (reqno) => {
-      if (closed) return Effect.fail(new NotConnected())
-      const deferred = Deferred.makeUnsafe<Frame, WaitError>()
-      table.set(reqno, deferred)
-      return Deferred.await(deferred).pipe(Effect.ensuring(Effect.sync(() => table.delete(reqno))))
-    },
-    complete: (reqno, frame) => {
-      const deferred = table.get(reqno)
-      if (deferred === undefined) return false
-      table.delete(reqno)
-      return Deferred.doneUnsafe(deferred, Effect.succeed(frame))
-    },
-    fail: (reqno, error) => {
-      const deferred = table.get(reqno)
-      if (deferred === undefined) return false
-      table.delete(reqno)
-      return Deferred.doneUnsafe(deferred, Effect.fail(error))
-    },
-    closeAll: () => {
-      closed = true
-      const all = [...table.values()]
-      table.clear()
-      for (const d of all) Deferred.doneUnsafe(d, Effect.fail(new NotConnected()))
-    },
-    size: () => table.size
+/** A class: one per connection, with its methods shared rather than closures per client. */
+class WaiterTable implements Waiters {
+  private readonly table = new Map<bigint, Deferred.Deferred<Frame, WaitError>>()
+  private closed = false
+
+  register(reqno: bigint): Effect.Effect<Frame, WaitError> {
+    if (this.closed) return Effect.fail(new NotConnected())
+    const deferred = Deferred.makeUnsafe<Frame, WaitError>()
+    this.table.set(reqno, deferred)
+    return Deferred.await(deferred).pipe(Effect.ensuring(Effect.sync(() => this.table.delete(reqno))))
+  }
+
+  complete(reqno: bigint, frame: Frame): boolean {
+    return this.end(reqno, Effect.succeed(frame))
+  }
+
+  fail(reqno: bigint, error: WaitError): boolean {
+    return this.end(reqno, Effect.fail(error))
+  }
+
+  private end(reqno: bigint, result: Effect.Effect<Frame, WaitError>): boolean {
+    const deferred = this.table.get(reqno)
+    if (deferred === undefined) return false
+    this.table.delete(reqno)
+    return Deferred.doneUnsafe(deferred, result)
+  }
+
+  closeAll(): void {
+    this.closed = true
+    const all = [...this.table.values()]
+    this.table.clear()
+    for (const d of all) Deferred.doneUnsafe(d, Effect.fail(new NotConnected()))
+  }
+
+  size(): number {
+    return this.table.size
   }
 }
+
+export const makeWaiters = (): Waiters => new WaiterTable()

@@ -1,0 +1,112 @@
+/**
+ * What the benchmark scripts share: building the C tools, starting a server
+ * that announces itself with `READY <url>`, and running the load generator.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
+
+export const log = (s: string) => process.stderr.write(`${s}\n`)
+
+/** Compiles C sources of the repository (with interop/c on the include path) into `out`. */
+export const gcc = (out: string, ...sources: Array<string>) =>
+  execFileSync("gcc", ["-O2", "-pthread", "-I", join(root, "interop/c"), "-o", out, ...sources.map((s) => join(root, s))], {
+    stdio: ["ignore", "inherit", "inherit"]
+  })
+
+/** One line of bench/c/loadgen.c's output. */
+export interface LoadResult {
+  readonly mode: string
+  readonly clients: number
+  readonly threads: number
+  readonly seconds: number
+  readonly ops: number
+  readonly ops_per_s: number
+  readonly p50_us: number
+  readonly p99_us: number
+  readonly p999_us: number
+  readonly errors: number
+  readonly refusals: number
+  readonly failed_clients: number
+  readonly mb_per_s: number
+}
+
+/** Runs a command to its end and gives its stdout; an exit other than 0 or the timeout is an error. */
+export const run = (cmd: string, args: Array<string>, env: Record<string, string>, timeoutMs: number): Promise<string> =>
+  new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
+    child.once("exit", (code) => {
+      clearTimeout(timer)
+      if (code === 0) ok(out)
+      else fail(new Error(`${cmd} ${args.join(" ")} exited ${code}`))
+    })
+  })
+
+/** The load generator `bin` against `url`: its JSON result line. */
+export const loadgen = async (bin: string, url: string, mode: string, clients: number, threads: number, secs: number) => {
+  const out = await run(bin, [mode, String(clients), String(threads), String(secs)], { RUMP_SERVER: url }, (secs + 120) * 1000)
+  return JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult
+}
+
+/** A started process and each line it writes to stdout after READY. */
+export interface ReadyProcess {
+  readonly child: ChildProcess
+  /** Registers for the next stdout line starting with `prefix`; call before causing it. */
+  readonly nextLine: (prefix: string) => Promise<string>
+}
+
+/** Starts a process and waits for its `READY <url>` line. */
+export const startReady = (cmd: string, args: Array<string>): Promise<ReadyProcess> =>
+  new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] })
+    const waiting: Array<{ readonly prefix: string; readonly got: (line: string) => void }> = []
+    let out = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      let nl: number
+      while ((nl = out.indexOf("\n")) !== -1) {
+        const line = out.slice(0, nl)
+        out = out.slice(nl + 1)
+        if (line.startsWith("READY ")) ok({ child, nextLine })
+        const i = waiting.findIndex((w) => line.startsWith(w.prefix))
+        if (i !== -1) waiting.splice(i, 1)[0]!.got(line)
+      }
+    })
+    const nextLine = (prefix: string) => new Promise<string>((got) => waiting.push({ prefix, got }))
+    child.once("exit", (code) => fail(new Error(`${cmd} exited (${code}) before READY`)))
+    setTimeout(() => fail(new Error(`${cmd}: no READY after 60 s`)), 60_000).unref()
+  })
+
+/**
+ * Our server over our kernel as a process (interop/launch-server.ts).
+ * `nodeFlags` go to node (`--expose-gc` makes its STATS figures live data).
+ */
+export const startServer = (url: string, extra: Array<string> = [], nodeFlags: Array<string> = []) =>
+  startReady(process.execPath, [
+    ...nodeFlags,
+    "--conditions=@sysproxy/source",
+    join(root, "interop/launch-server.ts"),
+    "--url",
+    url,
+    ...extra
+  ])
+
+/** The server's STATS line (launch-server prints it on SIGUSR2). */
+export const serverStats = async <S>(server: ReadyProcess): Promise<S> => {
+  const line = server.nextLine("STATS ")
+  server.child.kill("SIGUSR2")
+  return JSON.parse((await line).slice("STATS ".length)) as S
+}
+
+/** SIGTERM, then waits for the exit. */
+export const stop = (child: ChildProcess) =>
+  new Promise<void>((ok) => {
+    if (child.exitCode !== null || child.signalCode !== null) return ok()
+    child.once("exit", () => ok())
+    child.kill("SIGTERM")
+  })
