@@ -20,9 +20,13 @@ export interface UserMemoryService {
    * caller decides between truncation and ENAMETOOLONG).
    */
   readonly copyinstr: (addr: bigint, maxLen: number) => Effect.Effect<Uint8Array, MemoryFault>
-  /** Stores `data` at `addr`. */
+  /**
+   * Stores `data` at `addr`. The caller hands `data` over: it must not
+   * change it afterwards (a remote client's copy may still be on its way,
+   * sent from these very bytes).
+   */
   readonly copyout: (addr: bigint, data: Uint8Array) => Effect.Effect<void, MemoryFault>
-  /** Stores a string (with its NUL, as given) at `addr`. */
+  /** Stores a string (with its NUL, as given) at `addr`; `data` is handed over as for copyout. */
   readonly copyoutstr: (addr: bigint, data: Uint8Array) => Effect.Effect<void, MemoryFault>
   /** A fresh anonymous read/write mapping of `size` bytes; fails with ENOMEM when refused. */
   readonly anonmmap: (size: bigint) => Effect.Effect<bigint, MemoryFault>

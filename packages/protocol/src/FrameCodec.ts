@@ -6,7 +6,16 @@
 import { Data, Effect, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 import { HEADER_SIZE } from "./Constants.ts"
 import { Frame, FrameMembers, type FrameTag } from "./Frame.ts"
-import { decodeParts, encodeWhole, type FieldIssue, headerOf, isFieldIssue, kindOf } from "./FrameLayout.ts"
+import {
+  decodeParts,
+  encodeChunks,
+  encodeWhole,
+  type FieldIssue,
+  headerOf,
+  isFieldIssue,
+  joinChunks,
+  kindOf
+} from "./FrameLayout.ts"
 import { Header, readHeaderFields } from "./Header.ts"
 
 /**
@@ -92,6 +101,30 @@ const bytesToMember = (tag: FrameTag) =>
     )
   )
 
+/**
+ * A kind's Schema over the pieces a frame is written in: the head, then a
+ * large payload as it is (encodeChunks). Decoding joins them and reads the
+ * frame as bytesToMember does.
+ */
+const chunksToMember = (tag: FrameTag) =>
+  Schema.Array(Schema.Uint8Array).pipe(
+    Schema.decodeTo(
+      FrameMembers[tag] as unknown as Schema.Codec<Frame, Frame>,
+      SchemaTransformation.transformEffect({
+        decode: (chunks: ReadonlyArray<Uint8Array>) => {
+          const bytes = joinChunks(chunks)
+          const r = decodeParts(readHeaderFields(bytes), bytes.subarray(HEADER_SIZE))
+          return isFieldIssue(r) ? Effect.fail(toSchemaIssue(r, chunks)) : Effect.succeed(r)
+        },
+        encode: (frame: Frame) => Effect.succeed(encodeChunks(frame))
+      })
+    )
+  )
+
+const chunkEncoders = new Map(
+  (Object.keys(FrameMembers) as Array<FrameTag>).map((tag) => [tag, Schema.encodeUnknownResult(chunksToMember(tag))])
+)
+
 const memberCodecs = new Map(
   (Object.keys(FrameMembers) as Array<FrameTag>).map((tag) => {
     const schema = bytesToMember(tag)
@@ -150,6 +183,16 @@ export const decodeFrameParts = (header: Header, body: Uint8Array): Result.Resul
 /** The exact bytes of a frame; fails if a field is out of its C type's range. */
 export const encodeFrameResult = (frame: Frame): Result.Result<Uint8Array, FrameEncodeError> => {
   const encode = memberCodecs.get(frame._tag)?.encode ?? encodeBytes
+  return Result.mapError(encode(frame), (e) => new FrameEncodeError({ tag: String(frame._tag), message: e.message }))
+}
+
+/**
+ * The bytes of a frame as the pieces to write one after the other (the
+ * same bytes as encodeFrameResult): a large payload is not copied.
+ */
+export const encodeFrameChunksResult = (frame: Frame): Result.Result<ReadonlyArray<Uint8Array>, FrameEncodeError> => {
+  const encode = chunkEncoders.get(frame._tag)
+  if (encode === undefined) return Result.fail(new FrameEncodeError({ tag: String(frame._tag), message: "not a frame" }))
   return Result.mapError(encode(frame), (e) => new FrameEncodeError({ tag: String(frame._tag), message: e.message }))
 }
 

@@ -37,8 +37,13 @@ interface Layout<T extends FrameTag> {
   /** `view` covers the buffer behind `body`; the body starts at offset `o` of it. */
   readonly decode: (h: Header, body: Uint8Array, view: DataView, o: number) => FrameOf<T> | FieldIssue
   readonly bodyLength: (f: FrameOf<T>) => number
-  /** Writes the body at HEADER_SIZE of the frame's bytes; in `view` the frame starts at offset `o`. */
+  /**
+   * Writes the body at HEADER_SIZE of the frame's bytes, but for the
+   * payload; in `view` the frame starts at offset `o`.
+   */
   readonly write: (f: FrameOf<T>, view: DataView, bytes: Uint8Array, o: number) => void
+  /** Bytes the body ends with, as given (a copy's data, an argument block): sent as they are. */
+  readonly payload?: (f: FrameOf<T>) => Uint8Array
 }
 
 const utf8Decoder = new TextDecoder("utf-8")
@@ -110,11 +115,11 @@ const copyoutLayout = (tag: CopyoutTag, type: number): Layout<CopyoutTag> => ({
     return { _tag: tag, reqno: h.reqno, addr: v.getBigUint64(o + 8, true), data: copy(body.subarray(COPYDATA_SIZE)) }
   },
   bodyLength: (f) => COPYDATA_SIZE + f.data.byteLength,
-  write: (f, v, bytes, o) => {
+  write: (f, v, _bytes, o) => {
     v.setBigUint64(o + HEADER_SIZE, BigInt(f.data.byteLength), true)
     v.setBigUint64(o + HEADER_SIZE + 8, f.addr, true)
-    bytes.set(f.data, HEADER_SIZE + COPYDATA_SIZE)
-  }
+  },
+  payload: (f) => f.data
 })
 
 export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
@@ -171,7 +176,8 @@ export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
     body: { min: 0 },
     decode: (h, body) => ({ _tag: "SyscallRequest", reqno: h.reqno, sysnum: h.arg, args: copy(body) }),
     bodyLength: (f) => f.args.byteLength,
-    write: (f, _v, bytes) => bytes.set(f.args, HEADER_SIZE)
+    write: noBody,
+    payload: (f) => f.args
   },
   SyscallResponse: {
     class: FrameClasses.RESP,
@@ -213,7 +219,8 @@ export const Layouts: { readonly [T in FrameTag]: Layout<T> } = {
     body: { min: 0 },
     decode: (h, body) => ({ _tag: "CopyinResponse", reqno: h.reqno, data: copy(body) }),
     bodyLength: (f) => f.data.byteLength,
-    write: (f, _v, bytes) => bytes.set(f.data, HEADER_SIZE)
+    write: noBody,
+    payload: (f) => f.data
   },
   AnonmmapResponse: {
     class: FrameClasses.RESP,
@@ -323,11 +330,8 @@ export const headerOf = (f: Frame): Header => {
   }
 }
 
-/** The exact bytes of a frame: header then body, padding zeroed. */
-export const encodeWhole = (f: Frame): Uint8Array<ArrayBuffer> => {
-  const layout = Layouts[f._tag] as Layout<FrameTag>
-  const length = HEADER_SIZE + layout.bodyLength(f)
-  const bytes = allocBytes(length)
+/** Writes everything but the payload into `bytes` (at least the head's length). */
+const writeHead = (f: Frame, layout: Layout<FrameTag>, length: number, bytes: Uint8Array<ArrayBuffer>) => {
   const view = viewOf(bytes)
   const o = bytes.byteOffset
   view.setBigUint64(o, BigInt(length), true)
@@ -336,5 +340,44 @@ export const encodeWhole = (f: Frame): Uint8Array<ArrayBuffer> => {
   view.setUint16(o + 18, layout.type, true)
   view.setUint32(o + 20, layout.arg(f), true)
   layout.write(f, view, bytes, o)
+}
+
+/** The exact bytes of a frame: header then body, padding zeroed. */
+export const encodeWhole = (f: Frame): Uint8Array<ArrayBuffer> => {
+  const layout = Layouts[f._tag] as Layout<FrameTag>
+  const length = HEADER_SIZE + layout.bodyLength(f)
+  const bytes = allocBytes(length)
+  writeHead(f, layout, length, bytes)
+  const payload = layout.payload?.(f)
+  if (payload !== undefined) bytes.set(payload, length - payload.byteLength)
   return bytes
+}
+
+/** Payloads at least this long are sent as they are rather than copied into the frame. */
+export const CHUNKED_PAYLOAD_MIN = 1024
+
+/**
+ * The same bytes as encodeWhole, as the pieces to write one after the
+ * other: the head, then a large payload itself (no copy of a 1 MiB copyout).
+ */
+export const encodeChunks = (f: Frame): ReadonlyArray<Uint8Array> => {
+  const layout = Layouts[f._tag] as Layout<FrameTag>
+  const payload = layout.payload?.(f)
+  if (payload === undefined || payload.byteLength < CHUNKED_PAYLOAD_MIN) return [encodeWhole(f)]
+  const length = HEADER_SIZE + layout.bodyLength(f)
+  const head = allocBytes(length - payload.byteLength)
+  writeHead(f, layout, length, head)
+  return [head, payload]
+}
+
+/** Undoes encodeChunks: the frame's bytes in one buffer. */
+export const joinChunks = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]!
+  const out = allocBytes(chunks.reduce((n, c) => n + c.byteLength, 0))
+  let at = 0
+  for (const c of chunks) {
+    out.set(c, at)
+    at += c.byteLength
+  }
+  return out
 }

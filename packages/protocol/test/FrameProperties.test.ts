@@ -7,6 +7,7 @@ import * as fc from "fast-check"
 import {
   decodeFrame,
   decodeFrames,
+  encodeFrameChunksResult,
   encodeFrameResult,
   type ErrorCode,
   type Frame,
@@ -175,6 +176,40 @@ describe("property 1: decodeFrame(encode(f)) deep-equals f", () => {
       }),
       { numRuns: 300 }
     )
+  })
+})
+
+describe("property 1b: encodeFrameChunksResult writes the same bytes as encodeFrameResult", () => {
+  const sameBytes = (f: Frame) => {
+    const whole = encodeOrThrow(f)
+    const chunks = encodeFrameChunksResult(f)
+    if (Result.isFailure(chunks)) throw new Error(`chunked encode failed: ${chunks.failure.message}`)
+    const joined = new Uint8Array(chunks.success.reduce((n, c) => n + c.byteLength, 0))
+    let at = 0
+    for (const c of chunks.success) {
+      joined.set(c, at)
+      at += c.byteLength
+    }
+    expect(joined).toEqual(whole)
+    // a large payload is handed over as it is, never copied
+    const payload = "data" in f ? f.data : "args" in f ? f.args : undefined
+    if (payload !== undefined && payload.byteLength >= 1024) {
+      expect(chunks.success).toHaveLength(2)
+      expect(chunks.success[1]).toBe(payload)
+    } else {
+      expect(chunks.success).toHaveLength(1)
+    }
+  }
+
+  it("any kind (1000 runs)", () => {
+    fc.assert(fc.property(anyFrame, sameBytes), { numRuns: 1000 })
+  })
+
+  it("refuses what encodeFrameResult refuses", () => {
+    const bad = { _tag: "CopyoutRequest", reqno: -1n, addr: 0n, data: new Uint8Array(4096) } as unknown as Frame
+    expect(Result.isFailure(encodeFrameResult(bad))).toBe(true)
+    const r = encodeFrameChunksResult(bad)
+    expect(Result.isFailure(r) && r.failure).toBeInstanceOf(FrameEncodeError)
   })
 })
 

@@ -13,7 +13,7 @@ import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Result, type Scope } fr
 import { type LwpHandle, type ProcessHandle, type UserMemoryService, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
-  encodeFrameResult,
+  encodeFrameChunksResult,
   type ErrorCodeName,
   ErrorCodes,
   type Frame,
@@ -120,24 +120,34 @@ class Connection implements RemoteLink, ConnectionFigures {
     this.socket.destroy()
   }
 
-  /** Queues one frame (a single write: frames never interleave). */
+  /** Queues one frame (its pieces back to back: frames never interleave). */
   send(frame: Frame): boolean {
     const socket = this.socket
     if (socket.destroyed || !socket.writable) return false
-    const bytes = encodeFrameResult(frame)
-    if (Result.isFailure(bytes)) {
-      this.drop(`internal error: ${bytes.failure.message}`)
+    const encoded = encodeFrameChunksResult(frame)
+    if (Result.isFailure(encoded)) {
+      this.drop(`internal error: ${encoded.failure.message}`)
       return false
     }
+    const chunks = encoded.success
+    let length = 0
+    for (const c of chunks) length += c.byteLength
     // checked before queueing, so the bound is never passed (one frame
     // always fits an empty queue, whatever the bound)
     const max = this.server.options.maxUnsentBytes
     const unsent = socket.writableLength
-    if (unsent > 0 && unsent + bytes.success.byteLength > max) {
+    if (unsent > 0 && unsent + length > max) {
       this.drop(`client does not read: ${unsent} bytes unsent, the limit is ${max}`)
       return false
     }
-    socket.write(bytes.success)
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!)
+    } else {
+      // the pieces leave in one writev, and nothing can come between them
+      socket.cork()
+      for (const c of chunks) socket.write(c)
+      socket.uncork()
+    }
     return true
   }
 
