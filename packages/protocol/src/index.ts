@@ -1,5 +1,7 @@
 import "./SchemaJit.ts"
 
+export * from "./abi/Stat.ts"
+export * from "./abi/Timespec.ts"
 export * from "./Banner.ts"
 export * from "./Bytes.ts"
 export * from "./Constants.ts"

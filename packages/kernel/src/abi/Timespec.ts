@@ -1,17 +1,15 @@
 /**
- * struct timespec as NetBSD/amd64 lays it out (Structs.timespec):
- * { time_t tv_sec; long tv_nsec }, 16 bytes, little-endian. The one home
- * of the timespec codecs; struct timeval's are in Timeval.ts.
+ * struct timespec as the kernel needs it beyond the shared codec
+ * (@sysproxy/protocol: the Timespec type, its layout and writer): what a
+ * caller sent, checked as NetBSD checks it, and the clocks. struct
+ * timeval's codecs are in Timeval.ts.
  */
+import { type Timespec, TIMESPEC_SIZE, writeTimespec } from "@sysproxy/protocol"
 import { Structs } from "@sysproxy/protocol/netbsd"
 
-export const NS_PER_SEC = 1_000_000_000n
+export { type Timespec, TIMESPEC_SIZE, writeTimespec }
 
-/** A point in time (or a duration): whole seconds and nanoseconds in [0, 1e9). */
-export interface Timespec {
-  readonly sec: bigint
-  readonly nsec: number
-}
+export const NS_PER_SEC = 1_000_000_000n
 
 /** A timespec as the caller wrote it; tv_nsec (a long) stays a bigint so a bad value can be refused. */
 export interface RawTimespec {
@@ -25,17 +23,10 @@ export const offsetOf = (
   name: string
 ): number => layout.fields.find((f) => f.name === name)?.offset ?? 0
 
-export const TIMESPEC_SIZE = Structs.timespec.size
 const TS_SEC = offsetOf(Structs.timespec, "tv_sec")
 const TS_NSEC = offsetOf(Structs.timespec, "tv_nsec")
 
 export const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-
-/** Writes `ts` at `offset` of `view`. */
-export const writeTimespec = (view: DataView, offset: number, ts: Timespec): void => {
-  view.setBigInt64(offset + TS_SEC, ts.sec, true)
-  view.setBigInt64(offset + TS_NSEC, BigInt(ts.nsec), true)
-}
 
 export const encodeTimespec = (ts: Timespec): Uint8Array => {
   const bytes = new Uint8Array(TIMESPEC_SIZE)
