@@ -219,7 +219,7 @@ const scenarios: Record<string, Scenario> = {
       // socket reads bring 64 KiB at most: with 192 KiB of copyout still to come
       // after the kill point, the answer cannot arrive in the same chunk
       const after = 1 + r.int(size - 192 * 1024)
-      c.killAfterBytes(c.conn.received.byteLength + after)
+      c.killAfterBytes(c.conn.receivedLength + after)
       const { answer } = c.send(SYS.read, fd, c.memory.alloc(size), size)
       yield* mustBeCut(answer, "read")
       return `after ${after} of ${size} bytes`

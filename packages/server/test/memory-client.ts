@@ -48,7 +48,7 @@ export class MemoryClient {
   /** Destroys the socket once `total` bytes (banner included) have arrived. */
   killAfterBytes(total: number): void {
     const check = () => {
-      if (this.conn.received.byteLength >= total) {
+      if (this.conn.receivedLength >= total) {
         this.conn.socket.off("data", check)
         this.kill()
       }
