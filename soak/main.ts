@@ -39,7 +39,7 @@ try {
   for (const p of report.phases) out(`${p.name}: ${p.count} in ${p.ms} ms`)
   const held = report.afterPreforks
   out(`right after the prefork phase: ${held.preforks} preforks held, ${held.processes} processes, heap ${held.heapUsed} B`)
-  out(`every table back ${report.settleMs} ms after the last phase`)
+  out(`every figure back within bound ${report.settleMs} ms after the last phase`)
   out("| figure | baseline | after | at most 10% above |")
   out("| --- | --- | --- | --- |")
   for (const c of report.checks) out(`| ${c.figure} | ${c.baseline} | ${c.after} | ${c.ok ? "yes" : "NO"} |`)

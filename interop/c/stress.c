@@ -243,9 +243,10 @@ int main(int argc, char **argv)
 	int bad = 0, usr1_ended = 0, killed = 0, next = 0;
 	double end = now() + seconds, due = now();
 	for (;;) {
-		/* on a fixed beat: time spent reaping and starting counts toward the next interval */
+		/* on a fixed beat: time spent reaping and starting counts toward the next interval;
+		 * and never past the end, however long the reaps took (a loaded machine) */
 		due += kill_ms / 1000.0;
-		if (due >= end)
+		if (due >= end || now() >= end)
 			break;
 		double wait = due - now();
 		if (wait > 0)

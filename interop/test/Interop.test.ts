@@ -332,7 +332,9 @@ describe("interop: our C client against the server process", () => {
     expect(reports).toBe(procs + (usr1 ?? 0))
     // nothing of the killed clients is left: no process, lwp or descriptor (sockets included)
     const s = await expectClean(server)
-    expect(s.server.syscalls).toBeGreaterThan((loops ?? 0) * 10)
+    // a reported loop is 9 answered calls; each reporting child also made getpid + sethostname, and so
+    // did the parent (the killed children's calls come on top, unreported)
+    expect(s.server.syscalls).toBeGreaterThanOrEqual((loops ?? 0) * 9 + 2 * (reports ?? 0) + 2)
     expect(s.server.clients).toBe(0)
     await stopServer(server)
   }

@@ -104,7 +104,7 @@ export interface SoakReport {
   /** Every table was empty at the baseline (so "back to the baseline" means nothing left). */
   readonly baselineIdle: boolean
   readonly ok: boolean
-  /** Settled: the time from the last phase's end until every table was back. */
+  /** Settled: the time from the last phase's end until every compared figure was back within bound. */
   readonly settleMs: number
 }
 
@@ -153,12 +153,21 @@ export const startSoakServer = (dir: string, preforkExpiryMs: number): Promise<S
       { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] }
     )
     const lines = Readline.createInterface({ input: child.stdout! })
-    const waitingForStats: Array<(f: Figures) => void> = []
+    const waitingForStats: Array<{ readonly resolve: (f: Figures) => void; readonly reject: (e: Error) => void }> = []
     const exited = new Promise<void>((done) => child.once("exit", () => done()))
     let ready = false
+    /** Set once the process is gone and its output read: no stats can come any more. */
+    let gone: Error | undefined
     child.once("exit", (code, signal) => {
       if (!ready) reject(new Error(`soak server exited (${code ?? signal}) before READY`))
     })
+    // "close" comes after the last line of its output was handled: whatever is still asked is never answered
+    child.once("close", (code, signal) => {
+      gone = new Error(`soak server exited (${code ?? signal}) before answering stats`)
+      for (const w of waitingForStats.splice(0)) w.reject(gone)
+    })
+    // a stats request written to a process that just died: the close above answers it
+    child.stdin!.on("error", () => {})
     lines.on("line", (line) => {
       if (!ready && line.startsWith("READY ")) {
         ready = true
@@ -166,8 +175,9 @@ export const startSoakServer = (dir: string, preforkExpiryMs: number): Promise<S
           url: line.slice("READY ".length),
           pid: child.pid!,
           stats: () =>
-            new Promise<Figures>((got) => {
-              waitingForStats.push(got)
+            new Promise<Figures>((resolve, reject) => {
+              if (gone !== undefined) return reject(gone)
+              waitingForStats.push({ resolve, reject })
               child.stdin!.write("stats\n")
             }),
           stop: () => {
@@ -176,7 +186,7 @@ export const startSoakServer = (dir: string, preforkExpiryMs: number): Promise<S
           }
         })
       } else if (line.startsWith("STATS ")) {
-        waitingForStats.shift()?.(JSON.parse(line.slice("STATS ".length)) as Figures)
+        waitingForStats.shift()?.resolve(JSON.parse(line.slice("STATS ".length)) as Figures)
       }
     })
   })
@@ -206,15 +216,28 @@ const phase = async (bin: string, url: string, mode: string, count: number, para
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Every table empty. */
-const IDLE: Readonly<Partial<Record<Compared, number>>> = Object.fromEntries(TABLES.map((k) => [k, 0]))
+const idle = (f: Figures): boolean => TABLES.every((k) => f[k] === 0)
 
-/** Polls until every table is back to `target`'s; returns the last figures (the caller checks them). */
-const settle = async (server: SoakServer, target: Readonly<Partial<Record<Compared, number>>>, timeoutMs: number): Promise<Figures> => {
+/** Every compared figure back within bound of `baseline`'s. */
+const backTo = (baseline: Figures) => (f: Figures): boolean => compare(baseline, f).every((c) => c.ok)
+
+/**
+ * Polls (every `intervalMs`) until `done` holds for the figures; returns the
+ * last figures, which fail the caller's checks when the deadline came first.
+ * A descriptor or handle that closes a moment after the tables emptied is
+ * waited for, not counted as a leak.
+ */
+export const settle = async (
+  server: Pick<SoakServer, "stats">,
+  done: (f: Figures) => boolean,
+  timeoutMs: number,
+  intervalMs = 100
+): Promise<Figures> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const now = await server.stats()
-    if (TABLES.every((k) => now[k] === target[k]) || Date.now() > deadline) return now
-    await sleep(100)
+    if (done(now) || Date.now() > deadline) return now
+    await sleep(intervalMs)
   }
 }
 
@@ -229,7 +252,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakReport> => {
     await phase(bin, server.url, "preforks", 5, 1)
     await phase(bin, server.url, "execs", 5, 1)
     // with no client and no prefork left, every table is empty
-    const baseline = await settle(server, IDLE, preforkExpiryMs + 30_000)
+    const baseline = await settle(server, idle, preforkExpiryMs + 30_000)
     log(`soak: baseline heap ${baseline.heapUsed} B, ${baseline.fds} fds, ${baseline.handles} handles (after a warm-up)`)
     const phases: Array<Phase> = []
     phases.push(await phase(bin, server.url, "cycles", cycles, parallel))
@@ -240,10 +263,10 @@ export const runSoak = async (options: SoakOptions): Promise<SoakReport> => {
     phases.push(await phase(bin, server.url, "execs", execs, parallel))
     log(`soak: ${execs} exec handshakes in ${phases.at(-1)!.ms} ms`)
     const settleStart = performance.now()
-    const after = await settle(server, baseline, preforkExpiryMs + 60_000)
+    const after = await settle(server, backTo(baseline), preforkExpiryMs + 60_000)
     const settleMs = Math.round(performance.now() - settleStart)
     const checks = compare(baseline, after)
-    const baselineIdle = TABLES.every((k) => baseline[k] === 0)
+    const baselineIdle = idle(baseline)
     const ok = baselineIdle && checks.every((c) => c.ok)
     return { options: shown, baseline, afterPreforks, after, phases, checks, baselineIdle, ok, settleMs }
   } finally {

@@ -11,7 +11,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { compare, type Figures, runSoak, within10Percent } from "../src/Soak.ts"
+import { compare, type Figures, runSoak, settle, startSoakServer, within10Percent } from "../src/Soak.ts"
 
 let dir = ""
 beforeAll(() => {
@@ -43,8 +43,7 @@ describe("soak (short)", () => {
   })
 })
 
-describe("the 10% rule", () => {
-  const figures = (over: Partial<Figures>): Figures => ({
+const figures = (over: Partial<Figures>): Figures => ({
     heapUsed: 1000,
     fds: 20,
     handles: 4,
@@ -64,6 +63,7 @@ describe("the 10% rule", () => {
     ...over
   })
 
+describe("the 10% rule", () => {
   it("accepts up to 10% growth and any shrinking, refuses more growth; a zero baseline must stay zero", () => {
     expect(within10Percent(1000, 1100)).toBe(true)
     expect(within10Percent(1000, 700)).toBe(true)
@@ -72,5 +72,37 @@ describe("the 10% rule", () => {
     expect(within10Percent(0, 1)).toBe(false)
     const bad = compare(figures({}), figures({ heapUsed: 1200, processes: 1, fds: 23 })).filter((c) => !c.ok)
     expect(bad.map((c) => c.figure)).toEqual(["heapUsed", "fds", "processes"])
+  })
+})
+
+describe("settling", () => {
+  /** A server whose stats are `seq` in turn (the last one repeated); counts the calls. */
+  const scripted = (seq: ReadonlyArray<Figures>) => {
+    let calls = 0
+    return { stats: async () => seq[Math.min(calls++, seq.length - 1)]!, calls: () => calls }
+  }
+  const baseline = figures({ handles: 4 })
+  const within = (f: Figures) => compare(baseline, f).every((c) => c.ok)
+
+  it("waits until every compared figure is within bound, not only the tables (a handle closing a moment late)", async () => {
+    const late = scripted([figures({ handles: 5 }), figures({ handles: 5, fds: 23 }), figures({ handles: 4 })])
+    const got = await settle(late, within, 60_000, 1)
+    expect(got.handles).toBe(4)
+    expect(late.calls()).toBe(3)
+  })
+
+  it("returns the last figures at the deadline, and they fail the checks", async () => {
+    const stuck = scripted([figures({ handles: 6 })])
+    const got = await settle(stuck, within, 50, 1)
+    expect(compare(baseline, got).filter((c) => !c.ok).map((c) => [c.figure, c.after])).toEqual([["handles", 6]])
+  })
+
+  it("a stats request to a server process that exits is rejected, not left waiting; so is every later one", async () => {
+    const server = await startSoakServer(dir, 2000)
+    expect((await server.stats()).clients).toBe(0)
+    process.kill(server.pid, "SIGKILL")
+    await expect(server.stats()).rejects.toThrow(/exited .* before answering stats/)
+    await expect(server.stats()).rejects.toThrow(/exited/)
+    await server.stop()
   })
 })

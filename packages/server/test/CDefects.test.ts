@@ -4,7 +4,7 @@
  * Raw frames over real sockets against the test kernel.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Hypervisor, HypervisorError, type HypervisorService } from "@sysproxy/hypervisor"
+import { Hypervisor, HypervisorError, type HypervisorService, UserMemory, type UserMemoryService } from "@sysproxy/hypervisor"
 import { packArgs, TestHypervisor, TestSyscalls } from "@sysproxy/hypervisor/testing"
 import { ErrorCodes } from "@sysproxy/protocol"
 import { Errno } from "@sysproxy/protocol/netbsd"
@@ -16,38 +16,87 @@ const syscallFrame = (reqno: bigint, sysnum: number, args: Uint8Array = new Uint
   encode({ _tag: "SyscallRequest", reqno, sysnum, args })
 
 describe("(e) copyinstr: nothing is written past a received buffer", () => {
-  // The C server wrote the terminating NUL one byte past the answer. Here an
-  // answer is a view of what the socket delivered: a byte written past it
-  // would land on the next frame of the same chunk, so that frame is sent
-  // right behind it, in the same write, and must come through intact.
+  // The C server wrote the terminating NUL one byte past the answer. Here
+  // the bytes the kernel gets share memory with the frames decoded after
+  // them (a view of the socket chunk, or a pooled slab the next frame's
+  // arguments are copied into right behind them), so the answer is sent
+  // with a syscall frame right behind it in the same write, and the
+  // kernel's copyinstr result is looked at where the kernel gets it: the
+  // byte after it in its buffer must still be one the client sent. (That
+  // frame is decoded before the copyinstr call returns, so its answer
+  // alone would not show such a write.) Answers are 8 bytes, so no slab
+  // padding lies between them and the next frame's bytes.
+  const MAXLEN = 8
+  /** Arguments of the frame behind the answer (getpid ignores them); its first byte is not 0. */
+  const behindArgs = new Uint8Array([0xa5, 1, 2, 3, 4, 5, 6, 7])
+
+  /** A server whose kernel keeps every copyinstr result it gets (the arrays themselves). */
+  const startWatchedServer = Effect.gen(function*() {
+    const { hypervisor, kernel } = yield* TestHypervisor.make()
+    const results: Array<Uint8Array> = []
+    const watched: HypervisorService = {
+      ...hypervisor,
+      syscall: (lwp, number, args) =>
+        hypervisor.syscall(lwp, number, args).pipe(
+          // a RemoteMemory's methods live on its prototype: keep it, replace one
+          Effect.updateService(UserMemory, (memory) =>
+            Object.assign(Object.create(memory) as UserMemoryService, {
+              copyinstr: (addr: bigint, maxLen: number) =>
+                Effect.tap(memory.copyinstr(addr, maxLen), (bytes) => Effect.sync(() => results.push(bytes)))
+            }))
+        )
+    }
+    const server = yield* make({ url: `unix://${yield* tempSocketPath}` }).pipe(
+      Effect.provideService(Hypervisor, watched),
+      Effect.provideService(References.MinimumLogLevel, "Error")
+    )
+    return { url: server.address.url, kernel, results }
+  })
+
   /**
-   * copyinstr(maxlen 4) answered with `data`, a getpid frame right behind the
-   * answer in the same write; returns both answers (copyinstr's first).
+   * copyinstr(maxlen 8) answered with `data`, a getpid frame right behind the
+   * answer in the same write; returns copyinstr's answer after checking the
+   * kernel got `data` with one of the client's bytes intact right behind it.
    */
-  const answerWithGetpidBehind = (data: Uint8Array) =>
+  const answerWithFrameBehind = (data: Uint8Array) =>
     Effect.gen(function*() {
-      const rt = yield* startServer()
-      const { conn, pid } = yield* rawGuest(rt.url)
-      yield* conn.write(syscallFrame(10n, TestSyscalls.copyinstr, packArgs(0x1000, 4)))
-      const ask = yield* conn.next("CopyinstrRequest")
-      assert.strictEqual(ask.len, 4n)
-      yield* conn.write(cat(encode({ _tag: "CopyinResponse", reqno: ask.reqno, data }), getpidFrame(11n)))
-      const answers = [yield* conn.next("SyscallResponse"), yield* conn.next("SyscallResponse")].sort((a, b) => Number(a.reqno - b.reqno))
-      const getpid = answers[1]!
-      assert.deepStrictEqual([getpid.reqno, getpid.error, Number(getpid.retval0)], [11n, 0, pid], "the frame behind the answer is intact")
-      return { copyinstr: answers[0]!, lastString: yield* rt.kernel.lastString }
+      const { url, kernel, results } = yield* startWatchedServer
+      const { conn, pid } = yield* rawGuest(url)
+      // a slab that fills up exactly at the answer leaves nothing behind it:
+      // then ask again (the next answer is at the start of a fresh slab)
+      for (let attempt = 0, reqno = 10n; attempt < 3; attempt++, reqno += 2n) {
+        yield* conn.write(syscallFrame(reqno, TestSyscalls.copyinstr, packArgs(0x1000, MAXLEN)))
+        const ask = yield* conn.next("CopyinstrRequest")
+        assert.strictEqual(ask.len, BigInt(MAXLEN))
+        const behind = syscallFrame(reqno + 1n, 20, behindArgs)
+        yield* conn.write(cat(encode({ _tag: "CopyinResponse", reqno: ask.reqno, data }), behind))
+        const answers = [yield* conn.next("SyscallResponse"), yield* conn.next("SyscallResponse")].sort((a, b) => Number(a.reqno - b.reqno))
+        const getpid = answers[1]!
+        assert.deepStrictEqual([getpid.reqno, getpid.error, Number(getpid.retval0)], [reqno + 1n, 0, pid], "the frame behind the answer is served")
+
+        assert.strictEqual(results.length, attempt + 1)
+        const got = results[attempt]!
+        assert.deepStrictEqual([...got], [...data], "the kernel got the answer's bytes")
+        const end = got.byteOffset + got.byteLength
+        if (end === got.buffer.byteLength) continue
+        const after = new Uint8Array(got.buffer)[end]
+        // the next frame's first header byte (a chunk view) or its first argument byte (a slab)
+        assert.oneOf(after, [behind[0], behindArgs[0]], "the byte after the answer is the client's, not a NUL")
+        return { copyinstr: answers[0]!, lastString: yield* kernel.lastString }
+      }
+      return assert.fail("the kernel's bytes never had a byte behind them")
     })
 
-  it.live("an answer of exactly maxlen bytes without NUL is ENAMETOOLONG, and the frame behind it is served", () =>
+  it.live("an answer of exactly maxlen bytes without NUL is ENAMETOOLONG, and the byte behind it is untouched", () =>
     Effect.gen(function*() {
-      const { copyinstr } = yield* answerWithGetpidBehind(new Uint8Array([0x61, 0x62, 0x63, 0x64]))
+      const { copyinstr } = yield* answerWithFrameBehind(new TextEncoder().encode("abcdefgh"))
       assert.strictEqual(copyinstr.error, Errno.ENAMETOOLONG, "no NUL within maxlen: the server does not add one")
     }))
 
-  it.live("a string whose NUL is the last byte of maxlen is taken whole, and the frame behind it is served", () =>
+  it.live("a string whose NUL is the last byte of maxlen is taken whole, and the byte behind it is untouched", () =>
     Effect.gen(function*() {
-      const { copyinstr, lastString } = yield* answerWithGetpidBehind(new Uint8Array([0x61, 0x62, 0x63, 0]))
-      assert.deepStrictEqual([copyinstr.error, copyinstr.retval0, lastString], [0, 3n, "abc"])
+      const { copyinstr, lastString } = yield* answerWithFrameBehind(new TextEncoder().encode("abcdefg\0"))
+      assert.deepStrictEqual([copyinstr.error, copyinstr.retval0, lastString], [0, 7n, "abcdefg"])
     }))
 })
 

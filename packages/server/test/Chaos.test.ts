@@ -91,7 +91,7 @@ const { O_RDONLY, O_WRONLY, O_CREAT } = openFlags
 
 const open = (c: MemoryClient, path: string, flags: number) =>
   Effect.gen(function*() {
-    const r = yield* c.syscall(SYS.open, c.memory.cString(path), flags, 0o644)
+    const r = yield* c.syscall(SYS.open, c.memory.allocString(path), flags, 0o644)
     assert.strictEqual(r.error, 0, `open ${path}`)
     return Number(r.retval0)
   })
@@ -109,7 +109,7 @@ const pipe = (c: MemoryClient) =>
 const timespec = (c: MemoryClient, sec: number) => {
   const b = new Uint8Array(16)
   new DataView(b.buffer).setBigInt64(0, BigInt(sec), true)
-  return c.memory.place(b)
+  return c.memory.alloc(b)
 }
 
 /**
@@ -164,7 +164,7 @@ const scenarios: Record<string, Scenario> = {
       const c = yield* memoryGuest(url, "chaos-body")
       const fd = yield* open(c, "/dev/null", O_WRONLY)
       const size = 1 + r.int(256 * 1024)
-      const buf = c.memory.place(r.bytes(size))
+      const buf = c.memory.alloc(r.bytes(size))
       if (r.chance(0.5)) {
         const frame = encode({
           _tag: "SyscallRequest",
@@ -192,7 +192,7 @@ const scenarios: Record<string, Scenario> = {
       const hold = r.chance(0.5)
       let n = 0
       const cut = killAt(c, (f) => f._tag === "CopyinRequest" && ++n === chunk, hold ? { holdMs: r.int(20) } : "now")
-      const { answer } = c.send(SYS.write, fd, c.memory.place(r.bytes(size)), size)
+      const { answer } = c.send(SYS.write, fd, c.memory.alloc(r.bytes(size)), size)
       yield* cut
       yield* mustBeCut(answer, "write")
       return `at chunk ${chunk}${hold ? ", held" : ""}`
@@ -205,7 +205,7 @@ const scenarios: Record<string, Scenario> = {
       const path = create ? `/chaos-${r.int(1_000_000)}` : "/dev/null"
       const hold = r.chance(0.5)
       const cut = killAt(c, (f) => f._tag === "CopyinstrRequest", hold ? { holdMs: r.int(20) } : "now")
-      const { answer } = c.send(SYS.open, c.memory.cString(path), create ? O_CREAT | O_WRONLY : O_RDONLY, 0o644)
+      const { answer } = c.send(SYS.open, c.memory.allocString(path), create ? O_CREAT | O_WRONLY : O_RDONLY, 0o644)
       yield* cut
       yield* mustBeCut(answer, "open")
       return `${create ? "open O_CREAT" : "open"}${hold ? ", held" : ""}`
@@ -219,7 +219,7 @@ const scenarios: Record<string, Scenario> = {
       // socket reads bring 64 KiB at most: with 192 KiB of copyout still to come
       // after the kill point, the answer cannot arrive in the same chunk
       const after = 1 + r.int(size - 192 * 1024)
-      c.killAfterBytes(c.conn.received.byteLength + after)
+      c.killAfterBytes(c.conn.receivedLength + after)
       const { answer } = c.send(SYS.read, fd, c.memory.alloc(size), size)
       yield* mustBeCut(answer, "read")
       return `after ${after} of ${size} bytes`
@@ -311,7 +311,7 @@ const wellBehaved = (url: string, r: Rng, label: string) =>
       assert.isAbove(Number(pid), 1, `${label}: getpid`)
       const { rd, wr } = yield* pipe(c)
       const data = r.bytes(1 + r.int(64 * 1024))
-      const written = c.send(SYS.write, wr, c.memory.place(data), data.byteLength)
+      const written = c.send(SYS.write, wr, c.memory.alloc(data), data.byteLength)
       const got = new Uint8Array(data.byteLength)
       for (let have = 0; have < data.byteLength;) {
         const at = c.memory.alloc(data.byteLength - have)

@@ -230,7 +230,7 @@ describe("maxClients", () => {
 
   const tally = (conns: ReadonlyArray<RawConn>) => ({
     banner: conns.filter((c) => c.banner === BANNER).length,
-    silentlyClosed: conns.filter((c) => c.closed && c.received.byteLength === 0).length
+    silentlyClosed: conns.filter((c) => c.closed && c.receivedLength === 0).length
   })
 
   it.live("256 of 300 simultaneous connections get a banner, 44 are closed without a byte; slots are reusable", () =>

@@ -5,68 +5,13 @@
  * requests, like a real client, and lets a test stop at any of those
  * requests instead, to kill the socket there. Built on support.ts's RawConn.
  */
+import { AddressSpace, answerServerRequest, isServerRequest, type ServerRequest } from "@sysproxy/client"
 import { packArgs } from "@sysproxy/hypervisor/testing"
 import type { Frame, FrameOf, SyscallRequest } from "@sysproxy/protocol"
 import { Deferred, Effect, type Scope } from "effect"
 import { encode, type RawConn, rawConnect } from "./support.ts"
 
-const PAGE = 0x1000n
-
-/** Bytes at client addresses: regions handed out by `alloc`, nothing else is mapped. */
-export class AddressSpace {
-  private top = 0x1000_0000n
-  private readonly regions: Array<{ readonly base: bigint; readonly bytes: Uint8Array }> = []
-
-  /** A fresh zeroed region of `size` bytes; returns its address. */
-  alloc(size: number): bigint {
-    const base = this.top
-    this.regions.push({ base, bytes: new Uint8Array(size) })
-    // a gap page between regions, so an overrun is a fault, not a neighbour
-    this.top += ((BigInt(size) + PAGE - 1n) / PAGE + 1n) * PAGE
-    return base
-  }
-
-  /** `bytes` copied into a fresh region; returns its address. */
-  place(bytes: Uint8Array): bigint {
-    const addr = this.alloc(bytes.byteLength)
-    this.write(addr, bytes)
-    return addr
-  }
-
-  /** A NUL-terminated copy of `s`; returns its address. */
-  cString(s: string): bigint {
-    return this.place(new TextEncoder().encode(`${s}\0`))
-  }
-
-  private find(addr: bigint, len: number) {
-    const r = this.regions.find((x) => addr >= x.base && addr + BigInt(len) <= x.base + BigInt(x.bytes.byteLength))
-    return r === undefined ? undefined : { bytes: r.bytes, at: Number(addr - r.base) }
-  }
-
-  /** `len` bytes at `addr`, or undefined when any of them is unmapped. */
-  read(addr: bigint, len: number): Uint8Array | undefined {
-    const r = this.find(addr, len)
-    return r === undefined ? undefined : r.bytes.slice(r.at, r.at + len)
-  }
-
-  /** At most `len` bytes from `addr`, as far as its region goes (a string is read up to its NUL). */
-  readUpTo(addr: bigint, len: number): Uint8Array | undefined {
-    const r = this.find(addr, 1)
-    return r === undefined ? undefined : r.bytes.slice(r.at, Math.min(r.bytes.byteLength, r.at + len))
-  }
-
-  write(addr: bigint, data: Uint8Array): boolean {
-    const r = this.find(addr, data.byteLength)
-    if (r === undefined) return false
-    r.bytes.set(data, r.at)
-    return true
-  }
-}
-
-/** What the server asks a client for. */
-export type ServerRequest = FrameOf<
-  "CopyinRequest" | "CopyinstrRequest" | "CopyoutRequest" | "CopyoutstrRequest" | "AnonmmapRequest" | "RaiseRequest"
->
+export type { ServerRequest }
 
 /**
  * What to do with one server request: serve it, never answer it, kill the
@@ -76,14 +21,6 @@ export type Action = "serve" | "hold" | "kill" | "kill-mid-answer"
 
 /** The answer to a request, or the connection closing first. */
 export type Answer = Frame | "closed"
-
-const isServerRequest = (f: Frame): f is ServerRequest =>
-  f._tag === "CopyinRequest" ||
-  f._tag === "CopyinstrRequest" ||
-  f._tag === "CopyoutRequest" ||
-  f._tag === "CopyoutstrRequest" ||
-  f._tag === "AnonmmapRequest" ||
-  f._tag === "RaiseRequest"
 
 export class MemoryClient {
   readonly memory = new AddressSpace()
@@ -111,7 +48,7 @@ export class MemoryClient {
   /** Destroys the socket once `total` bytes (banner included) have arrived. */
   killAfterBytes(total: number): void {
     const check = () => {
-      if (this.conn.received.byteLength >= total) {
+      if (this.conn.receivedLength >= total) {
         this.conn.socket.off("data", check)
         this.kill()
       }
@@ -175,7 +112,8 @@ export class MemoryClient {
     const action = this.conn.closed ? "hold" : this.onRequest(f)
     if (action === "hold") return
     if (action === "kill") return this.kill()
-    const answer = this.answerTo(f)
+    // what the client library answers (the C client's rules: a string and its NUL, or maxlen bytes)
+    const answer = answerServerRequest(this.memory, f).reply
     if (answer === undefined) return
     const bytes = encode(answer)
     if (action === "kill-mid-answer") {
@@ -184,30 +122,6 @@ export class MemoryClient {
       return this.kill()
     }
     this.conn.socket.write(bytes)
-  }
-
-  private answerTo(f: ServerRequest): Frame | undefined {
-    switch (f._tag) {
-      case "CopyinRequest":
-      case "CopyinstrRequest": {
-        const len = Number(f.len)
-        if (f._tag === "CopyinRequest") {
-          return { _tag: "CopyinResponse", reqno: f.reqno, data: this.memory.read(f.addr, len) ?? new Uint8Array(0) }
-        }
-        // as a C client: the string and its NUL, or maxlen bytes when there is none
-        const data = this.memory.readUpTo(f.addr, len) ?? new Uint8Array(0)
-        const nul = data.indexOf(0)
-        return { _tag: "CopyinResponse", reqno: f.reqno, data: nul === -1 ? data : data.subarray(0, nul + 1) }
-      }
-      case "CopyoutRequest":
-      case "CopyoutstrRequest":
-        this.memory.write(f.addr, f.data)
-        return undefined
-      case "AnonmmapRequest":
-        return { _tag: "AnonmmapResponse", reqno: f.reqno, addr: this.memory.alloc(Number(f.size)) }
-      case "RaiseRequest":
-        return undefined
-    }
   }
 }
 

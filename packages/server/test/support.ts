@@ -140,8 +140,10 @@ export const netTarget = (url: string): Net.NetConnectOpts => {
  * follows into frames. Every wait is bounded and dies with a message.
  */
 export class RawConn {
-  /** Every byte received, banner included. */
-  received = Buffer.alloc(0)
+  /** The chunks received, banner included; joined only when `received` is read (one concat per chunk was quadratic). */
+  private readonly chunks: Array<Buffer> = []
+  /** How many bytes have arrived, banner included. */
+  receivedLength = 0
   banner: string | undefined = undefined
   readonly frames: Array<DecodedFrame> = []
   /** The socket closed (EOF or reset). */
@@ -156,13 +158,17 @@ export class RawConn {
   constructor(socket: Net.Socket) {
     this.socket = socket
     socket.on("data", (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk])
+      const before = this.receivedLength
+      this.chunks.push(chunk)
+      this.receivedLength += chunk.byteLength
       let rest: Uint8Array = chunk
       if (this.banner === undefined) {
-        const nl = this.received.indexOf(0x0a)
+        // earlier chunks had no newline: the banner ends at this chunk's first one
+        const nl = chunk.indexOf(0x0a)
         if (nl === -1) return this.changed()
-        this.banner = this.received.subarray(0, nl + 1).toString("latin1")
-        rest = this.received.subarray(nl + 1)
+        const all = this.received
+        this.banner = all.subarray(0, before + nl + 1).toString("latin1")
+        rest = all.subarray(before + nl + 1)
       }
       this.frames.push(...this.decoder.push(new Uint8Array(rest)))
       this.changed()
@@ -173,6 +179,12 @@ export class RawConn {
       this.closedAt = Date.now()
       this.changed()
     })
+  }
+
+  /** Every byte received, banner included. */
+  get received(): Buffer {
+    if (this.chunks.length !== 1) this.chunks.splice(0, this.chunks.length, Buffer.concat(this.chunks))
+    return this.chunks[0]!
   }
 
   private changed() {
