@@ -23,6 +23,19 @@ describe("halt", () => {
       const halt = yield* server.halted
       assert.deepInclude(halt, { howto: rebootFlags.RB_NOSYNC | rebootFlags.RB_DUMP })
     }))
+
+  it.live("--linger sends RB_HALT alone, and the help says so of each flag", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      assert.deepInclude(yield* on(server, "halt", "--linger"), { code: 0, stderr: "" })
+      assert.deepInclude(yield* server.halted, { howto: rebootFlags.RB_HALT })
+      const help = (yield* run(["halt", "--help"])).console
+      assert.match(help, /--linger\s+send RB_HALT: halt rather than reboot/)
+      assert.match(help, /--dump, -d\s+send RB_DUMP/)
+      assert.match(help, /--no-sync, -n\s+send RB_NOSYNC/)
+      // what the server does with the flags is not the tool's promise
+      assert.notMatch(help, /process running/)
+    }))
 })
 
 describe("sysctl", () => {
