@@ -5,10 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { makeClient } from "@sysproxy/client"
-import { rebootFlags } from "@sysproxy/protocol/netbsd"
+import { rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { cutAt } from "./support/CutProxy.ts"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
 
 /** A client of the same server, to set things up and look at them. */
@@ -140,6 +141,20 @@ describe("ls", () => {
       yield* c.writeFile("/tmp/x", "")
       assert.deepInclude(yield* on(server, "ls", "/nope", "/tmp"), { code: 1, stdout: "/tmp:\nx\n" })
     }))
+
+  it.live("a server lost mid-listing fails the tool (exit 1, one line), not a short listing", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.mkdir("/d")
+      yield* c.writeFile("/d/a", "a")
+      // the directory's own stat goes through; the first entry's lstat is where the server dies
+      const cut = yield* cutAt(server.url, SYS.__lstat50)
+      const ran = yield* run(["--server", cut, "ls", "/d"])
+      assert.strictEqual(ran.code, 1)
+      assert.strictEqual(ran.stdout, "")
+      assert.match(ran.stderr, /^sysproxy: .*closed.*\n$/)
+    }))
 })
 
 describe("cat", () => {
@@ -260,6 +275,23 @@ describe("mkdir and rm", () => {
       assert.deepInclude(yield* on(server, "rm", "/d/."), { code: 1, stderr: `rm: /d/.: "." and ".." may not be removed\n` })
       assert.deepInclude(yield* on(server, "rm", "-rf", "/d"), { code: 0, stderr: "" })
       assert.deepInclude(yield* Effect.flip(c.stat("/d")), { code: "ENOENT" })
+    }))
+
+  it.live("rm -f forgives only ENOENT: ENOTDIR is reported, and a lost connection fails", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.writeFile("/file", "x")
+      assert.deepInclude(yield* on(server, "rm", "-f", "/file/sub"), {
+        code: 1,
+        stderr: "rm: /file/sub: Not a directory\n"
+      })
+      assert.deepInclude(yield* on(server, "rm", "/file/sub"), { code: 1, stderr: "rm: /file/sub: Not a directory\n" })
+      const cut = yield* cutAt(server.url, SYS.__lstat50)
+      const lost = yield* run(["--server", cut, "rm", "-f", "/file"])
+      assert.strictEqual(lost.code, 1)
+      assert.match(lost.stderr, /^sysproxy: .*closed.*\n$/)
+      assert.strictEqual(new TextDecoder().decode(yield* c.readFile("/file")), "x", "nothing was removed")
     }))
 })
 
