@@ -257,6 +257,10 @@ describe("mkdir and rm", () => {
       assert.strictEqual((yield* c.readdir("/x/y")).map((e) => e.name).includes("z"), true)
       yield* c.writeFile("/file", "")
       assert.deepInclude(yield* on(server, "mkdir", "-p", "/file/sub"), { code: 1, stderr: "mkdir: /file/sub: Not a directory\n" })
+      // the last component itself a file: mkdir(1)'s "File exists", with or without -p, trailing slash or not
+      assert.deepInclude(yield* on(server, "mkdir", "-p", "/file"), { code: 1, stderr: "mkdir: /file: File exists\n" })
+      assert.deepInclude(yield* on(server, "mkdir", "-p", "/file/"), { code: 1, stderr: "mkdir: /file/: File exists\n" })
+      assert.deepInclude(yield* on(server, "mkdir", "/file"), { code: 1, stderr: "mkdir: /file: File exists\n" })
     }))
 
   it.live("rm removes files, directories only with -r, is quiet about missing ones with -f", () =>
