@@ -52,7 +52,7 @@ describe("sysctl", () => {
       assert.match((yield* on(server, "sysctl", "kern.boottime")).stdout, /^kern\.boottime = \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n$/)
     }))
 
-  it.live("sets with -w and prints old -> new; refuses = without -w", () =>
+  it.live("sets with -w and prints old -> new (the new value alone with -n); refuses = without -w", () =>
     Effect.gen(function*() {
       const server = yield* startServer
       assert.deepInclude(yield* on(server, "sysctl", "-w", "kern.hostname=renamed"), {
@@ -61,6 +61,10 @@ describe("sysctl", () => {
       })
       const c = yield* peer(server)
       assert.strictEqual(yield* c.sysctl("kern.hostname"), "renamed")
+      // NetBSD's sysctl -n -w: the new value alone, no name, no old value
+      assert.deepInclude(yield* on(server, "sysctl", "-n", "-w", "kern.hostname=quiet"), { code: 0, stdout: "quiet\n" })
+      assert.strictEqual(yield* c.sysctl("kern.hostname"), "quiet")
+      assert.deepInclude(yield* on(server, "sysctl", "-w", "kern.hostname=renamed"), { code: 0 })
       assert.deepInclude(yield* on(server, "sysctl", "kern.hostname=again"), {
         code: 1,
         stdout: "",
@@ -78,7 +82,7 @@ describe("sysctl", () => {
       })
     }))
 
-  it.live("names an invalid level; lists a node's readable children; -a lists everything", () =>
+  it.live("names an invalid level; lists a node's readable children, refuses one it cannot; -a lists everything", () =>
     Effect.gen(function*() {
       const server = yield* startServer
       const bad = yield* on(server, "sysctl", "kern.nosuch", "kern.ostype")
@@ -92,6 +96,24 @@ describe("sysctl", () => {
       assert.include(hw.stdout, "hw.ncpu = 1\n")
       assert.include(hw.stdout, "hw.machine_arch = x86_64\n")
       assert.notInclude(hw.stdout, "kern.")
+      // a node it cannot show (children unnamed here): sysctl(8)'s complaint and exit 1, never silence
+      assert.deepInclude(yield* on(server, "sysctl", "kern.proc2", "kern.ostype"), {
+        code: 1,
+        stdout: "kern.ostype = NetBSD\n",
+        stderr: "sysctl: kern.proc2: use 'ps' to view this information\n"
+      })
+      assert.deepInclude(yield* on(server, "sysctl", "-n", "kern.14"), {
+        code: 1,
+        stdout: "",
+        stderr: "sysctl: kern.14: use 'ps' to view this information\n"
+      })
+      for (const name of ["kern.pipe", "vm"]) {
+        assert.deepInclude(yield* on(server, "sysctl", name), {
+          code: 1,
+          stdout: "",
+          stderr: `sysctl: ${name}: the nodes under it are unknown to this program\n`
+        })
+      }
       const all = yield* on(server, "sysctl", "-a")
       assert.include(all.stdout, "kern.hostname = ctl-test\n")
       assert.include(all.stdout, "hw.pagesize = 4096\n")
