@@ -285,9 +285,13 @@ export class ConnectionState {
     if (outcome.fault === "copyin") this.counters.copyinFaults++
     if (outcome.fault === "copyout") this.counters.copyoutFaults++
     if (outcome.signal !== undefined) {
-      this.signals.push(outcome.signal)
-      Queue.offerUnsafe(this.signalQueue, outcome.signal)
-      this.onSignal?.(outcome.signal)
+      // one store per signal: the owner's (a session's bounded queue), else this connection's own
+      if (this.onSignal !== undefined) {
+        this.onSignal(outcome.signal)
+      } else {
+        this.signals.push(outcome.signal)
+        Queue.offerUnsafe(this.signalQueue, outcome.signal)
+      }
     }
     if (outcome.reply !== undefined) this.send(outcome.reply)
   }

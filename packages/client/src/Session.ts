@@ -44,7 +44,7 @@ export interface Session {
   readonly reconnects: number
   /** Dials of a lost connection that failed (each followed by the next try, after the backoff). */
   readonly failedDials: number
-  /** Every signal raised in the process, across reconnects; ends with the session. */
+  /** The signals raised in the process, across reconnects (the newest SIGNAL_BACKLOG untaken); ends with the session. */
   readonly signals: Queue.Dequeue<number, Cause.Done>
   /** Runs `use` on the current connection, reconnecting first if it is lost and reconnect is on. */
   readonly withConnection: <A>(
@@ -53,6 +53,14 @@ export interface Session {
   /** HANDSHAKE EXEC on the current connection; later reconnects use the new name. */
   readonly exec: (comm: string) => Effect.Effect<void, RequestError>
 }
+
+/**
+ * How many raised signals a session keeps untaken; past that the oldest
+ * go (a sliding queue), so a long-lived client nobody reads signals from
+ * holds at most this many. As many as NetBSD has signals: a C process's
+ * pending set holds each signal at most once, so it never sees more.
+ */
+export const SIGNAL_BACKLOG = 64
 
 /** The pause before reconnect try `n` (0-based), as librumpclient's send_with_recon. */
 export const reconnectDelay = (n: number): Duration.Duration =>
@@ -68,7 +76,7 @@ export const openSession = Effect.fn("SysproxyClient.openSession")(function*(
 ): Effect.fn.Return<Session, RequestError, Scope.Scope> {
   const scope = yield* Effect.scope
   const space = new AddressSpace()
-  const signals = yield* Queue.unbounded<number, Cause.Done>()
+  const signals = yield* Queue.sliding<number, Cause.Done>(SIGNAL_BACKLOG)
   yield* Effect.addFinalizer(() => Queue.end(signals))
   const lock = yield* Semaphore.make(1)
   let comm = options.comm
