@@ -225,6 +225,23 @@ describe("reconnect", () => {
       assert.deepInclude(yield* Effect.flip(c.stat("/gone")), { code: "ENOENT" })
     })))
 
+  it.live("a redial to a server that accepts and never answers ends when the reconnect timeout does", () =>
+    quiet(Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "stuck.sock")
+      const first = yield* Scope.make()
+      const url = yield* serve(path).pipe(Scope.provide(first))
+      const c = yield* makeClient({ url, comm: "stuck", reconnect: "300 millis" })
+      yield* Scope.close(first, Exit.void)
+      yield* c.connection.closed
+      // the path now has a listener that takes connections and never writes the banner
+      const stuck = yield* fakeServer({ banner: undefined, path })
+      const error = yield* Effect.flip(c.getpid())
+      assert.instanceOf(error, ConnectionClosed)
+      assert.strictEqual(c.reconnects, 0)
+      assert.isAtLeast(c.failedDials, 1)
+      yield* stuck.accept // the dial did reach it: a stuck listener, not a refused connect
+    })))
+
   it.live("without reconnect, or with a single try, a lost connection stays lost", () =>
     quiet(Effect.gen(function*() {
       const url = yield* startServer()
