@@ -6,11 +6,14 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
 import { command } from "./Cli.ts"
-import { teardown } from "./ExitStatus.ts"
+import { teardown, watchStopSignals } from "./ExitStatus.ts"
 import { VERSION } from "./Version.ts"
+
+// before runMain's own handlers, which interrupt the program without saying which signal it was
+const stopSignal = watchStopSignals()
 
 command.pipe(
   Command.run({ version: VERSION }),
   Effect.provide(NodeServices.layer),
-  NodeRuntime.runMain({ teardown })
+  NodeRuntime.runMain({ teardown: teardown(stopSignal) })
 )

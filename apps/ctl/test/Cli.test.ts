@@ -1,10 +1,11 @@
 /**
  * The command line: flags in any order and clustered, the server from
  * --server or RUMP_SERVER, and bad command lines refused with exit 2
- * before anything connects.
+ * before anything connects; the exit status of each outcome.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
+import { exitCode, failed } from "../src/ExitStatus.ts"
 import { run, startServer } from "./support/Harness.ts"
 
 describe("parsing", () => {
@@ -30,7 +31,7 @@ describe("parsing", () => {
       assert.strictEqual(clustered.code, 0)
       assert.match(clustered.stdout, /^total \d+\n.* \.\n.* \.\.\n$/)
       assert.strictEqual(apart.stdout, clustered.stdout)
-      assert.strictEqual((yield* run(["sysctl", "-nw", "kern.hostname=x"], { env })).stdout, "kern.hostname: ctl-test -> x\n")
+      assert.strictEqual((yield* run(["sysctl", "-nw", "kern.hostname=x"], { env })).stdout, "x\n")
     }))
 
   it.live("bad command lines exit 2 with effect/cli's message, and connect to nothing", () =>
@@ -79,4 +80,14 @@ describe("parsing", () => {
       assert.strictEqual(bad.code, 1)
       assert.match(bad.stderr, /^sysproxy: .*http:\/\/x.*\n$/)
     }))
+})
+
+describe("exit status", () => {
+  it("128 + the signal for an interruption by one, 1 for one without, the ExitStatus's code", () => {
+    assert.strictEqual(exitCode(Exit.void), 0)
+    assert.strictEqual(exitCode(Exit.interrupt(1), "SIGINT"), 130)
+    assert.strictEqual(exitCode(Exit.interrupt(1), "SIGTERM"), 143)
+    assert.strictEqual(exitCode(Exit.interrupt(1)), 1)
+    assert.strictEqual(exitCode(Exit.fail(failed), "SIGTERM"), 1, "a failure is not a signal's doing")
+  })
 })

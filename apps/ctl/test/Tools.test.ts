@@ -5,10 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { makeClient } from "@sysproxy/client"
-import { rebootFlags } from "@sysproxy/protocol/netbsd"
+import { rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { cutAt } from "./support/CutProxy.ts"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
 
 /** A client of the same server, to set things up and look at them. */
@@ -22,6 +23,19 @@ describe("halt", () => {
       assert.deepInclude(ran, { code: 0, stdout: "", stderr: "" })
       const halt = yield* server.halted
       assert.deepInclude(halt, { howto: rebootFlags.RB_NOSYNC | rebootFlags.RB_DUMP })
+    }))
+
+  it.live("--linger sends RB_HALT alone, and the help says so of each flag", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      assert.deepInclude(yield* on(server, "halt", "--linger"), { code: 0, stderr: "" })
+      assert.deepInclude(yield* server.halted, { howto: rebootFlags.RB_HALT })
+      const help = (yield* run(["halt", "--help"])).console
+      assert.match(help, /--linger\s+send RB_HALT: halt rather than reboot/)
+      assert.match(help, /--dump, -d\s+send RB_DUMP/)
+      assert.match(help, /--no-sync, -n\s+send RB_NOSYNC/)
+      // what the server does with the flags is not the tool's promise
+      assert.notMatch(help, /process running/)
     }))
 })
 
@@ -38,7 +52,7 @@ describe("sysctl", () => {
       assert.match((yield* on(server, "sysctl", "kern.boottime")).stdout, /^kern\.boottime = \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n$/)
     }))
 
-  it.live("sets with -w and prints old -> new; refuses = without -w", () =>
+  it.live("sets with -w and prints old -> new (the new value alone with -n); refuses = without -w", () =>
     Effect.gen(function*() {
       const server = yield* startServer
       assert.deepInclude(yield* on(server, "sysctl", "-w", "kern.hostname=renamed"), {
@@ -47,6 +61,10 @@ describe("sysctl", () => {
       })
       const c = yield* peer(server)
       assert.strictEqual(yield* c.sysctl("kern.hostname"), "renamed")
+      // NetBSD's sysctl -n -w: the new value alone, no name, no old value
+      assert.deepInclude(yield* on(server, "sysctl", "-n", "-w", "kern.hostname=quiet"), { code: 0, stdout: "quiet\n" })
+      assert.strictEqual(yield* c.sysctl("kern.hostname"), "quiet")
+      assert.deepInclude(yield* on(server, "sysctl", "-w", "kern.hostname=renamed"), { code: 0 })
       assert.deepInclude(yield* on(server, "sysctl", "kern.hostname=again"), {
         code: 1,
         stdout: "",
@@ -64,7 +82,7 @@ describe("sysctl", () => {
       })
     }))
 
-  it.live("names an invalid level; lists a node's readable children; -a lists everything", () =>
+  it.live("names an invalid level; lists a node's readable children, refuses one it cannot; -a lists everything", () =>
     Effect.gen(function*() {
       const server = yield* startServer
       const bad = yield* on(server, "sysctl", "kern.nosuch", "kern.ostype")
@@ -78,6 +96,24 @@ describe("sysctl", () => {
       assert.include(hw.stdout, "hw.ncpu = 1\n")
       assert.include(hw.stdout, "hw.machine_arch = x86_64\n")
       assert.notInclude(hw.stdout, "kern.")
+      // a node it cannot show (children unnamed here): sysctl(8)'s complaint and exit 1, never silence
+      assert.deepInclude(yield* on(server, "sysctl", "kern.proc2", "kern.ostype"), {
+        code: 1,
+        stdout: "kern.ostype = NetBSD\n",
+        stderr: "sysctl: kern.proc2: use 'ps' to view this information\n"
+      })
+      assert.deepInclude(yield* on(server, "sysctl", "-n", "kern.14"), {
+        code: 1,
+        stdout: "",
+        stderr: "sysctl: kern.14: use 'ps' to view this information\n"
+      })
+      for (const name of ["kern.pipe", "vm"]) {
+        assert.deepInclude(yield* on(server, "sysctl", name), {
+          code: 1,
+          stdout: "",
+          stderr: `sysctl: ${name}: the nodes under it are unknown to this program\n`
+        })
+      }
       const all = yield* on(server, "sysctl", "-a")
       assert.include(all.stdout, "kern.hostname = ctl-test\n")
       assert.include(all.stdout, "hw.pagesize = 4096\n")
@@ -126,6 +162,20 @@ describe("ls", () => {
       const c = yield* peer(server)
       yield* c.writeFile("/tmp/x", "")
       assert.deepInclude(yield* on(server, "ls", "/nope", "/tmp"), { code: 1, stdout: "/tmp:\nx\n" })
+    }))
+
+  it.live("a server lost mid-listing fails the tool (exit 1, one line), not a short listing", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.mkdir("/d")
+      yield* c.writeFile("/d/a", "a")
+      // the directory's own stat goes through; the first entry's lstat is where the server dies
+      const cut = yield* cutAt(server.url, SYS.__lstat50)
+      const ran = yield* run(["--server", cut, "ls", "/d"])
+      assert.strictEqual(ran.code, 1)
+      assert.strictEqual(ran.stdout, "")
+      assert.match(ran.stderr, /^sysproxy: .*closed.*\n$/)
     }))
 })
 
@@ -229,6 +279,10 @@ describe("mkdir and rm", () => {
       assert.strictEqual((yield* c.readdir("/x/y")).map((e) => e.name).includes("z"), true)
       yield* c.writeFile("/file", "")
       assert.deepInclude(yield* on(server, "mkdir", "-p", "/file/sub"), { code: 1, stderr: "mkdir: /file/sub: Not a directory\n" })
+      // the last component itself a file: mkdir(1)'s "File exists", with or without -p, trailing slash or not
+      assert.deepInclude(yield* on(server, "mkdir", "-p", "/file"), { code: 1, stderr: "mkdir: /file: File exists\n" })
+      assert.deepInclude(yield* on(server, "mkdir", "-p", "/file/"), { code: 1, stderr: "mkdir: /file/: File exists\n" })
+      assert.deepInclude(yield* on(server, "mkdir", "/file"), { code: 1, stderr: "mkdir: /file: File exists\n" })
     }))
 
   it.live("rm removes files, directories only with -r, is quiet about missing ones with -f", () =>
@@ -247,6 +301,23 @@ describe("mkdir and rm", () => {
       assert.deepInclude(yield* on(server, "rm", "/d/."), { code: 1, stderr: `rm: /d/.: "." and ".." may not be removed\n` })
       assert.deepInclude(yield* on(server, "rm", "-rf", "/d"), { code: 0, stderr: "" })
       assert.deepInclude(yield* Effect.flip(c.stat("/d")), { code: "ENOENT" })
+    }))
+
+  it.live("rm -f forgives only ENOENT: ENOTDIR is reported, and a lost connection fails", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.writeFile("/file", "x")
+      assert.deepInclude(yield* on(server, "rm", "-f", "/file/sub"), {
+        code: 1,
+        stderr: "rm: /file/sub: Not a directory\n"
+      })
+      assert.deepInclude(yield* on(server, "rm", "/file/sub"), { code: 1, stderr: "rm: /file/sub: Not a directory\n" })
+      const cut = yield* cutAt(server.url, SYS.__lstat50)
+      const lost = yield* run(["--server", cut, "rm", "-f", "/file"])
+      assert.strictEqual(lost.code, 1)
+      assert.match(lost.stderr, /^sysproxy: .*closed.*\n$/)
+      assert.strictEqual(new TextDecoder().decode(yield* c.readFile("/file")), "x", "nothing was removed")
     }))
 })
 

@@ -48,7 +48,8 @@ export interface SysproxyProcess extends Syscalls {
   readonly failedDials: number
   /**
    * The signals the kernel raised in the process (RAISE), each once, in
-   * order, from the handshake on (buffered until taken). The stream ends
+   * order, from the handshake on (buffered until taken: the newest
+   * SIGNAL_BACKLOG, older untaken ones dropped). The stream ends
    * when the process does: its connection lost without reconnect, or the
    * client closed.
    */

@@ -24,7 +24,11 @@ export interface ConnectOptions {
   readonly space?: AddressSpace | undefined
   /** Largest frame accepted from the server (the decoder's limit). */
   readonly maxFrameLength?: number | undefined
-  /** Called with each signal the server raises, as it arrives. */
+  /**
+   * Called with each signal the server raises, as it arrives, instead of
+   * the connection keeping it: with it, `signals` stays empty and
+   * `takeSignal` only ever sees the close (the caller keeps the signals).
+   */
   readonly onSignal?: ((signo: number) => void) | undefined
 }
 
@@ -54,9 +58,9 @@ export interface ClientConnection {
     sysnum: number,
     args?: Uint8Array | ReadonlyArray<SyscallArg>
   ) => Effect.Effect<SyscallResult, RequestError>
-  /** Every signal the server raised, in order. */
+  /** Every signal the server raised, in order (none kept when `onSignal` was given). */
   readonly signals: ReadonlyArray<number>
-  /** The next raised signal not taken yet; fails once the connection is closed and none is left. */
+  /** The next raised signal not taken yet; fails once the connection is closed and none is left (see `onSignal`). */
   readonly takeSignal: Effect.Effect<number, ConnectionClosed>
   /** Bytes straight onto the socket (for tests that send garbage). */
   readonly writeRaw: (bytes: Uint8Array) => Effect.Effect<void, ConnectionClosed>

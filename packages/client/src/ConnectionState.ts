@@ -37,6 +37,8 @@ type Answer = FrameOf<ResponseTag>
 interface Pending {
   readonly expects: ResponseTag
   readonly deferred: Deferred.Deferred<Answer, RequestError>
+  /** Written to the socket (a close then fails it with `sent`). */
+  sent: boolean
 }
 
 /** Counters of what the client met on the wire, for tests and diagnostics. */
@@ -129,14 +131,16 @@ export class ConnectionState {
       Effect.suspend(() => {
         if (this.closedError !== undefined) return Effect.fail(this.closedError)
         const reqno = this.nextReqno++
-        const deferred = Deferred.makeUnsafe<Answer, RequestError>()
-        this.pending.set(reqno, { expects, deferred })
-        return Effect.succeed({ reqno, deferred })
+        const entry: Pending = { expects, deferred: Deferred.makeUnsafe<Answer, RequestError>(), sent: false }
+        this.pending.set(reqno, entry)
+        return Effect.succeed({ reqno, entry })
       }),
-      ({ deferred, reqno }) =>
+      ({ entry, reqno }) =>
         Effect.suspend(() => {
           const sent = this.send(build(reqno))
-          return Result.isFailure(sent) ? Effect.fail(sent.failure) : Deferred.await(deferred)
+          if (Result.isFailure(sent)) return Effect.fail(sent.failure)
+          entry.sent = true
+          return Deferred.await(entry.deferred)
         }),
       ({ reqno }) => Effect.sync(() => this.pending.delete(reqno))
     ).pipe(
@@ -197,7 +201,8 @@ export class ConnectionState {
     this.closedError = error
     const waiting = [...this.pending.values()]
     this.pending.clear()
-    for (const { deferred } of waiting) Deferred.doneUnsafe(deferred, Effect.fail(error))
+    const afterSend = connectionClosed(error.reason, error.message, true)
+    for (const { deferred, sent } of waiting) Deferred.doneUnsafe(deferred, Effect.fail(sent ? afterSend : error))
     Deferred.doneUnsafe(this.bannerResult, Effect.fail(error))
     // signals already queued can still be taken; then takers see the close
     Queue.failCauseUnsafe(this.signalQueue, Cause.fail(error))
@@ -280,9 +285,13 @@ export class ConnectionState {
     if (outcome.fault === "copyin") this.counters.copyinFaults++
     if (outcome.fault === "copyout") this.counters.copyoutFaults++
     if (outcome.signal !== undefined) {
-      this.signals.push(outcome.signal)
-      Queue.offerUnsafe(this.signalQueue, outcome.signal)
-      this.onSignal?.(outcome.signal)
+      // one store per signal: the owner's (a session's bounded queue), else this connection's own
+      if (this.onSignal !== undefined) {
+        this.onSignal(outcome.signal)
+      } else {
+        this.signals.push(outcome.signal)
+        Queue.offerUnsafe(this.signalQueue, outcome.signal)
+      }
     }
     if (outcome.reply !== undefined) this.send(outcome.reply)
   }

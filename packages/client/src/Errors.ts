@@ -48,6 +48,12 @@ export class ConnectionClosed extends Data.TaggedError("ConnectionClosed")<{
   /** ENOTCONN, what librumpclient reports for a lost connection. */
   readonly errno: number
   readonly message: string
+  /**
+   * Whether the request that fails with this had been written to the
+   * socket before the close (so the server may have run it); false for
+   * one that never left, and for failures not of one request.
+   */
+  readonly sent: boolean
 }> {}
 
 /** Either failure of a request on a connection. */
@@ -61,8 +67,8 @@ export const errnoOfNodeError = (error: unknown): number => {
   return (typeof code === "string" ? errnoByName[code] : undefined) ?? Errno.EIO
 }
 
-export const connectionClosed = (reason: ConnectionClosedReason, message: string): ConnectionClosed =>
-  new ConnectionClosed({ reason, errno: Errno.ENOTCONN, message })
+export const connectionClosed = (reason: ConnectionClosedReason, message: string, sent = false): ConnectionClosed =>
+  new ConnectionClosed({ reason, errno: Errno.ENOTCONN, message, sent })
 
 /**
  * A syscall the kernel answered with an errno. `code` is the errno's name

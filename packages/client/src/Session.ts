@@ -7,13 +7,14 @@
  * Reconnect (rumpclient_setconnretry): a request made while the
  * connection is gone dials again, with the C client's backoff (at once,
  * then 100 ms more per try up to 900 ms, then 1 s more up to 10 s),
- * until it works or the timeout has passed; the new connection says
+ * until it works or the timeout has passed (each dial bounded by what is
+ * left of it, and by DIAL_TIMEOUT); the new connection says
  * HANDSHAKE GUEST with the same program name, so the server makes a new
  * process, and the request goes out on it. Requests that were in flight
  * when the connection died fail with ConnectionClosed (ENOTCONN), as in C.
  */
 import { formatServerUrl, type ServerUrl } from "@sysproxy/protocol"
-import { type Cause, Clock, Duration, Effect, Exit, Queue, Result, Scope, Semaphore } from "effect"
+import { type Cause, Clock, Duration, Effect, Exit, Option, Queue, Result, Scope, Semaphore } from "effect"
 import { AddressSpace } from "./AddressSpace.ts"
 import { type ClientConnection, connect } from "./Connection.ts"
 import type { ConnectionClosed, RequestError } from "./Errors.ts"
@@ -44,7 +45,7 @@ export interface Session {
   readonly reconnects: number
   /** Dials of a lost connection that failed (each followed by the next try, after the backoff). */
   readonly failedDials: number
-  /** Every signal raised in the process, across reconnects; ends with the session. */
+  /** The signals raised in the process, across reconnects (the newest SIGNAL_BACKLOG untaken); ends with the session. */
   readonly signals: Queue.Dequeue<number, Cause.Done>
   /** Runs `use` on the current connection, reconnecting first if it is lost and reconnect is on. */
   readonly withConnection: <A>(
@@ -53,6 +54,22 @@ export interface Session {
   /** HANDSHAKE EXEC on the current connection; later reconnects use the new name. */
   readonly exec: (comm: string) => Effect.Effect<void, RequestError>
 }
+
+/**
+ * How many raised signals a session keeps untaken; past that the oldest
+ * go (a sliding queue), so a long-lived client nobody reads signals from
+ * holds at most this many. As many as NetBSD has signals: a C process's
+ * pending set holds each signal at most once, so it never sees more.
+ */
+export const SIGNAL_BACKLOG = 64
+
+/**
+ * The longest one dial (connect, banner, handshake) of a reconnect may
+ * take when the reconnect timeout does not bound it sooner ("once",
+ * "forever"): a server whose backlog accepts but never answers costs a
+ * try, not the session. As long as the longest pause between tries.
+ */
+export const DIAL_TIMEOUT = Duration.seconds(10)
 
 /** The pause before reconnect try `n` (0-based), as librumpclient's send_with_recon. */
 export const reconnectDelay = (n: number): Duration.Duration =>
@@ -68,7 +85,7 @@ export const openSession = Effect.fn("SysproxyClient.openSession")(function*(
 ): Effect.fn.Return<Session, RequestError, Scope.Scope> {
   const scope = yield* Effect.scope
   const space = new AddressSpace()
-  const signals = yield* Queue.unbounded<number, Cause.Done>()
+  const signals = yield* Queue.sliding<number, Cause.Done>(SIGNAL_BACKLOG)
   yield* Effect.addFinalizer(() => Queue.end(signals))
   const lock = yield* Semaphore.make(1)
   let comm = options.comm
@@ -100,19 +117,23 @@ export const openSession = Effect.fn("SysproxyClient.openSession")(function*(
     Effect.gen(function*() {
       const gone: ConnectionClosed = lost.conn.closedWith ?? (yield* Effect.die(new Error("redial of a live connection")))
       const limit = timeout === "once" || timeout === "forever" ? undefined : Duration.toMillis(timeout)
-      const start = yield* Clock.currentTimeMillis
+      const deadline = limit === undefined ? undefined : (yield* Clock.currentTimeMillis) + limit
       yield* Effect.logWarning(`connection to ${formatServerUrl(options.url)} lost, trying to reconnect`)
       for (let attempt = 0;; attempt++) {
         if (attempt >= 1 && timeout === "once") return yield* gone
-        if (limit !== undefined && (yield* Clock.currentTimeMillis) - start >= limit) return yield* gone
+        if (deadline !== undefined && (yield* Clock.currentTimeMillis) >= deadline) return yield* gone
         yield* Effect.sleep(reconnectDelay(attempt))
-        const next = yield* Effect.result(dial({ _tag: "Guest" }))
-        if (Result.isFailure(next)) {
+        // each dial gets what is left of the timeout, and never more than DIAL_TIMEOUT
+        const left = deadline === undefined
+          ? DIAL_TIMEOUT
+          : Duration.min(DIAL_TIMEOUT, Duration.millis(Math.max(0, deadline - (yield* Clock.currentTimeMillis))))
+        const next = yield* Effect.result(Effect.timeoutOption(dial({ _tag: "Guest" }), left))
+        if (Result.isFailure(next) || Option.isNone(next.success)) {
           failedDials++
           continue
         }
         yield* Scope.close(lost.scope, Exit.void)
-        live = next.success
+        live = next.success.value
         reconnects++
         yield* Effect.logInfo("reconnected")
         return live.conn

@@ -81,7 +81,9 @@ export interface Syscalls {
   readonly getcwd: () => Effect.Effect<string, CallError>
   /**
    * reboot(2) (what rump.halt sends): the server halts. Succeeds also when
-   * the server closes the connection before it answers, as it may.
+   * the server closes the connection after the request was written and
+   * before it answers, as it may; a connection gone before the request
+   * could be written fails with ConnectionClosed.
    */
   readonly reboot: (howto?: number, bootstr?: string) => Effect.Effect<void, CallError>
   /** The value of a node, decoded by its type when the name table knows it (raw bytes otherwise). */
@@ -348,7 +350,9 @@ export const makeSyscalls = (raw: RawSyscall, space: AddressSpace): Syscalls => 
       }),
     reboot: (howto = 0, bootstr) =>
       buffers((b) => done(SYS.reboot, [howto, bootstr === undefined ? 0n : b.string(bootstr)], "reboot")).pipe(
-        Effect.catchTag("ConnectionClosed", (e) => (e.reason === "Local" ? Effect.fail(e) : Effect.void))
+        // a server that halts closes without answering: the close after the request left is the success;
+        // a connection already gone (the request never written) or closed by us is not
+        Effect.catchTag("ConnectionClosed", (e) => (e.sent && e.reason !== "Local" ? Effect.void : Effect.fail(e)))
       ),
     sysctl,
     sysctlWrite,

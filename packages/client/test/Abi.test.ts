@@ -34,13 +34,16 @@ describe("sysctl names", () => {
     assert.strictEqual(resolved("1.99999999999"), "second level name 99999999999 in 1.99999999999 is invalid")
   })
 
-  it("lists the children of the top level and of kern", () => {
-    const top = sysctlChildren(undefined).map((c) => c.name)
+  it("lists the children of the top level and of kern; a leaf has none; unnamed ones are unknown", () => {
+    const children = (name: string) => sysctlChildren(Result.getOrThrow(resolveSysctlName(name)))
+    const top = (sysctlChildren(undefined) ?? []).map((c) => c.name)
     assert.deepStrictEqual(top.slice(0, 3), ["kern", "vm", "vfs"])
-    const kern = sysctlChildren(Result.getOrThrow(resolveSysctlName("kern")))
+    const kern = children("kern") ?? []
     assert.strictEqual(kern[0]?.name, "kern.ostype")
     assert.isTrue(kern.some((c) => c.name === "kern.hostname" && c.type === "string"))
-    assert.deepStrictEqual(sysctlChildren(Result.getOrThrow(resolveSysctlName("kern.hostname"))), [])
+    assert.deepStrictEqual(children("kern.hostname"), [])
+    // nodes whose children the table does not name: not "no children"
+    for (const name of ["kern.proc2", "kern.14", "kern.pipe", "vm"]) assert.isUndefined(children(name), name)
   })
 })
 

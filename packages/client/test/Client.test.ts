@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { encodeFrameResult } from "@sysproxy/protocol"
-import { fdFlags, openFlags } from "@sysproxy/protocol/netbsd"
+import { fdFlags, openFlags, rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { ConfigProvider, Duration, Effect, Exit, Fiber, References, Result, Scope, Stream } from "effect"
 import * as Path from "node:path"
 import {
@@ -17,8 +17,9 @@ import {
   SysproxyClient,
   type SysproxyProcess
 } from "../src/index.ts"
+import { fakeServer } from "./FakeServer.ts"
 import { spawnServer } from "./support/ServerProcess.ts"
-import { serve, startServer, tempDir } from "./support/World.ts"
+import { serve, startServer, startWorld, tempDir } from "./support/World.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -224,6 +225,23 @@ describe("reconnect", () => {
       assert.deepInclude(yield* Effect.flip(c.stat("/gone")), { code: "ENOENT" })
     })))
 
+  it.live("a redial to a server that accepts and never answers ends when the reconnect timeout does", () =>
+    quiet(Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "stuck.sock")
+      const first = yield* Scope.make()
+      const url = yield* serve(path).pipe(Scope.provide(first))
+      const c = yield* makeClient({ url, comm: "stuck", reconnect: "300 millis" })
+      yield* Scope.close(first, Exit.void)
+      yield* c.connection.closed
+      // the path now has a listener that takes connections and never writes the banner
+      const stuck = yield* fakeServer({ banner: undefined, path })
+      const error = yield* Effect.flip(c.getpid())
+      assert.instanceOf(error, ConnectionClosed)
+      assert.strictEqual(c.reconnects, 0)
+      assert.isAtLeast(c.failedDials, 1)
+      yield* stuck.accept // the dial did reach it: a stuck listener, not a refused connect
+    })))
+
   it.live("without reconnect, or with a single try, a lost connection stays lost", () =>
     quiet(Effect.gen(function*() {
       const url = yield* startServer()
@@ -288,8 +306,11 @@ describe("a server that dies mid-call", () => {
       const error = yield* Effect.flip(Fiber.join(pending))
       assert.instanceOf(error, ConnectionClosed)
       assert.strictEqual(error.errno, 57) // ENOTCONN
-      // later calls fail at once, and the signals stream ends
-      assert.instanceOf(yield* Effect.flip(c.getpid()), ConnectionClosed)
+      assert.isTrue(error.sent, "the read had been written")
+      // later calls fail at once (never written), and the signals stream ends
+      const later = yield* Effect.flip(c.getpid())
+      assert.instanceOf(later, ConnectionClosed)
+      assert.deepInclude(later, { sent: false })
       assert.deepStrictEqual(yield* Stream.runCollect(c.signals), [])
     }))
 
@@ -307,4 +328,40 @@ describe("a server that dies mid-call", () => {
       assert.instanceOf(error, ConnectionClosed)
       assert.instanceOf(yield* Effect.flip(c.getpid()), ConnectionClosed)
     }), 60_000)
+})
+
+describe("reboot", () => {
+  it.live("halts the server with the howto given", () =>
+    Effect.gen(function*() {
+      const world = yield* startWorld()
+      const c = yield* makeClient({ url: world.address.url, comm: "halter" })
+      yield* c.reboot(rebootFlags.RB_NOSYNC)
+      assert.deepInclude(yield* world.halted, { howto: rebootFlags.RB_NOSYNC })
+    }))
+
+  it.live("succeeds when the server closes without answering after the request went out", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeServer()
+      const starting = yield* Effect.forkChild(makeClient({ url: fake.url, comm: "halter" }))
+      const peer = yield* fake.accept
+      const hello = yield* peer.next
+      assert.strictEqual(hello._tag, "HandshakeGuest")
+      yield* peer.send({ _tag: "HandshakeResponse", reqno: hello.reqno, error: 0 })
+      const c = yield* Fiber.join(starting)
+      const rebooting = yield* Effect.forkChild(c.reboot())
+      const request = yield* peer.next
+      assert.deepInclude(request, { _tag: "SyscallRequest", sysnum: SYS.reboot })
+      yield* peer.end
+      yield* Fiber.join(rebooting)
+    }))
+
+  it.live("fails with ConnectionClosed when the connection was gone before the request was written", () =>
+    Effect.gen(function*() {
+      const world = yield* startWorld()
+      const c = yield* makeClient({ url: world.address.url, comm: "too-late" })
+      yield* quiet(provokeDisconnect(c))
+      const error = yield* Effect.flip(c.reboot())
+      assert.instanceOf(error, ConnectionClosed)
+      assert.deepInclude(error, { reason: "Eof", sent: false })
+    }))
 })

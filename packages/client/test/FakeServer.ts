@@ -90,13 +90,15 @@ export interface FakeServerOptions {
   readonly closeOnAccept?: boolean | undefined
   /** Listen on 127.0.0.1 (a free port) instead of a unix socket. */
   readonly tcp?: boolean | undefined
+  /** The unix socket's path (one in the temp dir by default), e.g. where a real server was. */
+  readonly path?: string | undefined
 }
 
 export const fakeServer = (
   options: FakeServerOptions = { banner: BANNER }
 ): Effect.Effect<FakeServer, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const path = socketPath()
+    const path = options.path ?? socketPath()
     const accepted = yield* Queue.unbounded<Net.Socket>()
     const sockets = new Set<Net.Socket>()
     const server = yield* Effect.acquireRelease(

@@ -16,7 +16,15 @@ import {
   SYS
 } from "@sysproxy/protocol/netbsd"
 import { Cause, Effect, Exit, Stream } from "effect"
-import { isDirectory, isRegularFile, isSymbolicLink, makeClient, SyscallError, type SysproxyProcess } from "../src/index.ts"
+import {
+  isDirectory,
+  isRegularFile,
+  isSymbolicLink,
+  makeClient,
+  SIGNAL_BACKLOG,
+  SyscallError,
+  type SysproxyProcess
+} from "../src/index.ts"
 import { startServer } from "./support/World.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
@@ -163,6 +171,20 @@ describe("typed syscalls against the kernel", () => {
       const got = yield* c.signals.pipe(Stream.take(2), Stream.runCollect)
       assert.deepStrictEqual(got, [signals.SIGUSR1, signals.SIGUSR2])
       assert.strictEqual((yield* syscallFailure(c.kill(99_999, signals.SIGUSR1))).code, "ESRCH")
+    }))
+
+  it.live("signals are kept once, by the session, the newest SIGNAL_BACKLOG of them when nobody takes them", () =>
+    Effect.gen(function*() {
+      const c = yield* client()
+      const pid = yield* c.getpid()
+      yield* Effect.repeat(c.kill(pid, signals.SIGUSR2), { times: 5 })
+      yield* Effect.repeat(c.kill(pid, signals.SIGUSR1), { times: SIGNAL_BACKLOG - 1 })
+      // the connection keeps none of them: the session's bounded queue is the only store
+      assert.deepStrictEqual(c.connection.signals, [])
+      const kept = yield* c.signals.pipe(Stream.take(SIGNAL_BACKLOG), Stream.runCollect)
+      assert.deepStrictEqual(kept, Array.from({ length: SIGNAL_BACKLOG }, () => signals.SIGUSR1), "the six oldest dropped")
+      yield* c.kill(pid, signals.SIGUSR2)
+      assert.deepStrictEqual(yield* c.signals.pipe(Stream.take(1), Stream.runCollect), [signals.SIGUSR2])
     }))
 
   it.live("sysctl by name and by MIB, decoded by type; a write returns the old value", () =>

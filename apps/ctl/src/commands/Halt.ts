@@ -1,8 +1,9 @@
 /**
  * `sysproxy halt` (rump.halt): reboot(2) on the server, which then stops
- * serving. -d asks for a dump (RB_DUMP), -n skips the sync (RB_NOSYNC),
- * --linger stops the kernel but leaves the server process (RB_HALT; -h,
- * rump.halt's letter for it, is --help here).
+ * serving. The flags are reboot(2)'s howto bits and nothing else: -d
+ * sends RB_DUMP, -n RB_NOSYNC, --linger RB_HALT (rump.halt's -h, which
+ * is --help here). The help says only what is sent: what a server does
+ * with RB_HALT (whether its process stays) is the server's to say.
  */
 import { rebootFlags } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -17,9 +18,9 @@ const TOOL = "halt"
 export const halt = Command.make(
   TOOL,
   {
-    dump: switchFlag("dump", "d", "dump core as the kernel stops (RB_DUMP)"),
-    noSync: switchFlag("no-sync", "n", "do not sync file systems first (RB_NOSYNC)"),
-    linger: switchFlag("linger", undefined, "halt the kernel but leave the server process running (RB_HALT)")
+    dump: switchFlag("dump", "d", "send RB_DUMP: ask for a crash dump as the kernel stops"),
+    noSync: switchFlag("no-sync", "n", "send RB_NOSYNC: do not sync file systems first"),
+    linger: switchFlag("linger", undefined, "send RB_HALT: halt rather than reboot (rump.halt -h)")
   },
   ({ dump, linger, noSync }) =>
     withClient(TOOL, (c) =>

@@ -6,7 +6,7 @@
  * symbolic link); owners are numbers, the server has no user database.
  */
 import { type CallError, isDirectory, isSymbolicLink, type Stat, type SysproxyProcess } from "@sysproxy/client"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
 import { switchFlag } from "../Flags.ts"
@@ -57,14 +57,21 @@ const print = (c: SysproxyProcess, entries: ReadonlyArray<Entry>, long: boolean,
     ? Effect.flatMap(longLines(c, entries, now), (ls) => Effect.forEach(ls, line, { discard: true }))
     : Effect.forEach(entries, (e) => line(e.name), { discard: true })
 
-/** A directory's entries, each with its lstat (entries that vanish meanwhile are left out). */
+/**
+ * A directory's entries, each with its lstat. An entry the kernel will
+ * not stat (gone meanwhile) is left out; a lost connection ends the
+ * listing with the failure, never as a short list.
+ */
 const contents = (c: SysproxyProcess, dir: string, all: boolean): Effect.Effect<Array<Entry>, CallError> =>
   Effect.gen(function*() {
     const names = (yield* c.readdir(dir)).map((d) => d.name).filter((n) => all || !n.startsWith("."))
     const entries: Array<Entry> = []
     for (const name of names) {
       const path = join(dir, name)
-      const stat = yield* c.lstat(path).pipe(Effect.option)
+      const stat = yield* c.lstat(path).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("SyscallError", () => Effect.succeedNone)
+      )
       if (stat._tag === "Some") entries.push({ name, path, stat: stat.value })
     }
     return entries.sort(byName)

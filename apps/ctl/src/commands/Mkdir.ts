@@ -20,17 +20,25 @@ const prefixes = (path: string): Array<string> => {
   return out
 }
 
-const mkdirParents = (c: SysproxyProcess, path: string, mode: number) =>
-  Effect.forEach(prefixes(path), (dir) =>
+/**
+ * mkdir -p: each prefix made unless it is a directory already. Something
+ * else in the way is, as mkdir(1) says it, ENOTDIR for a parent and
+ * EEXIST ("File exists") for the directory asked for.
+ */
+const mkdirParents = (c: SysproxyProcess, path: string, mode: number) => {
+  const dirs = prefixes(path)
+  return Effect.forEach(dirs, (dir, i) =>
     c.mkdir(dir, mode).pipe(
       Effect.catchTag("SyscallError", (e) =>
         e.code === "EEXIST"
-          // a file where a parent should be: what mkdir -p reports is ENOTDIR
           ? c.stat(dir).pipe(
-            Effect.flatMap((st) => (isDirectory(st) ? Effect.void : Effect.fail(syscallError("mkdir", Errno.ENOTDIR))))
+            Effect.flatMap((st) =>
+              isDirectory(st) ? Effect.void : Effect.fail(i === dirs.length - 1 ? e : syscallError("mkdir", Errno.ENOTDIR))
+            )
           )
           : Effect.fail(e))
     ), { discard: true })
+}
 
 export const mkdir = Command.make(
   TOOL,

@@ -1,10 +1,10 @@
 /**
  * `sysproxy rm [-fr] path ...` (rump.rm): unlinks files; directories only
  * with -r, contents first. -f is quiet about missing files (and then the
- * exit status is 0 for them).
+ * exit status is 0 for them), and only about those.
  */
 import { type CallError, isDirectory, type SysproxyProcess } from "@sysproxy/client"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
 import { Argument, Command } from "effect/cli"
 import * as Path from "node:path"
 import { withClient } from "../Connect.ts"
@@ -39,9 +39,13 @@ export const rm = Command.make(
           return Effect.as(warn(TOOL, path, `"." and ".." may not be removed`), false)
         }
         return Effect.gen(function*() {
-          const st = yield* c.lstat(path).pipe(Effect.option)
-          if (st._tag === "None" && force) return true
-          if (st._tag === "Some" && isDirectory(st.value) && !recursive) {
+          const st = yield* c.lstat(path).pipe(Effect.result)
+          if (Result.isFailure(st)) {
+            // -f forgives only a missing file (ENOENT), as NetBSD's rm -f; ENOTDIR and the rest are reported
+            if (force && st.failure._tag === "SyscallError" && st.failure.code === "ENOENT") return true
+            return yield* attempt(TOOL, path, Effect.fail(st.failure))
+          }
+          if (isDirectory(st.success) && !recursive) {
             yield* warn(TOOL, path, "is a directory")
             return false
           }

@@ -1,8 +1,9 @@
 /**
  * `sysproxy sysctl [-anw] name[=value] ...` (rump.sysctl): names such as
  * kern.hostname resolved to MIBs on the client; prints `name = value` as
- * sysctl(8) does, `name: old -> new` for a write, and every readable node
- * under a node name (or everything with -a).
+ * sysctl(8) does, `name: old -> new` for a write (with -n only the value,
+ * or the new value), and every readable node under a node name (or
+ * everything with -a); a node whose children it cannot name is an error.
  */
 import {
   type CallError,
@@ -41,19 +42,42 @@ export const formatValue = (node: ResolvedSysctl, value: SysctlValue): string =>
 const show = (node: ResolvedSysctl, value: SysctlValue, valueOnly: boolean) =>
   line(valueOnly ? formatValue(node, value) : `${node.name} = ${formatValue(node, value)}`)
 
-/** Every named leaf under `node` (the whole table for undefined), read and printed; unreadable ones skipped. */
+/**
+ * Every named leaf under `node` (the whole table for undefined), read and
+ * printed; unreadable ones and nodes of unknown children skipped, as
+ * sysctl(8) passes over what it cannot show when listing.
+ */
 const listAll = (
   c: SysproxyProcess,
   node: ResolvedSysctl | undefined,
   valueOnly: boolean
 ): Effect.Effect<void, CallError, Stdio.Stdio> =>
-  Effect.forEach(sysctlChildren(node), (child) =>
+  Effect.forEach(sysctlChildren(node) ?? [], (child) =>
     child.type === "node"
       ? listAll(c, child, valueOnly)
       : c.sysctl(child.name).pipe(
         Effect.flatMap((v) => show(child, v, valueOnly)),
         Effect.catchTag("SyscallError", () => Effect.void)
       ), { discard: true })
+
+/** The tables sysctl(8) sends to another program, by MIB: kern.proc, kern.proc2, kern.proc_args. */
+const SHOWN_BY: ReadonlyMap<string, string> = new Map([
+  [`${sysctlTop.CTL_KERN}.${sysctlKern.KERN_PROC}`, "ps"],
+  [`${sysctlTop.CTL_KERN}.${sysctlKern.KERN_PROC2}`, "ps"],
+  [`${sysctlTop.CTL_KERN}.${sysctlKern.KERN_PROC_ARGS}`, "ps"]
+])
+
+/**
+ * A node named as an operand: its readable children, or (children not
+ * known here, so nothing to print) sysctl(8)'s complaint about a node it
+ * cannot show, and a failed operand.
+ */
+const showNode = (c: SysproxyProcess, node: ResolvedSysctl, valueOnly: boolean) => {
+  if (sysctlChildren(node) !== undefined) return Effect.as(listAll(c, node, valueOnly), true)
+  const tool = SHOWN_BY.get(node.mib.join("."))
+  const why = tool === undefined ? "the nodes under it are unknown to this program" : `use '${tool}' to view this information`
+  return Effect.as(errLine(`${TOOL}: ${node.name}: ${why}`), false)
+}
 
 export const sysctl = Command.make(
   TOOL,
@@ -85,15 +109,16 @@ export const sysctl = Command.make(
               name,
               Effect.gen(function*() {
                 const old = yield* c.sysctlWrite(name, operand.slice(eq + 1))
-                const now = yield* c.sysctl(name)
-                yield* line(`${name}: ${formatValue(node, old)} -> ${formatValue(node, now)}`)
+                const now = formatValue(node, yield* c.sysctl(name))
+                // sysctl(8) -n prints the new value alone: neither the name nor the old value
+                yield* line(valueOnly ? now : `${name}: ${formatValue(node, old)} -> ${now}`)
               })
             ).pipe(
               Effect.catchTag("ClientError", (e) =>
                 e.reason === "BadRequest" ? Effect.as(errLine(`${TOOL}: ${e.message}`), false) : Effect.fail(e))
             )
           }
-          if (node.type === "node") return Effect.as(listAll(c, node, valueOnly), true)
+          if (node.type === "node") return showNode(c, node, valueOnly)
           return attempt(TOOL, name, Effect.flatMap(c.sysctl(name), (v) => show(node, v, valueOnly)))
         })
       }))

@@ -1,27 +1,21 @@
 /**
- * The ctl against a real server: the kernel and a SysproxyServer in this
- * process on a unix socket, and `sysproxy` run in-process on an argv
- * (Command.runWith) with its stdin, stdout, stderr and console captured
- * and its exit code computed as main.ts's teardown computes it.
+ * The ctl against a real server: the client's test world (the kernel and
+ * a SysproxyServer in this process on a unix socket), and `sysproxy` run
+ * in-process on an argv (Command.runWith) with its stdin, stdout, stderr
+ * and console captured and its exit code computed as main.ts's teardown
+ * computes it.
  */
 import { NodeServices } from "@effect/platform-node"
-import { layer as kernelLayer } from "@sysproxy/kernel"
-import { SysproxyServer } from "@sysproxy/server"
-import { ConfigProvider, Context, Effect, Layer, References, type Scope, Sink, Stdio, Stream } from "effect"
+import { ConfigProvider, Effect, type Scope, Sink, Stdio, Stream } from "effect"
 import { Command } from "effect/cli"
 import { TestConsole } from "effect/testing"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
+import { startWorld, tempDir } from "../../../../packages/client/test/support/World.ts"
 import { command } from "../../src/Cli.ts"
 import { exitCode } from "../../src/ExitStatus.ts"
 import { VERSION } from "../../src/Version.ts"
 
 /** A fresh host directory, removed when the scope closes. */
-export const hostDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "sp-ctl-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
+export const hostDir = tempDir
 
 export interface Server {
   readonly url: string
@@ -30,15 +24,10 @@ export interface Server {
 }
 
 /** The kernel (hostname "ctl-test") and a server in a fresh directory, for the scope's life. */
-export const startServer: Effect.Effect<Server, unknown, Scope.Scope> = Effect.gen(function*() {
-  const dir = yield* hostDir
-  const layer = SysproxyServer.layer({ url: `unix://${Path.join(dir, "sp.sock")}` }).pipe(
-    Layer.provide(kernelLayer({ hostname: "ctl-test", console: () => undefined }))
-  )
-  const context = yield* Layer.build(layer).pipe(Effect.provideService(References.MinimumLogLevel, "Error"))
-  const server = Context.get(context, SysproxyServer)
-  return { url: server.address.url, halted: server.halted }
-})
+export const startServer: Effect.Effect<Server, unknown, Scope.Scope> = Effect.map(
+  startWorld({ hostname: "ctl-test" }),
+  (server) => ({ url: server.address.url, halted: server.halted })
+)
 
 export interface Ran {
   readonly code: number

@@ -114,14 +114,22 @@ export const resolveSysctlName = (name: string): Result.Result<ResolvedSysctl, s
   return Result.succeed({ name, mib, type })
 }
 
-/** The named children of a node, in MIB order (the top level for an empty name). */
-export const sysctlChildren = (node: ResolvedSysctl | undefined): ReadonlyArray<ResolvedSysctl> => {
+/**
+ * The named children of a node, in MIB order (the top level for
+ * undefined); none for a leaf. Undefined for a node whose children the
+ * table does not name (kern.proc2, vm, anything past the second level):
+ * without CTL_QUERY there is no asking the kernel, so they are unknown,
+ * which is not the same as having none.
+ */
+export const sysctlChildren = (node: ResolvedSysctl | undefined): ReadonlyArray<ResolvedSysctl> | undefined => {
   if (node === undefined) {
     return [...top].sort((a, b) => a[1] - b[1]).map(([name, n]) => ({ name, mib: [n], type: "node" as const }))
   }
-  if (node.mib.length !== 1) return []
+  if (node.type !== "node") return []
+  const named = node.mib.length === 1 ? second.get(node.mib[0]!) : undefined
+  if (named === undefined) return undefined
   const prefix = topName(node.mib[0]!) ?? String(node.mib[0])
-  return [...(second.get(node.mib[0]!) ?? [])]
+  return [...named]
     .sort((a, b) => a.mib[1]! - b.mib[1]!)
     .map((c) => ({ name: `${prefix}.${c.name}`, mib: c.mib, type: c.type }))
 }
