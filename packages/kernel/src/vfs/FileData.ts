@@ -95,6 +95,9 @@ export class FileData {
     this.size = size
   }
 
+  /** Makes the data durable where it is kept: in memory, nothing to do (a host file mapping fsyncs). */
+  sync(): void {}
+
   /** Gives every page back (the file is gone). */
   clear(): void {
     this.space.give(this.pages.size)

@@ -33,8 +33,8 @@ export interface Vfs {
   readonly host: HostMirror | undefined
   /** Writes back to the host what changed (after each syscall); nothing without a host file system. */
   readonly flush: () => void
-  /** fsync(2): writes back and fsyncs the node's host file, if it is on the host file system. */
-  readonly syncNode: (node: Vnode) => void
+  /** fsync(2): writes back and fsyncs the node's host file, if it is on the host file system; false when that failed. */
+  readonly syncNode: (node: Vnode) => boolean
 }
 
 /** A host directory served as a file system (KernelConfig.root). */
@@ -159,9 +159,7 @@ export const makeVfs = (options: VfsOptions): Vfs => {
     exclusive: (effect) => lock.withPermits(1)(effect),
     host: hostfs,
     flush: () => hostfs?.flush(),
-    syncNode: (node) => {
-      if (hostfs !== undefined && node.mount === hostfs.mount) hostfs.sync(node)
-    }
+    syncNode: (node) => hostfs === undefined || node.mount !== hostfs.mount || hostfs.sync(node)
   }
 }
 
