@@ -27,6 +27,7 @@ import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
+import { logWriteBack } from "./vfs/host/HostMirror.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
 const INIT_PID = 1
@@ -191,7 +192,8 @@ export const makeKernel = (config: KernelConfig = {}) =>
       const sweep = proc.released ? sweepOrphanTable(proc.fds) : undefined
       // a host-backed file system gets what the call changed written back before the reply
       if (vfs.host === undefined) return sweep
-      return sweep === undefined ? Effect.sync(() => vfs.flush()) : Effect.andThen(sweep, Effect.sync(() => vfs.flush()))
+      const writeBack = Effect.suspend(() => logWriteBack(vfs.flush()))
+      return sweep === undefined ? writeBack : Effect.andThen(sweep, writeBack)
     }
 
     const syscall: HypervisorService["syscall"] = (handle, number, argBytes) =>
