@@ -25,7 +25,9 @@ import { Lwp } from "./proc/Lwp.ts"
 import { Proc } from "./proc/Proc.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
+import type { HostFileError } from "./vfs/HostFile.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
+import { logWriteBack } from "./vfs/host/HostMirror.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
 const INIT_PID = 1
@@ -70,7 +72,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
     })
     const physmem = config.physmem ?? 256 * 1024 * 1024
     const vfs = makeVfs({ physmem, console, host: config.root })
-    for (const [i, mapping] of (config.hostFiles ?? []).entries()) installHostFile(vfs, mapping, i)
+    yield* Effect.forEach(config.hostFiles ?? [], (mapping, i) => installHostFile(vfs, mapping, i), { discard: true })
     const now = Date.now()
     const init = new Proc(INIT_PID, 0, "init", new FileTable(), vfs.root, undefined)
     const state: KernelState = {
@@ -190,7 +192,8 @@ export const makeKernel = (config: KernelConfig = {}) =>
       const sweep = proc.released ? sweepOrphanTable(proc.fds) : undefined
       // a host-backed file system gets what the call changed written back before the reply
       if (vfs.host === undefined) return sweep
-      return sweep === undefined ? Effect.sync(() => vfs.flush()) : Effect.andThen(sweep, Effect.sync(() => vfs.flush()))
+      const writeBack = Effect.suspend(() => logWriteBack(vfs.flush()))
+      return sweep === undefined ? writeBack : Effect.andThen(sweep, writeBack)
     }
 
     const syscall: HypervisorService["syscall"] = (handle, number, argBytes) =>
@@ -250,7 +253,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
   })
 
 /** The kernel as the Hypervisor (and Kernel) for a server or an in-process user. */
-export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel> =>
+export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel, HostFileError> =>
   Layer.effectContext(
     makeKernel(config).pipe(
       Effect.map(({ hypervisor, kernel }) => Context.make(Hypervisor, hypervisor).pipe(Context.add(Kernel, kernel)))

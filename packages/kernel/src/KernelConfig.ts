@@ -2,6 +2,7 @@
  * What a kernel is told when it boots.
  */
 import type { HostFileMapping } from "./vfs/HostFileNode.ts"
+import type { HostRootOptions } from "./vfs/Vfs.ts"
 
 export interface KernelConfig {
   /** kern.hostname at boot (default `rump-<server pid>.<host name>`). */
@@ -17,7 +18,7 @@ export interface KernelConfig {
    * (vfs/host/HostMirror.ts): mounted at `mountAt` (default "/", with /dev a tmpfs of its own).
    * None: everything is in memory.
    */
-  readonly root?: { readonly hostPath: string; readonly mountAt?: string | undefined } | undefined
+  readonly root?: HostRootOptions | undefined
   /**
    * Windows of host files named in the kernel's tree (rump_server -d; see
    * vfs/HostFile.ts): opened by the caller, who closes them after the kernel.

@@ -5,11 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Errno, lseekWhence, modeBits, SYS } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
+import { Effect, Exit, Logger } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { type HostFileSpec, type HostFileType, openHostFile } from "../src/index.ts"
+import { HostFile, HostFileError, type HostFileSpec, type HostFileType, openHostFile } from "../src/index.ts"
 import { makeKernel } from "../src/Kernel.ts"
 import { makeGuest, O_RDONLY, O_RDWR, O_TRUNC } from "./VfsGuest.ts"
 
@@ -100,9 +100,68 @@ describe("host file mappings", () => {
   it.effect("a key that is taken or not absolute is refused at boot", () =>
     Effect.gen(function*() {
       const file = yield* openHostFile({ hostPath: Path.join(yield* tempDir, "f"), size: 512 })
-      for (const key of ["/dev/null", "relative/path", "/"]) {
+      const cases = [
+        ["/dev/null", /"\/dev\/null": the name exists already/],
+        ["relative/path", /an absolute path below \/ is needed/],
+        ["/", /an absolute path below \/ is needed/],
+        ["/dev/null/below", /null is not a directory/]
+      ] as const
+      for (const [key, why] of cases) {
         const exit = yield* Effect.exit(makeKernel({ console: () => {}, hostFiles: [{ key, type: "reg", file }] }))
-        assert.isTrue(exit._tag === "Failure", key)
+        assert.isTrue(Exit.isFailure(exit), key)
+        // a typed failure the caller can report, not a defect
+        const error = yield* Effect.flip(makeKernel({ console: () => {}, hostFiles: [{ key, type: "reg", file }] }))
+        assert.instanceOf(error, HostFileError, key)
+        assert.match(error.message, why, key)
       }
+    }))
+
+  it.effect("a host I/O failure is the caller's EIO, not a syscall defect", () =>
+    Effect.gen(function*() {
+      if (!Fs.existsSync("/dev/full")) return
+      const logged: Array<string> = []
+      const collector = Logger.make((o) => {
+        logged.push(Array.isArray(o.message) ? o.message.map(String).join(" ") : String(o.message))
+      })
+      yield* Effect.gen(function*() {
+        // writing /dev/full fails with the host's ENOSPC
+        const reg = yield* guestWith("/mnt/full", "reg", { hostPath: "/dev/full", size: 4096 })
+        const fd = yield* reg.open("/mnt/full", O_RDWR)
+        yield* reg.fails(Errno.EIO, SYS.write, fd, reg.str("x"), 1)
+        const chr = yield* guestWith("/dev/rfull", "chr", { hostPath: "/dev/full", size: 4096 })
+        const dev = yield* chr.open("/dev/rfull", O_RDWR)
+        yield* chr.fails(Errno.EIO, SYS.write, dev, chr.str("x"), 1)
+      }).pipe(Effect.provide(Logger.layer([collector])))
+      assert.deepStrictEqual(logged.filter((line) => line.includes("defect")), [])
+    }))
+
+  it.effect("fsync of a mapping (file or device) fsyncs the host file", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      class Counted extends HostFile {
+        syncs = 0
+        override sync(): void {
+          this.syncs++
+          super.sync()
+        }
+      }
+      const counted = (name: string) => {
+        const path = Path.join(dir, name)
+        Fs.writeFileSync(path, "0123456789")
+        return new Counted(path, Fs.openSync(path, "r+"), 0, 10)
+      }
+      const reg = counted("reg")
+      const blk = counted("blk")
+      const g = yield* makeGuest({ hostFiles: [{ key: "/mnt/reg", type: "reg", file: reg }, { key: "/dev/blk", type: "blk", file: blk }] })
+      for (const [path, file] of [["/mnt/reg", reg], ["/dev/blk", blk]] as const) {
+        const fd = yield* g.open(path, O_RDWR)
+        yield* g.ok(SYS.fsync, fd)
+        assert.strictEqual(file.syncs, 1, path)
+        yield* g.ok(SYS.fdatasync, fd)
+        assert.strictEqual(file.syncs, 2, path)
+        yield* g.close(fd)
+      }
+      reg.close()
+      blk.close()
     }))
 })

@@ -1,10 +1,11 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Errno, SYS } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { type HostFs, MAX_ATTEMPTS } from "../src/vfs/host/HostMirror.ts"
 import { type Guest, makeGuest, O_APPEND, O_CREAT, O_RDONLY, O_WRONLY } from "./VfsGuest.ts"
 
 const S_IFMT = 0o170000
@@ -311,5 +312,221 @@ describe("host directory mounted at /host", () => {
       const again = yield* makeGuest({ root: { hostPath: root, mountAt: "/host/" } })
       assert.strictEqual(yield* again.readFile("/host/new"), "kept")
       yield* again.fails(Errno.ENOENT, SYS.open, again.str("/tmp/scratch"), O_RDONLY, 0)
+    }))
+})
+
+/** node:fs with every write counted, and writes failing with ENOSPC while `full`. */
+const countingFs = () => {
+  const seen = { bytes: 0, writes: 0, refused: 0, full: false }
+  const writeSync = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => {
+    seen.writes++
+    if (seen.full) {
+      seen.refused++
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
+    }
+    seen.bytes += length
+    return Fs.writeSync(fd, buffer, offset, length, position)
+  }
+  const fs: HostFs = { ...Fs, writeSync: writeSync as typeof Fs.writeSync }
+  return { fs, seen }
+}
+
+/** The messages logged while `effect` runs. */
+const logsOf = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const lines: Array<{ readonly level: string; readonly text: string }> = []
+    const collector = Logger.make((o) => {
+      lines.push({ level: o.logLevel, text: Array.isArray(o.message) ? o.message.map(String).join(" ") : String(o.message) })
+    })
+    const result = yield* effect.pipe(Effect.provide(Logger.layer([collector])))
+    return { result, lines }
+  })
+
+const PAGE = 4096
+
+describe("host root: a change is written back in place, a failure keeps the old copy", () => {
+  it.effect("appending to a large file writes the new part alone, into the same host file", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      const { fs, seen } = countingFs()
+      const g = yield* makeGuest({ root: { hostPath: root, fs } })
+      const host = Path.join(root, "big")
+      const first = new Uint8Array(1 << 20).fill(0x61)
+      yield* g.writeFile("/big", first)
+      const ino = Fs.statSync(host).ino
+      const fd = yield* g.open("/big", O_WRONLY | O_APPEND)
+      const expected = [Buffer.from(first)]
+      for (let i = 0; i < 8; i++) {
+        const chunk = new Uint8Array(65536).fill(0x30 + i)
+        const before = seen.bytes
+        assert.strictEqual(yield* g.write(fd, chunk), 65536)
+        assert.strictEqual(seen.bytes - before, 65536, `append ${i}: only the appended bytes go to the host`)
+        expected.push(Buffer.from(chunk))
+      }
+      assert.strictEqual(Fs.statSync(host).ino, ino, "the same host file, changed in place")
+      assert.isTrue(Fs.readFileSync(host).equals(Buffer.concat(expected)))
+
+      yield* g.close(fd)
+      // a write in the middle goes out as the page it touched; a shrink as an ftruncate
+      const rw = yield* g.open("/big", O_WRONLY)
+      const before = seen.bytes
+      yield* g.ok(SYS.pwrite, rw, g.str("0123456789"), 10, 0, 5000)
+      assert.strictEqual(seen.bytes - before, PAGE)
+      yield* g.ok(SYS.ftruncate, rw, 0, 100_000)
+      assert.strictEqual(seen.bytes - before, PAGE)
+      yield* g.close(rw)
+      const now = Fs.readFileSync(host)
+      assert.strictEqual(now.length, 100_000)
+      assert.strictEqual(now.subarray(4990, 5020).toString(), "a".repeat(10) + "0123456789" + "a".repeat(10))
+      assert.strictEqual(Fs.statSync(host).ino, ino)
+      // and it is what the next kernel reads
+      const again = yield* makeGuest({ root: { hostPath: root } })
+      assert.strictEqual((yield* again.stat("/big")).size, 100_000n)
+    }))
+
+  it.effect("a failed write-back leaves the previous host copy, fsync answers EIO, it is logged once and retried a few times only", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      const { fs, seen } = countingFs()
+      const host = Path.join(root, "f")
+      const { lines } = yield* logsOf(Effect.gen(function*() {
+        const g = yield* makeGuest({ root: { hostPath: root, fs } })
+        const old = "old content ".repeat(1000)
+        yield* g.writeFile("/f", old)
+        const ino = Fs.statSync(host).ino
+        const fd = yield* g.open("/f", O_WRONLY | O_APPEND)
+
+        seen.full = true
+        assert.strictEqual(yield* g.write(fd, "new"), 3, "the client's write is in memory")
+        assert.strictEqual(Fs.readFileSync(host, "utf8"), old, "the host copy is as it was")
+        for (let i = 0; i < 10; i++) yield* g.stat("/")
+        assert.strictEqual(seen.refused, MAX_ATTEMPTS, "retried a few times, not at every syscall")
+        // the retries write it whole (to a temporary file): still the old copy, and nothing left beside it
+        assert.strictEqual(Fs.readFileSync(host, "utf8"), old)
+        assert.strictEqual(Fs.statSync(host).ino, ino)
+        assert.deepStrictEqual(Fs.readdirSync(root).sort(), ["dev", "f", "tmp"])
+        yield* g.fails(Errno.EIO, SYS.fsync, fd)
+        assert.strictEqual(seen.refused, MAX_ATTEMPTS + 1, "fsync tries once more")
+        yield* g.fails(Errno.EIO, SYS.fdatasync, fd)
+        assert.strictEqual(yield* g.readFile("/f"), old + "new")
+
+        seen.full = false
+        yield* g.write(fd, "!")
+        assert.strictEqual(Fs.readFileSync(host, "utf8"), old + "new!")
+        yield* g.ok(SYS.fsync, fd)
+        yield* g.close(fd)
+      }))
+      const errors = lines.filter((l) => l.level === "Error")
+      assert.strictEqual(errors.length, 1, errors.map((l) => l.text).join("\n"))
+      assert.match(errors[0]?.text ?? "", /host write-back of .*\/f failed.*ENOSPC/)
+      assert.isTrue(lines.some((l) => l.level === "Info" && /host write-back of .*\/f works again/.test(l.text)))
+    }))
+
+  it.effect("a new file is written whole beside its name and renamed over it: a failure keeps what the name held", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      const { fs, seen } = countingFs()
+      const g = yield* makeGuest({ root: { hostPath: root, fs } })
+      yield* g.writeFile("/kept", "the old file")
+      yield* g.writeFile("/new", "a new file")
+      seen.full = true
+      // the new file takes the old one's name: its host copy must be written whole
+      yield* g.ok(SYS.link, g.str("/new"), g.str("/other"))
+      yield* g.ok(SYS.rename, g.str("/other"), g.str("/kept"))
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "kept"), "utf8"), "the old file")
+      assert.deepStrictEqual(Fs.readdirSync(root).sort(), ["dev", "kept", "new", "tmp"])
+      seen.full = false
+      yield* g.ok(SYS.chmod, g.str("/kept"), 0o600)
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "kept"), "utf8"), "a new file")
+    }))
+})
+
+describe("host root: names are bytes on both sides", () => {
+  const bytesPath = (root: string, name: ReadonlyArray<number>) => Buffer.concat([Buffer.from(root + "/"), Buffer.from(name)])
+  const E_ACUTE_UTF8 = [0xc3, 0xa9]
+
+  it.effect("a host name that is not UTF-8 and a UTF-8 one open by their bytes; a client's bytes reach the host as they are", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      Fs.writeFileSync(bytesPath(root, [0xff, 0x66]), "not utf-8")
+      Fs.writeFileSync(bytesPath(root, [...E_ACUTE_UTF8, 0x2e, 0x74]), "utf-8")
+      const g = yield* makeGuest({ root: { hostPath: root } })
+      const path = (bytes: ReadonlyArray<number>) => g.mem.alloc(new Uint8Array([...bytes, 0]))
+      const readBytes = (bytes: ReadonlyArray<number>) =>
+        Effect.gen(function*() {
+          const fd = Number(yield* g.ok(SYS.open, path(bytes), O_RDONLY, 0))
+          const data = new TextDecoder().decode(yield* g.read(fd, 100))
+          yield* g.close(fd)
+          return data
+        })
+      assert.strictEqual(yield* readBytes([0x2f, 0xff, 0x66]), "not utf-8")
+      assert.strictEqual(yield* readBytes([0x2f, ...E_ACUTE_UTF8, 0x2e, 0x74]), "utf-8")
+
+      // é in latin1 (one byte, not UTF-8) and a symlink whose target is not UTF-8
+      const fd = Number(yield* g.ok(SYS.open, path([0x2f, 0xe9, 0x2e, 0x78]), O_WRONLY | O_CREAT, 0o644))
+      yield* g.write(fd, "latin1")
+      yield* g.close(fd)
+      yield* g.ok(SYS.symlink, path([0xfe, 0x2f, 0x61]), path([0x2f, 0x6c]))
+      const onHost = Fs.readdirSync(root, { encoding: "buffer" }).map((b) => [...b])
+      assert.deepInclude(onHost, [0xe9, 0x2e, 0x78])
+      assert.deepInclude(onHost, [0xff, 0x66])
+      assert.deepInclude(onHost, [...E_ACUTE_UTF8, 0x2e, 0x74])
+      assert.strictEqual(Fs.readFileSync(bytesPath(root, [0xe9, 0x2e, 0x78]), "utf8"), "latin1")
+      assert.deepStrictEqual([...Fs.readlinkSync(Path.join(root, "l"), { encoding: "buffer" })], [0xfe, 0x2f, 0x61])
+
+      const again = yield* makeGuest({ root: { hostPath: root } })
+      const b = again.buf(16)
+      const n = Number(yield* again.ok(SYS.readlink, again.str("/l"), b, 16))
+      assert.deepStrictEqual([...again.bytes(b, n)], [0xfe, 0x2f, 0x61])
+      const fd2 = Number(yield* again.ok(SYS.open, again.mem.alloc(new Uint8Array([0x2f, 0xe9, 0x2e, 0x78, 0])), O_RDONLY, 0))
+      assert.strictEqual(new TextDecoder().decode(yield* again.read(fd2, 100)), "latin1")
+    }))
+})
+
+describe("host root: symlinks are moved, never followed", () => {
+  it.effect("renaming a client's symlink, and a directory holding some, moves the links inside the root", () =>
+    Effect.gen(function*() {
+      const { base, root } = hostDir()
+      Fs.mkdirSync(Path.join(base, "outside"))
+      const g = yield* makeGuest({ root: { hostPath: root } })
+      yield* g.ok(SYS.symlink, g.str("../outside"), g.str("/l"))
+      yield* g.ok(SYS.rename, g.str("/l"), g.str("/m"))
+      assert.strictEqual(Fs.readlinkSync(Path.join(root, "m")), "../outside")
+      assert.isFalse(Fs.existsSync(Path.join(root, "l")))
+
+      yield* g.mkdir("/d")
+      yield* g.ok(SYS.symlink, g.str("../../outside"), g.str("/d/up"))
+      yield* g.ok(SYS.symlink, g.str("/etc"), g.str("/d/abs"))
+      yield* g.ok(SYS.rename, g.str("/m"), g.str("/d/m"))
+      yield* g.ok(SYS.rename, g.str("/d"), g.str("/e"))
+      assert.deepStrictEqual(Fs.readdirSync(Path.join(root, "e")).sort(), ["abs", "m", "up"])
+      for (const name of ["abs", "m", "up"]) assert.isTrue(Fs.lstatSync(Path.join(root, "e", name)).isSymbolicLink(), name)
+      // writing through one lands inside the root ("../" at the root is the root)
+      yield* g.mkdir("/outside")
+      yield* g.writeFile("/e/up/x", "inside")
+      assert.strictEqual(Fs.readFileSync(Path.join(root, "outside", "x"), "utf8"), "inside")
+      assert.deepStrictEqual(Fs.readdirSync(Path.join(base, "outside")), [])
+      assert.deepStrictEqual(Fs.readdirSync(base).sort(), ["outside", "root", "secret"])
+    }))
+
+  it.effect("a host directory swapped for a symlink behind the server's back is refused, not followed", () =>
+    Effect.gen(function*() {
+      const { base, root } = hostDir()
+      const outside = Path.join(base, "outside")
+      Fs.mkdirSync(outside)
+      const g = yield* makeGuest({ root: { hostPath: root } })
+      yield* g.mkdir("/d")
+      yield* g.writeFile("/d/f", "before")
+      // another host process replaces the directory with a symlink leading out of the root
+      Fs.renameSync(Path.join(root, "d"), Path.join(base, "moved-away"))
+      Fs.symlinkSync(outside, Path.join(root, "d"))
+      const fd = yield* g.open("/d/f", O_WRONLY | O_APPEND)
+      yield* g.write(fd, " and after")
+      yield* g.fails(Errno.EIO, SYS.fsync, fd)
+      yield* g.close(fd)
+      yield* g.writeFile("/d/g", "new")
+      yield* g.ok(SYS.chmod, g.str("/d"), 0o700)
+      assert.deepStrictEqual(Fs.readdirSync(outside), [], "nothing written through the symlink")
+      assert.strictEqual(Fs.statSync(outside).mode & 0o777, 0o755 & ~process.umask())
     }))
 })

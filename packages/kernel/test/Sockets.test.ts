@@ -348,11 +348,13 @@ describe("AF_INET stream sockets", () => {
       const g = yield* k.guest()
       const c = yield* socket(g, AF_INET, SOCK_STREAM)
       assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 9)), Errno.ECONNREFUSED)
-      assert.strictEqual(yield* connect(g, c, sin("8.8.8.8", 53)), Errno.ENETUNREACH)
+      // the refusal took the control block with it (tcp_close): this socket connects no more
+      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 9)), Errno.EINVAL)
+      assert.strictEqual(yield* connect(g, yield* socket(g, AF_INET, SOCK_STREAM), sin("8.8.8.8", 53)), Errno.ENETUNREACH)
       // a bound but not listening socket refuses too
       const b = yield* socket(g, AF_INET, SOCK_STREAM)
       assert.strictEqual(yield* bind(g, b, sin("127.0.0.1", 9)), 0)
-      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 9)), Errno.ECONNREFUSED)
+      assert.strictEqual(yield* connect(g, yield* socket(g, AF_INET, SOCK_STREAM), sin("127.0.0.1", 9)), Errno.ECONNREFUSED)
       // backlog 2: tcp_input takes a SYN while at most 2 wait, so 3 get in at once; a fourth waits in
       // line (non-blocking: EINPROGRESS, EALREADY, not writable) and is established by the next accept
       const l = yield* listener(g, 5000, 2)
@@ -580,6 +582,63 @@ describe("AF_INET connection setup and teardown", () => {
       assert.strictEqual((yield* g.call(SYS.sendto, c, g.mem.alloc(1), 1, so.MSG_NOSIGNAL, 0, 0)).error, Errno.EPIPE)
     }))
 
+  it.effect("a non-blocking connect to a port nobody listens on: EINPROGRESS, then SO_ERROR ECONNREFUSED; its port is free", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const c = yield* socket(g, AF_INET, SOCK_STREAM | so.SOCK_NONBLOCK)
+      assert.strictEqual(yield* bind(g, c, sin("127.0.0.1", 7450)), 0)
+      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 7451)), Errno.EINPROGRESS)
+      const all = pollEvents.POLLIN | pollEvents.POLLOUT
+      assert.strictEqual(yield* poll(g, c, all), all, "the error makes it readable and writable")
+      assert.deepStrictEqual(yield* getInt(g, c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: Errno.ECONNREFUSED })
+      assert.deepStrictEqual(yield* getInt(g, c, SOL_SOCKET, so.SO_ERROR), { error: 0, value: 0 }, "reported once")
+      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 7451)), Errno.EINVAL)
+      // tcp_close freed the control block: its address may be bound again
+      assert.strictEqual(yield* bind(g, yield* socket(g, AF_INET, SOCK_STREAM), sin("127.0.0.1", 7450)), 0)
+    }))
+
+  it.effect("MSG_PEEK reports a pending error without clearing it", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const c = yield* socket(g, AF_INET, SOCK_STREAM | so.SOCK_NONBLOCK)
+      assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 7460)), Errno.EINPROGRESS)
+      const buf = g.mem.alloc(8)
+      const recv = (flags: number) => Effect.map(g.call(SYS.recvfrom, c, buf, 8, flags, 0, 0), (r) => r.error)
+      assert.strictEqual(yield* recv(so.MSG_PEEK), Errno.ECONNREFUSED)
+      assert.strictEqual(yield* recv(so.MSG_PEEK), Errno.ECONNREFUSED, "still pending after a peek")
+      assert.strictEqual(yield* recv(0), Errno.ECONNREFUSED)
+      assert.strictEqual(yield* recv(0), 0, "cleared by the plain receive: end of file")
+    }))
+
+  it.effect("a connection reset before accept: accept answers ECONNABORTED, the next one is accepted, the port is free", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const l = yield* listener(g, 7470)
+      const linger = new Uint8Array(8)
+      view(linger).setInt32(0, 1, true) // l_onoff 1, l_linger 0
+      const gone = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* connect(g, gone, sin("127.0.0.1", 7470)), 0)
+      assert.strictEqual((yield* g.call(SYS.setsockopt, gone, SOL_SOCKET, so.SO_LINGER, g.mem.alloc(linger), 8)).error, 0)
+      const kept = yield* socket(g, AF_INET, SOCK_STREAM)
+      assert.strictEqual(yield* connect(g, kept, sin("127.0.0.1", 7470)), 0)
+      assert.strictEqual((yield* g.call(SYS.close, gone)).error, 0)
+      assert.strictEqual((yield* accept(g, l)).error, Errno.ECONNABORTED)
+      const a = yield* accept(g, l)
+      assert.strictEqual(a.error, 0)
+      yield* write(g, kept, text("hi"))
+      assert.strictEqual(decode((yield* read(g, a.fd, 10)).data), "hi")
+
+      // a connection reset after accept frees its port too: once the listener goes, a plain bind gets it
+      assert.strictEqual((yield* g.call(SYS.setsockopt, kept, SOL_SOCKET, so.SO_LINGER, g.mem.alloc(linger), 8)).error, 0)
+      assert.strictEqual((yield* g.call(SYS.close, kept)).error, 0)
+      assert.strictEqual((yield* g.call(SYS.close, l)).error, 0)
+      assert.strictEqual(yield* bind(g, yield* socket(g, AF_INET, SOCK_STREAM), sin("127.0.0.1", 7470)), 0)
+      assert.strictEqual((yield* read(g, a.fd, 10)).error, Errno.ECONNRESET)
+    }))
+
   it.effect("SO_LINGER 0: close resets the peer — queued data first, then ECONNRESET once (read or SO_ERROR), then EPIPE + SIGPIPE", () =>
     Effect.gen(function*() {
       const k = yield* boot()
@@ -625,7 +684,7 @@ describe("AF_INET connection setup and teardown", () => {
       assert.deepStrictEqual(client.mem.signals, [signals.SIGPIPE], "no second SIGPIPE")
     }))
 
-  it.live("a writer blocked on a full buffer when the peer closes: its write completes, the reset follows", () =>
+  it.live("a writer blocked on a full buffer when the peer closes: EPIPE with SIGPIPE (the part written is lost), the reset follows", () =>
     Effect.gen(function*() {
       const k = yield* boot()
       const g = yield* k.guest()
@@ -637,8 +696,36 @@ describe("AF_INET connection setup and teardown", () => {
       const w = yield* inLwp(g, SYS.write, c, g.mem.alloc(new Uint8Array(size)), size)
       yield* untilAsleep(w.lwp)
       assert.strictEqual((yield* g.call(SYS.close, a)).error, 0)
-      assert.strictEqual(ok(yield* Fiber.join(w.fiber), "write"), size)
+      // sosend wakes from sbwait to SS_CANTSENDMORE; dofilewrite keeps a partial count only for EINTR/EWOULDBLOCK
+      assert.strictEqual((yield* Fiber.join(w.fiber)).error, Errno.EPIPE)
+      assert.deepStrictEqual(g.mem.signals, [signals.SIGPIPE])
       assert.strictEqual((yield* read(g, c, 10)).error, Errno.ECONNRESET)
+    }))
+
+  it.effect("a write to a closed peer: empty, nothing happens; one the send buffer takes, its count; larger, EPIPE", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const l = yield* listener(g, 7650)
+      const pair = () =>
+        Effect.gen(function*() {
+          const c = yield* socket(g, AF_INET, SOCK_STREAM)
+          assert.strictEqual(yield* connect(g, c, sin("127.0.0.1", 7650)), 0)
+          const a = (yield* accept(g, l)).fd
+          assert.strictEqual((yield* g.call(SYS.close, a)).error, 0)
+          return c
+        })
+      const small = yield* pair()
+      assert.strictEqual(ok(yield* g.call(SYS.sendto, small, g.mem.alloc(1), 0, 0, 0, 0), "empty send"), 0)
+      assert.deepStrictEqual(yield* getInt(g, small, SOL_SOCKET, so.SO_ERROR), { error: 0, value: 0 }, "no segment, no RST")
+      assert.strictEqual(ok(yield* write(g, small, new Uint8Array(32768)), "a write that fits"), 32768)
+      assert.deepStrictEqual(yield* getInt(g, small, SOL_SOCKET, so.SO_ERROR), { error: 0, value: Errno.ECONNRESET })
+      assert.deepStrictEqual(g.mem.signals, [])
+
+      const big = yield* pair()
+      assert.strictEqual((yield* write(g, big, new Uint8Array(32769))).error, Errno.EPIPE)
+      assert.deepStrictEqual(g.mem.signals, [signals.SIGPIPE])
+      assert.strictEqual((yield* read(g, big, 10)).error, Errno.ECONNRESET)
     }))
 })
 

@@ -92,7 +92,7 @@ const text = (data: Uint8Array | string) => (typeof data === "string" ? new Text
 
 export const makeGuest = (config: KernelConfig = {}): Effect.Effect<Guest> =>
   Effect.gen(function*() {
-    const kernel = yield* makeKernel({ console: () => {}, ...config })
+    const kernel = yield* Effect.orDie(makeKernel({ console: () => {}, ...config }))
     const mem = makeLocalMemory()
     const hv = kernel.hypervisor
     const process = yield* Effect.orDie(hv.rfork({ client: mem.service, mode: "clear", comm: "t" }))

@@ -13,14 +13,19 @@
  *   makes room — a blocking connect sleeps until then, a non-blocking one
  *   answers EINPROGRESS (as every non-blocking TCP connect does), a second
  *   connect meanwhile EALREADY. If the listener closes first, the connect
- *   fails with ECONNREFUSED (so_error, for the non-blocking one). An
+ *   fails with ECONNREFUSED (so_error, for the non-blocking one), as does
+ *   a connect to a port nobody listens on (the RST comes back through the
+ *   loopback's softint, after connect returned EINPROGRESS). An
  *   AF_LOCAL connect to a full queue (sonewconn's limit, 3 * backlog / 2
  *   + 1) is ECONNREFUSED at once, as unp_connect does.
  * - a TCP close sends FIN: the peer reads end of file and may still write;
- *   what it writes reaches a socket nobody holds, which answers RST: the
- *   write returns its count, and from then on the peer has ECONNRESET
- *   pending (the next read or SO_ERROR reports it once) and further
- *   writes are EPIPE (with SIGPIPE). A close with SO_LINGER and a zero
+ *   what it writes reaches a socket nobody holds, which answers RST: a
+ *   write the send buffer takes at once returns its count, one that waits
+ *   (or waited) for room is EPIPE (with SIGPIPE); from then on the peer has
+ *   ECONNRESET pending (the next read or SO_ERROR reports it once; MSG_PEEK
+ *   leaves it) and further writes are EPIPE. A reset or refused socket's
+ *   port is free again (tcp_close), and a connection reset before accept
+ *   is answered ECONNABORTED there. A close with SO_LINGER and a zero
  *   linger time, and a listener closing with connections not yet
  *   accepted, send RST at once (ECONNRESET for the peer). Unread data is
  *   dropped on close (tcp_disconnect), without a RST. An AF_LOCAL close
@@ -208,8 +213,10 @@ const signalOwner = (s: Socket): Effect.Effect<void> =>
     return Effect.forEach(procs, (p) => p.client?.raise(signals.SIGIO) ?? Effect.void, { discard: true })
   })
 
-/** Where setsockopt keeps struct linger (see syscalls/sockets.ts). */
-const LINGER_KEY = `${so.SOL_SOCKET}:${so.SO_LINGER}`
+/** Where setsockopt keeps an option's value in `Socket.stored`. */
+export const optionKey = (level: number, name: number): string => `${level}:${name}`
+
+const LINGER_KEY = optionKey(so.SOL_SOCKET, so.SO_LINGER)
 
 const nonblocking = (file: File | undefined, flags: number): boolean =>
   (flags & so.MSG_DONTWAIT) !== 0 || (file !== undefined && (file.flag & fileFlagsKernel.FNONBLOCK) !== 0)
@@ -397,8 +404,10 @@ export const connectInet = (s: Socket, dest: InetLike): Effect.Effect<void, SysE
       return
     }
     const listener = findListener(s, to)
-    if (listener === undefined) return yield* sysErr(Errno.ECONNREFUSED)
     yield* autobind(s, loopbackOf(s.domain))
+    // the SYN goes out, the RST comes back through the loopback's softint: the
+    // connect fails after it started (EINPROGRESS, then so_error, for a non-blocking one)
+    if (listener === undefined) return yield* drop(s, Errno.ECONNREFUSED)
     // a socket bound to the wildcard gets the address it connects from
     const mine = s.local as InetLike
     if (isWildcard(mine)) s.local = withPort(loopbackOf(s.domain), mine.port)
@@ -419,11 +428,11 @@ export const awaitConnection = (ctx: SyscallContext, s: Socket): Effect.Effect<v
     }
   })
 
-/** Reports (and clears) a pending error. */
-const takeError = (s: Socket): Effect.Effect<void, SysErr> => {
+/** Reports a pending error, and clears it unless `peek` (soreceive keeps it for MSG_PEEK). */
+const takeError = (s: Socket, peek = false): Effect.Effect<void, SysErr> => {
   const e = s.error
   if (e === 0) return Effect.void
-  s.error = 0
+  if (!peek) s.error = 0
   return sysErr(e)
 }
 
@@ -460,7 +469,11 @@ export const pair = (a: Socket, b: Socket): void => {
   b.peerAddr = anyAddr(b.domain)
 }
 
-/** accept: the oldest connection on the queue (EAGAIN non-blocking, EINTR when ordered out). */
+/**
+ * accept: the oldest connection on the queue (EAGAIN non-blocking, EINTR
+ * when ordered out). One reset while it waited is taken off the queue and
+ * answered ECONNABORTED (TCP's PR_ABRTACPTDIS in soaccept).
+ */
 export const accept = (ctx: SyscallContext, l: Socket, file: File): Effect.Effect<Socket, SysErr> =>
   Effect.gen(function*() {
     if (!l.listening) return yield* sysErr(Errno.EINVAL)
@@ -469,6 +482,10 @@ export const accept = (ctx: SyscallContext, l: Socket, file: File): Effect.Effec
       if (next !== undefined) {
         next.listener = undefined
         yield* admitWaiting(l)
+        if (next.isInet && !next.connected) {
+          yield* closeSocket(next)
+          return yield* sysErr(Errno.ECONNABORTED)
+        }
         return next
       }
       if (l.closed) return yield* sysErr(Errno.ECONNABORTED)
@@ -505,7 +522,7 @@ export const receive = (ctx: SyscallContext, s: Socket, file: File | undefined, 
           return { data: d.data.subarray(0, Math.min(len, d.data.length)), from: d.from, truncated: d.data.length > len }
         }
       }
-      yield* takeError(s)
+      yield* takeError(s, peek)
       if (s.cantRcvMore) return { data: new Uint8Array(0), from: s.isStream ? s.peerAddr : undefined, truncated: false }
       if (s.isStream && !s.connected && s.connecting === undefined) return yield* sysErr(Errno.ENOTCONN)
       if (len === 0) return { data: new Uint8Array(0), from: undefined, truncated: false }
@@ -519,18 +536,32 @@ export const receive = (ctx: SyscallContext, s: Socket, file: File | undefined, 
     }
   })
 
-/** RST received: so_error ECONNRESET, the connection gone both ways (tcp_drop, soisdisconnected). */
-const reset = (s: Socket): Effect.Effect<void> =>
+/**
+ * tcp_drop: so_error `errno`, the connection gone both ways
+ * (soisdisconnected), and the control block with its port freed
+ * (tcp_close), so the port may be bound again.
+ */
+const drop = (s: Socket, errno: number): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (s.closed) return Effect.void
-    s.error = Errno.ECONNRESET
+    s.error = errno
     s.cantRcvMore = true
     s.cantSendMore = true
     s.connected = false
+    netOf(s.kernel).bound.delete(s)
     return s.changed(true)
   })
 
-/** send on a connected stream: EPIPE once the writing side is shut or the peer gone; waits for room. */
+/** RST received: ECONNRESET. */
+const reset = (s: Socket): Effect.Effect<void> => drop(s, Errno.ECONNRESET)
+
+/**
+ * send on a connected stream: EPIPE once the writing side is shut or the
+ * peer gone; waits for room. Data for a TCP peer nobody holds is answered
+ * by a RST after the send buffer took it: a write that fits there at once
+ * returns its count; one that would wait for room (or was waiting already)
+ * sees the RST first: EPIPE (sosend checks SS_CANTSENDMORE after sbwait).
+ */
 const sendStream = (ctx: SyscallContext, s: Socket, file: File | undefined, data: Uint8Array, flags: number): Effect.Effect<number, SysErr> =>
   Effect.gen(function*() {
     let done = 0
@@ -543,9 +574,12 @@ const sendStream = (ctx: SyscallContext, s: Socket, file: File | undefined, data
       const peer = s.peer
       if (peer === undefined || !s.connected) return yield* sysErr(Errno.ENOTCONN)
       if (s.isInet && peer.closed) {
+        // nothing is sent for an empty write, so nothing is answered
+        if (data.length === 0) return 0
         // the data reaches a socket nobody holds any more, which answers RST (tcp_input)
         yield* reset(s)
-        return data.length
+        if (done === 0 && data.length <= s.sndbuf) return data.length
+        return yield* sysErr(Errno.EPIPE)
       }
       // TCP drops data for a side that shut its reading; AF_LOCAL refuses it
       if (s.isInet && peer.cantRcvMore) return data.length
@@ -679,7 +713,8 @@ export const closeSocket = (s: Socket): Effect.Effect<void> =>
     if (s.vnode !== undefined && localBindings.get(s.vnode) === s) localBindings.delete(s.vnode)
     if (s.connecting !== undefined) {
       const line = s.connecting.waiting
-      line.splice(line.indexOf(s), 1)
+      const at = line.indexOf(s)
+      if (at >= 0) line.splice(at, 1)
       s.connecting = undefined
     }
     const peer = s.peer
@@ -701,10 +736,7 @@ export const closeSocket = (s: Socket): Effect.Effect<void> =>
     for (const c of s.waiting.splice(0)) {
       c.connecting = undefined
       c.peerAddr = undefined
-      c.error = Errno.ECONNREFUSED
-      c.cantRcvMore = true
-      c.cantSendMore = true
-      yield* c.changed(true)
+      yield* drop(c, Errno.ECONNREFUSED)
     }
     yield* s.changed(false)
   })

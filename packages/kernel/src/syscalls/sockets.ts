@@ -34,6 +34,7 @@ import {
   connectLocal,
   listen as listenOn,
   makeSocketFile,
+  optionKey,
   pair,
   receive,
   send,
@@ -218,8 +219,9 @@ const listen: SyscallImpl = (ctx) =>
 
 /**
  * connect(s, name, namelen): a non-blocking inet stream connect answers
- * EINPROGRESS (whether it got in at once or waits for room in the
- * listener's queue); a blocking one waits until it is established.
+ * EINPROGRESS (whether it got in at once, waits for room in the
+ * listener's queue, or was refused: SO_ERROR tells); a blocking one waits
+ * until it is established or refused.
  */
 const connect: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
@@ -298,7 +300,6 @@ const BOOLEAN_OPTIONS = [
   so.SO_USELOOPBACK
 ] as ReadonlyArray<number>
 
-const key = (level: number, name: number) => `${level}:${name}`
 
 /** The size an option's value has (ints are 4 bytes; sizes checked exactly, as sockopt_getint does). */
 const optionSize = (level: number, name: number): number =>
@@ -343,7 +344,7 @@ const setsockopt: SyscallImpl = (ctx) =>
       }
       if (name === so.SO_LINGER) s.options = value !== 0 ? s.options | so.SO_LINGER : s.options & ~so.SO_LINGER
     }
-    s.stored.set(key(level, name), bytes)
+    s.stored.set(optionKey(level, name), bytes)
   })
 
 /** getsockopt(s, level, name, val, avalsize) */
@@ -355,7 +356,7 @@ const getsockopt: SyscallImpl = (ctx) =>
     const valPtr = ctx.args.ptr(3)
     const lenPtr = ctx.args.ptr(4)
     const asked = valPtr === 0n ? 0 : view(yield* copyin(ctx, lenPtr, 4)).getUint32(0, true)
-    let value: Uint8Array | undefined = s.stored.get(key(level, name))
+    let value: Uint8Array | undefined = s.stored.get(optionKey(level, name))
     if (level === so.SOL_SOCKET) {
       if (BOOLEAN_OPTIONS.includes(name) || name === so.SO_ACCEPTCONN) value = int32(s.has(name) ? 1 : 0)
       else if (name === so.SO_SNDBUF) value = int32(s.sndbuf)

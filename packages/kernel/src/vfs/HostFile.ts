@@ -7,6 +7,7 @@
  */
 import { Data, Effect, type Scope } from "effect"
 import * as Fs from "node:fs"
+import { onHost } from "./HostIo.ts"
 
 /** How rump_server names the three kinds of file a mapping may appear as. */
 export const HostFileTypes = ["reg", "blk", "chr"] as const
@@ -38,13 +39,13 @@ export class HostFile {
     this.size = size
   }
 
-  /** Up to `len` bytes at `pos` of the window, fewer at its end. Throws the host's error. */
+  /** Up to `len` bytes at `pos` of the window, fewer at its end. Throws HostIoError. */
   read(pos: number, len: number): Uint8Array {
     const n = Math.max(0, Math.min(len, this.size - pos))
     const out = new Uint8Array(n)
     let done = 0
     while (done < n) {
-      const got = Fs.readSync(this.fd, out, done, n - done, this.offset + pos + done)
+      const got = onHost(this.hostPath, () => Fs.readSync(this.fd, out, done, n - done, this.offset + pos + done))
       // the host file shrank behind our back: what is gone reads as zeros
       if (got === 0) break
       done += got
@@ -52,14 +53,19 @@ export class HostFile {
     return out
   }
 
-  /** Writes all of `data` at `pos`; false (nothing written) when it does not fit in the window. */
+  /** Writes all of `data` at `pos`; false (nothing written) when it does not fit in the window. Throws HostIoError. */
   write(pos: number, data: Uint8Array): boolean {
     if (pos < 0 || pos + data.length > this.size) return false
     let done = 0
     while (done < data.length) {
-      done += Fs.writeSync(this.fd, data, done, data.length - done, this.offset + pos + done)
+      done += onHost(this.hostPath, () => Fs.writeSync(this.fd, data, done, data.length - done, this.offset + pos + done))
     }
     return true
+  }
+
+  /** fsync(2) of the host file. Throws HostIoError. */
+  sync(): void {
+    onHost(this.hostPath, () => Fs.fsyncSync(this.fd))
   }
 
   close(): void {

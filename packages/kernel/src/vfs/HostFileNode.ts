@@ -6,14 +6,16 @@
  * of every other one, its bytes being the host window (HostFileData); a
  * device reads and writes the window at the file offset, as a disk does.
  * Missing directories on the way to the key are made (root's, 0755).
+ * A host failure while serving one is the caller's EIO (HostIo.ts).
  */
 import { Errno, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { FileOps } from "../fd/File.ts"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { sysErr } from "../syscalls/SysErr.ts"
 import { makedev } from "./Devices.ts"
-import { FileData } from "./FileData.ts"
-import type { HostFile, HostFileType } from "./HostFile.ts"
+import { FileData, PAGE_SIZE } from "./FileData.ts"
+import { type HostFile, HostFileError, type HostFileType } from "./HostFile.ts"
+import { hostIo } from "./HostIo.ts"
 import type { Vfs } from "./Vfs.ts"
 import type { DeviceDriver, DirectoryNode } from "./Vnode.ts"
 
@@ -41,7 +43,7 @@ export class HostFileData extends FileData {
 
   /** st_blocks: the window counts as fully allocated. */
   override get pageCount(): number {
-    return Math.ceil(this.file.size / 4096)
+    return Math.ceil(this.file.size / PAGE_SIZE)
   }
 
   override read(offset: number, len: number): Uint8Array {
@@ -52,6 +54,10 @@ export class HostFileData extends FileData {
     return this.file.write(offset, data)
   }
 
+  override sync(): void {
+    this.file.sync()
+  }
+
   /** The window's size is fixed: truncating leaves it as it is. */
   override resize(_size: number): void {}
 
@@ -60,16 +66,6 @@ export class HostFileData extends FileData {
 }
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
-
-/** Runs host I/O, turning a host failure into EIO. */
-const hostIo = <A>(f: () => A): Effect.Effect<A, SysErr> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(f())
-    } catch {
-      return sysErr(Errno.EIO)
-    }
-  })
 
 const deviceDriver = (name: string, minor: number, file: HostFile): DeviceDriver => {
   const ops: FileOps = {
@@ -102,49 +98,57 @@ const deviceDriver = (name: string, minor: number, file: HostFile): DeviceDriver
       }),
     poll: (_f, events) => events & READY,
     size: () => BigInt(file.size),
+    sync: () => hostIo(() => file.sync()),
     close: () => Effect.void
   }
   return { name, rdev: makedev(ETFS_MAJOR, minor), ops }
 }
 
 /** The directory a path's components lead to, made as needed; descends into file systems mounted on the way. */
-const directoryFor = (vfs: Vfs, names: ReadonlyArray<string>, key: string): DirectoryNode => {
-  let dir = vfs.root
-  for (const name of names) {
-    const next = dir.entries.get(name)?.node
-    if (next === undefined) {
-      const made = dir.mount.newDirectory({ mode: 0o755, uid: 0, gid: 0 }, dir)
-      if (made === undefined) throw new Error(`host file ${key}: no room for the directory ${name}`)
-      dir.addEntry(name, made)
-      dir.nlink++
-      dir = made
-    } else if (next.type === "dir") {
-      dir = next.mountedHere?.root ?? next
-    } else {
-      throw new Error(`host file ${key}: ${name} is not a directory`)
+const directoryFor = (
+  vfs: Vfs,
+  names: ReadonlyArray<string>,
+  refuse: (why: string) => HostFileError
+): Effect.Effect<DirectoryNode, HostFileError> =>
+  Effect.suspend(() => {
+    let dir = vfs.root
+    for (const name of names) {
+      const next = dir.entries.get(name)?.node
+      if (next === undefined) {
+        const made = dir.mount.newDirectory({ mode: 0o755, uid: 0, gid: 0 }, dir)
+        if (made === undefined) return Effect.fail(refuse(`no room for the directory ${name}`))
+        dir.addEntry(name, made)
+        dir.nlink++
+        dir = made
+      } else if (next.type === "dir") {
+        dir = next.mountedHere?.root ?? next
+      } else {
+        return Effect.fail(refuse(`${name} is not a directory`))
+      }
     }
-  }
-  return dir.mountedHere?.root ?? dir
-}
+    return Effect.succeed(dir.mountedHere?.root ?? dir)
+  })
 
-/** Names `mapping` in the kernel's tree. Throws for a key that is not absolute or is already taken. */
-export const installHostFile = (vfs: Vfs, mapping: HostFileMapping, minor: number): void => {
-  const { key, type, file } = mapping
-  const names = key.split("/").filter((c) => c.length > 0 && c !== ".")
-  const last = names.pop()
-  if (!key.startsWith("/") || last === undefined || names.includes("..") || last === "..") {
-    throw new Error(`host file key ${JSON.stringify(key)}: an absolute path below / is needed`)
-  }
-  const dir = directoryFor(vfs, names, key)
-  if (vfs.host !== undefined && dir.mount === vfs.host.mount) {
-    // the mirror would copy the window into the host directory
-    throw new Error(`host file ${key}: cannot be placed on the host-backed file system`)
-  }
-  if (dir.entries.has(last)) throw new Error(`host file ${key}: the name exists already`)
-  const attrs = { mode: type === "reg" ? 0o644 : 0o600, uid: 0, gid: 0 }
-  const node = type === "reg"
-    ? dir.mount.newRegular(attrs, new HostFileData(file))
-    : dir.mount.newDevice(attrs, deviceDriver(last, minor, file), type)
-  if (node === undefined) throw new Error(`host file ${key}: no room for the node`)
-  dir.addEntry(last, node)
-}
+/** Names `mapping` in the kernel's tree; HostFileError for a key that is not absolute, is taken, or lies on the host root. */
+export const installHostFile = (vfs: Vfs, mapping: HostFileMapping, minor: number): Effect.Effect<void, HostFileError> =>
+  Effect.gen(function*() {
+    const { key, type, file } = mapping
+    const refuse = (why: string) => new HostFileError({ hostPath: file.hostPath, message: `host file key ${JSON.stringify(key)}: ${why}` })
+    const names = key.split("/").filter((c) => c.length > 0 && c !== ".")
+    const last = names.pop()
+    if (!key.startsWith("/") || last === undefined || names.includes("..") || last === "..") {
+      return yield* refuse("an absolute path below / is needed")
+    }
+    const dir = yield* directoryFor(vfs, names, refuse)
+    if (vfs.host !== undefined && dir.mount === vfs.host.mount) {
+      // the mirror would copy the window into the host directory
+      return yield* refuse("cannot be placed on the host-backed file system")
+    }
+    if (dir.entries.has(last)) return yield* refuse("the name exists already")
+    const attrs = { mode: type === "reg" ? 0o644 : 0o600, uid: 0, gid: 0 }
+    const node = type === "reg"
+      ? dir.mount.newRegular(attrs, new HostFileData(file))
+      : dir.mount.newDevice(attrs, deviceDriver(last, minor, file), type)
+    if (node === undefined) return yield* refuse("no room for the node")
+    dir.addEntry(last, node)
+  })

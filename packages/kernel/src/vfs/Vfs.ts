@@ -12,7 +12,7 @@ import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
 import { consoleDriver, nullDriver, zeroDriver } from "./Devices.ts"
 import { PAGE_SIZE } from "./FileData.ts"
 import { type Attrs, type Memory, Mount } from "./Mount.ts"
-import { HostMirror } from "./host/HostMirror.ts"
+import { type HostFs, HostMirror, type WriteBackNote } from "./host/HostMirror.ts"
 import { openNode } from "./Open.ts"
 import type { DeviceDriver, DeviceNode, DirectoryNode, Vnode } from "./Vnode.ts"
 
@@ -31,10 +31,10 @@ export interface Vfs {
   readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** The host-backed file system, if one was configured (see host/HostMirror.ts). */
   readonly host: HostMirror | undefined
-  /** Writes back to the host what changed (after each syscall); nothing without a host file system. */
-  readonly flush: () => void
-  /** fsync(2): writes back and fsyncs the node's host file, if it is on the host file system. */
-  readonly syncNode: (node: Vnode) => void
+  /** Writes back to the host what changed (after each syscall), and says what to log; nothing without a host file system. */
+  readonly flush: () => ReadonlyArray<WriteBackNote>
+  /** fsync(2): writes back and fsyncs the node's host file, if it is on the host file system; false when that failed. */
+  readonly syncNode: (node: Vnode) => boolean
 }
 
 /** A host directory served as a file system (KernelConfig.root). */
@@ -42,6 +42,8 @@ export interface HostRootOptions {
   readonly hostPath: string
   /** Where it is mounted: "/" (the default) or an absolute path, made in the root tmpfs as needed. */
   readonly mountAt?: string | undefined
+  /** The host calls (node:fs by default; tests count or fail them). */
+  readonly fs?: HostFs | undefined
 }
 
 export interface VfsOptions {
@@ -91,7 +93,7 @@ export const makeVfs = (options: VfsOptions): Vfs => {
   // The host directory as "/": the root file system is loaded from it; /dev is then a tmpfs of its own
   // mounted on the host tree's dev directory (so the devices are never written to the host).
   if (options.host !== undefined && mountAt === "/") {
-    host = new HostMirror(rootfs, options.host.hostPath)
+    host = new HostMirror(rootfs, options.host.hostPath, options.host.fs)
     host.load()
   }
 
@@ -137,7 +139,7 @@ export const makeVfs = (options: VfsOptions): Vfs => {
       on = dir
     }
     const mount = newMount(on, ROOT_ATTRS)
-    host = new HostMirror(mount, options.host.hostPath)
+    host = new HostMirror(mount, options.host.hostPath, options.host.fs)
     host.load()
     on.mountedHere = mount
   }
@@ -158,10 +160,8 @@ export const makeVfs = (options: VfsOptions): Vfs => {
       }),
     exclusive: (effect) => lock.withPermits(1)(effect),
     host: hostfs,
-    flush: () => hostfs?.flush(),
-    syncNode: (node) => {
-      if (hostfs !== undefined && node.mount === hostfs.mount) hostfs.sync(node)
-    }
+    flush: () => hostfs?.flush() ?? [],
+    syncNode: (node) => hostfs === undefined || node.mount !== hostfs.mount || hostfs.sync(node)
   }
 }
 

@@ -11,6 +11,7 @@ import type { File, FileOps } from "../fd/File.ts"
 import { sysErr } from "../syscalls/SysErr.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
+import { hostFailure, hostIo } from "./HostIo.ts"
 import { DeviceNode, type Vnode } from "./Vnode.ts"
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
@@ -32,7 +33,12 @@ export const regularOps: FileOps = {
       if (node?.type !== "reg") return sysErr(Errno.EBADF)
       const at = offset ?? file.offset
       if (at < 0n) return sysErr(Errno.EINVAL)
-      const data = at >= BigInt(node.data.size) || len <= 0 ? new Uint8Array(0) : node.data.read(Number(at), len)
+      let data: Uint8Array
+      try {
+        data = at >= BigInt(node.data.size) || len <= 0 ? new Uint8Array(0) : node.data.read(Number(at), len)
+      } catch (e) {
+        return hostFailure(e)
+      }
       markAccessed(node)
       if (offset === undefined) file.offset = at + BigInt(data.length)
       return Effect.succeed(data)
@@ -47,13 +53,23 @@ export const regularOps: FileOps = {
       const end = at + BigInt(data.length)
       if (end > BigInt(MAX_FILE_SIZE)) return sysErr(Errno.EFBIG)
       // all or nothing: a write that does not fit leaves the file as it was
-      if (!node.data.write(Number(at), data)) return sysErr(Errno.ENOSPC)
+      let fits: boolean
+      try {
+        fits = node.data.write(Number(at), data)
+      } catch (e) {
+        return hostFailure(e)
+      }
+      if (!fits) return sysErr(Errno.ENOSPC)
       markModified(node)
       if (offset === undefined) file.offset = end
       return Effect.succeed(data.length)
     }),
   poll: (_file, events) => events & READY,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
+  sync: (file) => {
+    const node = file.vnode
+    return node?.type === "reg" ? hostIo(() => node.data.sync()) : Effect.void
+  },
   close: closeNode
 }
 

@@ -44,10 +44,10 @@ export interface TestKernel {
 export const boot = (config: KernelConfig = {}): Effect.Effect<TestKernel> =>
   Effect.gen(function*() {
     const console: Array<{ readonly pid: number; readonly text: string }> = []
-    const { hypervisor, kernel } = yield* makeKernel({
+    const { hypervisor, kernel } = yield* Effect.orDie(makeKernel({
       ...config,
       console: (pid, bytes) => console.push({ pid, text: new TextDecoder().decode(bytes) })
-    })
+    }))
     const guest: TestKernel["guest"] = (options) =>
       Effect.gen(function*() {
         const mem = makeLocalMemory()

@@ -113,11 +113,18 @@ const vnodeFile = (ctx: SyscallContext) =>
     )
   )
 
-/** Writes back the file's node if it is on the host file system (a no-op for memory-only nodes). */
-const syncFile = (ctx: SyscallContext, file: File) =>
-  Effect.sync(() => {
-    if (file.vnode !== undefined) ctx.kernel.vfs.syncNode(file.vnode)
-  })
+/**
+ * fsyncs what the file reaches on the host (a host file mapping), and
+ * writes back its node if it is on the host file system; EIO when either
+ * failed. A no-op for memory-only nodes.
+ */
+const syncFile = (ctx: SyscallContext, file: File): Effect.Effect<void, SysErr> =>
+  Effect.andThen(
+    file.ops.sync?.(file) ?? Effect.void,
+    Effect.suspend(() =>
+      file.vnode === undefined || ctx.kernel.vfs.syncNode(file.vnode) ? Effect.void : sysErr(Errno.EIO)
+    )
+  )
 
 /** fsync(fd): a tmpfs node is in memory already; a host-backed one reaches the disk. */
 export const fsync: SyscallImpl = (ctx) =>
