@@ -104,7 +104,9 @@ const serve = (options: AppOptions, url: string) =>
       yield* Effect.logInfo(`halted by a client (howto ${halt.howto}); exiting`)
     }).pipe(
       Effect.provide(ServerLive),
-      Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e)))
+      Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e))),
+      // a -d mapping the kernel could not install: one line, exit 1
+      Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message })))
     )
   }).pipe(
     // a bug (or a kernel that cannot boot) ends the program with one line, the details at debug level
