@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { connect } from "@sysproxy/client"
-import { SYS } from "@sysproxy/protocol/netbsd"
+import { rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -8,11 +8,23 @@ import { spawnApp, tempDir } from "./ChildApp.ts"
 
 const LISTENING = /listening on unix:\/\//
 
-describe.concurrent("sysproxy-server as a process", () => {
-  it("runs on Node 24", () => {
-    assert.strictEqual(process.versions.node.split(".")[0], "24")
+/** A server (URL from RUMP_SERVER) a guest has sent reboot(howto) to, and had its answer; `mode`: its socket's before. */
+const halted = (howto: number, args: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const sock = Path.join(yield* tempDir, "rump.sock")
+    const app = yield* spawnApp(args, { RUMP_SERVER: `unix://${sock}` })
+    yield* app.waitForStdout(LISTENING)
+    const mode = Fs.lstatSync(sock).mode & 0o777
+    yield* Effect.scoped(Effect.gen(function*() {
+      const client = yield* connect(`unix://${sock}`)
+      yield* client.handshakeGuest("halter")
+      const r = yield* client.syscall(SYS.reboot, [howto])
+      assert.strictEqual(r.error, 0, "the caller is answered before the server stops")
+    }))
+    return { app, sock, mode }
   })
 
+describe.concurrent("sysproxy-server as a process", () => {
   it.live("serves a guest, then SIGTERM removes the socket and exits 0", () =>
     Effect.gen(function*() {
       const sock = Path.join(yield* tempDir, "rump.sock")
@@ -42,20 +54,34 @@ describe.concurrent("sysproxy-server as a process", () => {
 
   it.live("RUMP_SERVER gives the URL; a client's reboot halts the server and it exits 0", () =>
     Effect.gen(function*() {
-      const sock = Path.join(yield* tempDir, "rump.sock")
-      const app = yield* spawnApp(["--socket-mode", "0660"], { RUMP_SERVER: `unix://${sock}` })
-      yield* app.waitForStdout(LISTENING)
-      assert.strictEqual(Fs.lstatSync(sock).mode & 0o777, 0o660)
-      yield* Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(`unix://${sock}`)
-        yield* client.handshakeGuest("halter")
-        // the answer may or may not beat the close; either way the server halts
-        yield* client.syscall(SYS.reboot, [0]).pipe(Effect.ignore)
-      }))
-      const ended = yield* app.ended()
-      assert.deepStrictEqual(ended, { code: 0, signal: null })
+      const { app, mode, sock } = yield* halted(0, ["--socket-mode", "0660"])
+      assert.strictEqual(mode, 0o660)
+      assert.deepStrictEqual(yield* app.ended(), { code: 0, signal: null })
       assert.isFalse(Fs.existsSync(sock))
-      assert.match(app.stdout(), /halted by a client/)
+      assert.match(app.stdout(), /halted by a client \(howto 0\); exiting/)
+    }))
+
+  it.live("reboot with RB_HALT: the socket is removed but the process lingers until a signal, then exits 0", () =>
+    Effect.gen(function*() {
+      const { app, sock } = yield* halted(rebootFlags.RB_HALT)
+      yield* app.waitForStdout(/lingering until a signal/)
+      assert.isFalse(Fs.existsSync(sock))
+      assert.doesNotThrow(() => process.kill(app.pid, 0), "still running")
+      yield* app.kill("SIGTERM")
+      assert.deepStrictEqual(yield* app.ended(), { code: 0, signal: null })
+      assert.strictEqual(app.stderr(), "")
+    }))
+
+  it.live("reboot with RB_DUMP (even with RB_HALT) ends it as a panic: one line, exit 1, socket removed", () =>
+    Effect.gen(function*() {
+      const howto = rebootFlags.RB_DUMP | rebootFlags.RB_HALT
+      const { app, sock } = yield* halted(howto)
+      assert.deepStrictEqual(yield* app.ended(), { code: 1, signal: null })
+      assert.isFalse(Fs.existsSync(sock))
+      assert.strictEqual(
+        app.stderr(),
+        `sysproxy-server: panic: a client halted the kernel with RB_DUMP (howto ${howto})\n`
+      )
     }))
 
   it.live("--help prints usage and exits 0", () =>
