@@ -103,11 +103,11 @@ const serve = (options: AppOptions, url: string) =>
     const metrics = Option.isSome(options.metrics) ? makeServerMetrics() : undefined
     let beforeScrape = () => {}
     if (metrics !== undefined && Option.isSome(options.metrics)) {
-      const at = yield* serveMetrics(options.metrics.value, () => {
+      const endpoint = yield* serveMetrics(options.metrics.value, () => {
         beforeScrape()
         return metrics.format()
       })
-      yield* Effect.logInfo(`metrics on ${at}`)
+      yield* Effect.logInfo(`metrics on ${endpoint.url}`)
     }
     const kernelConfig = toKernelConfig(options, yield* kernelConsole, hostFiles)
     const ServerLive = SysproxyServer.layer(toServerOptions(options, url, metrics?.observer)).pipe(
