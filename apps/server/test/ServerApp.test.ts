@@ -113,12 +113,21 @@ describe.concurrent("sysproxy-server as a process", () => {
       assert.match(app.stderr(), /^sysproxy-server: no server URL: .*RUMP_SERVER\n$/)
     }))
 
-  it.live("a bad flag value exits 2", () =>
+  it.live("a bad flag value exits 2: the usage on stdout, the flag and what it expects on stderr (as the README says)", () =>
     Effect.gen(function*() {
       const app = yield* spawnApp(["--max-clients", "0", "unix:///tmp/never.sock"])
       const ended = yield* app.ended()
       assert.strictEqual(ended.code, 2)
-      assert.match(app.stdout() + app.stderr(), /--max-clients/)
+      assert.match(app.stdout(), /^DESCRIPTION\n[^]*\nUSAGE\n {2}sysproxy-server \[flags\] \[<URL>\]/)
+      assert.strictEqual(app.stderr(), `\nERROR\n  Invalid value for flag --max-clients: "0". Expected: an integer of at least 1\n`)
+    }))
+
+  it.live("a bad environment variable exits 2 with one line naming it and its value", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp(["unix:///tmp/never.sock"], { SYSPROXY_MAX_CLIENTS: "abc" })
+      assert.strictEqual((yield* app.ended()).code, 2)
+      assert.strictEqual(app.stderr(), `sysproxy-server: bad SYSPROXY_MAX_CLIENTS "abc": expected an integer of at least 1\n`)
+      assert.strictEqual(app.stdout(), "")
     }))
 
   it.live("an address that cannot be used exits 1 with one line", () =>
