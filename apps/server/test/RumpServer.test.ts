@@ -4,8 +4,7 @@
  * it boots (-c, -r, -d), the foreground mode, and failures that exit 1.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { connect } from "@sysproxy/client"
-import { SYS } from "@sysproxy/protocol/netbsd"
+import { makeClient } from "@sysproxy/client"
 import { Effect, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -15,7 +14,6 @@ import { parseDriveSpec } from "../src/rump/DriveSpec.ts"
 import { parseRumpServerArgs, RUMP_USAGE } from "../src/rump/RumpServerArgs.ts"
 import { parseSize } from "../src/rump/Sizes.ts"
 import { spawnApp, tempDir } from "./ChildApp.ts"
-import { readGuestFile, sysctlNumber } from "./GuestCalls.ts"
 
 const MiB = 1024 * 1024
 
@@ -126,12 +124,11 @@ describe.concurrent("rump_server as a process", () => {
 
       // right after the parent's exit, with no retry: the socket must already accept
       yield* Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(url)
-        yield* client.handshakeGuest("rumpclient")
-        assert.strictEqual(yield* sysctlNumber(client, [6, 3]), 2, "hw.ncpu")
-        assert.strictEqual(yield* sysctlNumber(client, [6, 13]), 64 * MiB, "hw.physmem64")
-        assert.strictEqual(new TextDecoder().decode(yield* readGuestFile(client, "/img/data")), "mapped from the host")
-        yield* client.syscall(SYS.reboot, [0]).pipe(Effect.ignore)
+        const p = yield* makeClient({ url, comm: "rumpclient" })
+        assert.strictEqual(yield* p.sysctl("hw.ncpu"), 2)
+        assert.strictEqual(yield* p.sysctl("hw.physmem64"), BigInt(64 * MiB))
+        assert.strictEqual(new TextDecoder().decode(yield* p.readFile("/img/data")), "mapped from the host")
+        yield* p.reboot()
       }))
       yield* eventually("the daemon to exit", () => !alive(pid))
       assert.isFalse(Fs.existsSync(sock))

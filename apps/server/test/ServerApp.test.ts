@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { connect } from "@sysproxy/client"
-import { rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
+import { connect, makeClient, type SysproxyProcess } from "@sysproxy/client"
+import { openFlags, rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -147,42 +147,24 @@ describe.concurrent("sysproxy-server as a process", () => {
       const root = Path.join(dir, "root")
       Fs.mkdirSync(root)
       const url = `unix://${Path.join(dir, "rump.sock")}`
-      const run = <A, E>(session: (c: Effect.Success<ReturnType<typeof connect>>) => Effect.Effect<A, E>) =>
+      const run = <A, E>(session: (p: SysproxyProcess) => Effect.Effect<A, E>) =>
         Effect.gen(function*() {
           const app = yield* spawnApp(["--root", root, url])
           yield* app.waitForStdout(LISTENING)
-          const out = yield* Effect.scoped(Effect.gen(function*() {
-            const client = yield* connect(url)
-            yield* client.handshakeGuest("persist")
-            return yield* session(client)
-          }))
+          const out = yield* Effect.scoped(Effect.flatMap(makeClient({ url, comm: "persist" }), session))
           yield* app.kill("SIGTERM")
           assert.strictEqual((yield* app.ended()).code, 0)
           return out
         })
-      const O_WRONLY = 1
-      const O_CREAT = 0x200
-      yield* run((c) =>
+      yield* run((p) =>
         Effect.gen(function*() {
-          const fd = yield* c.syscall(SYS.open, [c.space.allocString("/kept"), O_WRONLY | O_CREAT, 0o644])
-          assert.strictEqual(fd.error, 0)
-          const data = new TextEncoder().encode("persisted")
-          const w = yield* c.syscall(SYS.write, [fd.retval0, c.space.alloc(data), data.byteLength])
-          assert.deepStrictEqual([w.error, w.retval0], [0, 9n])
-          assert.strictEqual((yield* c.syscall(SYS.close, [fd.retval0])).error, 0)
+          const fd = yield* p.open("/kept", openFlags.O_WRONLY | openFlags.O_CREAT, 0o644)
+          assert.strictEqual(yield* p.write(fd, "persisted"), 9)
+          yield* p.close(fd)
         })
       )
       assert.strictEqual(Fs.readFileSync(Path.join(root, "kept"), "utf8"), "persisted")
-      const text = yield* run((c) =>
-        Effect.gen(function*() {
-          const fd = yield* c.syscall(SYS.open, [c.space.allocString("/kept"), 0, 0])
-          assert.strictEqual(fd.error, 0)
-          const buf = c.space.alloc(64)
-          const r = yield* c.syscall(SYS.read, [fd.retval0, buf, 64])
-          assert.strictEqual(r.error, 0)
-          return new TextDecoder().decode(c.space.read(buf, Number(r.retval0)))
-        })
-      )
+      const text = yield* run((p) => Effect.map(p.readFile("/kept"), (bytes) => new TextDecoder().decode(bytes)))
       assert.strictEqual(text, "persisted")
     }))
 })
