@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// sysproxy-server: see launch.js and ../src/main.ts.
-import { launch } from "./launch.js"
+// sysproxy-server: see @sysproxy/launch and ../src/main.ts.
+import { launch } from "@sysproxy/launch"
 
-await launch("sysproxy-server", "main.js")
+await launch("sysproxy-server", new URL("../dist/main.js", import.meta.url))

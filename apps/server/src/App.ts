@@ -3,15 +3,18 @@
  * check the URL, pick the logger, open what the kernel maps from the host,
  * serve metrics if asked, run the server over the default kernel until a
  * client halts it or a signal interrupts it, and tell supervisors once it
- * accepts clients. On a signal, the server drains (stops accepting, gives
+ * accepts clients. A client's reboot(2) acts on its flags as NetBSD's
+ * does: plain, the program exits 0; RB_HALT stops serving but the process
+ * stays until a signal; RB_DUMP ends it as a panic (exit 1). On a signal, the server drains (stops accepting, gives
  * in-flight syscalls the grace period; a second signal cuts that short),
  * then closing its scope interrupts the rest and removes the socket file.
  */
 import { Cause, Duration, Effect, Layer, Option, Result } from "effect"
 import { Kernel, type KernelConfig, layer as kernelLayer, openHostFile } from "@sysproxy/kernel"
 import { parseServerUrl } from "@sysproxy/protocol"
+import { rebootFlags } from "@sysproxy/protocol/netbsd"
 import { makeServerMetrics, type ServerStartError, SysproxyServer, type SysproxyServerService } from "@sysproxy/server"
-import { StartupError, UsageError } from "./AppErrors.ts"
+import { KernelPanic, StartupError, UsageError } from "./AppErrors.ts"
 import { type AppOptions, type HostFileOption, toKernelConfig, toServerOptions } from "./AppOptions.ts"
 import { watchKernel } from "./KernelMetrics.ts"
 import { defaultLogFormat, loggerLayer } from "./Logging.ts"
@@ -75,6 +78,23 @@ const shutdown = (server: SysproxyServerService, grace: number, secondSignal: Ef
     if (outcome === "cut short") yield* Effect.logWarning(`second signal; interrupting ${left} syscalls`)
   })
 
+/**
+ * After a client's reboot(2) (the server has answered it, stopped listening
+ * and removed its socket file): RB_DUMP, as in NetBSD's cpu_reboot, wins
+ * over RB_HALT.
+ */
+const afterHalt = (howto: number) => {
+  if ((howto & rebootFlags.RB_DUMP) !== 0) {
+    return Effect.fail(new KernelPanic({ message: `panic: a client halted the kernel with RB_DUMP (howto ${howto})` }))
+  }
+  if ((howto & rebootFlags.RB_HALT) !== 0) {
+    return Effect.logInfo(`halted by a client (howto ${howto}, RB_HALT): not serving; lingering until a signal`).pipe(
+      Effect.andThen(Effect.never)
+    )
+  }
+  return Effect.logInfo(`halted by a client (howto ${howto}); exiting`)
+}
+
 /** Serves on `url` until a client halts the kernel; a signal interrupts it. */
 const serve = (options: AppOptions, url: string) =>
   Effect.gen(function*() {
@@ -83,11 +103,11 @@ const serve = (options: AppOptions, url: string) =>
     const metrics = Option.isSome(options.metrics) ? makeServerMetrics() : undefined
     let beforeScrape = () => {}
     if (metrics !== undefined && Option.isSome(options.metrics)) {
-      const at = yield* serveMetrics(options.metrics.value, () => {
+      const endpoint = yield* serveMetrics(options.metrics.value, () => {
         beforeScrape()
         return metrics.format()
       })
-      yield* Effect.logInfo(`metrics on ${at}`)
+      yield* Effect.logInfo(`metrics on ${endpoint.url}`)
     }
     const kernelConfig = toKernelConfig(options, yield* kernelConsole, hostFiles)
     const ServerLive = SysproxyServer.layer(toServerOptions(options, url, metrics?.observer)).pipe(
@@ -101,7 +121,7 @@ const serve = (options: AppOptions, url: string) =>
       }
       yield* announceReady(server.address.url, options.readyFd)
       const halt = yield* server.halted.pipe(Effect.onInterrupt(() => shutdown(server, options.grace, second)))
-      yield* Effect.logInfo(`halted by a client (howto ${halt.howto}); exiting`)
+      yield* afterHalt(halt.howto)
     }).pipe(
       Effect.provide(ServerLive),
       Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e))),

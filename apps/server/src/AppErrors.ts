@@ -1,7 +1,7 @@
 /**
  * Why the program stops with a failure, and the exit code each one means:
  * 2 for a usage error (bad or missing URL), 1 for a server that could not
- * start. Each carries the one line printed for it; the line is printed by
+ * start or a kernel that panicked. Each carries the one line printed for it; the line is printed by
  * `reportFailure`, so the runtime does not report it a second time.
  */
 import { Data, Runtime } from "effect"
@@ -22,4 +22,12 @@ export class StartupError extends Data.TaggedError("StartupError")<{
   override readonly [Runtime.errorReported] = false
 }
 
-export type AppError = UsageError | StartupError
+/** A client halted the kernel with RB_DUMP: the program ends as after a panic. */
+export class KernelPanic extends Data.TaggedError("KernelPanic")<{
+  readonly message: string
+}> {
+  override readonly [Runtime.errorExitCode] = 1
+  override readonly [Runtime.errorReported] = false
+}
+
+export type AppError = UsageError | StartupError | KernelPanic

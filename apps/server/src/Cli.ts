@@ -8,11 +8,11 @@ import { Config, Console, Effect, Option } from "effect"
 import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import { runApp } from "./App.ts"
 import type { AppError } from "./AppErrors.ts"
-import { UsageError } from "./AppErrors.ts"
 import { type FlagOptions, mergeOptions } from "./AppOptions.ts"
 import { readConfigFile } from "./ConfigFile.ts"
-import { LOG_LEVEL_ENV, LogFormats } from "./Logging.ts"
-import * as Rules from "./OptionRules.ts"
+import { type Variable, variables, withEnvironment } from "./Environment.ts"
+import { LogFormats } from "./Logging.ts"
+import type * as Rules from "./OptionRules.ts"
 import { PROGRAM } from "./Version.ts"
 
 const described = (description: string, env: string) => `${description} [env ${env}]`
@@ -21,33 +21,23 @@ const described = (description: string, env: string) => `${description} [env ${e
 const checked = <B>(rule: Rules.Rule<B>) => <A>(flag: Flag.Flag<A>): Flag.Flag<B> =>
   flag.pipe(Flag.filterMap((a) => Option.fromUndefinedOr(rule.decode(a)), () => rule.expected))
 
-/** An integer option with a fallback environment variable; absent: the config file, then the default. */
-const int = (name: string, env: string, rule: Rules.Rule<number>, description: string) =>
-  Flag.Int(name).pipe(
-    Flag.withFallbackConfig(Config.Int(env)),
-    checked(rule),
-    Flag.withDescription(described(description, env)),
+/** A flag checked by its variable's rule; absent: the variable (see Environment.ts), the config file, the default. */
+const option = <A, B>(flag: Flag.Flag<A>, v: Variable<B>, description: string, metavar?: string) =>
+  flag.pipe(
+    checked(v.rule),
+    (f) => (metavar === undefined ? f : Flag.withMetavar(f, metavar)),
+    Flag.withDescription(described(description, v.name)),
     Flag.optional
   )
 
-/** A duration in seconds (fractions allowed), with a fallback environment variable. */
-const seconds = (name: string, env: string, rule: Rules.Rule<number>, description: string) =>
-  Flag.Finite(name).pipe(
-    Flag.withFallbackConfig(Config.Finite(env)),
-    checked(rule),
-    Flag.withMetavar("seconds"),
-    Flag.withDescription(described(description, env)),
-    Flag.optional
-  )
+const int = <B>(name: string, v: Variable<B>, description: string) => option(Flag.Int(name), v, description)
 
-const string = <B>(name: string, env: string, rule: Rules.Rule<B>, metavar: string, description: string) =>
-  Flag.String(name).pipe(
-    Flag.withFallbackConfig(Config.String(env)),
-    checked(rule),
-    Flag.withMetavar(metavar),
-    Flag.withDescription(described(description, env)),
-    Flag.optional
-  )
+/** A duration in seconds (fractions allowed). */
+const seconds = <B>(name: string, v: Variable<B>, description: string) =>
+  option(Flag.Finite(name), v, description, "seconds")
+
+const string = <B>(name: string, v: Variable<B>, metavar: string, description: string) =>
+  option(Flag.String(name), v, description, metavar)
 
 export const CONFIG_ENV = "SYSPROXY_CONFIG"
 
@@ -65,103 +55,78 @@ export const flags = {
     Flag.withDescription(described("read options from this JSON file (flags and env win over it)", CONFIG_ENV)),
     Flag.optional
   ),
-  maxClients: int("max-clients", "SYSPROXY_MAX_CLIENTS", Rules.fileRules.maxClients, "clients connected at once at most (default 256)"),
-  maxWorkers: int("max-workers", "SYSPROXY_MAX_WORKERS", Rules.fileRules.maxWorkers, "syscall worker fibers at most (default 128)"),
-  idleWorkers: int("idle-workers", "SYSPROXY_IDLE_WORKERS", Rules.fileRules.idleWorkers, "idle workers kept (default 16)"),
+  maxClients: int("max-clients", variables.maxClients, "clients connected at once at most (default 256)"),
+  maxWorkers: int("max-workers", variables.maxWorkers, "syscall worker fibers at most (default 128)"),
+  idleWorkers: int("idle-workers", variables.idleWorkers, "idle workers kept (default 16)"),
   preforkExpiry: seconds(
     "prefork-expiry",
-    "SYSPROXY_PREFORK_EXPIRY",
-    Rules.fileRules.preforkExpiry,
+    variables.preforkExpiry,
     "an unclaimed prefork is released after this long (default 60)"
   ),
   handshakeTimeout: seconds(
     "handshake-timeout",
-    "SYSPROXY_HANDSHAKE_TIMEOUT",
-    Rules.fileRules.handshakeTimeout,
+    variables.handshakeTimeout,
     "a connection without a handshake by then is closed (default 10)"
   ),
   maxFrameLength: int(
     "max-frame-length",
-    "SYSPROXY_MAX_FRAME_LENGTH",
-    Rules.fileRules.maxFrameLength,
+    variables.maxFrameLength,
     "largest frame accepted from a client, in bytes (default 1048616)"
   ),
   hostname: string(
     "hostname",
-    "SYSPROXY_HOSTNAME",
-    Rules.fileRules.hostname,
+    variables.hostname,
     "name",
     "kern.hostname at boot (default rump-<pid>.<host>)"
   ),
-  ncpu: int("ncpu", "SYSPROXY_NCPU", Rules.fileRules.ncpu, "hw.ncpu of the kernel (default 1)"),
+  ncpu: int("ncpu", variables.ncpu, "hw.ncpu of the kernel (default 1)"),
   root: string(
     "root",
-    "SYSPROXY_ROOT",
-    Rules.fileRules.root,
+    variables.root,
     "dir",
     "serve this host directory as / so files persist (default: tmpfs)"
   ),
   socketMode: string(
     "socket-mode",
-    "SYSPROXY_SOCKET_MODE",
-    Rules.octalMode,
+    variables.socketMode,
     "octal",
     "permissions of a unix socket file (default 0600)"
   ),
-  logFormat: Flag.Literals("log-format", LogFormats).pipe(
-    Flag.withFallbackConfig(Config.Literals(LogFormats, "SYSPROXY_LOG_FORMAT")),
-    Flag.withDescription(
-      described("pretty or json (default pretty on a terminal, json otherwise)", "SYSPROXY_LOG_FORMAT")
-    ),
-    Flag.optional
+  logFormat: option(
+    Flag.Literals("log-format", LogFormats),
+    variables.logFormat,
+    "pretty or json (default pretty on a terminal, json otherwise)"
   ),
   metrics: string(
     "metrics",
-    "SYSPROXY_METRICS",
-    Rules.listenAddress,
+    variables.metrics,
     "addr",
     "serve Prometheus metrics at http://ADDR/metrics, ADDR being HOST:PORT or PORT (default: off)"
   ),
   readyFd: int(
     "ready-fd",
-    "SYSPROXY_READY_FD",
-    Rules.intAtLeast(3),
+    variables.readyFd,
     "once listening, write the URL and a newline to this descriptor and close it"
   ),
   grace: seconds(
     "grace",
-    "SYSPROXY_GRACE",
-    Rules.fileRules.grace,
+    variables.grace,
     "at shutdown (and after a client disconnects), in-flight syscalls get this long before they are interrupted (default 5)"
   ),
-  trace: Flag.Boolean("trace").pipe(
-    Flag.withFallbackConfig(Config.Boolean("SYSPROXY_TRACE")),
-    Flag.withDescription(described("run each syscall in an Effect span named after it (syscall read, ...)", "SYSPROXY_TRACE")),
-    Flag.optional
+  trace: option(
+    Flag.Boolean("trace"),
+    variables.trace,
+    "run each syscall in an Effect span named after it (syscall read, ...)"
   )
 }
 
 type Parsed = Command.Command.Config.Infer<typeof flags>
 
-/** `--log-level` (a global flag), else SYSPROXY_LOG_LEVEL; absent: the config file, then Info. */
-const logLevelFromFlagOrEnv = Effect.gen(function*() {
-  const fromFlag = yield* GlobalFlag.LogLevel
-  if (Option.isSome(fromFlag)) return fromFlag
-  const fromEnv = yield* Config.option(Config.String(LOG_LEVEL_ENV)).pipe(
-    Effect.mapError((e) => new UsageError({ message: `cannot read ${LOG_LEVEL_ENV}: ${e.message}` }))
-  )
-  if (Option.isNone(fromEnv)) return Option.none()
-  const level = Rules.logLevel.decode(fromEnv.value)
-  return level !== undefined ? Option.some(level) : yield* new UsageError({
-    message: `bad ${LOG_LEVEL_ENV} ${JSON.stringify(fromEnv.value)}: expected ${Rules.logLevel.expected}`
-  })
-})
-
-/** Flags and environment, then the config file under them. */
+/** Flags (each absent one from its variable), then the config file under them. */
 const loadOptions = (parsed: Parsed) =>
   Effect.gen(function*() {
     const { config, ...rest } = parsed
-    const fromFlags: FlagOptions = { ...rest, logLevel: yield* logLevelFromFlagOrEnv }
+    const fromFlags: FlagOptions = yield* withEnvironment({ ...rest, logLevel: yield* GlobalFlag.LogLevel })
     const file = Option.isSome(config) ? yield* readConfigFile(config.value) : {}
     return mergeOptions(fromFlags, file)
   })

@@ -43,15 +43,24 @@ const writeReadyFd = (fd: number, url: string) =>
     Effect.catch((e) => Effect.logWarning(`cannot write the ready line to descriptor ${fd}: ${String(e)}`))
   )
 
+/** Why systemd-notify did not do it, for the warning; undefined when it did. */
+type NotifyFailure = { readonly missing: true } | { readonly missing: false; readonly detail: string } | undefined
+
 /** Runs systemd-notify with `args`; its failure is logged, never fatal. */
 const systemdNotify = (args: ReadonlyArray<string>) =>
-  Effect.callback<string | undefined>((resume) => {
+  Effect.callback<NotifyFailure>((resume) => {
     const child = ChildProcess.execFile(
       "systemd-notify",
       [...args],
       { timeout: NOTIFY_TIMEOUT_MS },
       (error, _stdout, stderr) => {
-        resume(Effect.succeed(error === null ? undefined : `${error.message.split("\n")[0]} ${stderr}`.trim()))
+        resume(Effect.succeed(
+          error === null
+            ? undefined
+            : error.code === "ENOENT"
+            ? { missing: true }
+            : { missing: false, detail: `${error.message.split("\n")[0]} ${stderr}`.trim() }
+        ))
       }
     )
     return Effect.sync(() => void child.kill())
@@ -59,8 +68,12 @@ const systemdNotify = (args: ReadonlyArray<string>) =>
     Effect.flatMap((failure) =>
       failure === undefined
         ? Effect.logDebug("told systemd we are ready")
+        : failure.missing
+        ? Effect.logWarning(
+          "NOTIFY_SOCKET is set but systemd-notify is not on PATH, so systemd is not told we are ready; use Type=exec"
+        )
         : Effect.logWarning(
-          `NOTIFY_SOCKET is set but systemd-notify failed (${failure}); ` +
+          `NOTIFY_SOCKET is set but systemd-notify failed (${failure.detail}); ` +
             "the unit needs NotifyAccess=all, or Type=exec without notifications"
         )
     )

@@ -14,7 +14,7 @@ import { type AppError, UsageError } from "./AppErrors.ts"
 import { mergeOptions, NO_FLAGS } from "./AppOptions.ts"
 import { exitCode } from "./Exit.ts"
 import { intAtLeast } from "./OptionRules.ts"
-import { detach } from "./rump/Detach.ts"
+import { DETACHED_ENV, detach } from "./rump/Detach.ts"
 import { parseRumpServerArgs, RUMP_SERVER, RUMP_USAGE, type RumpServerArgs } from "./rump/RumpServerArgs.ts"
 
 const report = (e: AppError) => Console.error(`${RUMP_SERVER}: ${e.message}`)
@@ -43,7 +43,9 @@ const main = (argv: ReadonlyArray<string>) =>
       yield* Console.error(RUMP_USAGE)
       return yield* new UsageError({ message: args.error })
     }
-    for (const warning of args.warnings) yield* Console.error(`${RUMP_SERVER}: ${warning}`)
+    // a daemon's parent printed them already
+    const detached = yield* Config.option(Config.String(DETACHED_ENV)).pipe(Effect.orElseSucceed(Option.none))
+    if (Option.isNone(detached)) for (const warning of args.warnings) yield* Console.error(`${RUMP_SERVER}: ${warning}`)
     if (args.foreground) return yield* foreground(args).pipe(Effect.tapError(report))
     const daemon = yield* detach(import.meta.filename, argv).pipe(Effect.tapError(report))
     if (args.verbose) yield* Console.error(`${RUMP_SERVER}: pid ${daemon.pid} serving ${daemon.url}`)

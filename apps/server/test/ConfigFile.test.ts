@@ -5,14 +5,13 @@
  * whole path.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { connect } from "@sysproxy/client"
+import { makeClient } from "@sysproxy/client"
 import { Effect, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { mergeOptions, NO_FLAGS } from "../src/AppOptions.ts"
 import { decodeConfig } from "../src/ConfigFile.ts"
 import { spawnApp, tempDir } from "./ChildApp.ts"
-import { sysctlString } from "./GuestCalls.ts"
 
 const LISTENING = /listening on unix:\/\//
 
@@ -88,11 +87,9 @@ describe.concurrent("sysproxy-server --config", () => {
       const fromFile = yield* spawnApp(["--config", config])
       yield* fromFile.waitForStdout(LISTENING)
       assert.strictEqual(Fs.lstatSync(sock).mode & 0o777, 0o640)
-      const hostname = yield* Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(`unix://${sock}`)
-        yield* client.handshakeGuest("cfg")
-        return yield* sysctlString(client, [1, 10])
-      }))
+      const hostname = yield* Effect.scoped(
+        Effect.flatMap(makeClient({ url: `unix://${sock}`, comm: "cfg" }), (p) => p.sysctl("kern.hostname"))
+      )
       assert.strictEqual(hostname, "configured")
       yield* fromFile.kill("SIGTERM")
       assert.strictEqual((yield* fromFile.ended()).code, 0)

@@ -4,9 +4,10 @@
  * session did; and the connection's log lines naming the client.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { connect } from "@sysproxy/client"
+import { connect, makeClient } from "@sysproxy/client"
+import { FrameClasses, FrameTypes, type Header, HEADER_SIZE, writeHeaderFields } from "@sysproxy/protocol"
 import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { spawnApp, tempDir } from "./ChildApp.ts"
@@ -28,6 +29,14 @@ const samples = (text: string): ReadonlyMap<string, number> =>
       return [l.slice(0, cut), Number(l.slice(cut + 1))] as const
     })
   )
+
+/** A frame of a header only: a SYSCALL request, but for the fields given. */
+const bareHeader = (fields: Partial<Header>) => {
+  const bytes = new Uint8Array(HEADER_SIZE)
+  const base = { len: BigInt(HEADER_SIZE), reqno: 1n, class: FrameClasses.REQ, type: FrameTypes.SYSCALL, arg: 0 }
+  writeHeaderFields(new DataView(bytes.buffer), { ...base, ...fields })
+  return bytes
+}
 
 describe.concurrent("sysproxy-server --metrics", () => {
   it.live("a scrape after a session shows what it did; lines after the handshake carry pid and comm", () =>
@@ -85,6 +94,54 @@ describe.concurrent("sysproxy-server --metrics", () => {
       assert.strictEqual(handshake.annotations.comm, "scraped")
       assert.isNumber(handshake.annotations.pid)
       assert.isNumber(handshake.annotations.connection)
+
+      yield* app.kill("SIGTERM")
+      assert.strictEqual((yield* app.ended()).code, 0)
+    }))
+
+  it.live("handshakes of every kind, undecodable frames by kind, and the pool's busy and queued workers", () =>
+    Effect.gen(function*() {
+      const url = `unix://${Path.join(yield* tempDir, "rump.sock")}`
+      const app = yield* spawnApp([
+        ...["--metrics", "127.0.0.1:0", "--max-workers", "1", "--idle-workers", "0", "--grace", "0", url]
+      ])
+      yield* app.waitForStdout(/listening on unix:/)
+      const metricsUrl = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(app.stdout())![1]!
+      const scraped = Effect.map(scrape(metricsUrl), (page) => samples(page.text))
+
+      // guest, then prefork and fork (parent.fork() does both), then exec in the child
+      const parent = yield* makeClient({ url, comm: "parent" })
+      const child = yield* parent.fork()
+      yield* child.exec("execd")
+
+      // each bad frame (on a connection of its own, before a handshake) is counted by the field it broke at
+      for (const fields of [{ class: 9 }, { type: 99 }, { len: 1n << 40n }]) {
+        yield* Effect.flatMap(connect(url), (c) => c.writeRaw(bareHeader(fields)))
+      }
+
+      // one worker: a read of an empty pipe holds it, so the child's getpid waits in the queue
+      const [readEnd] = yield* parent.pipe()
+      yield* parent.read(readEnd, 1).pipe(Effect.forkChild)
+      yield* child.getpid().pipe(Effect.forkChild)
+      const expected: ReadonlyArray<readonly [string, number, string]> = [
+        ["sysproxy_worker_pool_queued", 1, "the getpid behind the read"],
+        ["sysproxy_worker_pool_busy", 1, "the read"],
+        ["sysproxy_worker_pool_size", 1, "--max-workers 1"],
+        ["sysproxy_inflight_jobs", 2, "the read and the getpid"],
+        ...["guest", "prefork", "fork", "exec"].map((kind) => [`sysproxy_handshakes_total{kind="${kind}"}`, 1, kind] as const),
+        ...["class", "type", "len"].map((kind) => [`sysproxy_protocol_errors_total{kind="${kind}"}`, 1, kind] as const),
+        [`sysproxy_error_replies_total{code="MALFORMED_REQUEST"}`, 1, "the unknown class"],
+        [`sysproxy_error_replies_total{code="AUTH"}`, 1, "a request of an unknown type before a handshake"]
+      ]
+      // polled: the frames and the queued getpid reach the server in their own time
+      const s = yield* scraped.pipe(
+        Effect.repeat({
+          until: (m) => expected.every(([series, n]) => m.get(series) === n),
+          schedule: Schedule.spaced("50 millis"),
+          times: 1200
+        })
+      )
+      for (const [series, n, why] of expected) assert.strictEqual(s.get(series), n, `${series} (${why})`)
 
       yield* app.kill("SIGTERM")
       assert.strictEqual((yield* app.ended()).code, 0)

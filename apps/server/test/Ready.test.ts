@@ -68,6 +68,25 @@ describe.concurrent("sysproxy-server ready signals", () => {
       assert.strictEqual(app.stderr(), "sysproxy-server: --ready-fd 77: not an open file descriptor\n")
     }))
 
+  it.live("NOTIFY_SOCKET without systemd-notify on PATH: a warning saying so, and the server serves", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const url = `unix://${Path.join(dir, "rump.sock")}`
+      // an empty directory as the whole PATH: no systemd-notify (the app itself is started by absolute path)
+      const app = yield* spawnApp(["--log-format", "json", url], { NOTIFY_SOCKET: Path.join(dir, "notify"), PATH: dir })
+      yield* app.waitForStdout(/systemd-notify is not on PATH/)
+      const warning = app.stdout().split("\n").find((l) => l.includes("systemd-notify is not on PATH"))
+      assert.strictEqual(JSON.parse(warning ?? "{}").level, "WARN")
+      assert.match(warning ?? "", /use Type=exec/)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const client = yield* connect(url)
+        yield* client.handshakeGuest("unnotified")
+        assert.strictEqual((yield* client.syscall(SYS.getpid)).error, 0)
+      }))
+      yield* app.kill("SIGTERM")
+      assert.strictEqual((yield* app.ended()).code, 0)
+    }))
+
   it.live.runIf(onPath("systemd-notify") && onPath("gcc"))(
     "NOTIFY_SOCKET: READY=1 with the status and our pid reaches a real unix datagram socket",
     () =>

@@ -4,17 +4,16 @@
  * it boots (-c, -r, -d), the foreground mode, and failures that exit 1.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { connect } from "@sysproxy/client"
-import { SYS } from "@sysproxy/protocol/netbsd"
+import { makeClient } from "@sysproxy/client"
 import { Effect, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { componentWarning } from "../src/rump/Components.ts"
+import { DETACHED_ENV } from "../src/rump/Detach.ts"
 import { parseDriveSpec } from "../src/rump/DriveSpec.ts"
 import { parseRumpServerArgs, RUMP_USAGE } from "../src/rump/RumpServerArgs.ts"
 import { parseSize } from "../src/rump/Sizes.ts"
 import { spawnApp, tempDir } from "./ChildApp.ts"
-import { readGuestFile, sysctlNumber } from "./GuestCalls.ts"
 
 const MiB = 1024 * 1024
 
@@ -125,12 +124,11 @@ describe.concurrent("rump_server as a process", () => {
 
       // right after the parent's exit, with no retry: the socket must already accept
       yield* Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(url)
-        yield* client.handshakeGuest("rumpclient")
-        assert.strictEqual(yield* sysctlNumber(client, [6, 3]), 2, "hw.ncpu")
-        assert.strictEqual(yield* sysctlNumber(client, [6, 13]), 64 * MiB, "hw.physmem64")
-        assert.strictEqual(new TextDecoder().decode(yield* readGuestFile(client, "/img/data")), "mapped from the host")
-        yield* client.syscall(SYS.reboot, [0]).pipe(Effect.ignore)
+        const p = yield* makeClient({ url, comm: "rumpclient" })
+        assert.strictEqual(yield* p.sysctl("hw.ncpu"), 2)
+        assert.strictEqual(yield* p.sysctl("hw.physmem64"), BigInt(64 * MiB))
+        assert.strictEqual(new TextDecoder().decode(yield* p.readFile("/img/data")), "mapped from the host")
+        yield* p.reboot()
       }))
       yield* eventually("the daemon to exit", () => !alive(pid))
       assert.isFalse(Fs.existsSync(sock))
@@ -154,6 +152,29 @@ describe.concurrent("rump_server as a process", () => {
       const parent = yield* spawnApp([`unix://${path}`], {}, { program: "rump_server" })
       assert.strictEqual((yield* parent.ended()).code, 1)
       assert.strictEqual(parent.stderr(), `rump_server: cannot listen on unix://${path}: ${path} exists and is not a socket\n`)
+    }))
+
+  it.live("no temporary directory for the daemon's stderr: exit 1 with one line", () =>
+    Effect.gen(function*() {
+      const missing = Path.join(yield* tempDir, "gone")
+      const parent = yield* spawnApp(["unix:///tmp/never.sock"], { TMPDIR: missing }, { program: "rump_server" })
+      assert.strictEqual((yield* parent.ended()).code, 1)
+      assert.match(parent.stderr(), /^rump_server: cannot start the server: ENOENT: [^\n]*\n$/)
+    }))
+
+  it.live("the daemon does not repeat the warnings its parent printed; the parent prints them once", () =>
+    Effect.gen(function*() {
+      const path = Path.join(yield* tempDir, "not-a-socket")
+      Fs.writeFileSync(path, "keep me")
+      const args = ["-l", "rumpfs_ffs", `unix://${path}`]
+      const reason = `rump_server: cannot listen on unix://${path}: ${path} exists and is not a socket\n`
+      const warning = "rump_server: -l rumpfs_ffs: not part of this kernel; ignored\n"
+      const daemon = yield* spawnApp(["-s", ...args], { [DETACHED_ENV]: "1" }, { program: "rump_server" })
+      assert.strictEqual((yield* daemon.ended()).code, 1)
+      assert.strictEqual(daemon.stderr(), reason)
+      const parent = yield* spawnApp(args, {}, { program: "rump_server" })
+      assert.strictEqual((yield* parent.ended()).code, 1)
+      assert.strictEqual(parent.stderr(), warning + reason)
     }))
 
   it.live("a bad command line exits 1 with the reason and the usage", () =>

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { connect } from "@sysproxy/client"
-import { SYS } from "@sysproxy/protocol/netbsd"
+import { connect, makeClient, type SysproxyProcess } from "@sysproxy/client"
+import { openFlags, rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -8,11 +8,23 @@ import { spawnApp, tempDir } from "./ChildApp.ts"
 
 const LISTENING = /listening on unix:\/\//
 
-describe.concurrent("sysproxy-server as a process", () => {
-  it("runs on Node 24", () => {
-    assert.strictEqual(process.versions.node.split(".")[0], "24")
+/** A server (URL from RUMP_SERVER) a guest has sent reboot(howto) to, and had its answer; `mode`: its socket's before. */
+const halted = (howto: number, args: ReadonlyArray<string> = []) =>
+  Effect.gen(function*() {
+    const sock = Path.join(yield* tempDir, "rump.sock")
+    const app = yield* spawnApp(args, { RUMP_SERVER: `unix://${sock}` })
+    yield* app.waitForStdout(LISTENING)
+    const mode = Fs.lstatSync(sock).mode & 0o777
+    yield* Effect.scoped(Effect.gen(function*() {
+      const client = yield* connect(`unix://${sock}`)
+      yield* client.handshakeGuest("halter")
+      const r = yield* client.syscall(SYS.reboot, [howto])
+      assert.strictEqual(r.error, 0, "the caller is answered before the server stops")
+    }))
+    return { app, sock, mode }
   })
 
+describe.concurrent("sysproxy-server as a process", () => {
   it.live("serves a guest, then SIGTERM removes the socket and exits 0", () =>
     Effect.gen(function*() {
       const sock = Path.join(yield* tempDir, "rump.sock")
@@ -42,20 +54,34 @@ describe.concurrent("sysproxy-server as a process", () => {
 
   it.live("RUMP_SERVER gives the URL; a client's reboot halts the server and it exits 0", () =>
     Effect.gen(function*() {
-      const sock = Path.join(yield* tempDir, "rump.sock")
-      const app = yield* spawnApp(["--socket-mode", "0660"], { RUMP_SERVER: `unix://${sock}` })
-      yield* app.waitForStdout(LISTENING)
-      assert.strictEqual(Fs.lstatSync(sock).mode & 0o777, 0o660)
-      yield* Effect.scoped(Effect.gen(function*() {
-        const client = yield* connect(`unix://${sock}`)
-        yield* client.handshakeGuest("halter")
-        // the answer may or may not beat the close; either way the server halts
-        yield* client.syscall(SYS.reboot, [0]).pipe(Effect.ignore)
-      }))
-      const ended = yield* app.ended()
-      assert.deepStrictEqual(ended, { code: 0, signal: null })
+      const { app, mode, sock } = yield* halted(0, ["--socket-mode", "0660"])
+      assert.strictEqual(mode, 0o660)
+      assert.deepStrictEqual(yield* app.ended(), { code: 0, signal: null })
       assert.isFalse(Fs.existsSync(sock))
-      assert.match(app.stdout(), /halted by a client/)
+      assert.match(app.stdout(), /halted by a client \(howto 0\); exiting/)
+    }))
+
+  it.live("reboot with RB_HALT: the socket is removed but the process lingers until a signal, then exits 0", () =>
+    Effect.gen(function*() {
+      const { app, sock } = yield* halted(rebootFlags.RB_HALT)
+      yield* app.waitForStdout(/lingering until a signal/)
+      assert.isFalse(Fs.existsSync(sock))
+      assert.doesNotThrow(() => process.kill(app.pid, 0), "still running")
+      yield* app.kill("SIGTERM")
+      assert.deepStrictEqual(yield* app.ended(), { code: 0, signal: null })
+      assert.strictEqual(app.stderr(), "")
+    }))
+
+  it.live("reboot with RB_DUMP (even with RB_HALT) ends it as a panic: one line, exit 1, socket removed", () =>
+    Effect.gen(function*() {
+      const howto = rebootFlags.RB_DUMP | rebootFlags.RB_HALT
+      const { app, sock } = yield* halted(howto)
+      assert.deepStrictEqual(yield* app.ended(), { code: 1, signal: null })
+      assert.isFalse(Fs.existsSync(sock))
+      assert.strictEqual(
+        app.stderr(),
+        `sysproxy-server: panic: a client halted the kernel with RB_DUMP (howto ${howto})\n`
+      )
     }))
 
   it.live("--help prints usage and exits 0", () =>
@@ -87,12 +113,21 @@ describe.concurrent("sysproxy-server as a process", () => {
       assert.match(app.stderr(), /^sysproxy-server: no server URL: .*RUMP_SERVER\n$/)
     }))
 
-  it.live("a bad flag value exits 2", () =>
+  it.live("a bad flag value exits 2: the usage on stdout, the flag and what it expects on stderr (as the README says)", () =>
     Effect.gen(function*() {
       const app = yield* spawnApp(["--max-clients", "0", "unix:///tmp/never.sock"])
       const ended = yield* app.ended()
       assert.strictEqual(ended.code, 2)
-      assert.match(app.stdout() + app.stderr(), /--max-clients/)
+      assert.match(app.stdout(), /^DESCRIPTION\n[^]*\nUSAGE\n {2}sysproxy-server \[flags\] \[<URL>\]/)
+      assert.strictEqual(app.stderr(), `\nERROR\n  Invalid value for flag --max-clients: "0". Expected: an integer of at least 1\n`)
+    }))
+
+  it.live("a bad environment variable exits 2 with one line naming it and its value", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp(["unix:///tmp/never.sock"], { SYSPROXY_MAX_CLIENTS: "abc" })
+      assert.strictEqual((yield* app.ended()).code, 2)
+      assert.strictEqual(app.stderr(), `sysproxy-server: bad SYSPROXY_MAX_CLIENTS "abc": expected an integer of at least 1\n`)
+      assert.strictEqual(app.stdout(), "")
     }))
 
   it.live("an address that cannot be used exits 1 with one line", () =>
@@ -112,42 +147,24 @@ describe.concurrent("sysproxy-server as a process", () => {
       const root = Path.join(dir, "root")
       Fs.mkdirSync(root)
       const url = `unix://${Path.join(dir, "rump.sock")}`
-      const run = <A, E>(session: (c: Effect.Success<ReturnType<typeof connect>>) => Effect.Effect<A, E>) =>
+      const run = <A, E>(session: (p: SysproxyProcess) => Effect.Effect<A, E>) =>
         Effect.gen(function*() {
           const app = yield* spawnApp(["--root", root, url])
           yield* app.waitForStdout(LISTENING)
-          const out = yield* Effect.scoped(Effect.gen(function*() {
-            const client = yield* connect(url)
-            yield* client.handshakeGuest("persist")
-            return yield* session(client)
-          }))
+          const out = yield* Effect.scoped(Effect.flatMap(makeClient({ url, comm: "persist" }), session))
           yield* app.kill("SIGTERM")
           assert.strictEqual((yield* app.ended()).code, 0)
           return out
         })
-      const O_WRONLY = 1
-      const O_CREAT = 0x200
-      yield* run((c) =>
+      yield* run((p) =>
         Effect.gen(function*() {
-          const fd = yield* c.syscall(SYS.open, [c.space.allocString("/kept"), O_WRONLY | O_CREAT, 0o644])
-          assert.strictEqual(fd.error, 0)
-          const data = new TextEncoder().encode("persisted")
-          const w = yield* c.syscall(SYS.write, [fd.retval0, c.space.alloc(data), data.byteLength])
-          assert.deepStrictEqual([w.error, w.retval0], [0, 9n])
-          assert.strictEqual((yield* c.syscall(SYS.close, [fd.retval0])).error, 0)
+          const fd = yield* p.open("/kept", openFlags.O_WRONLY | openFlags.O_CREAT, 0o644)
+          assert.strictEqual(yield* p.write(fd, "persisted"), 9)
+          yield* p.close(fd)
         })
       )
       assert.strictEqual(Fs.readFileSync(Path.join(root, "kept"), "utf8"), "persisted")
-      const text = yield* run((c) =>
-        Effect.gen(function*() {
-          const fd = yield* c.syscall(SYS.open, [c.space.allocString("/kept"), 0, 0])
-          assert.strictEqual(fd.error, 0)
-          const buf = c.space.alloc(64)
-          const r = yield* c.syscall(SYS.read, [fd.retval0, buf, 64])
-          assert.strictEqual(r.error, 0)
-          return new TextDecoder().decode(c.space.read(buf, Number(r.retval0)))
-        })
-      )
+      const text = yield* run((p) => Effect.map(p.readFile("/kept"), (bytes) => new TextDecoder().decode(bytes)))
       assert.strictEqual(text, "persisted")
     }))
 })

@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { connect } from "@sysproxy/client"
+import { TIMESPEC_SIZE, writeTimespec } from "@sysproxy/protocol"
 import { SYS } from "@sysproxy/protocol/netbsd"
 import { Effect, Exit, Fiber } from "effect"
 import * as Fs from "node:fs"
@@ -13,10 +14,10 @@ import { spawnApp, tempDir } from "./ChildApp.ts"
 
 const LISTENING = /listening on unix:\/\//
 
-/** struct timespec { int64 tv_sec; long tv_nsec; } */
+/** A struct timespec of whole seconds, as nanosleep reads it. */
 const timespec = (seconds: number) => {
-  const bytes = new Uint8Array(16)
-  new DataView(bytes.buffer).setBigInt64(0, BigInt(seconds), true)
+  const bytes = new Uint8Array(TIMESPEC_SIZE)
+  writeTimespec(new DataView(bytes.buffer), 0, { sec: BigInt(seconds), nsec: 0 })
   return bytes
 }
 

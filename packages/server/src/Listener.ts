@@ -37,7 +37,18 @@ const unixPathIsLive = (path: string): Effect.Effect<boolean> =>
     return Effect.sync(() => probe.destroy())
   })
 
-const listenOn = (server: Net.Server, url: ServerUrl, mode: number, raw: string) =>
+/**
+ * Binds and listens. An error before listening fails the start; one after
+ * (accept failing with EMFILE, ...) goes to `onLaterError`: with no
+ * "error" listener node:net would throw it and take the process down.
+ */
+const listenOn = (
+  server: Net.Server,
+  url: ServerUrl,
+  mode: number,
+  raw: string,
+  onLaterError: (e: NodeJS.ErrnoException) => void
+) =>
   Effect.callback<void, ServerStartError>((resume) => {
     const onError = (e: NodeJS.ErrnoException) =>
       resume(
@@ -51,6 +62,7 @@ const listenOn = (server: Net.Server, url: ServerUrl, mode: number, raw: string)
       )
     server.once("error", onError)
     const done = () => {
+      server.on("error", onLaterError)
       server.off("error", onError)
       resume(Effect.void)
     }
@@ -121,7 +133,10 @@ export const listen = (rawUrl: string, unixSocketMode: number, onConnection: (so
         Fs.rmSync(url.path, { force: true })
       }
     })
-    yield* Effect.acquireRelease(listenOn(server, url, unixSocketMode, rawUrl), () => stop)
+    const run = Effect.runForkWith(yield* Effect.context<never>())
+    const onLaterError = (e: NodeJS.ErrnoException) =>
+      void run(Effect.logError(`${rawUrl}: ${e.message}; still listening`))
+    yield* Effect.acquireRelease(listenOn(server, url, unixSocketMode, rawUrl, onLaterError), () => stop)
     if (url._tag === "Unix") {
       yield* Effect.sync(() => {
         Fs.chmodSync(url.path, unixSocketMode)

@@ -3,11 +3,12 @@
  * (mode, stale and live files, removal), bad URLs, and the client limit.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { Effect, Exit, Logger, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
+import { listen } from "../src/Listener.ts"
 import { type RawConn, BANNER, hasIpv6Loopback, pollUntil, rawConnect, startServer, tempDir, tempSocketPath } from "./support.ts"
 
 /** Connects, waits for the banner, then checks that nothing else follows it. */
@@ -184,6 +185,25 @@ describe("the unix socket file", () => {
       yield* Scope.close(scope, Exit.void)
       assert.isFalse(Fs.existsSync(path))
       assert.notStrictEqual(yield* probeUnix(path), "connected")
+    }))
+
+  it.live("an error after listening (accept's EMFILE) is logged; the listener goes on accepting", () =>
+    Effect.gen(function*() {
+      const path = yield* tempSocketPath
+      const lines: Array<string> = []
+      const collector = Logger.make((o) => lines.push(`${o.logLevel}: ${[o.message].flat().map(String).join(" ")}`))
+      let accepted = 0
+      const listener = yield* listen(`unix://${path}`, 0o600, (socket) => {
+        accepted++
+        socket.destroy()
+      }).pipe(Effect.provide(Logger.layer([collector])))
+      const emfile = Object.assign(new Error("accept EMFILE"), { code: "EMFILE", syscall: "accept" })
+      // what node:net does when accept fails; without a listener, emit throws it
+      assert.doesNotThrow(() => listener.server.emit("error", emfile))
+      yield* pollUntil(Effect.sync(() => lines.length), (n) => n > 0, "the log line")
+      assert.deepStrictEqual(lines, [`Error: unix://${path}: accept EMFILE; still listening`])
+      assert.strictEqual(yield* probeUnix(path), "connected")
+      yield* pollUntil(Effect.sync(() => accepted), (n) => n === 1, "the connection accepted")
     }))
 
   it.live("a relative unix:// path is resolved against the working directory", () =>

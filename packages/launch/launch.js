@@ -1,18 +1,15 @@
 /**
  * What the installed commands run (plain JavaScript, so npm can link and
- * chmod them at install time, before anything is built): the compiled
- * program in dist/. Effect 4 needs Node >= 22.19; on an older Node (a
+ * chmod the bins at install time, before anything is built): a compiled
+ * program in some dist/. Effect 4 needs Node >= 22.19; on an older Node (a
  * shell's system Node) the program is run on the Node the repository pins
  * (the `node` package in node_modules), with signals passed on and its
- * exit status kept.
+ * exit status (or the signal that ended it) kept.
  */
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
-import { dirname, join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-
-const here = dirname(fileURLToPath(import.meta.url))
+import { fileURLToPath } from "node:url"
 
 const recentEnough = () => {
   const [major, minor] = process.versions.node.split(".").map(Number)
@@ -28,14 +25,18 @@ const pinnedNode = () => {
   }
 }
 
-export const launch = async (name, entry) => {
-  const program = join(here, "..", "dist", entry)
+/**
+ * Runs the program at `programUrl` (a file: URL, e.g. new URL("../dist/main.js",
+ * import.meta.url)) as the command `name`, with this process's arguments.
+ */
+export const launch = async (name, programUrl) => {
+  const program = fileURLToPath(programUrl)
   if (!existsSync(program)) {
     process.stderr.write(`${name}: not built yet (no ${program}); run npm run build\n`)
     process.exit(1)
   }
   if (recentEnough()) {
-    await import(pathToFileURL(program).href)
+    await import(programUrl.href)
     return
   }
   const node = pinnedNode()
@@ -45,6 +46,10 @@ export const launch = async (name, entry) => {
   }
   // a process group of its own: a terminal's Ctrl-C reaches it once, through us
   const child = spawn(node, [program, ...process.argv.slice(2)], { stdio: "inherit", detached: true })
+  child.on("error", (e) => {
+    process.stderr.write(`${name}: cannot run ${node}: ${e.message}\n`)
+    process.exit(1)
+  })
   const signals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]
   const forward = (signal) => child.kill(signal)
   for (const s of signals) process.on(s, forward)
