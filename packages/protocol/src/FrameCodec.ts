@@ -80,6 +80,12 @@ export const FrameFromBytes = Schema.Uint8Array.pipe(
 
 const formatIssue = SchemaIssue.makeFormatterDefault()
 
+/** The frame that `bytes` hold (decodeParts checks `len` against them); `input` is what an issue names. */
+const decodeWholeFrame = (bytes: Uint8Array, input: unknown) => {
+  const r = decodeParts(readHeaderFields(bytes), bytes.subarray(HEADER_SIZE))
+  return isFieldIssue(r) ? Effect.fail(toSchemaIssue(r, input)) : Effect.succeed(r)
+}
+
 /**
  * FrameFromBytes narrowed to one message kind. decodeFrame reads the kind
  * from the header first (kindOf) and decodes through that kind's Schema:
@@ -92,10 +98,7 @@ const bytesToMember = (tag: FrameTag) =>
     Schema.decodeTo(
       FrameMembers[tag] as unknown as Schema.Codec<Frame, Frame>,
       SchemaTransformation.transformEffect({
-        decode: (bytes: Uint8Array) => {
-          const r = decodeParts(readHeaderFields(bytes), bytes.subarray(HEADER_SIZE))
-          return isFieldIssue(r) ? Effect.fail(toSchemaIssue(r, bytes)) : Effect.succeed(r)
-        },
+        decode: (bytes: Uint8Array) => decodeWholeFrame(bytes, bytes),
         encode: (frame: Frame) => Effect.succeed(encodeWhole(frame))
       })
     )
@@ -111,11 +114,7 @@ const chunksToMember = (tag: FrameTag) =>
     Schema.decodeTo(
       FrameMembers[tag] as unknown as Schema.Codec<Frame, Frame>,
       SchemaTransformation.transformEffect({
-        decode: (chunks: ReadonlyArray<Uint8Array>) => {
-          const bytes = joinChunks(chunks)
-          const r = decodeParts(readHeaderFields(bytes), bytes.subarray(HEADER_SIZE))
-          return isFieldIssue(r) ? Effect.fail(toSchemaIssue(r, chunks)) : Effect.succeed(r)
-        },
+        decode: (chunks: ReadonlyArray<Uint8Array>) => decodeWholeFrame(joinChunks(chunks), chunks),
         encode: (frame: Frame) => Effect.succeed(encodeChunks(frame))
       })
     )

@@ -1,5 +1,6 @@
 import "./SchemaJit.ts"
 
+export * from "./abi/Fields.ts"
 export * from "./abi/Stat.ts"
 export * from "./abi/Timespec.ts"
 export * from "./Banner.ts"

@@ -3,6 +3,7 @@
  * (Structs.dirent): each says its own length (d_reclen), so the buffer is
  * walked record by record.
  */
+import { fieldOffset } from "@sysproxy/protocol"
 import { Structs } from "@sysproxy/protocol/netbsd"
 import { Result } from "effect"
 import { structReader } from "./StructReader.ts"
@@ -15,7 +16,7 @@ export interface Dirent {
 }
 
 const read = structReader(Structs.dirent)
-const NAME = Structs.dirent.fields.find((f) => f.name === "d_name")?.offset ?? 0
+const NAME = fieldOffset(Structs.dirent, "d_name")
 const utf8 = new TextDecoder("utf-8")
 
 /**

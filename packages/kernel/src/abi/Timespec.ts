@@ -4,7 +4,7 @@
  * caller sent, checked as NetBSD checks it, and the clocks. struct
  * timeval's codecs are in Timeval.ts.
  */
-import { type Timespec, TIMESPEC_SIZE, writeTimespec } from "@sysproxy/protocol"
+import { fieldOffset, type Timespec, TIMESPEC_SIZE, writeTimespec } from "@sysproxy/protocol"
 import { Structs } from "@sysproxy/protocol/netbsd"
 
 export { type Timespec, TIMESPEC_SIZE, writeTimespec }
@@ -17,14 +17,8 @@ export interface RawTimespec {
   readonly nsec: bigint
 }
 
-/** A field's offset in a struct layout (0 if the layout lacks it). */
-export const offsetOf = (
-  layout: { readonly fields: ReadonlyArray<{ readonly name: string; readonly offset: number }> },
-  name: string
-): number => layout.fields.find((f) => f.name === name)?.offset ?? 0
-
-const TS_SEC = offsetOf(Structs.timespec, "tv_sec")
-const TS_NSEC = offsetOf(Structs.timespec, "tv_nsec")
+const TS_SEC = fieldOffset(Structs.timespec, "tv_sec")
+const TS_NSEC = fieldOffset(Structs.timespec, "tv_nsec")
 
 export const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 

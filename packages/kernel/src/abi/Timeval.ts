@@ -6,14 +6,15 @@
  * nanoseconds.
  */
 import { Structs } from "@sysproxy/protocol/netbsd"
-import { NS_PER_SEC, offsetOf, viewOf } from "./Timespec.ts"
+import { fieldOffset } from "@sysproxy/protocol"
+import { NS_PER_SEC, viewOf } from "./Timespec.ts"
 
 export const TIMEVAL_SIZE = Structs.timeval.size
 /** struct timezone { int tz_minuteswest; int tz_dsttime }: gettimeofday fills it with zeros. */
 export const TIMEZONE_SIZE = 8
 
-const TV_SEC = offsetOf(Structs.timeval, "tv_sec")
-const TV_USEC = offsetOf(Structs.timeval, "tv_usec")
+const TV_SEC = fieldOffset(Structs.timeval, "tv_sec")
+const TV_USEC = fieldOffset(Structs.timeval, "tv_usec")
 
 /** The timeval at `offset`: tv_sec (int64) and tv_usec (int32). */
 export const decodeTimeval = (bytes: Uint8Array, offset = 0): { readonly sec: bigint; readonly usec: number } => {

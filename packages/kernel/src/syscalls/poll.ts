@@ -17,6 +17,7 @@
  * - anything with no poll (a fifo node): never.
  */
 import { Duration, Effect } from "effect"
+import { fieldOffset } from "@sysproxy/protocol"
 import { Errno, fdSet, pollEvents, Structs, SYS } from "@sysproxy/protocol/netbsd"
 import type { File } from "../fd/File.ts"
 import type { FileTable } from "../fd/FileTable.ts"
@@ -39,13 +40,10 @@ const NDFILE = 20
 /** pollcommon refuses more entries than the table's size plus this. */
 const POLL_SLACK = 1000
 
-const offsetOf = (layout: { readonly fields: ReadonlyArray<{ readonly name: string; readonly offset: number }> }, name: string) =>
-  layout.fields.find((f) => f.name === name)?.offset ?? 0
-
 const POLLFD_SIZE = Structs.pollfd.size
-const PFD_FD = offsetOf(Structs.pollfd, "fd")
-const PFD_EVENTS = offsetOf(Structs.pollfd, "events")
-const PFD_REVENTS = offsetOf(Structs.pollfd, "revents")
+const PFD_FD = fieldOffset(Structs.pollfd, "fd")
+const PFD_EVENTS = fieldOffset(Structs.pollfd, "events")
+const PFD_REVENTS = fieldOffset(Structs.pollfd, "revents")
 
 const viewOf = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
@@ -71,8 +69,8 @@ const timespecAt = (ctx: SyscallContext, addr: bigint): Effect.Effect<readonly [
   addr === 0n ? Effect.succeed(undefined) : Effect.map(copyin(ctx, addr, Structs.timespec.size), (bytes) => {
     const view = viewOf(bytes)
     return [
-      view.getBigInt64(offsetOf(Structs.timespec, "tv_sec"), true),
-      view.getBigInt64(offsetOf(Structs.timespec, "tv_nsec"), true)
+      view.getBigInt64(fieldOffset(Structs.timespec, "tv_sec"), true),
+      view.getBigInt64(fieldOffset(Structs.timespec, "tv_nsec"), true)
     ] as const
   })
 
@@ -81,8 +79,8 @@ const timevalAt = (ctx: SyscallContext, addr: bigint): Effect.Effect<readonly [b
   addr === 0n ? Effect.succeed(undefined) : Effect.map(copyin(ctx, addr, Structs.timeval.size), (bytes) => {
     const view = viewOf(bytes)
     return [
-      view.getBigInt64(offsetOf(Structs.timeval, "tv_sec"), true),
-      BigInt(view.getInt32(offsetOf(Structs.timeval, "tv_usec"), true)) * 1000n
+      view.getBigInt64(fieldOffset(Structs.timeval, "tv_sec"), true),
+      BigInt(view.getInt32(fieldOffset(Structs.timeval, "tv_usec"), true)) * 1000n
     ] as const
   })
 
