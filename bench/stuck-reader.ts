@@ -24,6 +24,7 @@
  * baseline, how many stuck readers were dropped and how long each took.
  */
 import { type Frame, FrameDecoder, encodeFrameResult } from "@sysproxy/protocol"
+import { packArgs } from "@sysproxy/hypervisor/testing"
 import { openFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as Net from "node:net"
@@ -57,11 +58,6 @@ const encode = (frame: Frame): Uint8Array => {
   if (r._tag === "Failure") throw new Error(`cannot encode ${frame._tag}`)
   return r.success
 }
-const slots = (...values: ReadonlyArray<bigint | number>) => {
-  const b = Buffer.alloc(values.length * 8)
-  values.forEach((v, i) => b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), i * 8))
-  return new Uint8Array(b)
-}
 const PATH_ADDR = 0x1000n
 const BUF_ADDR = 0x10_0000n
 const PATH = new TextEncoder().encode("/dev/zero\0")
@@ -89,7 +85,7 @@ const stuckReader = (url: string, n: number) =>
         if (item._tag === "Failure") return fail(new Error(item.failure.message))
         const f = item.success
         if (f._tag === "HandshakeResponse") {
-          socket.write(encode({ _tag: "SyscallRequest", reqno: 1n, sysnum: SYS.open, args: slots(PATH_ADDR, openFlags.O_RDONLY, 0) }))
+          socket.write(encode({ _tag: "SyscallRequest", reqno: 1n, sysnum: SYS.open, args: packArgs(PATH_ADDR, openFlags.O_RDONLY, 0) }))
         } else if (f._tag === "CopyinstrRequest") {
           socket.write(encode({ _tag: "CopyinResponse", reqno: f.reqno, data: PATH }))
         } else if (f._tag === "SyscallResponse" && f.reqno === 1n) {
@@ -97,7 +93,7 @@ const stuckReader = (url: string, n: number) =>
           // from here on nothing is read: the kernel's copyouts pile up in the server
           socket.pause()
           for (let i = 0; i < n; i++) {
-            socket.write(encode({ _tag: "SyscallRequest", reqno: BigInt(10 + i), sysnum: SYS.read, args: slots(f.retval0, BUF_ADDR, READ_SIZE) }))
+            socket.write(encode({ _tag: "SyscallRequest", reqno: BigInt(10 + i), sysnum: SYS.read, args: packArgs(f.retval0, BUF_ADDR, READ_SIZE) }))
           }
           socket.removeAllListeners("close")
           ok(socket)
