@@ -12,7 +12,7 @@ import {
   SYS
 } from "@sysproxy/protocol/netbsd"
 import { File, type FileOps, FREAD, FWRITE } from "../src/fd/File.ts"
-import { sysErr } from "../src/syscalls/SysErr.ts"
+import { sysErr } from "../src/kern/SysErr.ts"
 import { CHUNK } from "../src/syscalls/descriptors/Transfer.ts"
 import { boot, decode, type Guest, i32s, peek, peekI32, text, u64s } from "./support/SyscallHarness.ts"
 

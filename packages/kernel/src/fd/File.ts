@@ -6,8 +6,8 @@
 import type { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import type { WaitQueue } from "../proc/Sleep.ts"
-import type { SysErr } from "../syscalls/SysErr.ts"
-import type { SyscallContext } from "../syscalls/SyscallContext.ts"
+import type { SysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 
 /** Kernel file flags: FFLAGS(oflags) = oflags + 1, so FREAD 1, FWRITE 2. */

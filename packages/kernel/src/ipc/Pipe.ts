@@ -25,8 +25,8 @@ import type { StatInfo } from "../abi/Stat.ts"
 import { File, type FileOps, FREAD, FWRITE } from "../fd/File.ts"
 import type { KernelState } from "../KernelState.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
-import { sysErr } from "../syscalls/SysErr.ts"
-import { realtimeNs } from "../syscalls/time/Clocks.ts"
+import { sysErr } from "../kern/SysErr.ts"
+import { realtimeNs } from "../kern/Clocks.ts"
 
 /** The buffer a pipe starts with (sys/pipe.h PIPE_SIZE). */
 export const PIPE_SIZE = 16384

@@ -7,7 +7,7 @@
  */
 import { Errno, socket as so } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
 
 export const SOCKADDR_IN_SIZE = 16
 export const SOCKADDR_IN6_SIZE = 28

@@ -59,8 +59,8 @@ import type { StatInfo } from "../abi/Stat.ts"
 import { File, type FileOps, FREAD, FWRITE } from "../fd/File.ts"
 import type { KernelState } from "../KernelState.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
-import type { SyscallContext } from "../syscalls/SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 import {
   anyAddr,

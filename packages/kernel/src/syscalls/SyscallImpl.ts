@@ -2,8 +2,8 @@
  * The shape of one syscall's implementation and of a family's table.
  */
 import type { Effect } from "effect"
-import type { SysErr } from "./SysErr.ts"
-import type { SyscallContext } from "./SyscallContext.ts"
+import type { SysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
 
 /** retval[0], or both registers (pipe), or nothing (0). */
 export type SyscallReturn = void | number | bigint | readonly [bigint, bigint]

@@ -14,8 +14,8 @@ import { readdir } from "../vfs/Readdir.ts"
 import { rmdir, unlink } from "../vfs/Remove.ts"
 import { rename } from "../vfs/Rename.ts"
 import { decodeTmpfsArgs, TMPFS_ARGS_SIZE } from "../vfs/TmpfsArgs.ts"
-import { SysErr, sysErr } from "./SysErr.ts"
-import { copyin, copyinPath, copyout, type SyscallContext } from "./SyscallContext.ts"
+import { SysErr, sysErr } from "../kern/SysErr.ts"
+import { copyin, copyinPath, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const path = (ctx: SyscallContext, slot: number) => copyinPath(ctx, ctx.args.ptr(slot))

@@ -21,8 +21,8 @@ import { bytesOfName } from "../vfs/Names.ts"
 import { openAt } from "../vfs/Open.ts"
 import { unlink } from "../vfs/Remove.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
-import { sysErr, type SysErr } from "./SysErr.ts"
-import { copyin, copyinPath, copyout, type SyscallContext } from "./SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { copyin, copyinPath, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const has = (flags: number, bit: number): boolean => (flags & bit) !== 0

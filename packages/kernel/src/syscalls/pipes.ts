@@ -8,8 +8,8 @@ import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
 import type { File } from "../fd/File.ts"
 import { releaseFile } from "../fd/FileTable.ts"
 import { openPipe } from "../ipc/Pipe.ts"
-import { sysErr, type SysErr } from "./SysErr.ts"
-import { copyout, type SyscallContext } from "./SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 /** The flags pipe2 takes; any other bit is EINVAL. */

@@ -22,10 +22,10 @@ import { Errno, fdSet, pollEvents, Structs, SYS } from "@sysproxy/protocol/netbs
 import type { File } from "../fd/File.ts"
 import type { FileTable } from "../fd/FileTable.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
-import { sysErr, type SysErr } from "./SysErr.ts"
-import { copyin, copyout, type SyscallContext } from "./SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { copyin, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
-import { monotonicNs } from "./time/Clocks.ts"
+import { monotonicNs } from "../kern/Clocks.ts"
 
 const { POLLRDNORM, POLLRDBAND, POLLWRNORM, POLLERR, POLLHUP, POLLNVAL, INFTIM } = pollEvents
 

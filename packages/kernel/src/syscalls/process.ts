@@ -5,8 +5,8 @@
 import { Effect } from "effect"
 import { Errno, SYS } from "@sysproxy/protocol/netbsd"
 import type { Proc } from "../proc/Proc.ts"
-import { sysErr, type SysErr } from "./SysErr.ts"
-import type { SyscallContext } from "./SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 /** The live process `pid` (0 is the caller), or ESRCH. */

@@ -9,8 +9,8 @@
 import { Deferred, Effect } from "effect"
 import { Errno, rebootFlags, signals, SYS } from "@sysproxy/protocol/netbsd"
 import type { Proc } from "../proc/Proc.ts"
-import { sysErr, SysErr } from "./SysErr.ts"
-import type { SyscallContext } from "./SyscallContext.ts"
+import { sysErr, SysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 /** reboot's boot string is at most this long (sys_reboot's buffer). */

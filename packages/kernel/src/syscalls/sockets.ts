@@ -46,8 +46,8 @@ import { checkAccess, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, lookupAt, nodeAt } from "../vfs/At.ts"
 import { makeSocketNode } from "../vfs/Create.ts"
 import { CHUNK, type Segment, SSIZE_MAX } from "./descriptors/Transfer.ts"
-import { sysErr, type SysErr } from "./SysErr.ts"
-import { copyin, copyout, type SyscallContext } from "./SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { copyin, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_NOSIGPIPE, SOCK_FLAGS_MASK } = so

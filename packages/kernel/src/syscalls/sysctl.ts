@@ -10,8 +10,8 @@ import { Effect, Result } from "effect"
 import { Errno, SYS, sysctlSpecial } from "@sysproxy/protocol/netbsd"
 import { root } from "./sysctl/Nodes.ts"
 import { dispatch, type SysctlRequest } from "./sysctl/Tree.ts"
-import { sysErr } from "./SysErr.ts"
-import { copyin, copyout } from "./SyscallContext.ts"
+import { sysErr } from "../kern/SysErr.ts"
+import { copyin, copyout } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const SIZE_T = 8

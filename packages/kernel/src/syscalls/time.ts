@@ -5,10 +5,10 @@ import { Effect } from "effect"
 import { clockIds, Errno, SYS, timerFlags } from "@sysproxy/protocol/netbsd"
 import { decodeTimespec, encodeTimespecNs, TIMESPEC_SIZE } from "../abi/Timespec.ts"
 import { encodeTimevalNs, TIMEZONE_SIZE } from "../abi/Timeval.ts"
-import { sysErr } from "./SysErr.ts"
-import { copyin, copyout } from "./SyscallContext.ts"
+import { sysErr } from "../kern/SysErr.ts"
+import { copyin, copyout } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
-import { clockNow, monotonicNs, realtimeNs } from "./time/Clocks.ts"
+import { clockNow, monotonicNs, realtimeNs } from "../kern/Clocks.ts"
 import { nanosleep } from "./time/Nanosleep.ts"
 
 /** __clock_gettime50(clock_id, tp) */

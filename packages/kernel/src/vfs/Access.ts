@@ -7,7 +7,8 @@
  */
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { type Cred, isRoot } from "../kauth/Cred.ts"
 import type { Vnode } from "./Vnode.ts"
 
 /** Access wanted, as the access(2) bits: read 4, write 2, execute/search 1. */
@@ -15,12 +16,7 @@ export const VREAD = 4
 export const VWRITE = 2
 export const VEXEC = 1
 
-export interface Cred {
-  readonly uid: number
-  readonly gid: number
-}
-
-export const isRoot = (cred: Cred): boolean => cred.uid === 0
+export { type Cred, isRoot } from "../kauth/Cred.ts"
 
 export const canAccess = (cred: Cred, node: Vnode, want: number): boolean => {
   if (isRoot(cred)) return (want & VEXEC) === 0 || node.type === "dir" || (node.mode & 0o111) !== 0

@@ -6,8 +6,8 @@
 import { atFlags, Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { File } from "../fd/File.ts"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
-import type { SyscallContext } from "../syscalls/SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
 import { type Lookup, namei, type NameiEnv } from "./Namei.ts"
 import type { Vnode } from "./Vnode.ts"
 

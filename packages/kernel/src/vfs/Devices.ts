@@ -7,7 +7,7 @@
 import { Errno, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { FileOps } from "../fd/File.ts"
-import { sysErr } from "../syscalls/SysErr.ts"
+import { sysErr } from "../kern/SysErr.ts"
 import type { DeviceDriver } from "./Vnode.ts"
 
 /** NetBSD's makedev: major in bits 8-19, minor split over bits 0-7 and 20-31. */

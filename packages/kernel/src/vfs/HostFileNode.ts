@@ -11,7 +11,7 @@
 import { Errno, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { FileOps } from "../fd/File.ts"
-import { sysErr } from "../syscalls/SysErr.ts"
+import { sysErr } from "../kern/SysErr.ts"
 import { makedev } from "./Devices.ts"
 import { FileData, PAGE_SIZE } from "./FileData.ts"
 import { type HostFile, HostFileError, type HostFileType } from "./HostFile.ts"

@@ -7,7 +7,7 @@
  */
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Data, Effect } from "effect"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
 
 export class HostIoError extends Data.TaggedError("HostIoError")<{
   readonly hostPath: string

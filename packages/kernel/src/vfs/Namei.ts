@@ -7,7 +7,7 @@
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type Cred, VEXEC } from "./Access.ts"
 import type { DirectoryNode, Vnode } from "./Vnode.ts"
 

@@ -6,7 +6,7 @@
  */
 import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { sysErr, type SysErr } from "../syscalls/SysErr.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type Cred, isRoot, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
 import type { Lookup } from "./Namei.ts"

@@ -8,7 +8,7 @@
 import { Errno, openFlags, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { File, FileOps } from "../fd/File.ts"
-import { sysErr } from "../syscalls/SysErr.ts"
+import { sysErr } from "../kern/SysErr.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
 import { hostFailure, hostIo } from "./HostIo.ts"

@@ -4,8 +4,8 @@
 import { Effect } from "effect"
 import { Errno, fileFlagsCompat, fileFlagsKernel, ioctl as ioc, ioctlEncoding, lseekWhence } from "@sysproxy/protocol/netbsd"
 import { type File, FREAD, FWRITE } from "../../fd/File.ts"
-import { sysErr, type SysErr } from "../SysErr.ts"
-import { copyin, copyout, type SyscallContext } from "../SyscallContext.ts"
+import { sysErr, type SysErr } from "../../kern/SysErr.ts"
+import { copyin, copyout, type SyscallContext } from "../../kern/SyscallContext.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { getFd } from "./Fd.ts"
 

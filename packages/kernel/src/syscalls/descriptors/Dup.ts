@@ -4,7 +4,7 @@
 import { Effect } from "effect"
 import { Errno, fileFlagsKernel, openFlags } from "@sysproxy/protocol/netbsd"
 import { closeFd } from "../../fd/FileTable.ts"
-import { sysErr } from "../SysErr.ts"
+import { sysErr } from "../../kern/SysErr.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { allocFd, getFd, inRange, installAt } from "./Fd.ts"
 

@@ -6,8 +6,8 @@
 import { Effect } from "effect"
 import { Errno, fcntlCmds, fdFlags, fileFlagsKernel } from "@sysproxy/protocol/netbsd"
 import { closeFd } from "../../fd/FileTable.ts"
-import { sysErr } from "../SysErr.ts"
-import type { SyscallContext } from "../SyscallContext.ts"
+import { sysErr } from "../../kern/SysErr.ts"
+import type { SyscallContext } from "../../kern/SyscallContext.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { allocFd, getFd, inRange } from "./Fd.ts"
 

@@ -5,8 +5,8 @@ import { Effect } from "effect"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import type { File } from "../../fd/File.ts"
 import { type Descriptor, type FileTable, OPEN_MAX, releaseFile } from "../../fd/FileTable.ts"
-import { sysErr, type SysErr } from "../SysErr.ts"
-import type { SyscallContext } from "../SyscallContext.ts"
+import { sysErr, type SysErr } from "../../kern/SysErr.ts"
+import type { SyscallContext } from "../../kern/SyscallContext.ts"
 
 /** The open descriptor `fd` of the caller, or EBADF. */
 export const getFd = (ctx: SyscallContext, fd: number): Effect.Effect<Descriptor, SysErr> => {

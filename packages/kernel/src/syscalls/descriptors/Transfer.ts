@@ -8,8 +8,8 @@ import { Effect, Result } from "effect"
 import { Errno, fileFlagsKernel, pollEvents, signals } from "@sysproxy/protocol/netbsd"
 import type { File } from "../../fd/File.ts"
 import { releaseFile } from "../../fd/FileTable.ts"
-import { SysErr } from "../SysErr.ts"
-import { copyin, copyout, type SyscallContext } from "../SyscallContext.ts"
+import { SysErr } from "../../kern/SysErr.ts"
+import { copyin, copyout, type SyscallContext } from "../../kern/SyscallContext.ts"
 
 /** Bytes moved per FileOps call and per copy. */
 export const CHUNK = 1024 * 1024

@@ -13,8 +13,8 @@ import { Effect } from "effect"
 import { Errno, sysctlKernProc, sysctlSpecial } from "@sysproxy/protocol/netbsd"
 import { KINFO_PROC2_SIZE, kinfoProc2 } from "../../abi/KinfoProc2.ts"
 import type { Proc } from "../../proc/Proc.ts"
-import { sysErr } from "../SysErr.ts"
-import { copyout } from "../SyscallContext.ts"
+import { sysErr } from "../../kern/SysErr.ts"
+import { copyout } from "../../kern/SyscallContext.ts"
 import type { Handler } from "./Tree.ts"
 
 const SLOP_RECORDS = 5n

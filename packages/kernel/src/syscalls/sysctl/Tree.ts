@@ -7,8 +7,8 @@
 import { allocBytes, viewOf } from "@sysproxy/protocol"
 import { Effect } from "effect"
 import { Errno, sysctlCtltype } from "@sysproxy/protocol/netbsd"
-import { sysErr, type SysErr } from "../SysErr.ts"
-import { copyin, copyout, type SyscallContext } from "../SyscallContext.ts"
+import { sysErr, type SysErr } from "../../kern/SysErr.ts"
+import { copyin, copyout, type SyscallContext } from "../../kern/SyscallContext.ts"
 
 export interface SysctlRequest {
   readonly ctx: SyscallContext

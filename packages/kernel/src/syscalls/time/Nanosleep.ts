@@ -7,9 +7,9 @@ import { Duration, Effect } from "effect"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { NS_PER_SEC, type RawTimespec, timespecNs, validNsec } from "../../abi/Timespec.ts"
 import { sleepFor } from "../../proc/Sleep.ts"
-import { sysErr, type SysErr } from "../SysErr.ts"
-import type { SyscallContext } from "../SyscallContext.ts"
-import { monotonicNs } from "./Clocks.ts"
+import { sysErr, type SysErr } from "../../kern/SysErr.ts"
+import type { SyscallContext } from "../../kern/SyscallContext.ts"
+import { monotonicNs } from "../../kern/Clocks.ts"
 
 /** setTimeout's longest delay; longer sleeps take several timers. */
 const MAX_TIMER_MS = 2 ** 31 - 1

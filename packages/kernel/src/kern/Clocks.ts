@@ -4,8 +4,8 @@
 import { Effect } from "effect"
 import { clockIds, Errno } from "@sysproxy/protocol/netbsd"
 import * as NodeProcess from "node:process"
-import { sysErr, type SysErr } from "../SysErr.ts"
-import type { SyscallContext } from "../SyscallContext.ts"
+import { sysErr, type SysErr } from "./SysErr.ts"
+import type { SyscallContext } from "./SyscallContext.ts"
 
 const NS_PER_MS = 1_000_000n
 const MAX_STEP = 1_000_000_000n
