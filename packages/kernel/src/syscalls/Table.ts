@@ -5,6 +5,7 @@
 import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
+import { family as mounts } from "./mounts.ts"
 import { family as pipes } from "./pipes.ts"
 import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
@@ -18,6 +19,7 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...descriptors,
   ...files,
   ...directories,
+  ...mounts,
   ...pipes,
   ...poll,
   ...process,

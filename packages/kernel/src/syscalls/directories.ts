@@ -129,7 +129,8 @@ const mount: SyscallImpl = (ctx) =>
     )
     const nul = typeBytes.indexOf(0)
     if (nul < 0) return yield* sysErr(Errno.ENAMETOOLONG)
-    if (nameFromBytes(typeBytes.subarray(0, nul)) !== "tmpfs") return yield* sysErr(Errno.EOPNOTSUPP)
+    // no file system of that type (and no module to load one): ENODEV, as mount_get_vfsops
+    if (nameFromBytes(typeBytes.subarray(0, nul)) !== "tmpfs") return yield* sysErr(Errno.ENODEV)
     // updating a mount or reading its arguments back is not supported
     if ((ctx.args.int(2) & (mountFlags.MNT_UPDATE | mountFlags.MNT_GETARGS)) !== 0) return yield* sysErr(Errno.EOPNOTSUPP)
     const p = yield* path(ctx, 1)
@@ -142,7 +143,8 @@ const mount: SyscallImpl = (ctx) =>
       Effect.gen(function*() {
         const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
         if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
-        yield* ctx.kernel.vfs.mountTmpfs(node, options)
+        const flags = ctx.args.int(2) & (mountFlags.MNT_BASIC_FLAGS | mountFlags.MNT_IGNORE)
+        yield* ctx.kernel.vfs.mountTmpfs(node, options, { onName: p, owner: ctx.proc.uid, flags })
       })
     )
   })

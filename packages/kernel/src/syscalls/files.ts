@@ -19,6 +19,7 @@ import { chmod, chown, markAccessed, setTimes, statOf, type TimeUpdate, truncate
 import { makeLink, makeSymlink } from "../vfs/Create.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 import { openAt } from "../vfs/Open.ts"
+import { devicePathconf, pathconfOf, pipePathconf } from "../vfs/Pathconf.ts"
 import { unlink } from "../vfs/Remove.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
@@ -253,6 +254,26 @@ const readlinkat: SyscallImpl = (ctx) => readlinkAt(ctx, ctx.args.int(0), 1, 2, 
 const unlinkPath: SyscallImpl = (ctx) =>
   Effect.flatMap(path(ctx, 0), (p) => locked(ctx, Effect.flatMap(lookupAt(ctx, AT_FDCWD, p, false), (l) => unlink(ctx.proc, l))))
 
+// pathconf
+
+const pathconfAnswer = (value: number | undefined): Effect.Effect<number, SysErr> =>
+  value === undefined ? sysErr(Errno.EINVAL) : Effect.succeed(value)
+
+/** pathconf(path, name): the file system's answer for the node (followed). */
+const pathconfPath: SyscallImpl = (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, true, (node) => pathconfAnswer(pathconfOf(node.type, ctx.args.int(1))))
+
+/** fpathconf(fd, name): a vnode's file system, or for a pipe or socket only _PC_PIPE_BUF. */
+const fpathconf: SyscallImpl = (ctx) =>
+  Effect.suspend(() => {
+    const file = ctx.proc.fds.get(ctx.args.int(0))?.file
+    if (file === undefined) return sysErr(Errno.EBADF)
+    const name = ctx.args.int(1)
+    if (file.vnode !== undefined) return pathconfAnswer(pathconfOf(file.vnode.type, name))
+    if (file.ops.kind === "pipe" || file.ops.kind === "socket") return pathconfAnswer(pipePathconf(name))
+    return pathconfAnswer(devicePathconf(name))
+  })
+
 // cwd by descriptor
 
 const fchdir: SyscallImpl = (ctx) =>
@@ -294,5 +315,7 @@ export const family: SyscallFamily = [
   [SYS.readlink, readlink],
   [SYS.readlinkat, readlinkat],
   [SYS.unlink, unlinkPath],
-  [SYS.fchdir, fchdir]
+  [SYS.fchdir, fchdir],
+  [SYS.pathconf, pathconfPath],
+  [SYS.fpathconf, fpathconf]
 ]

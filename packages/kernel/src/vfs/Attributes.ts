@@ -16,6 +16,8 @@ import { DeviceNode, typeBits, type Vnode } from "./Vnode.ts"
 export const BLKSIZE = 4096
 /** A directory's st_size grows by this per entry, as a tmpfs directory grows by its dirent size. */
 export const DIRENT_BYTES = 40
+/** st_rdev of a node that is no device: NODEV, (dev_t)-1. */
+export const NODEV = -1
 /** uid_t/gid_t -1: leave it as it is. */
 export const NO_CHANGE = 0xffff_ffff
 
@@ -45,14 +47,15 @@ export const statOf = (node: Vnode): StatInfo => ({
   nlink: node instanceof DeviceNode ? (node.driver.shownNlink ?? node.nlink) : node.nlink,
   uid: node.uid,
   gid: node.gid,
-  rdev: node instanceof DeviceNode ? node.driver.rdev : 0,
+  rdev: node instanceof DeviceNode ? node.driver.rdev : NODEV,
   atime: node.atime,
   mtime: node.mtime,
   ctime: node.ctime,
   birthtime: node.birthtime,
   size: sizeOf(node),
   blocks: blocksOf(node),
-  blksize: BLKSIZE
+  blksize: BLKSIZE,
+  flags: node.flags
 })
 
 export const markAccessed = (node: Vnode): void => {

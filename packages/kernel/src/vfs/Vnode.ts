@@ -52,6 +52,8 @@ abstract class NodeBase {
   uid: number
   gid: number
   nlink = 1
+  /** st_flags: the chflags(2) bits (UF_* and SF_*; see Flags.ts). */
+  flags = 0
   atime: Timespec
   mtime: Timespec
   birthtime: Timespec
