@@ -28,6 +28,7 @@ import { syscallTable } from "./syscalls/Table.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
 import { logWriteBack } from "./vfs/host/HostMirror.ts"
+import { releaseAllLocks } from "./vfs/Lockf.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
 const INIT_PID = 1
@@ -166,7 +167,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
       Effect.suspend(() => {
         const p = live(handle)
         if (p === undefined) return Effect.void
-        return closeOnExec(p.fds).pipe(
+        return closeOnExec(p.fds, p).pipe(
           Effect.andThen(Effect.sync(() => {
             p.exiting = false
             p.comm = comm
@@ -183,7 +184,9 @@ export const makeKernel = (config: KernelConfig = {}) =>
         for (const lwp of p.lwps) lwp.orderOut()
         state.procs.delete(p.pid)
         for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
-        return releaseTable(p.fds)
+        // its record locks go with it, wherever its descriptors are
+        releaseAllLocks(p)
+        return releaseTable(p.fds, p)
       })
 
     /** What the dispatcher does after every call: sweep a table released meanwhile, write a host root back. */

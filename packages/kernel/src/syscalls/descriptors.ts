@@ -1,12 +1,14 @@
 /**
  * The descriptors family of syscalls: reading and writing through open
- * files, duplicating and closing descriptors, fcntl, lseek, ioctl and sync.
+ * files, duplicating and closing descriptors, fcntl, lseek, ioctl and sync,
+ * and advisory locks (flock, fcntl's record locks).
  * Everything goes through FileOps and the FileTable, whatever the file is.
  */
 import { SYS } from "@sysproxy/protocol/netbsd"
 import { fdatasync, fsync, ioctl, lseek } from "./descriptors/Control.ts"
 import { close, dup, dup2, dup3 } from "./descriptors/Dup.ts"
 import { fcntl } from "./descriptors/Fcntl.ts"
+import { flock } from "./descriptors/Lock.ts"
 import { pread, preadv, pwrite, pwritev, read, readv, write, writev } from "./descriptors/Io.ts"
 import type { SyscallFamily } from "./SyscallImpl.ts"
 
@@ -27,5 +29,6 @@ export const family: SyscallFamily = [
   [SYS.lseek, lseek],
   [SYS.ioctl, ioctl],
   [SYS.fsync, fsync],
-  [SYS.fdatasync, fdatasync]
+  [SYS.fdatasync, fdatasync],
+  [SYS.flock, flock]
 ]

@@ -18,7 +18,7 @@ import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
 import { chmod, chown, markAccessed, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
 import { makeLink, makeSymlink } from "../vfs/Create.ts"
 import { bytesOfName } from "../vfs/Names.ts"
-import { openAt } from "../vfs/Open.ts"
+import { installOpened, openFileAt } from "../vfs/Open.ts"
 import { devicePathconf, pathconfOf, pipePathconf } from "../vfs/Pathconf.ts"
 import { unlink } from "../vfs/Remove.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
@@ -52,11 +52,14 @@ const withFd = <A>(ctx: SyscallContext, fd: number, f: (node: Vnode) => Effect.E
 
 // open
 
-const open: SyscallImpl = (ctx) =>
-  Effect.flatMap(path(ctx, 0), (p) => locked(ctx, openAt(ctx, AT_FDCWD, p, ctx.args.int(1), ctx.args.uint(2))))
+/** The lookup and checks under the VFS lock; any waiting (a lock, a fifo's other end) after it. */
+const openPath = (ctx: SyscallContext, dirfd: number, pathSlot: number, oflags: number, mode: number) =>
+  Effect.flatMap(path(ctx, pathSlot), (p) =>
+    Effect.flatMap(locked(ctx, openFileAt(ctx, dirfd, p, oflags, mode)), (file) => installOpened(ctx, file, oflags)))
 
-const openat: SyscallImpl = (ctx) =>
-  Effect.flatMap(path(ctx, 1), (p) => locked(ctx, openAt(ctx, ctx.args.int(0), p, ctx.args.int(2), ctx.args.uint(3))))
+const open: SyscallImpl = (ctx) => openPath(ctx, AT_FDCWD, 0, ctx.args.int(1), ctx.args.uint(2))
+
+const openat: SyscallImpl = (ctx) => openPath(ctx, ctx.args.int(0), 1, ctx.args.int(2), ctx.args.uint(3))
 
 // stat
 

@@ -1,18 +1,22 @@
 /**
  * open(2)/openat(2): looks the path up (creating a regular file for
- * O_CREAT), checks what NetBSD checks, and installs a new open file at the
- * lowest free descriptor. The file's flag is FFLAGS(oflags) & FMASK
- * (FREAD/FWRITE plus the fcntl-settable bits such as O_APPEND).
+ * O_CREAT), checks what NetBSD checks, takes an O_SHLOCK/O_EXLOCK lock and
+ * installs a new open file at the lowest free descriptor. The file's flag
+ * is FFLAGS(oflags) & FMASK (FREAD/FWRITE plus the fcntl-settable bits
+ * such as O_APPEND).
  */
 import { Errno, fileFlagsKernel, modeBits, openFlags } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { File, FREAD, FWRITE } from "../fd/File.ts"
+import { releaseFile } from "../fd/FileTable.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
 import { checkAccess, VREAD, VWRITE } from "./Access.ts"
 import { lookupAt } from "./At.ts"
 import { truncate } from "./Attributes.ts"
 import { createRegular } from "./Create.ts"
+import { flockFile } from "./Flock.ts"
+import { F_RDLCK, F_WRLCK } from "./Lockf.ts"
 import { opsFor } from "./VnodeFile.ts"
 import type { Vnode } from "./Vnode.ts"
 
@@ -25,13 +29,18 @@ export const openNode = (node: Vnode, flag: number): File => {
   return new File(ops, flag, node)
 }
 
-export const openAt = (
+/**
+ * The part of open(2) done under the VFS lock: the lookup (creating a
+ * regular file for O_CREAT), the checks, and a new open file not yet on a
+ * descriptor. EMFILE first, as fd_allocfile comes before the lookup.
+ */
+export const openFileAt = (
   ctx: SyscallContext,
   dirfd: number,
   path: string,
   oflags: number,
   mode: number
-): Effect.Effect<number, SysErr> =>
+): Effect.Effect<File, SysErr> =>
   Effect.gen(function*() {
     const flags = oflags + 1
     if ((flags & (FREAD | FWRITE)) === 0) return yield* sysErr(Errno.EINVAL)
@@ -61,12 +70,25 @@ export const openAt = (
     // the creator may open what it just made whatever the mode says
     if (!created) yield* checkAccess(ctx.proc, node, (has(flags, FREAD) ? VREAD : 0) | (writing ? VWRITE : 0))
     if (truncating && !created && node.type === "reg") yield* truncate(node, 0n)
-    const file = openNode(node, flags & fileFlagsKernel.FMASK)
-    const fd = ctx.proc.fds.lowestFree()
-    if (fd === undefined) {
-      yield* file.ops.close(file)
-      return yield* sysErr(Errno.EMFILE)
+    return openNode(node, flags & fileFlagsKernel.FMASK)
+  })
+
+/**
+ * The rest of open(2), outside the VFS lock since it may sleep: the
+ * O_SHLOCK/O_EXLOCK flock lock (waiting for it unless O_NONBLOCK, as
+ * open_setfp), then the lowest free descriptor. On failure the file is
+ * closed again.
+ */
+export const installOpened = (ctx: SyscallContext, file: File, oflags: number): Effect.Effect<number, SysErr> =>
+  Effect.gen(function*() {
+    const node = file.vnode
+    const lockType = has(oflags, openFlags.O_EXLOCK) ? F_WRLCK : has(oflags, openFlags.O_SHLOCK) ? F_RDLCK : undefined
+    if (lockType !== undefined && node !== undefined) {
+      yield* flockFile(ctx, file, node, lockType, !has(oflags, openFlags.O_NONBLOCK))
+      file.flag |= fileFlagsKernel.FHASLOCK
     }
+    const fd = ctx.proc.fds.lowestFree()
+    if (fd === undefined) return yield* sysErr(Errno.EMFILE)
     ctx.proc.fds.install(fd, file, has(oflags, openFlags.O_CLOEXEC))
     return fd
-  })
+  }).pipe(Effect.tapError(() => releaseFile(file)))

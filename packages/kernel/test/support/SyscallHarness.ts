@@ -5,7 +5,7 @@
  * the guest's memory, releaseLwp).
  */
 import { assert } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, type Fiber } from "effect"
 import {
   type HypervisorService,
   type LocalMemory,
@@ -18,6 +18,7 @@ import {
 import { packArgs } from "../../src/abi/Args.ts"
 import { type KernelService, makeKernel } from "../../src/Kernel.ts"
 import type { KernelConfig } from "../../src/KernelConfig.ts"
+import type { Lwp } from "../../src/proc/Lwp.ts"
 import type { Proc } from "../../src/proc/Proc.ts"
 
 export interface Guest {
@@ -103,3 +104,22 @@ export const timespec = (sec: bigint | number, nsec: bigint | number): Uint8Arra
   view(bytes).setBigInt64(8, BigInt(nsec), true)
   return bytes
 }
+
+/** Waits (in real time) until the lwp sleeps in the kernel. */
+export const untilAsleep = (lwp: Lwp) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 200 && lwp.wakeup === undefined; i++) yield* Effect.sleep("5 millis")
+    assert.isDefined(lwp.wakeup, "the lwp went to sleep")
+  })
+
+/** Starts `number(args)` in a new lwp of `g`; the lwp and the running call. */
+export const inLwp = (
+  g: Guest,
+  number: number,
+  ...args: ReadonlyArray<bigint | number>
+): Effect.Effect<{ readonly lwp: Lwp; readonly fiber: Fiber.Fiber<SyscallResult> }> =>
+  Effect.gen(function*() {
+    const lwp = yield* g.newLwp()
+    const fiber = yield* g.callIn(lwp, number, ...args).pipe(Effect.forkChild)
+    return { lwp: lwp as Lwp, fiber }
+  })
