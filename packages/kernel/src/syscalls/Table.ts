@@ -11,6 +11,7 @@ import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
 import { family as signals } from "./signals.ts"
 import { family as sockets } from "./sockets.ts"
+import { family as special } from "./special.ts"
 import type { SyscallImpl } from "./SyscallImpl.ts"
 import { family as sysctl } from "./sysctl.ts"
 import { family as time } from "./time.ts"
@@ -20,6 +21,7 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...files,
   ...directories,
   ...mounts,
+  ...special,
   ...pipes,
   ...poll,
   ...process,

@@ -58,6 +58,14 @@ export const makeSocketNode = (cred: Cred, l: Lookup, mode: number): Effect.Effe
     return yield* enter(dir, l.name, dir.mount.newSpecial({ mode, uid: cred.uid, gid: dir.gid }, "sock"))
   })
 
+/** mknod/mkfifo: the node `make` builds in the directory (ENOSPC when it could not); `mode` is already masked. */
+export const makeSpecial = <N extends Vnode>(cred: Cred, l: Lookup, make: (dir: DirectoryNode) => N | undefined): Effect.Effect<N, SysErr> =>
+  Effect.gen(function*() {
+    if (l.node === undefined && l.trailingSlash) return yield* sysErr(Errno.ENOENT)
+    const dir = yield* directoryFor(cred, l)
+    return yield* enter(dir, l.name, make(dir))
+  })
+
 /** link(2): a new name for `node`, which must not be a directory and must stay on its file system. */
 export const makeLink = (cred: Cred, node: Vnode, l: Lookup): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {

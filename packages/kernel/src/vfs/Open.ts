@@ -15,10 +15,11 @@ import { checkAccess, VREAD, VWRITE } from "./Access.ts"
 import { lookupAt } from "./At.ts"
 import { truncate } from "./Attributes.ts"
 import { createRegular } from "./Create.ts"
+import { awaitFifoPeer, openFifo } from "./FifoFile.ts"
 import { flockFile } from "./Flock.ts"
 import { F_RDLCK, F_WRLCK } from "./Lockf.ts"
 import { opsFor } from "./VnodeFile.ts"
-import type { Vnode } from "./Vnode.ts"
+import { DeviceNode, type Vnode } from "./Vnode.ts"
 
 const has = (flags: number, bit: number): boolean => (flags & bit) !== 0
 
@@ -69,19 +70,23 @@ export const openFileAt = (
     if (node.type === "dir" && writing) return yield* sysErr(Errno.EISDIR)
     // the creator may open what it just made whatever the mode says
     if (!created) yield* checkAccess(ctx.proc, node, (has(flags, FREAD) ? VREAD : 0) | (writing ? VWRITE : 0))
+    // spec_open: no driver has the node's numbers
+    if (node instanceof DeviceNode && node.driver.absent === true) return yield* sysErr(Errno.ENXIO)
     if (truncating && !created && node.type === "reg") yield* truncate(node, 0n)
-    return openNode(node, flags & fileFlagsKernel.FMASK)
+    const flag = flags & fileFlagsKernel.FMASK
+    return node.type === "fifo" ? openFifo(ctx, node, flag) : openNode(node, flag)
   })
 
 /**
- * The rest of open(2), outside the VFS lock since it may sleep: the
- * O_SHLOCK/O_EXLOCK flock lock (waiting for it unless O_NONBLOCK, as
+ * The rest of open(2), outside the VFS lock since it may sleep: a fifo's
+ * wait for its other end (FifoFile.ts), the O_SHLOCK/O_EXLOCK flock lock (waiting for it unless O_NONBLOCK, as
  * open_setfp), then the lowest free descriptor. On failure the file is
  * closed again.
  */
 export const installOpened = (ctx: SyscallContext, file: File, oflags: number): Effect.Effect<number, SysErr> =>
   Effect.gen(function*() {
     const node = file.vnode
+    if (node?.type === "fifo") yield* awaitFifoPeer(ctx, file)
     const lockType = has(oflags, openFlags.O_EXLOCK) ? F_WRLCK : has(oflags, openFlags.O_SHLOCK) ? F_RDLCK : undefined
     if (lockType !== undefined && node !== undefined) {
       yield* flockFile(ctx, file, node, lockType, !has(oflags, openFlags.O_NONBLOCK))

@@ -23,6 +23,8 @@ export interface Vfs {
   readonly openConsole: () => File
   /** The machine memory file data is taken from. */
   readonly memory: Memory
+  /** The character devices by number: a node mknod makes with one's numbers is that device. */
+  readonly charDevices: ReadonlyMap<number, DeviceDriver>
   /** Every mounted file system, the root's first. */
   readonly mounts: ReadonlyArray<Mount>
   /** Mounts a fresh, empty tmpfs on `on`. */
@@ -161,6 +163,7 @@ export const makeVfs = (options: VfsOptions): Vfs => {
     root,
     openConsole: () => (consoleNode !== undefined ? openNode(consoleNode, FWRITE) : new File(console.ops, FWRITE, undefined)),
     memory,
+    charDevices: new Map([console, nullDriver, zeroDriver].map((d) => [d.rdev, d])),
     mounts,
     mountTmpfs: (on, o, at) =>
       Effect.suspend(() => {

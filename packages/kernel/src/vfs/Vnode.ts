@@ -149,6 +149,8 @@ export interface DeviceDriver {
   readonly ops: FileOps
   /** st_nlink as the reference shows it, when it is not the link count (the console's is 0). */
   readonly shownNlink?: number
+  /** No driver has these numbers (a node mknod made): opening it is ENXIO, as spec_open. */
+  readonly absent?: boolean
 }
 
 /** A device node: a character device, or a block device (a host file mapping, see HostFileNode.ts). */

@@ -76,8 +76,10 @@ const command = (ctx: SyscallContext, file: File, cmd: number, arg: bigint): Eff
     case ioc.FIOGETOWN:
       return Effect.succeed(BigInt(file.owner))
     default:
-      // vn_ioctl answers FIONREAD for files itself: the bytes between the offset and the end
-      if (cmd === ioc.FIONREAD && file.ops.kind === "vnode") return Effect.succeed(sizeOf(file) - file.offset)
+      // vn_ioctl answers FIONREAD for files and directories itself: the bytes between the offset and the end
+      if (cmd === ioc.FIONREAD && (file.vnode?.type === "reg" || file.vnode?.type === "dir")) {
+        return Effect.succeed(sizeOf(file) - file.offset)
+      }
       return file.ops.ioctl === undefined ? sysErr(Errno.ENOTTY) : file.ops.ioctl(ctx, file, cmd, arg)
   }
 }
