@@ -13,9 +13,10 @@ import { encodeStat } from "../abi/Stat.ts"
 import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
 import { decodeTimeval, TIMEVAL_SIZE } from "../abi/Timeval.ts"
 import { FWRITE } from "../fd/File.ts"
-import { checkAccess, VEXEC, VWRITE } from "../vfs/Access.ts"
+import { checkAccess, type Cred, isRoot, VEXEC, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
-import { chmod, chown, markAccessed, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
+import { chmod, chown, markAccessed, markChanged, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
+import { chflags } from "../vfs/Flags.ts"
 import { makeLink, makeSymlink } from "../vfs/Create.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 import { installOpened, openFileAt } from "../vfs/Open.ts"
@@ -27,6 +28,8 @@ import { copyin, copyinPath, copyout, type SyscallContext } from "../kern/Syscal
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const has = (flags: number, bit: number): boolean => (flags & bit) !== 0
+
+const SETID = modeBits.S_ISUID | modeBits.S_ISGID
 
 /** EINVAL when `flag` has bits beyond `allowed` (the *at calls' flag checks). */
 const onlyFlags = (flag: number, allowed: number): Effect.Effect<void, SysErr> =>
@@ -116,6 +119,9 @@ const fchmodat: SyscallImpl = (ctx) =>
     withPath(ctx, ctx.args.int(0), 1, !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW), (n) => chmod(ctx.proc, n, ctx.args.uint(2)))
   )
 
+/** lchmod(path, mode): chmod of a symlink itself. */
+const lchmod: SyscallImpl = (ctx) => withPath(ctx, AT_FDCWD, 0, false, (n) => chmod(ctx.proc, n, ctx.args.uint(1)))
+
 const chownPath = (follow: boolean): SyscallImpl => (ctx) =>
   withPath(ctx, AT_FDCWD, 0, follow, (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
 const fchown: SyscallImpl = (ctx) => withFd(ctx, ctx.args.int(0), (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
@@ -130,6 +136,29 @@ const fchownat: SyscallImpl = (ctx) =>
       (n) => chown(ctx.proc, n, ctx.args.uint(2), ctx.args.uint(3))
     )
   )
+
+/**
+ * change_owner with POSIX semantics (__posix_chown and friends): the
+ * superuser keeps a file's set-id bits whatever it changes; anyone else
+ * loses them, even when changing nothing. NetBSD's own chown clears the
+ * bit of each id it changes instead.
+ */
+const posixChown = (cred: Cred, node: Vnode, uid: number, gid: number): Effect.Effect<void, SysErr> =>
+  Effect.gen(function*() {
+    const setid = node.mode & SETID
+    yield* chown(cred, node, uid, gid)
+    if (isRoot(cred)) {
+      node.mode = (node.mode & ~SETID) | setid
+    } else if ((node.mode & SETID) !== 0) {
+      node.mode &= ~SETID
+      markChanged(node)
+    }
+  })
+
+const posixChownPath = (follow: boolean): SyscallImpl => (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, follow, (n) => posixChown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
+const posixFchown: SyscallImpl = (ctx) =>
+  withFd(ctx, ctx.args.int(0), (n) => posixChown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
 
 // times
 
@@ -257,6 +286,17 @@ const readlinkat: SyscallImpl = (ctx) => readlinkAt(ctx, ctx.args.int(0), 1, 2, 
 const unlinkPath: SyscallImpl = (ctx) =>
   Effect.flatMap(path(ctx, 0), (p) => locked(ctx, Effect.flatMap(lookupAt(ctx, AT_FDCWD, p, false), (l) => unlink(ctx.proc, l))))
 
+// flags (st_flags)
+
+/** change_flags: VOP_SETATTR of va_flags, which marks the change time. */
+const changeFlags = (ctx: SyscallContext, node: Vnode) =>
+  Effect.map(chflags(ctx.proc, node, ctx.args.ulong(1)), (changed) => {
+    if (changed) markChanged(node)
+  })
+
+const chflagsPath = (follow: boolean): SyscallImpl => (ctx) => withPath(ctx, AT_FDCWD, 0, follow, (n) => changeFlags(ctx, n))
+const fchflags: SyscallImpl = (ctx) => withFd(ctx, ctx.args.int(0), (n) => changeFlags(ctx, n))
+
 // pathconf
 
 const pathconfAnswer = (value: number | undefined): Effect.Effect<number, SysErr> =>
@@ -299,10 +339,17 @@ export const family: SyscallFamily = [
   [SYS.chmod, chmodPath],
   [SYS.fchmod, fchmod],
   [SYS.fchmodat, fchmodat],
+  [SYS.lchmod, lchmod],
   [SYS.chown, chownPath(true)],
   [SYS.lchown, chownPath(false)],
   [SYS.fchown, fchown],
   [SYS.fchownat, fchownat],
+  [SYS.__posix_chown, posixChownPath(true)],
+  [SYS.__posix_lchown, posixChownPath(false)],
+  [SYS.__posix_fchown, posixFchown],
+  [SYS.chflags, chflagsPath(true)],
+  [SYS.lchflags, chflagsPath(false)],
+  [SYS.fchflags, fchflags],
   [SYS.__utimes50, utimes],
   [SYS.__lutimes50, lutimes],
   [SYS.__futimes50, futimes],

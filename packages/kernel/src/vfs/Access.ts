@@ -9,6 +9,7 @@ import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { type Cred, isRoot } from "../kauth/Cred.ts"
+import { IMMUTABLE } from "./Flags.ts"
 import type { Vnode } from "./Vnode.ts"
 
 /** Access wanted, as the access(2) bits: read 4, write 2, execute/search 1. */
@@ -24,9 +25,13 @@ export const canAccess = (cred: Cred, node: Vnode, want: number): boolean => {
   return (want & ~bits & 7) === 0
 }
 
-/** EACCES unless `cred` may have `want` on `node`. */
+/** EACCES unless `cred` may have `want` on `node`; writing an immutable node is EPERM for anyone (tmpfs_access). */
 export const checkAccess = (cred: Cred, node: Vnode, want: number): Effect.Effect<void, SysErr> =>
-  canAccess(cred, node, want) ? Effect.void : sysErr(Errno.EACCES)
+  (want & VWRITE) !== 0 && (node.flags & IMMUTABLE) !== 0
+    ? sysErr(Errno.EPERM)
+    : canAccess(cred, node, want)
+    ? Effect.void
+    : sysErr(Errno.EACCES)
 
 /** EPERM unless `cred` owns `node` or is the superuser (chmod, chown, setting times). */
 export const checkOwner = (cred: Cred, node: Vnode): Effect.Effect<void, SysErr> =>

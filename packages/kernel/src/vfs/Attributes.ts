@@ -10,6 +10,7 @@ import type { Timespec } from "../abi/Timespec.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, checkOwner, type Cred, isRoot, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
+import { checkChangeable } from "./Flags.ts"
 import { DeviceNode, typeBits, type Vnode } from "./Vnode.ts"
 
 /** st_blksize: the page size. */
@@ -76,6 +77,7 @@ export const markChanged = (node: Vnode): void => {
 
 export const chmod = (cred: Cred, node: Vnode, mode: number): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
+    yield* checkChangeable(node)
     yield* checkOwner(cred, node)
     const perms = mode & modeBits.ALLPERMS
     if (!isRoot(cred)) {
@@ -89,6 +91,7 @@ export const chmod = (cred: Cred, node: Vnode, mode: number): Effect.Effect<void
 
 export const chown = (cred: Cred, node: Vnode, uid: number, gid: number): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
+    yield* checkChangeable(node)
     const newUid = uid === NO_CHANGE ? node.uid : uid
     const newGid = gid === NO_CHANGE ? node.gid : gid
     if (!isRoot(cred) && (cred.uid !== node.uid || newUid !== node.uid || newGid !== cred.gid && newGid !== node.gid)) {
@@ -112,6 +115,7 @@ export type TimeUpdate = Timespec | "now" | "omit"
 export const setTimes = (cred: Cred, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     if (atime === "omit" && mtime === "omit") return
+    yield* checkChangeable(node)
     if (atime !== "now" && atime !== "omit" || mtime !== "now" && mtime !== "omit") {
       yield* checkOwner(cred, node)
     } else if (!isRoot(cred) && cred.uid !== node.uid) {
@@ -129,6 +133,7 @@ export const truncate = (node: Vnode, length: bigint): Effect.Effect<void, SysEr
     if (length < 0n) return yield* sysErr(Errno.EINVAL)
     if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
     if (node.type !== "reg") return node.type === "lnk" ? yield* sysErr(Errno.EINVAL) : undefined
+    yield* checkChangeable(node)
     if (length > BigInt(MAX_FILE_SIZE)) return yield* sysErr(Errno.EFBIG)
     const size = Number(length)
     if (size === node.data.size) return

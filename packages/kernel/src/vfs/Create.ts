@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type Cred, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
+import { checkChangeable } from "./Flags.ts"
 import type { Lookup } from "./Namei.ts"
 import { isDotName } from "./Names.ts"
 import type { DirectoryNode, RegularNode, SpecialNode, SymlinkNode, Vnode } from "./Vnode.ts"
@@ -76,6 +77,7 @@ export const makeLink = (cred: Cred, node: Vnode, l: Lookup): Effect.Effect<void
     // an unlinked file still open cannot be given a name again
     if (node.nlink === 0) return yield* sysErr(Errno.ENOENT)
     if (node.nlink >= limits.LINK_MAX) return yield* sysErr(Errno.EMLINK)
+    yield* checkChangeable(node)
     dir.addEntry(l.name, node)
     node.nlink++
     markChanged(node)

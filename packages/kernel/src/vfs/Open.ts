@@ -16,6 +16,7 @@ import { lookupAt } from "./At.ts"
 import { truncate } from "./Attributes.ts"
 import { createRegular } from "./Create.ts"
 import { awaitFifoPeer, openFifo } from "./FifoFile.ts"
+import { checkAppendOpen } from "./Flags.ts"
 import { flockFile } from "./Flock.ts"
 import { F_RDLCK, F_WRLCK } from "./Lockf.ts"
 import { opsFor } from "./VnodeFile.ts"
@@ -73,6 +74,7 @@ export const openFileAt = (
     // spec_open: no driver has the node's numbers
     if (node instanceof DeviceNode && node.driver.absent === true) return yield* sysErr(Errno.ENXIO)
     if (truncating && !created && node.type === "reg") yield* truncate(node, 0n)
+    yield* checkAppendOpen(node, has(flags, FWRITE), has(oflags, openFlags.O_APPEND))
     const flag = flags & fileFlagsKernel.FMASK
     return node.type === "fifo" ? openFifo(ctx, node, flag) : openNode(node, flag)
   })

@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type Cred, isRoot, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
+import { checkRemovePossible } from "./Flags.ts"
 import type { Lookup } from "./Namei.ts"
 import type { DirectoryNode, Vnode } from "./Vnode.ts"
 
@@ -54,6 +55,7 @@ export const unlink = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
     yield* checkRemoval(l, node)
     if (node.type === "dir") return yield* sysErr(Errno.EPERM)
     yield* checkRemovable(cred, l.dir, node)
+    yield* checkRemovePossible(l.dir, node)
     detach(l.dir, l.name, node)
   })
 
@@ -67,5 +69,6 @@ export const rmdir = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
     if (l.name === "..") return yield* sysErr(Errno.ENOTEMPTY)
     if (node.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
     yield* checkRemovable(cred, l.dir, node)
+    yield* checkRemovePossible(l.dir, node)
     detach(l.dir, l.name, node)
   })
