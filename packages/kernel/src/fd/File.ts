@@ -63,7 +63,8 @@ export class File {
   /** F_SETOWN: the pid to send SIGIO to (negative: a process group). */
   owner = 0
 
-  readonly ops: FileOps
+  /** What the file does; a revoked file (vfs/Revoke.ts) is given dead ops. */
+  ops: FileOps
   /** FREAD | FWRITE | the FCNTLFLAGS bits (O_APPEND, O_NONBLOCK, O_ASYNC, ...). */
   flag: number
   readonly vnode: Vnode | undefined

@@ -17,6 +17,7 @@ import { checkAccess, type Cred, isRoot, VEXEC, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
 import { chmod, chown, markAccessed, markChanged, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
 import { chflags } from "../vfs/Flags.ts"
+import { isDead, revokeNode } from "../vfs/Revoke.ts"
 import { makeLink, makeSymlink } from "../vfs/Create.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 import { installOpened, openFileAt } from "../vfs/Open.ts"
@@ -84,7 +85,7 @@ const fstatat: SyscallImpl = (ctx) =>
 const fstat: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
-    if (file === undefined) return yield* sysErr(Errno.EBADF)
+    if (file === undefined || isDead(file)) return yield* sysErr(Errno.EBADF)
     // a pipe or socket answers for itself (fo_stat); a file with neither is EOPNOTSUPP
     const info = file.ops.stat?.(file) ?? (file.vnode === undefined ? undefined : statOf(file.vnode))
     if (info === undefined) return yield* sysErr(Errno.EOPNOTSUPP)
@@ -317,6 +318,11 @@ const fpathconf: SyscallImpl = (ctx) =>
     return pathconfAnswer(devicePathconf(name))
   })
 
+/** revoke(path): the owner (or the superuser) cuts every open file on it off (vfs/Revoke.ts). */
+const revoke: SyscallImpl = (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, true, (node) =>
+    isRoot(ctx.proc) || ctx.proc.uid === node.uid ? revokeNode(ctx.kernel, node) : sysErr(Errno.EPERM))
+
 // cwd by descriptor
 
 const fchdir: SyscallImpl = (ctx) =>
@@ -366,6 +372,7 @@ export const family: SyscallFamily = [
   [SYS.readlinkat, readlinkat],
   [SYS.unlink, unlinkPath],
   [SYS.fchdir, fchdir],
+  [SYS.revoke, revoke],
   [SYS.pathconf, pathconfPath],
   [SYS.fpathconf, fpathconf]
 ]

@@ -29,6 +29,12 @@ export interface Vfs {
   readonly mounts: ReadonlyArray<Mount>
   /** Mounts a fresh, empty tmpfs on `on`. */
   readonly mountTmpfs: (on: DirectoryNode, options: TmpfsOptions, at?: MountAt) => Effect.Effect<Mount, SysErr>
+  /**
+   * Takes an unmounted file system out of the tree: its mount point shows
+   * what it covered again, and (but for the host-backed one, whose files
+   * stay on the host) its data goes back to the machine's memory.
+   */
+  readonly detach: (mount: Mount) => void
   /** Runs `effect` with no other namespace change in between. */
   readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** The host-backed file system, if one was configured (see host/HostMirror.ts). */
@@ -179,10 +185,25 @@ export const makeVfs = (options: VfsOptions): Vfs => {
         on.mountedHere = mount
         return Effect.succeed(mount)
       }),
+    detach: (mount) => {
+      const i = mounts.indexOf(mount)
+      if (i >= 0) mounts.splice(i, 1)
+      mount.unmounted = true
+      if (mount.covered !== undefined && mount.covered.mountedHere === mount) mount.covered.mountedHere = undefined
+      if (hostfs?.mount !== mount) freeData(mount.root)
+    },
     exclusive: (effect) => lock.withPermits(1)(effect),
     host: hostfs,
     flush: () => hostfs?.flush() ?? [],
     syncNode: (node) => hostfs === undefined || node.mount !== hostfs.mount || hostfs.sync(node)
+  }
+}
+
+/** Gives back the data pages of every file below `dir` (a file system being unmounted). */
+const freeData = (dir: DirectoryNode): void => {
+  for (const { node } of dir.entries.values()) {
+    if (node.type === "reg") node.data.clear()
+    else if (node.type === "dir") freeData(node)
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * lseek, ioctl, fsync, fdatasync.
+ * lseek, ioctl, fsync, fdatasync, fsync_range.
  */
 import { Effect } from "effect"
 import { Errno, fileFlagsCompat, fileFlagsKernel, ioctl as ioc, ioctlEncoding, lseekWhence } from "@sysproxy/protocol/netbsd"
@@ -137,3 +137,26 @@ export const fdatasync: SyscallImpl = (ctx) =>
   vnodeFile(ctx).pipe(
     Effect.flatMap((file) => ((file.flag & FWRITE) === 0 ? sysErr(Errno.EBADF) : syncFile(ctx, file)))
   )
+
+/** fsync_range's flags (sys/fcntl.h). */
+const FDATASYNC = 0x0010
+const FFILESYNC = 0x0020
+
+/**
+ * fsync_range(fd, flags, start, length): EBADF unless open for writing;
+ * exactly one of FDATASYNC and FFILESYNC (EINVAL); a range that wraps is
+ * EINVAL; length 0 is the whole file. Then as fsync.
+ */
+export const fsyncRange: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const file = yield* vnodeFile(ctx)
+    if ((file.flag & FWRITE) === 0) return yield* sysErr(Errno.EBADF)
+    const flags = ctx.args.int(1)
+    const kinds = flags & (FDATASYNC | FFILESYNC)
+    if (kinds === 0 || kinds === (FDATASYNC | FFILESYNC)) return yield* sysErr(Errno.EINVAL)
+    const start = ctx.args.long(2)
+    const length = ctx.args.long(3)
+    // off_t arithmetic: an end past OFF_MAX wraps below the start in C
+    if (length !== 0n && BigInt.asIntN(64, start + length) < start) return yield* sysErr(Errno.EINVAL)
+    yield* syncFile(ctx, file)
+  })
