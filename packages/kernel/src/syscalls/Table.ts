@@ -2,6 +2,7 @@
  * The syscall table: every family's implementations by syscall number.
  * A number missing here answers ENOSYS (and is counted).
  */
+import { family as compat } from "./compat.ts"
 import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
@@ -28,5 +29,6 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...sysctl,
   ...time,
   ...signals,
-  ...sockets
+  ...sockets,
+  ...compat
 ])
