@@ -16,6 +16,7 @@ import { family as special } from "./special.ts"
 import type { SyscallImpl } from "./SyscallImpl.ts"
 import { family as sysctl } from "./sysctl.ts"
 import { family as time } from "./time.ts"
+import { family as xattrs } from "./xattrs.ts"
 
 export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...descriptors,
@@ -30,5 +31,6 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...time,
   ...signals,
   ...sockets,
+  ...xattrs,
   ...compat
 ])
