@@ -6,6 +6,7 @@ import { family as compat } from "./compat.ts"
 import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
+import { family as handles } from "./handles.ts"
 import { family as mounts } from "./mounts.ts"
 import { family as pipes } from "./pipes.ts"
 import { family as poll } from "./poll.ts"
@@ -23,6 +24,7 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...files,
   ...directories,
   ...mounts,
+  ...handles,
   ...special,
   ...pipes,
   ...poll,

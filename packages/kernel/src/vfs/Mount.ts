@@ -77,6 +77,8 @@ export class Mount {
   lastStat: Statvfs | undefined = undefined
   /** unmount took it away: nothing may be mounted on or looked up in it any more. */
   unmounted = false
+  /** Its nodes that are not reclaimed, by inode number (tmpfs's tm_nodes: file handles find them here). */
+  readonly byIno = new Map<number, Vnode>()
   private nextIno = ROOT_INO
   private readonly memory: Memory
   private readonly pagesMax: number
@@ -156,6 +158,7 @@ export class Mount {
   release(node: Vnode): void {
     if (node.reclaimed || node.nlink > 0 || node.opens > 0) return
     node.reclaimed = true
+    this.byIno.delete(node.ino)
     this.nodes--
     if (node.type === "reg") node.data.clear()
   }

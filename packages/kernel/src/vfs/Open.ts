@@ -49,7 +49,6 @@ export const openFileAt = (
     if (ctx.proc.fds.lowestFree() === undefined) return yield* sysErr(Errno.EMFILE)
     const creat = has(oflags, openFlags.O_CREAT)
     const excl = creat && has(oflags, openFlags.O_EXCL)
-    const truncating = has(oflags, openFlags.O_TRUNC)
     // O_EXCL does not follow a symlink in the last place: the name itself must be new
     const l = yield* lookupAt(ctx, dirfd, path, !has(oflags, openFlags.O_NOFOLLOW) && !excl)
     let node = l.node
@@ -63,6 +62,17 @@ export const openFileAt = (
     } else if (excl) {
       return yield* sysErr(Errno.EEXIST)
     }
+    return yield* openNodeFor(ctx, node, oflags, created)
+  })
+
+/**
+ * The checks of vn_open on the node found (or made: its creator may open
+ * it whatever its mode), O_TRUNC, and a new open file on it.
+ */
+export const openNodeFor = (ctx: SyscallContext, node: Vnode, oflags: number, created: boolean): Effect.Effect<File, SysErr> =>
+  Effect.gen(function*() {
+    const flags = oflags + 1
+    const truncating = has(oflags, openFlags.O_TRUNC)
     // NetBSD's answer to O_NOFOLLOW on a symlink
     if (node.type === "lnk") return yield* sysErr(Errno.EFTYPE)
     if (node.type === "sock") return yield* sysErr(Errno.EOPNOTSUPP)
@@ -81,8 +91,9 @@ export const openFileAt = (
 
 /**
  * The rest of open(2), outside the VFS lock since it may sleep: a fifo's
- * wait for its other end (FifoFile.ts), the O_SHLOCK/O_EXLOCK flock lock (waiting for it unless O_NONBLOCK, as
- * open_setfp), then the lowest free descriptor. On failure the file is
+ * wait for its other end (FifoFile.ts), the O_SHLOCK/O_EXLOCK flock lock
+ * (waiting for it unless O_NONBLOCK, as open_setfp), then the lowest free
+ * descriptor. On failure the file is
  * closed again.
  */
 export const installOpened = (ctx: SyscallContext, file: File, oflags: number): Effect.Effect<number, SysErr> =>

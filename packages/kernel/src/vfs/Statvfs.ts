@@ -24,6 +24,9 @@ const makefstype = (type: string): number => {
 
 const FSTYPE = makefstype(TMPFS_TYPE_NAME)
 
+/** f_fsidx: vfs_getnewfsid's two words, the first of them the st_dev of the files on it. */
+export const fsidOf = (mount: Mount): readonly [number, number] => [mount.dev, FSTYPE]
+
 /** f_flag: mnt_flag & MNT_VISFLAGMASK, as an unsigned word. */
 const visibleFlags = (mount: Mount): number => (mount.flags & mountFlags.MNT_VISFLAGMASK) >>> 0
 
@@ -48,7 +51,7 @@ const fresh = (mount: Mount): Statvfs => {
     asyncreads: 0,
     asyncwrites: 0,
     // st_dev of every file on it, as vfs_getnewfsid makes them one
-    fsidx: [mount.dev, FSTYPE],
+    fsidx: fsidOf(mount),
     fsid: mount.dev,
     namemax: TMPFS_NAME_MAX,
     owner: mount.owner,

@@ -62,6 +62,8 @@ abstract class NodeBase {
   opens = 0
   /** The node's space went back to its file system (no links and no opens left). */
   reclaimed = false
+  /** tn_gen: a file handle (FileHandle.ts) names the node by inode number and this. */
+  readonly gen = Math.floor(Math.random() * 0x8000_0000)
 
   constructor(init: NodeInit) {
     this.mount = init.mount
@@ -73,6 +75,7 @@ abstract class NodeBase {
     this.mtime = init.now
     this.#ctime = init.now
     this.birthtime = init.now
+    this.mount.byIno.set(this.ino, this as NodeBase as Vnode)
     this.mount.onChange?.(this as NodeBase as Vnode)
   }
 
