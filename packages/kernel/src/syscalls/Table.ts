@@ -7,10 +7,12 @@ import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
 import { family as handles } from "./handles.ts"
+import { family as modules } from "./modules.ts"
 import { family as mounts } from "./mounts.ts"
 import { family as pipes } from "./pipes.ts"
 import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
+import { family as quota } from "./quota.ts"
 import { family as signals } from "./signals.ts"
 import { family as sockets } from "./sockets.ts"
 import { family as special } from "./special.ts"
@@ -25,6 +27,8 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...directories,
   ...mounts,
   ...handles,
+  ...quota,
+  ...modules,
   ...special,
   ...pipes,
   ...poll,
