@@ -16,7 +16,7 @@ export const FWRITE = 2
 
 /** What a kind of file (vnode, pipe, socket, device) does with the descriptor calls. */
 export interface FileOps {
-  readonly kind: "vnode" | "pipe" | "socket" | "device"
+  readonly kind: "vnode" | "pipe" | "socket" | "device" | "sem"
   /** Reads up to `len` bytes at `offset` (or the file offset when undefined, which it advances). */
   readonly read: (ctx: SyscallContext, file: File, len: number, offset: bigint | undefined) => Effect.Effect<Uint8Array, SysErr>
   /** Writes `data` at `offset` (or the file offset / end for O_APPEND); returns the count written. */

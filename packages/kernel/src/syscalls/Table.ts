@@ -13,6 +13,7 @@ import { family as pipes } from "./pipes.ts"
 import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
 import { family as quota } from "./quota.ts"
+import { family as semaphores } from "./semaphores.ts"
 import { family as signals } from "./signals.ts"
 import { family as sockets } from "./sockets.ts"
 import { family as special } from "./special.ts"
@@ -29,6 +30,7 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...handles,
   ...quota,
   ...modules,
+  ...semaphores,
   ...special,
   ...pipes,
   ...poll,

@@ -315,6 +315,8 @@ const fpathconf: SyscallImpl = (ctx) =>
     const name = ctx.args.int(1)
     if (file.vnode !== undefined) return pathconfAnswer(pathconfOf(file.vnode.type, name))
     if (file.ops.kind === "pipe" || file.ops.kind === "socket") return pathconfAnswer(pipePathconf(name))
+    // a semaphore (DTYPE_SEM) answers nothing
+    if (file.ops.kind === "sem") return sysErr(Errno.EOPNOTSUPP)
     return pathconfAnswer(devicePathconf(name))
   })
 

@@ -111,7 +111,9 @@ export const ioctl: SyscallImpl = (ctx) =>
 const vnodeFile = (ctx: SyscallContext) =>
   getFd(ctx, ctx.args.int(0)).pipe(
     Effect.flatMap(({ file }) =>
-      file.ops.kind === "pipe" || file.ops.kind === "socket" ? sysErr(Errno.EINVAL) : Effect.succeed(file)
+      file.ops.kind === "pipe" || file.ops.kind === "socket" || file.ops.kind === "sem"
+        ? sysErr(Errno.EINVAL)
+        : Effect.succeed(file)
     )
   )
 
