@@ -23,6 +23,7 @@ import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts
 import type { KernelState } from "./KernelState.ts"
 import { Lwp } from "./proc/Lwp.ts"
 import { Proc } from "./proc/Proc.ts"
+import { releaseAio } from "./syscalls/aio/Jobs.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
@@ -184,9 +185,9 @@ export const makeKernel = (config: KernelConfig = {}) =>
         for (const lwp of p.lwps) lwp.orderOut()
         state.procs.delete(p.pid)
         for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
-        // its record locks go with it, wherever its descriptors are
+        // its record locks go with it, wherever its descriptors are; so does its aio worker
         releaseAllLocks(p)
-        return releaseTable(p.fds, p)
+        return Effect.andThen(releaseAio(state, p), releaseTable(p.fds, p))
       })
 
     /** What the dispatcher does after every call: sweep a table released meanwhile, write a host root back. */

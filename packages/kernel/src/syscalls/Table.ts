@@ -2,6 +2,7 @@
  * The syscall table: every family's implementations by syscall number.
  * A number missing here answers ENOSYS (and is counted).
  */
+import { family as aio } from "./aio.ts"
 import { family as compat } from "./compat.ts"
 import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
@@ -31,6 +32,7 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...quota,
   ...modules,
   ...semaphores,
+  ...aio,
   ...special,
   ...pipes,
   ...poll,

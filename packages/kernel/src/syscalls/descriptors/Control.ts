@@ -122,7 +122,7 @@ const vnodeFile = (ctx: SyscallContext) =>
  * writes back its node if it is on the host file system; EIO when either
  * failed. A no-op for memory-only nodes.
  */
-const syncFile = (ctx: SyscallContext, file: File): Effect.Effect<void, SysErr> =>
+export const syncFile = (ctx: SyscallContext, file: File): Effect.Effect<void, SysErr> =>
   Effect.andThen(
     file.ops.sync?.(file) ?? Effect.void,
     Effect.suspend(() =>
