@@ -29,6 +29,7 @@ import { syscallTable } from "./syscalls/Table.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
 import { logWriteBack } from "./vfs/host/HostMirror.ts"
+import { inheritTrace, untrace } from "./ktrace/Ktrace.ts"
 import { releaseAllLocks } from "./vfs/Lockf.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
@@ -132,7 +133,8 @@ export const makeKernel = (config: KernelConfig = {}) =>
           proc.pgid = parent.pgid
         }
         state.procs.set(pid, proc)
-        return Effect.succeed(proc)
+        // a traced process's child goes on being traced with KTRFAC_INHERIT
+        return Effect.as(inheritTrace(parent, proc), proc)
       })
 
     const newLwp: HypervisorService["newLwp"] = (pid) =>
@@ -187,7 +189,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
         for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
         // its record locks go with it, wherever its descriptors are; so does its aio worker
         releaseAllLocks(p)
-        return Effect.andThen(releaseAio(state, p), releaseTable(p.fds, p))
+        return Effect.andThen(Effect.andThen(releaseAio(state, p), untrace(p)), releaseTable(p.fds, p))
       })
 
     /** What the dispatcher does after every call: sweep a table released meanwhile, write a host root back. */

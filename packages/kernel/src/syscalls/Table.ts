@@ -7,6 +7,7 @@ import { family as compat } from "./compat.ts"
 import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
+import { family as ktrace } from "./ktrace.ts"
 import { family as handles } from "./handles.ts"
 import { family as modules } from "./modules.ts"
 import { family as mounts } from "./mounts.ts"
@@ -33,6 +34,7 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...modules,
   ...semaphores,
   ...aio,
+  ...ktrace,
   ...special,
   ...pipes,
   ...poll,
