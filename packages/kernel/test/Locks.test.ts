@@ -327,4 +327,27 @@ describe("fcntl record locks", () => {
       assert.strictEqual(yield* setlk(a, fa, { type: F_UNLCK, start: 0, len: 0 }), 0)
       assert.strictEqual((yield* Fiber.join(bWaits.fiber)).error, 0)
     }))
+
+  it.effect("a user holds at most 1024 locks (ENOMEM past them; an unlock that splits may go to twice that); they go with the process", () =>
+    Effect.gen(function*() {
+      const { k, a, fa } = yield* twoProcesses
+      a.proc.uid = 1000
+      for (let i = 0; i < 1024; i++) {
+        const e = yield* setlk(a, fa, { type: F_WRLCK, start: i * 10, len: 1 })
+        if (e !== 0) assert.fail(`lock ${i}: errno ${e}`)
+      }
+      assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 20000, len: 1 }), Errno.ENOMEM)
+      assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 0, len: 1 }), Errno.ENOMEM, "even one it has")
+      assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 100000, len: 10 }), Errno.ENOMEM)
+      a.proc.uid = 0
+      assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 100000, len: 10 }), 0, "the superuser's bound is higher")
+      a.proc.uid = 1000
+      assert.strictEqual(yield* setlk(a, fa, { type: F_UNLCK, start: 100003, len: 2 }), 0, "a split unlock")
+      yield* k.hypervisor.releaseProcess(a.handle)
+      const c = yield* k.guest()
+      const fc = yield* open(c, "/tmp/f", O_RDWR)
+      c.proc.uid = 1000
+      assert.strictEqual(yield* setlk(c, fc, { type: F_WRLCK, start: 0, len: 1 }), 0, "the count went with the process")
+    }))
 })
+

@@ -27,5 +27,5 @@ export const holdingFile = <A, E>(file: File, effect: Effect.Effect<A, E>): Effe
 export const flockFile = (ctx: SyscallContext, file: File, node: Vnode, type: number, wait: boolean) =>
   Effect.andThen(
     lockable(node),
-    holdingFile(file, setLock(ctx.lwp, node, { type, start: 0n, end: -1n, owner: file, flock: true }, wait))
+    holdingFile(file, setLock(ctx.lwp, node, { type, start: 0n, end: -1n, owner: file, flock: true, uid: ctx.proc.uid }, wait))
   )

@@ -12,6 +12,11 @@
  *   Setting one replaces the owner's own locks in its range (a lock of the
  *   same type that contains the range stays as it is), splitting them.
  *
+ * Locks count against the uid that set them: past MAX_LOCKS_PER_UID a new
+ * one is ENOMEM (an unlock that splits may go to twice that). NetBSD
+ * exempts the superuser; here it gets ROOT_MAX_LOCKS, so no client can
+ * grow the lists without bound.
+ *
  * A conflicting request fails with EAGAIN, or (F_SETLKW, flock without
  * LOCK_NB) sleeps until it can be granted; an lwp ordered out of the
  * kernel while asleep gets EINTR. A record lock that would wait for a
@@ -23,12 +28,17 @@ import { Effect } from "effect"
 import type { Lwp } from "../proc/Lwp.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import type { Mount } from "./Mount.ts"
 import type { Vnode } from "./Vnode.ts"
 
 const { F_RDLCK, F_WRLCK, F_UNLCK } = flockTypes
 
 /** How far deadlock detection follows a chain of waiting processes (maxlockdepth). */
 export const MAX_DEPTH = 50
+/** maxlocksperuid. */
+export const MAX_LOCKS_PER_UID = 1024
+/** The superuser's bound (NetBSD has none). */
+export const ROOT_MAX_LOCKS = 65536
 
 /** A record lock's owner: a process (its pid shows in F_GETLK). */
 export interface ProcessOwner {
@@ -49,6 +59,8 @@ export interface Lock {
   readonly owner: LockOwner
   /** A flock(2) lock (F_FLOCK) rather than a record lock (F_POSIX). */
   readonly flock: boolean
+  /** Who set it (lf_uid): it counts against this uid's locks. */
+  readonly uid: number
 }
 
 /** What a caller asks for: a lock it would hold, and whether it may sleep for it. */
@@ -58,16 +70,49 @@ export interface LockRequest {
   readonly end: bigint
   readonly owner: LockOwner
   readonly flock: boolean
+  /** The caller's uid. */
+  readonly uid: number
 }
 
 class LockList {
   /** Sorted by start (vfs_lockf's lf_next list). */
   locks: Array<Lock> = []
+  /** The kernel's per-uid lock counts. */
+  readonly counts: Map<number, number>
+
+  constructor(counts: Map<number, number>) {
+    this.counts = counts
+  }
+
   /** Requests asleep until a lock of this node changes. */
   readonly waiters = new WaitQueue()
 }
 
 const lists = new WeakMap<Vnode, LockList>()
+/** Locks held in each kernel (found from its root file system), by the uid that set them (ui_lockcnt). */
+const counts = new WeakMap<Mount, Map<number, number>>()
+
+const countsOf = (node: Vnode): Map<number, number> => {
+  let m = node.mount
+  while (m.covered !== undefined) m = m.covered.mount
+  let c = counts.get(m)
+  if (c === undefined) counts.set(m, c = new Map())
+  return c
+}
+
+const limitOf = (uid: number): number => (uid === 0 ? ROOT_MAX_LOCKS : MAX_LOCKS_PER_UID)
+
+/** lf_alloc's check: one more lock for `uid` stays within `factor` times its limit (ENOMEM otherwise). */
+const checkRoom = (node: Vnode, uid: number, factor: number): Effect.Effect<void, SysErr> =>
+  (countsOf(node).get(uid) ?? 0) + 1 > limitOf(uid) * factor ? sysErr(Errno.ENOMEM) : Effect.void
+
+/** The list's locks are now `next`: the per-uid counts follow. */
+const replace = (list: LockList, next: Array<Lock>): void => {
+  const c = list.counts
+  for (const l of list.locks) c.set(l.uid, (c.get(l.uid) ?? 1) - 1)
+  for (const l of next) c.set(l.uid, (c.get(l.uid) ?? 0) + 1)
+  list.locks = next
+}
 /** The nodes an owner holds locks on, so its locks can all be let go. */
 const held = new WeakMap<LockOwner, Set<Vnode>>()
 /**
@@ -81,7 +126,7 @@ const waitingFor = new WeakMap<Lwp, { readonly lock: Lock; readonly list: LockLi
 const listOf = (node: Vnode): LockList => {
   let l = lists.get(node)
   if (l === undefined) {
-    l = new LockList()
+    l = new LockList(countsOf(node))
     lists.set(node, l)
   }
   return l
@@ -109,9 +154,11 @@ const note = (owner: LockOwner, node: Vnode, list: LockList): void => {
 }
 
 const insertSorted = (list: LockList, lock: Lock): void => {
-  const i = list.locks.findIndex((l) => l.start > lock.start)
-  if (i < 0) list.locks.push(lock)
-  else list.locks.splice(i, 0, lock)
+  const next = [...list.locks]
+  const i = next.findIndex((l) => l.start > lock.start)
+  if (i < 0) next.push(lock)
+  else next.splice(i, 0, lock)
+  replace(list, next)
 }
 
 /** The parts of `l` outside [start, end] (lf_split and the trimming cases). */
@@ -134,7 +181,7 @@ const clear = (list: LockList, owner: LockOwner, start: bigint, end: bigint): bo
       next.push(l)
     }
   }
-  if (changed) list.locks = next.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0))
+  if (changed) replace(list, next.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0)))
   return changed
 }
 
@@ -146,7 +193,7 @@ const grant = (list: LockList, req: LockRequest): void => {
     own.some((l) => l.type === req.type && l.start <= req.start && req.end !== -1n && (l.end === -1n || l.end >= req.end))
   ) return
   clear(list, req.owner, req.start, req.end)
-  insertSorted(list, { type: req.type, start: req.start, end: req.end, owner: req.owner, flock: req.flock })
+  insertSorted(list, { type: req.type, start: req.start, end: req.end, owner: req.owner, flock: req.flock, uid: req.uid })
 }
 
 /**
@@ -174,6 +221,7 @@ const wouldDeadlock = (me: ProcessOwner, block: Lock): boolean => {
  */
 export const setLock = (lwp: Lwp, node: Vnode, req: LockRequest, wait: boolean): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
+    yield* checkRoom(node, req.uid, 1)
     const list = listOf(node)
     for (;;) {
       const block = blocking(list, req)
@@ -197,13 +245,20 @@ export const setLock = (lwp: Lwp, node: Vnode, req: LockRequest, wait: boolean):
     list.waiters.wakeAll()
   })
 
-/** F_UNLCK: the owner's locks in [start, end] go. */
-export const unlock = (node: Vnode, owner: LockOwner, start: bigint, end: bigint): void => {
+/** The owner's locks in [start, end] go. */
+const clearRange = (node: Vnode, owner: LockOwner, start: bigint, end: bigint): void => {
   const list = lists.get(node)
   if (list === undefined || !clear(list, owner, start, end)) return
   note(owner, node, list)
   list.waiters.wakeAll()
 }
+
+/** F_UNLCK by `uid`: an unlock that may split a lock needs room for one (within twice the limit: ENOMEM). */
+export const unlock = (node: Vnode, owner: LockOwner, uid: number, start: bigint, end: bigint): Effect.Effect<void, SysErr> =>
+  Effect.andThen(
+    start === 0n || end === -1n ? Effect.void : checkRoom(node, uid, 2),
+    Effect.sync(() => clearRange(node, owner, start, end))
+  )
 
 /** F_GETLK: the first lock that would stop `req`, if any. */
 export const getLock = (node: Vnode, req: LockRequest): Lock | undefined => {
@@ -212,7 +267,7 @@ export const getLock = (node: Vnode, req: LockRequest): Lock | undefined => {
 }
 
 /** Every lock of `owner` on `node` goes (a record lock owner closing a descriptor of it, an flock file closing). */
-export const releaseLocks = (node: Vnode, owner: LockOwner): void => unlock(node, owner, 0n, -1n)
+export const releaseLocks = (node: Vnode, owner: LockOwner): void => clearRange(node, owner, 0n, -1n)
 
 /** Every lock of `owner` anywhere goes (a process leaving). */
 export const releaseAllLocks = (owner: LockOwner): void => {

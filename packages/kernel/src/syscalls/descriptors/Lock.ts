@@ -77,7 +77,7 @@ export const flock: SyscallImpl = (ctx) =>
     if (op === flockOps.LOCK_UN) {
       file.flag &= ~fileFlagsKernel.FHASLOCK
       yield* lockable(node)
-      return unlock(node, file, 0n, -1n)
+      return yield* unlock(node, file, ctx.proc.uid, 0n, -1n)
     }
     const type = op === flockOps.LOCK_EX ? F_WRLCK : op === flockOps.LOCK_SH ? F_RDLCK : undefined
     if (type === undefined) return yield* sysErr(Errno.EINVAL)
@@ -113,17 +113,17 @@ export const fcntlLock = (ctx: SyscallContext, cmd: "get" | "set" | "wait"): Eff
       if (f.type !== F_RDLCK && f.type !== F_WRLCK && f.type !== F_UNLCK) return yield* sysErr(Errno.EINVAL)
       yield* lockable(node)
       const { start, end } = yield* rangeOf(node, f)
-      const block = getLock(node, { type: f.type, start, end, owner, flock: false })
+      const block = getLock(node, { type: f.type, start, end, owner, flock: false, uid: ctx.proc.uid })
       return yield* copyout(ctx, arg, encodeFlock(answer(f, block)))
     }
     if (f.type === F_UNLCK) {
       yield* lockable(node)
       const { start, end } = yield* rangeOf(node, f)
-      return unlock(node, owner, start, end)
+      return yield* unlock(node, owner, ctx.proc.uid, start, end)
     }
     if (f.type !== F_RDLCK && f.type !== F_WRLCK) return yield* sysErr(Errno.EINVAL)
     if ((file.flag & (f.type === F_RDLCK ? FREAD : FWRITE)) === 0) return yield* sysErr(Errno.EBADF)
     yield* lockable(node)
     const { start, end } = yield* rangeOf(node, f)
-    yield* holdingFile(file, setLock(ctx.lwp, node, { type: f.type, start, end, owner, flock: false }, cmd === "wait"))
+    yield* holdingFile(file, setLock(ctx.lwp, node, { type: f.type, start, end, owner, flock: false, uid: ctx.proc.uid }, cmd === "wait"))
   })
