@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import { decodeFlock, encodeFlock, FLOCK_SIZE } from "@sysproxy/protocol"
 import { Errno, fcntlCmds, flockOps, flockTypes, openFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect, Fiber } from "effect"
 import { boot, type Guest, inLwp, peek, untilAsleep } from "./support/SyscallHarness.ts"
@@ -29,27 +30,13 @@ interface Flock {
   readonly pid?: number
 }
 
-const flockBytes = (f: Flock): Uint8Array => {
-  const bytes = new Uint8Array(24)
-  const v = new DataView(bytes.buffer)
-  v.setBigInt64(0, BigInt(f.start), true)
-  v.setBigInt64(8, BigInt(f.len), true)
-  v.setInt32(16, f.pid ?? 0, true)
-  v.setInt16(20, f.type, true)
-  v.setInt16(22, f.whence ?? SEEK_SET, true)
-  return bytes
-}
+const flockBytes = (f: Flock): Uint8Array =>
+  encodeFlock({ pid: 0, whence: SEEK_SET, ...f, start: BigInt(f.start), len: BigInt(f.len) })
 
-const readFlock = (g: Guest, addr: bigint) => {
-  const v = new DataView(peek(g, addr, 24).slice().buffer)
-  return {
-    start: v.getBigInt64(0, true),
-    len: v.getBigInt64(8, true),
-    pid: v.getInt32(16, true),
-    type: v.getInt16(20, true),
-    whence: v.getInt16(22, true)
-  }
-}
+const readFlock = (g: Guest, addr: bigint) => decodeFlock(peek(g, addr, FLOCK_SIZE))
+
+/** F_GETLK's answer for a write lock of `g`'s process. */
+const writeLock = (g: Guest, start: bigint, len: bigint) => ({ type: F_WRLCK, whence: SEEK_SET, start, len, pid: g.pid })
 
 /** fcntl(fd, F_SETLK/F_SETLKW, flock): the errno. */
 const setlk = (g: Guest, fd: number, f: Flock, cmd: number = F_SETLK) => errno(g, SYS.fcntl, fd, cmd, g.mem.alloc(flockBytes(f)))
@@ -182,20 +169,8 @@ describe("fcntl record locks", () => {
       assert.strictEqual(yield* setlk(b, fb, { type: F_RDLCK, start: 15, len: 1 }), 0, "a's lock there is shared now")
       assert.strictEqual(yield* setlk(b, fb, { type: F_RDLCK, start: 0, len: 1 }), Errno.EAGAIN)
       assert.strictEqual(yield* setlk(b, fb, { type: F_WRLCK, start: 200, len: 0 }), 0, "beyond a's range")
-      assert.deepStrictEqual(yield* getlk(b, fb, { type: F_RDLCK, start: 0, len: 0 }), {
-        type: F_WRLCK,
-        whence: SEEK_SET,
-        start: 0n,
-        len: 10n,
-        pid: a.pid
-      })
-      assert.deepStrictEqual(yield* getlk(a, fa, { type: F_WRLCK, start: 150, len: 0 }), {
-        type: F_WRLCK,
-        whence: SEEK_SET,
-        start: 200n,
-        len: 0n,
-        pid: b.pid
-      })
+      assert.deepStrictEqual(yield* getlk(b, fb, { type: F_RDLCK, start: 0, len: 0 }), writeLock(a, 0n, 10n))
+      assert.deepStrictEqual(yield* getlk(a, fa, { type: F_WRLCK, start: 150, len: 0 }), writeLock(b, 200n, 0n))
       const free = yield* getlk(b, fb, { type: F_RDLCK, start: 20, len: 80, whence: SEEK_SET })
       assert.strictEqual(free.type, F_WRLCK, "a's write lock on 20..99")
       assert.strictEqual(free.start, 20n)
@@ -210,13 +185,7 @@ describe("fcntl record locks", () => {
       assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 10, len: 10 }), 0)
       assert.strictEqual((yield* getlk(b, fb, { type: F_RDLCK, start: 50, len: 1 })).len, 100n, "still one lock")
       assert.strictEqual(yield* setlk(a, fa, { type: F_UNLCK, start: 10, len: 10 }), 0)
-      assert.deepStrictEqual(yield* getlk(b, fb, { type: F_RDLCK, start: 0, len: 0 }), {
-        type: F_WRLCK,
-        whence: SEEK_SET,
-        start: 0n,
-        len: 10n,
-        pid: a.pid
-      })
+      assert.deepStrictEqual(yield* getlk(b, fb, { type: F_RDLCK, start: 0, len: 0 }), writeLock(a, 0n, 10n))
       assert.strictEqual((yield* getlk(b, fb, { type: F_RDLCK, start: 10, len: 10 })).type, F_UNLCK)
       assert.strictEqual((yield* getlk(b, fb, { type: F_RDLCK, start: 19, len: 2 })).start, 20n)
     }))

@@ -6,17 +6,19 @@ import { makeGuest, O_RDONLY } from "./VfsGuest.ts"
 const USER = 1
 const BIG = 0x8000_0000n
 
+/** A guest with /tmp/f, a symbolic link /tmp/l to it, /tmp/f open; the paths, an attribute name and a buffer in its memory. */
+const fileAndLink = Effect.gen(function*() {
+  const g = yield* makeGuest()
+  yield* g.writeFile("/tmp/f", "x")
+  yield* g.ok(SYS.symlink, g.str("f"), g.str("/tmp/l"))
+  const fd = yield* g.open("/tmp/f", O_RDONLY)
+  return { g, fd, f: g.str("/tmp/f"), l: g.str("/tmp/l"), name: g.str("user.test"), buf: g.buf(64) }
+})
+
 describe("extattr_* on tmpfs", () => {
   it.effect("every call reaches the file system, which has none: EOPNOTSUPP, for files, links, descriptors", () =>
     Effect.gen(function*() {
-      const g = yield* makeGuest()
-      yield* g.writeFile("/tmp/f", "x")
-      yield* g.ok(SYS.symlink, g.str("f"), g.str("/tmp/l"))
-      const fd = yield* g.open("/tmp/f", O_RDONLY)
-      const f = g.str("/tmp/f")
-      const l = g.str("/tmp/l")
-      const name = g.str("user.test")
-      const buf = g.buf(64)
+      const { buf, f, fd, g, l, name } = yield* fileAndLink
       yield* g.fails(Errno.EOPNOTSUPP, SYS.extattr_set_file, f, USER, name, buf, 4)
       yield* g.fails(Errno.EOPNOTSUPP, SYS.extattr_get_file, f, USER, name, buf, 64)
       yield* g.fails(Errno.EOPNOTSUPP, SYS.extattr_get_file, f, USER, name, 0, 0)
@@ -59,14 +61,7 @@ describe("extattr_* on tmpfs", () => {
 describe("*xattr on tmpfs", () => {
   it.effect("answer ENOTSUP where the extattr calls say EOPNOTSUPP; their own errors are unchanged", () =>
     Effect.gen(function*() {
-      const g = yield* makeGuest()
-      yield* g.writeFile("/tmp/f", "x")
-      yield* g.ok(SYS.symlink, g.str("f"), g.str("/tmp/l"))
-      const fd = yield* g.open("/tmp/f", O_RDONLY)
-      const f = g.str("/tmp/f")
-      const l = g.str("/tmp/l")
-      const name = g.str("user.test")
-      const buf = g.buf(64)
+      const { buf, f, fd, g, l, name } = yield* fileAndLink
       for (const flags of [0, 1, 2]) yield* g.fails(Errno.ENOTSUP, SYS.setxattr, f, name, buf, 4, flags)
       yield* g.fails(Errno.ENOTSUP, SYS.lsetxattr, l, name, buf, 4, 0)
       yield* g.fails(Errno.ENOTSUP, SYS.fsetxattr, fd, name, buf, 4, 0)

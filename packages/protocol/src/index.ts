@@ -1,6 +1,7 @@
 import "./SchemaJit.ts"
 
 export * from "./abi/Fields.ts"
+export * from "./abi/Flock.ts"
 export * from "./abi/Stat.ts"
 export * from "./abi/Statvfs.ts"
 export * from "./abi/Timespec.ts"

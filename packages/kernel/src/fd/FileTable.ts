@@ -84,6 +84,17 @@ export const releaseFile = (file: File): Effect.Effect<void> =>
   })
 
 /**
+ * Keeps a reference to `file` while `effect` runs (NetBSD's
+ * fd_getfile/fd_putfile): another lwp closing the descriptor meanwhile, as
+ * during a long transfer or a wait for a lock, must not free the file.
+ */
+export const holdingFile = <A, E>(file: File, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    file.refs++
+    return effect.pipe(Effect.ensuring(releaseFile(file)))
+  })
+
+/**
  * Closes a descriptor (fd_close). False when it was not open. Closing any
  * descriptor of a file lets go of the record locks `owner` (the closing
  * process) holds on it.

@@ -10,10 +10,9 @@
 import { Errno, limits, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { requireRoot } from "../kauth/Cred.ts"
-import { SysErr, sysErr } from "../kern/SysErr.ts"
-import { copyin, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
+import { sysErr } from "../kern/SysErr.ts"
+import { copyin, copyinString, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import { AT_FDCWD, nodeAt } from "../vfs/At.ts"
-import { nameFromBytes } from "../vfs/Names.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const MODCTL_LOAD = 0
@@ -50,15 +49,6 @@ const encodeModstat = (m: Module): Uint8Array => {
   return bytes
 }
 
-const asSysErr = <A, E extends { readonly errno: number }>(e: Effect.Effect<A, E>) =>
-  Effect.mapError(e, (f) => new SysErr({ errno: f.errno }))
-
-/** A string the caller gives, of at most `max` bytes with its NUL (ENAMETOOLONG otherwise). */
-const stringIn = (ctx: SyscallContext, addr: bigint, max: number) =>
-  Effect.flatMap(asSysErr(ctx.mem.copyinstr(addr, max)), (bytes) => {
-    const nul = bytes.indexOf(0)
-    return nul < 0 ? sysErr(Errno.ENAMETOOLONG) : Effect.succeed(nameFromBytes(bytes.subarray(0, nul)))
-  })
 
 /** MODCTL_STAT: a struct iovec names the buffer; its length comes back as what all of them take. */
 const stat = (ctx: SyscallContext, iovPtr: bigint) =>
@@ -79,7 +69,7 @@ const stat = (ctx: SyscallContext, iovPtr: bigint) =>
 const load = (ctx: SyscallContext, argPtr: bigint) =>
   Effect.gen(function*() {
     const ml = new DataView((yield* copyin(ctx, argPtr, MODCTL_LOAD_SIZE)).slice().buffer)
-    const name = yield* stringIn(ctx, ml.getBigUint64(0, true), limits.MAXPATHLEN)
+    const name = yield* copyinString(ctx, ml.getBigUint64(0, true), limits.MAXPATHLEN)
     if (!name.includes("/")) {
       if (BUILTIN.some((m) => m.name === name)) return yield* sysErr(Errno.EEXIST)
       return yield* sysErr(Errno.ENOENT)
@@ -91,7 +81,7 @@ const load = (ctx: SyscallContext, argPtr: bigint) =>
 /** MODCTL_UNLOAD */
 const unload = (ctx: SyscallContext, namePtr: bigint) =>
   Effect.gen(function*() {
-    const name = yield* stringIn(ctx, namePtr, MAXMODNAME)
+    const name = yield* copyinString(ctx, namePtr, MAXMODNAME)
     return yield* sysErr(BUILTIN.some((b) => b.name === name) ? Errno.EBUSY : Errno.ENOENT)
   })
 

@@ -19,21 +19,15 @@ import {
   SEM_MAX_NAMELEN,
   waitSemaphore
 } from "../ipc/Semaphore.ts"
-import { SysErr, sysErr } from "../kern/SysErr.ts"
-import { copyin, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { copyin, copyinString, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
-import { nameFromBytes } from "../vfs/Names.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 /** A semaphore name: copyinstr into SEM_MAX_NAMELEN + 1 bytes (ENAMETOOLONG past it). */
 const nameIn = (ctx: SyscallContext, addr: bigint): Effect.Effect<string, SysErr> =>
-  Effect.flatMap(
-    Effect.mapError(ctx.mem.copyinstr(addr, SEM_MAX_NAMELEN + 1), (e) => new SysErr({ errno: e.errno })),
-    (bytes) => {
-      const nul = bytes.indexOf(0)
-      return nul < 0 ? sysErr(Errno.ENAMETOOLONG) : Effect.succeed(nameFromBytes(bytes.subarray(0, nul)))
-    }
-  )
+  copyinString(ctx, addr, SEM_MAX_NAMELEN + 1)
+
 
 /** ksem_get: the semaphore of descriptor `id` (EINVAL for none). */
 const semOf = (ctx: SyscallContext, slot: number): Effect.Effect<Semaphore, SysErr> =>

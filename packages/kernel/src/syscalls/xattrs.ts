@@ -10,8 +10,8 @@
  */
 import { Errno, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { SysErr, sysErr } from "../kern/SysErr.ts"
-import { copyinPath, type SyscallContext } from "../kern/SyscallContext.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { copyinPath, copyinString, type SyscallContext } from "../kern/SyscallContext.ts"
 import { AT_FDCWD, fileNode, nodeAt } from "../vfs/At.ts"
 import { extattr, extattrctl as fsExtattrctl, type ExtattrOp } from "../vfs/Extattr.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
@@ -24,13 +24,9 @@ const INT_MAX = 0x7fff_ffffn
 /** How a call names its node: a path (followed or not) or a descriptor. */
 type Target = "file" | "link" | "fd"
 
-const asSysErr = <A, E extends { readonly errno: number }>(e: Effect.Effect<A, E>) =>
-  Effect.mapError(e, (f) => new SysErr({ errno: f.errno }))
-
 /** copyinstr of an attribute name: ENAMETOOLONG without a NUL in the buffer. */
 const attrName = (ctx: SyscallContext, addr: bigint): Effect.Effect<void, SysErr> =>
-  Effect.flatMap(asSysErr(ctx.mem.copyinstr(addr, ATTR_NAME_BUF)), (bytes) =>
-    bytes.indexOf(0) < 0 ? sysErr(Errno.ENAMETOOLONG) : Effect.void)
+  Effect.asVoid(copyinString(ctx, addr, ATTR_NAME_BUF))
 
 const nodeOf = (ctx: SyscallContext, target: Target, slot: number): Effect.Effect<Vnode, SysErr> =>
   target === "fd"

@@ -6,7 +6,7 @@
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { File } from "../fd/File.ts"
-import { releaseFile } from "../fd/FileTable.ts"
+import { holdingFile } from "../fd/FileTable.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
 import { setLock } from "./Lockf.ts"
@@ -15,13 +15,6 @@ import type { Vnode } from "./Vnode.ts"
 /** EOPNOTSUPP for a node whose file system has no advisory locks. */
 export const lockable = (node: Vnode): Effect.Effect<void, SysErr> =>
   node.type === "fifo" ? sysErr(Errno.EOPNOTSUPP) : Effect.void
-
-/** Keeps a reference to the file while a lock is waited for, as fd_getfile does. */
-export const holdingFile = <A, E>(file: File, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
-    file.refs++
-    return effect.pipe(Effect.ensuring(releaseFile(file)))
-  })
 
 /** The whole-file lock of flock and O_SHLOCK/O_EXLOCK, waited for when `wait` (EAGAIN otherwise). */
 export const flockFile = (ctx: SyscallContext, file: File, node: Vnode, type: number, wait: boolean) =>

@@ -4,50 +4,19 @@
  * step both share (lf_advlock's range rules; a fifo has no locks:
  * EOPNOTSUPP). The locks themselves are vfs/Lockf.ts.
  */
+import { decodeFlock, encodeFlock, type Flock, FLOCK_SIZE } from "@sysproxy/protocol"
 import { Errno, fileFlagsKernel, flockOps, lseekWhence } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { FREAD, FWRITE } from "../../fd/File.ts"
+import { holdingFile } from "../../fd/FileTable.ts"
 import { sysErr, type SysErr } from "../../kern/SysErr.ts"
 import { copyin, copyout, type SyscallContext } from "../../kern/SyscallContext.ts"
 import { sizeOf } from "../../vfs/Attributes.ts"
-import { flockFile, holdingFile, lockable } from "../../vfs/Flock.ts"
+import { flockFile, lockable } from "../../vfs/Flock.ts"
 import { F_RDLCK, F_UNLCK, F_WRLCK, getLock, type Lock, type LockOwner, setLock, unlock } from "../../vfs/Lockf.ts"
 import type { Vnode } from "../../vfs/Vnode.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { getFd } from "./Fd.ts"
-
-/** struct flock: l_start, l_len (off_t), l_pid (pid_t), l_type, l_whence (short). */
-export const FLOCK_SIZE = 24
-
-interface Flock {
-  readonly start: bigint
-  readonly len: bigint
-  readonly pid: number
-  readonly type: number
-  readonly whence: number
-}
-
-const decodeFlock = (bytes: Uint8Array): Flock => {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  return {
-    start: v.getBigInt64(0, true),
-    len: v.getBigInt64(8, true),
-    pid: v.getInt32(16, true),
-    type: v.getInt16(20, true),
-    whence: v.getInt16(22, true)
-  }
-}
-
-const encodeFlock = (f: Flock): Uint8Array => {
-  const bytes = new Uint8Array(FLOCK_SIZE)
-  const v = new DataView(bytes.buffer)
-  v.setBigInt64(0, BigInt.asIntN(64, f.start), true)
-  v.setBigInt64(8, BigInt.asIntN(64, f.len), true)
-  v.setInt32(16, f.pid, true)
-  v.setInt16(20, f.type, true)
-  v.setInt16(22, f.whence, true)
-  return bytes
-}
 
 /** The byte range a struct flock names (lf_advlock): EINVAL for a bad whence or a start before 0. */
 const rangeOf = (node: Vnode, f: Flock): Effect.Effect<{ readonly start: bigint; readonly end: bigint }, SysErr> => {
