@@ -18,27 +18,17 @@ export const NGROUPS = limits.NGROUPS
 /** uid_t/gid_t -1: "leave it as it is" for the set*id and chown calls. */
 export const NO_ID = 0xffff_ffff
 
-export interface CredIds {
-  /** Real uid (kauth_cred_getuid). */
-  readonly uid: number
-  readonly euid: number
-  readonly svuid: number
-  /** Real gid (kauth_cred_getgid). */
-  readonly gid: number
-  readonly egid: number
-  readonly svgid: number
-  readonly groups: ReadonlyArray<number>
-}
-
 /** Whatever carries credentials: a process (its current ones) or a Cred itself. */
 export interface CredHolder {
   readonly cred: Cred
 }
 
-export class Cred implements CredIds, CredHolder {
+export class Cred implements CredHolder {
+  /** Real uid (kauth_cred_getuid). */
   readonly uid: number
   readonly euid: number
   readonly svuid: number
+  /** Real gid (kauth_cred_getgid). */
   readonly gid: number
   readonly egid: number
   readonly svgid: number
@@ -74,6 +64,9 @@ export class Cred implements CredIds, CredHolder {
     return this.groups.includes(gid)
   }
 }
+
+/** The ids a Cred is made of. */
+export type CredIds = Pick<Cred, "uid" | "euid" | "svuid" | "gid" | "egid" | "svgid" | "groups">
 
 /** The superuser's credentials (cred0: what init and, by default, every guest have). */
 export const ROOT_CRED = Cred.of(0, 0)
