@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { accessModes, Errno, modeBits, openFlags, signals, SYS } from "@sysproxy/protocol/netbsd"
 import { Cred } from "../src/kauth/Cred.ts"
+import { chown } from "../src/vfs/Attributes.ts"
 import { boot, type Guest, i32s, type TestKernel } from "./support/SyscallHarness.ts"
 import { decodeStat } from "./VfsGuest.ts"
 
@@ -200,6 +201,21 @@ describe("chmod, chown and times", () => {
       assert.strictEqual(yield* errnoOf(root, SYS.chmod, p(root, "/tmp/f"), 0o4755), 0)
       assert.strictEqual(yield* errnoOf(user, SYS.chown, p(user, "/tmp/f"), NO_ID, 100), 0)
       assert.strictEqual((yield* stat(root, "/tmp/f")).mode & 0o7777, 0o4755, "a group alone keeps S_ISUID")
+    }))
+
+  it.effect("the POSIX variant (for __posix_chown): root keeps both set-id bits, a non-root owner loses both", () =>
+    Effect.gen(function*() {
+      const { k, root } = yield* world
+      yield* file(root, "/tmp/f", 0o644, 1000, 100)
+      assert.strictEqual(yield* errnoOf(root, SYS.chmod, p(root, "/tmp/f"), 0o6755), 0)
+      const tmp = k.kernel.state.vfs.root.entries.get("tmp")?.node
+      const node = tmp?.type === "dir" ? tmp.entries.get("f")?.node : undefined
+      if (node === undefined) return assert.fail("no /tmp/f")
+      yield* chown(Cred.of(0, 0), node, 1000, 100, true)
+      assert.strictEqual(node.mode, 0o6755)
+      yield* chown(Cred.of(1000, 100), node, NO_ID, NO_ID, true)
+      assert.strictEqual(node.mode, 0o755)
+      assert.deepStrictEqual([node.uid, node.gid], [1000, 100])
     }))
 
   it.effect("times: another user with write access may set them to now, not to a given time; without write access EACCES", () =>

@@ -91,6 +91,11 @@ describe("setpgid", () => {
       // the child stayed in session 0: its parent may no longer move it
       assert.strictEqual((yield* a.call(SYS.setpgid, child.pid, 0)).error, Errno.EPERM)
       assert.strictEqual((yield* a.call(SYS.setpgid, child.pid, a.pid)).error, Errno.EPERM)
+      // nor may the leader join another group of its own session
+      const later = yield* k.guest({ parent: a })
+      assert.strictEqual((yield* later.call(SYS.setpgid, 0, 0)).error, 0)
+      assert.strictEqual((yield* a.call(SYS.setpgid, 0, later.pid)).error, Errno.EPERM)
+      assert.strictEqual((yield* a.call(SYS.getpgrp)).retval0, BigInt(a.pid))
     }))
 
   it.effect("joining an existing group of the session; a process moving itself is not held to its session (NetBSD's quirk)", () =>

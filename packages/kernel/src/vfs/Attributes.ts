@@ -7,6 +7,7 @@ import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import type { Timespec } from "../abi/Timespec.ts"
+import { NO_ID } from "../kauth/Cred.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, checkOwner, type CredHolder, inGroup, isRoot, owns, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
@@ -17,7 +18,7 @@ export const BLKSIZE = 4096
 /** A directory's st_size grows by this per entry, as a tmpfs directory grows by its dirent size. */
 export const DIRENT_BYTES = 40
 /** uid_t/gid_t -1: leave it as it is. */
-export const NO_CHANGE = 0xffff_ffff
+export const NO_CHANGE = NO_ID
 
 export const sizeOf = (node: Vnode): number => {
   switch (node.type) {
