@@ -19,7 +19,7 @@ const HERE = Path.dirname(new URL(import.meta.url).pathname)
 const ROOT = Path.resolve(HERE, "..")
 const C_DIR = Path.join(ROOT, "c")
 const LAUNCHER = Path.join(ROOT, "launch-server.ts")
-const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets"] as const
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets", "creds"] as const
 type Program = (typeof PROGRAMS)[number]
 
 let workDir = ""
@@ -315,6 +315,25 @@ describe("interop: our C client against the server process", () => {
     await expectClean(server)
     await stopServer(server)
   })
+
+  it("creds: a drop to uid 1000 is refused root's file; a fork child keeps credentials and group; a group kill; EMFILE; chroot", async () => {
+    const server = await startServer()
+    const expected: Record<string, RegExp> = {
+      drop: /^drop ok: uid 1000 gid 100, EACCES on root's 0600 file, setuid\(0\) EPERM$/m,
+      fork: /^child \d+: uid 1000 gid 100, 2 groups, ppid 1, group and session \d+, left and rejoined$/m,
+      killpg: /^killpg ok: the caller and both members of group \d+ got a host SIGUSR1, the bystander none$/m,
+      emfile: /^emfile ok: 9 opens at a soft limit of 12, then EMFILE; RLIM_INFINITY clamped to 1772$/m,
+      chroot: /^chroot ok: nothing outside can be named; fchroot on a kept descriptor gets out$/m,
+      badargs: /^badargs ok$/m
+    }
+    for (const [scenario, line] of Object.entries(expected)) {
+      const o = await client(server, "creds", [scenario])
+      expectSuccess(`creds ${scenario}`, o, server)
+      expect(o.stdout).toMatch(line)
+    }
+    await expectClean(server)
+    await stopServer(server)
+  }, 60_000)
 
   const stress = (procs: number, threads: number, seconds: number) => async () => {
     const server = await startServer(["--hostname", "interop-stress"])

@@ -80,6 +80,12 @@ export const flags = {
     "kern.hostname at boot (default rump-<pid>.<host>)"
   ),
   ncpu: int("ncpu", variables.ncpu, "hw.ncpu of the kernel (default 1)"),
+  guestUid: int(
+    "guest-uid",
+    variables.guestUid,
+    "every new guest process runs as this uid, so clients cannot halt the server or kill others' processes (default 0: root)"
+  ),
+  guestGid: int("guest-gid", variables.guestGid, "every new guest process has this gid (default 0)"),
   root: string(
     "root",
     variables.root,
@@ -152,6 +158,10 @@ export const command = Command.make(
     },
     { command: `${PROGRAM} --metrics 127.0.0.1:9464 unix:///tmp/rump.sock`, description: "with Prometheus metrics" },
     { command: `${PROGRAM} --config /etc/sysproxy.json`, description: "options (and the URL) from a file" },
+    {
+      command: `${PROGRAM} --guest-uid 1000 --guest-gid 100 unix:///tmp/rump.sock`,
+      description: "clients' processes run as uid 1000, gid 100 instead of root"
+    },
     { command: `RUMP_SERVER=unix:///tmp/rump.sock ${PROGRAM}`, description: "take the URL from the environment" }
   ])
 )

@@ -24,6 +24,12 @@ export interface KernelConfig {
    * vfs/HostFile.ts): opened by the caller, who closes them after the kernel.
    */
   readonly hostFiles?: ReadonlyArray<HostFileMapping> | undefined
+  /**
+   * The credentials every new guest starts with: uid and gid as its real,
+   * effective and saved ids, no supplementary groups (default 0 and 0: root,
+   * as NetBSD's server gives every guest).
+   */
+  readonly guest?: { readonly uid: number; readonly gid: number } | undefined
 }
 
 export const OSTYPE = "NetBSD"

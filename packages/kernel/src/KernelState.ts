@@ -1,15 +1,21 @@
 /**
- * The kernel's state: the process table, the VFS, sysctl values and the
+ * The kernel's state: the process table and process groups, the VFS, sysctl values and the
  * bookkeeping the server reports (unimplemented syscalls asked for).
  */
 import type { Deferred } from "effect"
 import type { HaltRequest } from "@sysproxy/hypervisor"
+import type { Limits } from "./proc/Limits.ts"
 import type { Proc } from "./proc/Proc.ts"
+import type { ProcessGroups } from "./proc/ProcessGroups.ts"
 import type { Vfs } from "./vfs/Vfs.ts"
 
 export interface KernelState {
   readonly procs: Map<number, Proc>
   readonly init: Proc
+  /** Process groups and sessions by id. */
+  readonly pgrps: ProcessGroups
+  /** proc0's resource limits, which every new guest starts with. */
+  readonly limit0: Limits
   nextPid: number
   nextLid: number
   readonly vfs: Vfs

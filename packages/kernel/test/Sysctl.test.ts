@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { Errno, Structs, SYS, sysctlHw, sysctlKern, sysctlKernProc, sysctlSpecial, sysctlTop } from "@sysproxy/protocol/netbsd"
+import { Errno, Structs, SYS, sysctlHw, sysctlKern, sysctlKernProc, sysctlKinfo, sysctlSpecial, sysctlTop } from "@sysproxy/protocol/netbsd"
+import { Cred } from "../src/kauth/Cred.ts"
 import type { Lwp } from "../src/proc/Lwp.ts"
 import { boot, decode, type Guest, i32s, peek, peekI32, peekI64, peekU64, text, timespec, u64s } from "./support/SyscallHarness.ts"
 
@@ -184,8 +185,10 @@ describe("kern.proc2", () => {
     Effect.gen(function*() {
       const k = yield* boot()
       const g = yield* k.guest({ comm: "worker" })
-      g.proc.uid = 7
-      g.proc.gid = 8
+      g.proc.cred = new Cred({ uid: 7, euid: 9, svuid: 11, gid: 8, egid: 10, svgid: 12, groups: [20, 21] })
+      // a session and group of its own, with a login name
+      assert.strictEqual((yield* g.call(SYS.setsid)).error, 0)
+      g.proc.pgrp.session.login.set(text("operator"))
       const r = yield* sysctl(g, { name: proc2(sysctlKernProc.KERN_PROC_PID, g.pid, KINFO, 1), oldSize: KINFO })
       assert.strictEqual(r.error, 0)
       assert.strictEqual(r.oldlen, BigInt(KINFO))
@@ -194,10 +197,16 @@ describe("kern.proc2", () => {
       assert.strictEqual(peekI32(g, at("p_ppid")), 1)
       assert.strictEqual(peekI32(g, at("p_sid")), g.pid)
       assert.strictEqual(peekI32(g, at("p__pgid")), g.pid)
-      assert.strictEqual(peekI32(g, at("p_uid")), 7)
+      assert.strictEqual(peekI32(g, at("p_eflag")), sysctlKinfo.EPROC_SLEADER)
+      assert.strictEqual(peekI32(g, at("p_uid")), 9, "the effective uid")
       assert.strictEqual(peekI32(g, at("p_ruid")), 7)
-      assert.strictEqual(peekI32(g, at("p_gid")), 8)
+      assert.strictEqual(peekI32(g, at("p_svuid")), 11)
+      assert.strictEqual(peekI32(g, at("p_gid")), 10, "the effective gid")
       assert.strictEqual(peekI32(g, at("p_rgid")), 8)
+      assert.strictEqual(peekI32(g, at("p_svgid")), 12)
+      assert.strictEqual(peek(g, at("p_ngroups"), 2)[0], 2)
+      assert.deepStrictEqual(peek(g, at("p_groups"), 12), i32s(20, 21, 0))
+      assert.deepStrictEqual(peek(g, at("p_login"), 9), cstr("operator"))
       assert.deepStrictEqual(peek(g, at("p_comm"), 7), cstr("worker"))
       assert.strictEqual(peek(g, at("p_stat"), 1)[0], 7, "LSONPROC: the caller is running in the kernel")
       assert.strictEqual(peekI64(g, at("p_realstat")), 2n, "SACTIVE")
@@ -278,6 +287,8 @@ describe("kern.proc2", () => {
       assert.strictEqual(none.oldlen, 0n)
       const uid = yield* sysctl(a, { name: proc2(sysctlKernProc.KERN_PROC_UID, 0, KINFO, 10), oldSize: 10 * KINFO })
       assert.strictEqual(uid.oldlen, BigInt(3 * KINFO))
+      // b leads a session of its own (a new guest is in session 0)
+      assert.strictEqual((yield* b.call(SYS.setsid)).error, 0)
       const session = yield* sysctl(a, { name: proc2(sysctlKernProc.KERN_PROC_SESSION, b.pid, KINFO, 10), oldSize: 10 * KINFO })
       assert.strictEqual(session.oldlen, BigInt(KINFO))
     }))
