@@ -23,6 +23,7 @@ import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts
 import type { KernelState } from "./KernelState.ts"
 import { Lwp } from "./proc/Lwp.ts"
 import { Proc } from "./proc/Proc.ts"
+import { bootSysctl } from "./sysctl/Boot.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
@@ -84,6 +85,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
       hostname: config.hostname ?? `rump-${process.pid}.${Os.hostname()}`,
       ncpu: config.ncpu ?? 1,
       physmem,
+      sysctl: bootSysctl({ physmem, extra: config.sysctl }),
       boottime: { sec: BigInt(Math.floor(now / 1000)), nsec: (now % 1000) * 1_000_000 },
       unimplemented: new Map(),
       halt,

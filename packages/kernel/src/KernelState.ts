@@ -5,6 +5,7 @@
 import type { Deferred } from "effect"
 import type { HaltRequest } from "@sysproxy/hypervisor"
 import type { Proc } from "./proc/Proc.ts"
+import type { SysctlNode } from "./sysctl/Node.ts"
 import type { Vfs } from "./vfs/Vfs.ts"
 
 export interface KernelState {
@@ -16,7 +17,9 @@ export interface KernelState {
   hostname: string
   readonly ncpu: number
   readonly physmem: number
-  /** Boot time, for kern.boottime. */
+  /** The sysctl tree's root (sysctl/). */
+  readonly sysctl: SysctlNode
+  /** Boot time (kern.hardclock_ticks counts from it). */
   readonly boottime: { readonly sec: bigint; readonly nsec: number }
   /** Syscall numbers asked for that the kernel does not implement, with counts. */
   readonly unimplemented: Map<number, number>
