@@ -22,7 +22,8 @@ import {
   CTLTYPE_NODE,
   CTLTYPE_QUAD,
   CTLTYPE_STRING,
-  type SysctlNode
+  type SysctlData,
+  SysctlNode
 } from "./Node.ts"
 import { callerIsRoot, requireWriter, type SysctlRequest } from "./Request.ts"
 
@@ -99,3 +100,16 @@ export const lookup = (req: SysctlRequest, node: SysctlNode, rest: number): Effe
  */
 export const viaLookup = (req: SysctlRequest, node: SysctlNode, name: Int32Array, at: number) =>
   lookup(req, node, name.length - at)
+
+/**
+ * sysctl_lookup on a copy of the node pointing at a value worked out for
+ * this request (NetBSD's `node = *rnode; node.sysctl_data = &v`), of the
+ * node's size unless given another.
+ */
+export const lookupValue = (
+  req: SysctlRequest,
+  node: SysctlNode,
+  rest: number,
+  data: SysctlData,
+  size: number = node.size
+): Effect.Effect<void, SysErr> => lookup(req, new SysctlNode(node.flags, node.num, node.name, size, data, undefined), rest)

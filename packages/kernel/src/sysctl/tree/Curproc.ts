@@ -11,7 +11,7 @@ import type { Proc } from "../../proc/Proc.ts"
 import { sysErr } from "../../kern/SysErr.ts"
 import { createv } from "../Create.ts"
 import { cString, int32 } from "../Data.ts"
-import { lookup } from "../Lookup.ts"
+import { lookupValue } from "../Lookup.ts"
 import {
   CTLFLAG_ANYNUMBER,
   CTLFLAG_ANYWRITE,
@@ -19,7 +19,7 @@ import {
   CTLTYPE_QUAD,
   CTLTYPE_STRING,
   type SysctlFunc,
-  SysctlNode
+  type SysctlNode
 } from "../Node.ts"
 import { requireWriter } from "../Request.ts"
 import { node, P, RW } from "./Spec.ts"
@@ -95,12 +95,7 @@ const perProcess = (
     if (p === undefined) return yield* sysErr(Errno.ESRCH)
     const s = settingsOf(p)
     if (req.newp !== 0n && req.newlen !== 0n) yield* requireWriter(req)
-    // NetBSD's way: a copy of the node pointing at this process's value
-    const scratch = new SysctlNode(node.flags, node.num, node.name, node.size, {
-      get: () => get(s, name),
-      set: (_ctx, value) => set(s, name, value)
-    }, undefined)
-    yield* lookup(req, scratch, name.length - at)
+    yield* lookupValue(req, node, name.length - at, { get: () => get(s, name), set: (_ctx, value) => set(s, name, value) })
   })
 
 const quad = (n: bigint) => {

@@ -13,8 +13,8 @@ import { OSRELEASE, OSTYPE } from "../../KernelConfig.ts"
 import { sysErr } from "../../kern/SysErr.ts"
 import { createv } from "../Create.ts"
 import { boolVariable, cString, int32, intData, intVariable, stringData } from "../Data.ts"
-import { lookup } from "../Lookup.ts"
-import { CTLTYPE_INT, CTLTYPE_NODE, CTLTYPE_STRING, CTLTYPE_STRUCT, type SysctlFunc, SysctlNode } from "../Node.ts"
+import { lookupValue } from "../Lookup.ts"
+import { CTLTYPE_INT, CTLTYPE_NODE, CTLTYPE_STRING, CTLTYPE_STRUCT, type SysctlFunc, type SysctlNode } from "../Node.ts"
 import { kernFile, kernFile2 } from "./Files.ts"
 import { clockinfo, emptyTable, kernBuf, kernEvcnt, kernProc, procArgs } from "./Procs.ts"
 import { proc2 } from "./Proc2.ts"
@@ -46,14 +46,14 @@ export const VERSION = `${OSTYPE} ${OSRELEASE} (RUMP-ROAST)\n`
 
 /** A value worked out when asked for, read-only: a copy of the node pointing at it, looked up. */
 const readOnly = (value: (req: Parameters<SysctlFunc>[0]) => Uint8Array): SysctlFunc => (req, node, name, at) =>
-  lookup(req, new SysctlNode(node.flags, node.num, node.name, node.size, { get: () => value(req) }, undefined), name.length - at)
+  lookupValue(req, node, name.length - at, { get: () => value(req) })
 
 /** kern.arandom (sysctl_kern_arnd): as many random bytes as asked for, at most 256 (E2BIG). */
 const arandom: SysctlFunc = (req, node, name, at) => {
   if (req.oldlen === 0n) return Effect.void
   if (req.oldlen > 256n) return sysErr(Errno.E2BIG)
   const n = Number(req.oldlen)
-  return lookup(req, new SysctlNode(node.flags, node.num, node.name, n, { get: () => new Uint8Array(randomBytes(n)) }, undefined), name.length - at)
+  return lookupValue(req, node, name.length - at, { get: () => new Uint8Array(randomBytes(n)) }, n)
 }
 
 const ticksSinceBoot = (boot: { readonly sec: bigint; readonly nsec: number }): number => {
