@@ -27,6 +27,7 @@ import { Lwp } from "./proc/Lwp.ts"
 import { mayFork } from "./proc/ForkLimit.ts"
 import { Proc } from "./proc/Proc.ts"
 import { ProcessGroups } from "./proc/ProcessGroups.ts"
+import { bootSysctl } from "./sysctl/Boot.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
@@ -104,6 +105,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
       hostname: config.hostname ?? `rump-${process.pid}.${Os.hostname()}`,
       ncpu: config.ncpu ?? 1,
       physmem,
+      sysctl: bootSysctl({ physmem, extra: config.sysctl }),
       boottime: { sec: BigInt(Math.floor(now / 1000)), nsec: (now % 1000) * 1_000_000 },
       unimplemented: new Map(),
       halt,

@@ -7,6 +7,7 @@ import type { HaltRequest } from "@sysproxy/hypervisor"
 import type { Limits } from "./proc/Limits.ts"
 import type { Proc } from "./proc/Proc.ts"
 import type { ProcessGroups } from "./proc/ProcessGroups.ts"
+import type { SysctlNode } from "./sysctl/Node.ts"
 import type { Vfs } from "./vfs/Vfs.ts"
 
 export interface KernelState {
@@ -22,7 +23,9 @@ export interface KernelState {
   hostname: string
   readonly ncpu: number
   readonly physmem: number
-  /** Boot time, for kern.boottime. */
+  /** The sysctl tree's root (sysctl/). */
+  readonly sysctl: SysctlNode
+  /** Boot time (kern.hardclock_ticks counts from it). */
   readonly boottime: { readonly sec: bigint; readonly nsec: number }
   /** Syscall numbers asked for that the kernel does not implement, with counts. */
   readonly unimplemented: Map<number, number>
