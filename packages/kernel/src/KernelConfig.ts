@@ -24,6 +24,11 @@ export interface KernelConfig {
    * vfs/HostFile.ts): opened by the caller, who closes them after the kernel.
    */
   readonly hostFiles?: ReadonlyArray<HostFileMapping> | undefined
+  /**
+   * EVFILT_TIMER knotes the kernel keeps at once, beyond which adding one is
+   * ENOMEM (NetBSD's kq_calloutmax, 4096, the default).
+   */
+  readonly maxKqueueTimers?: number | undefined
 }
 
 export const OSTYPE = "NetBSD"

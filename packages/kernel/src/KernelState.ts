@@ -4,7 +4,9 @@
  */
 import type { Deferred } from "effect"
 import type { HaltRequest } from "@sysproxy/hypervisor"
+import type { KernelClock } from "./kern/Clocks.ts"
 import type { Proc } from "./proc/Proc.ts"
+import type { CalloutQueue } from "./timers/Callout.ts"
 import type { Vfs } from "./vfs/Vfs.ts"
 
 export interface KernelState {
@@ -16,8 +18,12 @@ export interface KernelState {
   hostname: string
   readonly ncpu: number
   readonly physmem: number
-  /** Boot time, for kern.boottime. */
+  /** Boot time, for kern.boottime (it moves when the time is set, as NetBSD's does). */
   readonly boottime: { readonly sec: bigint; readonly nsec: number }
+  /** CLOCK_REALTIME as settimeofday, clock_settime and adjtime left it. */
+  readonly clock: KernelClock
+  /** The timers of the kernel (interval, POSIX and kqueue timers). */
+  readonly callouts: CalloutQueue
   /** Syscall numbers asked for that the kernel does not implement, with counts. */
   readonly unimplemented: Map<number, number>
   readonly halt: Deferred.Deferred<HaltRequest>

@@ -5,6 +5,7 @@
  * its files when the last process using it lets go.
  */
 import { Effect } from "effect"
+import type { FdKnotes } from "../kqueue/FdKnotes.ts"
 import type { File } from "./File.ts"
 
 export interface Descriptor {
@@ -19,6 +20,8 @@ export class FileTable {
   private readonly slots: Array<Descriptor | undefined> = []
   /** Processes using this table. */
   users = 1
+  /** Knotes of this table's kqueues on its descriptors (made by the first one). */
+  knotes: FdKnotes | undefined = undefined
 
   get(fd: number): Descriptor | undefined {
     return Number.isInteger(fd) && fd >= 0 ? this.slots[fd] : undefined
@@ -39,6 +42,7 @@ export class FileTable {
   remove(fd: number): File | undefined {
     const d = this.get(fd)
     if (d === undefined) return undefined
+    this.knotes?.fdClosed(fd)
     this.slots[fd] = undefined
     while (this.slots.length > 0 && this.slots[this.slots.length - 1] === undefined) this.slots.pop()
     return d.file
@@ -57,11 +61,11 @@ export class FileTable {
     return this.openFds().length
   }
 
-  /** A new table with the same open files (prefork). */
+  /** A new table with the same open files (prefork); kqueues are not copied (fd_copy). */
   copy(): FileTable {
     const t = new FileTable()
     this.slots.forEach((d, fd) => {
-      if (d !== undefined) {
+      if (d !== undefined && d.file.ops.kind !== "kqueue") {
         d.file.refs++
         t.slots[fd] = { file: d.file, cloexec: d.cloexec }
       }

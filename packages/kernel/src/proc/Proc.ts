@@ -4,6 +4,7 @@
  */
 import type { ProcessHandle, UserMemoryService } from "@sysproxy/hypervisor"
 import type { FileTable } from "../fd/FileTable.ts"
+import { KnoteList } from "../kqueue/Knote.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 import type { Lwp } from "./Lwp.ts"
 
@@ -18,6 +19,8 @@ export class Proc implements ProcessHandle {
   umask = 0o022
   sid: number
   pgid: number
+  /** Knotes watching the process (EVFILT_PROC): told of its fork, exec and exit. */
+  readonly knotes = new KnoteList()
 
   readonly pid: number
   ppid: number

@@ -7,6 +7,7 @@ import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import type { Timespec } from "../abi/Timespec.ts"
+import { knoteAttrib, knoteResized } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, checkOwner, type Cred, isRoot, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
@@ -82,6 +83,7 @@ export const chmod = (cred: Cred, node: Vnode, mode: number): Effect.Effect<void
     }
     node.mode = perms
     markChanged(node)
+    knoteAttrib(node)
   })
 
 export const chown = (cred: Cred, node: Vnode, uid: number, gid: number): Effect.Effect<void, SysErr> =>
@@ -97,6 +99,7 @@ export const chown = (cred: Cred, node: Vnode, uid: number, gid: number): Effect
     // a non-superuser giving a file away loses its set-id bits
     if (!isRoot(cred)) node.mode &= ~(modeBits.S_ISUID | modeBits.S_ISGID)
     markChanged(node)
+    knoteAttrib(node)
   })
 
 /** A new access or modification time: a given time, the current time, or unchanged. */
@@ -118,6 +121,7 @@ export const setTimes = (cred: Cred, node: Vnode, atime: TimeUpdate, mtime: Time
     if (atime !== "omit") node.atime = atime === "now" ? now : atime
     if (mtime !== "omit") node.mtime = mtime === "now" ? now : mtime
     node.ctime = now
+    knoteAttrib(node)
   })
 
 /** Sets a file's size (truncate/ftruncate/O_TRUNC); devices ignore it. */
@@ -129,6 +133,8 @@ export const truncate = (node: Vnode, length: bigint): Effect.Effect<void, SysEr
     if (length > BigInt(MAX_FILE_SIZE)) return yield* sysErr(Errno.EFBIG)
     const size = Number(length)
     if (size === node.data.size) return
+    const from = node.data.size
     node.data.resize(size)
     markModified(node)
+    knoteResized(node, from, size)
   })

@@ -8,6 +8,8 @@
 import { Errno, openFlags, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { File, FileOps } from "../fd/File.ts"
+import { vnodeKqfilter } from "../kqueue/filters/VnodeFilter.ts"
+import { knoteWritten } from "../kqueue/VnodeEvents.ts"
 import { sysErr } from "../kern/SysErr.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
@@ -52,6 +54,7 @@ export const regularOps: FileOps = {
       if (data.length === 0) return Effect.succeed(0)
       const end = at + BigInt(data.length)
       if (end > BigInt(MAX_FILE_SIZE)) return sysErr(Errno.EFBIG)
+      const grows = end > BigInt(node.data.size)
       // all or nothing: a write that does not fit leaves the file as it was
       let fits: boolean
       try {
@@ -61,10 +64,12 @@ export const regularOps: FileOps = {
       }
       if (!fits) return sysErr(Errno.ENOSPC)
       markModified(node)
+      knoteWritten(node, grows)
       if (offset === undefined) file.offset = end
       return Effect.succeed(data.length)
     }),
   poll: (_file, events) => events & READY,
+  kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
   sync: (file) => {
     const node = file.vnode
@@ -80,6 +85,7 @@ export const directoryOps: FileOps = {
   read: () => sysErr(Errno.EISDIR),
   write: () => sysErr(Errno.EISDIR),
   poll: (_file, events) => events & READY,
+  kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
   close: closeNode
 }

@@ -5,7 +5,7 @@
  * the guest's memory, releaseLwp).
  */
 import { assert } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import {
   type HypervisorService,
   type LocalMemory,
@@ -41,7 +41,8 @@ export interface TestKernel {
   readonly guest: (options?: { readonly comm?: string; readonly parent?: Guest; readonly mode?: "copy" | "share" }) => Effect.Effect<Guest>
 }
 
-export const boot = (config: KernelConfig = {}): Effect.Effect<TestKernel> =>
+/** A booted kernel living as long as the caller's scope (its timers stop with it). */
+export const boot = (config: KernelConfig = {}): Effect.Effect<TestKernel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const console: Array<{ readonly pid: number; readonly text: string }> = []
     const { hypervisor, kernel } = yield* Effect.orDie(makeKernel({
