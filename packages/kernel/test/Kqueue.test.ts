@@ -680,7 +680,8 @@ describe("EVFILT_TIMER", () => {
       yield* Effect.sleep("210 millis")
       const n = (yield* poll(g, kq)).events.map((e) => e.data)
       assert.strictEqual(n.length, 1)
-      assert.isTrue((n[0] ?? 0n) >= 8n && (n[0] ?? 0n) <= 11n, `${n[0]} expirations of a 20 ms timer in 210 ms`)
+      // each expiry sets the next a period from its own tick, so a late one delays the rest: fewer, never more
+      assert.isTrue((n[0] ?? 0n) >= 5n && (n[0] ?? 0n) <= 11n, `${n[0]} expirations of a 20 ms timer in 210 ms`)
       assert.deepStrictEqual(yield* ready(g, kq), [], "cleared when collected")
       assert.strictEqual(k.kernel.stats().timers, 1)
       yield* change(g, kq, kev(1, EVFILT_TIMER, EV_DELETE))

@@ -47,6 +47,8 @@ export const KQ_CALLOUT_MAX = 4 * 1024
 export class CalloutQueue {
   /** EVFILT_TIMER knotes now (kq_ncallouts) and how many there may be. */
   kqueueTimers = 0
+  /** Times the dispatcher woke (a figure for the bench: none while nothing is due). */
+  wakeups = 0
   readonly maxKqueueTimers: number
 
   private readonly heap: Array<Callout> = []
@@ -104,6 +106,7 @@ export class CalloutQueue {
   /** Runs the callouts whose tick has come, in tick order. */
   private fireDue(): Effect.Effect<void> {
     return Effect.gen({ self: this }, function*() {
+      this.wakeups++
       const now = this.ticks()
       for (;;) {
         const c = this.heap[0]
