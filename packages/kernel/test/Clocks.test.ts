@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { clockIds, Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
-import { boot, type Guest, peekI32, peekI64, text, timespec, u64s } from "./support/SyscallHarness.ts"
+import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, text, timespec, u64s } from "./support/SyscallHarness.ts"
 
 const { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_VIRTUAL, CLOCK_PROF, CLOCK_PROCESS_CPUTIME_ID } = clockIds
 const NS = 1_000_000_000n
@@ -13,14 +13,7 @@ const timeval = (sec: bigint | number, usec: number): Uint8Array => {
   return bytes
 }
 
-const ok = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>) =>
-  Effect.gen(function*() {
-    const r = yield* g.call(n, ...args)
-    assert.strictEqual(r.error, 0, `syscall ${n} failed with ${r.error}`)
-    return r.retval0
-  })
-
-const errnoOf = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>) => Effect.map(g.call(n, ...args), (r) => r.error)
+const ok = callOk
 
 const clockNs = (g: Guest, clock: number) =>
   Effect.gen(function*() {

@@ -14,9 +14,8 @@ import {
 } from "@sysproxy/protocol/netbsd"
 import { evFlags, evfilt, notes } from "../src/abi/Kevent.ts"
 import { knoteRevoked } from "../src/kqueue/VnodeEvents.ts"
-import type { Lwp } from "../src/proc/Lwp.ts"
 import { change, kev, kevent, kqueue, poll } from "./support/Kevents.ts"
-import { boot, type Guest, peekI32, peekI64, text } from "./support/SyscallHarness.ts"
+import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, text, untilAsleep } from "./support/SyscallHarness.ts"
 
 const { EVFILT_READ, EVFILT_WRITE, EVFILT_AIO, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL, EVFILT_TIMER } = evfilt
 const { EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_ONESHOT, EV_CLEAR, EV_EOF, EV_ERROR } = evFlags
@@ -36,14 +35,8 @@ const {
 } = notes
 const { O_CREAT, O_RDWR, O_RDONLY, O_CLOEXEC, O_NONBLOCK } = openFlags
 
-const ok = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>) =>
-  Effect.gen(function*() {
-    const r = yield* g.call(n, ...args)
-    assert.strictEqual(r.error, 0, `syscall ${n} failed with ${r.error}`)
-    return Number(r.retval0)
-  })
-
-const errnoOf = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>) => Effect.map(g.call(n, ...args), (r) => r.error)
+/** A syscall that must succeed: retval[0] as a number (descriptors, mostly). */
+const ok = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>) => Effect.map(callOk(g, n, ...args), Number)
 
 const pipe = (g: Guest) =>
   Effect.gen(function*() {
@@ -63,6 +56,15 @@ const open = (g: Guest, path: string, flags: number, mode = 0o644) => ok(g, SYS.
 
 const path = (g: Guest, p: string) => g.mem.allocString(p)
 
+/** A booted kernel, a guest and a kqueue of it. */
+const guestWithKqueue = (config?: Parameters<typeof boot>[0]) =>
+  Effect.gen(function*() {
+    const k = yield* boot(config)
+    const g = yield* k.guest()
+    const kq = yield* kqueue(g)
+    return { k, g, kq }
+  })
+
 /** What one reported event says, the parts a test compares. */
 const brief = (e: { readonly ident: bigint; readonly filter: number; readonly flags: number; readonly fflags: number; readonly data: bigint }) => ({
   ident: Number(e.ident),
@@ -75,18 +77,10 @@ const brief = (e: { readonly ident: bigint; readonly filter: number; readonly fl
 /** The events ready now, briefly. */
 const ready = (g: Guest, kq: number) => Effect.map(poll(g, kq), (r) => r.events.map(brief))
 
-const untilAsleep = (lwp: Lwp) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 200 && lwp.wakeup === undefined; i++) yield* Effect.sleep("5 millis")
-    assert.isDefined(lwp.wakeup, "the lwp went to sleep")
-  })
-
 describe("kqueue, kqueue1: the kqueue file", () => {
   it.effect("a descriptor: fstat a fifo with the queued count, read/write ENXIO, lseek ESPIPE, ioctl ENOTTY", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       assert.strictEqual(kq, 3, "the lowest free descriptor (0-2 are the console)")
       const st = g.mem.alloc(152)
       yield* ok(g, SYS.__fstat50, kq, st)
@@ -122,9 +116,7 @@ describe("kqueue, kqueue1: the kqueue file", () => {
 
   it.effect("a fork's copy of the table has no kqueue (fd_copy); its other descriptors are there", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r] = yield* pipe(g)
       yield* change(g, kq, kev(r, EVFILT_READ, EV_ADD))
       const child = yield* k.guest({ parent: g, mode: "copy" })
@@ -158,9 +150,7 @@ describe("kqueue, kqueue1: the kqueue file", () => {
 describe("kevent: registering changes", () => {
   it.effect("EBADF for a descriptor that is not an open kqueue; EFAULT for the lists and the timeout", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r] = yield* pipe(g)
       assert.strictEqual((yield* poll(g, 77)).error, Errno.EBADF)
       assert.strictEqual((yield* poll(g, r)).error, Errno.EBADF)
@@ -173,9 +163,7 @@ describe("kevent: registering changes", () => {
 
   it.effect("filters: EVFILT_AIO, EVFILT_USER (8) and beyond are EINVAL; EVFILT_SIGNAL is EOPNOTSUPP, as in a rump kernel", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       for (const filter of [EVFILT_AIO, 7, 8, 100, 0xffffffff]) {
         assert.strictEqual(yield* change(g, kq, kev(0, filter, EV_ADD)), Errno.EINVAL, `filter ${filter}`)
       }
@@ -186,9 +174,7 @@ describe("kevent: registering changes", () => {
 
   it.effect("a failed change with room in the event list comes back as EV_ERROR with the errno; the others still apply", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       yield* write(g, w, "ready")
       const res = yield* kevent(g, kq, [
@@ -215,9 +201,7 @@ describe("kevent: registering changes", () => {
 
   it.effect("ENOENT without EV_ADD; EV_ADD again updates udata; EV_DELETE removes; EV_DISABLE and EV_ENABLE", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       assert.strictEqual(yield* change(g, kq, kev(r, EVFILT_READ, EV_ENABLE)), Errno.ENOENT)
       assert.strictEqual(yield* change(g, kq, kev(r, EVFILT_READ, EV_ADD | EV_DISABLE, 0, 0, 1)), 0)
@@ -235,9 +219,7 @@ describe("kevent: registering changes", () => {
 
   it.effect("the ident of a descriptor filter is taken as an int; the event reports it as given", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       const wide = (1n << 32n) + BigInt(r)
       assert.strictEqual(yield* change(g, kq, kev(wide, EVFILT_READ, EV_ADD)), 0)
@@ -280,9 +262,7 @@ describe("kevent: registering changes", () => {
 describe("kevent: collecting events", () => {
   it.effect("level-triggered by default; EV_CLEAR reports a change once; EV_ONESHOT once and then the knote is gone", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       const [r2, w2] = yield* pipe(g)
       const [r3, w3] = yield* pipe(g)
@@ -305,9 +285,7 @@ describe("kevent: collecting events", () => {
 
   it.effect("at most nevents at a time, the rest stays queued; 0 events asked only registers", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const reads: Array<number> = []
       for (let i = 0; i < 20; i++) {
         const [r, w] = yield* pipe(g)
@@ -324,9 +302,7 @@ describe("kevent: collecting events", () => {
 
   it.effect("the timeout is checked only when events are asked for: EINVAL for tv_nsec out of range or a negative time", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       assert.strictEqual((yield* kevent(g, kq, [], 1, [0, 1_000_000_000])).error, Errno.EINVAL)
       assert.strictEqual((yield* kevent(g, kq, [], 1, [-1, 0])).error, Errno.EINVAL)
       assert.strictEqual((yield* kevent(g, kq, [], 1, [0, -1])).error, Errno.EINVAL)
@@ -335,9 +311,7 @@ describe("kevent: collecting events", () => {
 
   it.effect("compat_50_kevent: the same, with NetBSD 5's struct timespec50 (a 32-bit tv_sec) timeout", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       yield* change(g, kq, kev(r, EVFILT_READ, EV_ADD))
       yield* write(g, w, "abc")
@@ -357,14 +331,12 @@ describe("kevent: collecting events", () => {
 
   it.live("a sleep like any other: woken by an event, ended by its timeout (at least a tick), or EINTR when ordered out", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       yield* change(g, kq, kev(r, EVFILT_READ, EV_ADD))
       const lwp = yield* g.newLwp()
       const waiting = yield* kevent(g, kq, [], 4, undefined, lwp).pipe(Effect.forkChild)
-      yield* untilAsleep(lwp as Lwp)
+      yield* untilAsleep(lwp)
       yield* write(g, w, "wake")
       const woken = yield* Fiber.join(waiting)
       assert.deepStrictEqual(woken.events.map((e) => e.data), [4n])
@@ -379,22 +351,20 @@ describe("kevent: collecting events", () => {
 
       const lwp2 = yield* g.newLwp()
       const stuck = yield* kevent(g, kq, [], 4, undefined, lwp2).pipe(Effect.forkChild)
-      yield* untilAsleep(lwp2 as Lwp)
+      yield* untilAsleep(lwp2)
       yield* k.hypervisor.lwpExit(g.handle)
       assert.strictEqual((yield* Fiber.join(stuck)).error, Errno.EINTR)
     }))
 
   it.live("a process released while blocked in kevent leaves no knote and no timer behind", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r] = yield* pipe(g)
       yield* change(g, kq, kev(r, EVFILT_READ, EV_ADD), kev(1, EVFILT_TIMER, EV_ADD, 0, 60_000), kev(g.pid, EVFILT_PROC, EV_ADD, NOTE_EXIT))
       assert.deepStrictEqual([k.kernel.stats().knotes, k.kernel.stats().timers], [3, 1])
       const lwp = yield* g.newLwp()
       const blocked = yield* kevent(g, kq, [], 4, undefined, lwp).pipe(Effect.forkChild)
-      yield* untilAsleep(lwp as Lwp)
+      yield* untilAsleep(lwp)
       yield* k.hypervisor.releaseProcess(g.handle)
       assert.strictEqual((yield* Fiber.join(blocked)).error, Errno.EINTR)
       yield* k.hypervisor.releaseLwp(lwp)
@@ -405,9 +375,7 @@ describe("kevent: collecting events", () => {
 describe("EVFILT_READ and EVFILT_WRITE on pipes", () => {
   it.effect("read end: data is what is buffered; EV_EOF once the writer is gone", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       yield* change(g, kq, kev(r, EVFILT_READ, EV_ADD, 0, 0, 42))
       assert.deepStrictEqual(yield* ready(g, kq), [])
@@ -424,9 +392,7 @@ describe("EVFILT_READ and EVFILT_WRITE on pipes", () => {
 
   it.effect("write end: data is the room left, ready with PIPE_BUF of it; EV_EOF once the reader is gone; EBADF to add then", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       yield* change(g, kq, kev(w, EVFILT_WRITE, EV_ADD))
       assert.deepStrictEqual(yield* ready(g, kq), [{ ident: w, filter: EVFILT_WRITE, flags: EV_ADD, fflags: 0, data: 16384n }])
@@ -444,9 +410,7 @@ describe("EVFILT_READ and EVFILT_WRITE on pipes", () => {
 
   it.effect("the wrong way round: read on the write end and write on the read end see an empty half, EV_EOF once the other end goes", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const [r, w] = yield* pipe(g)
       yield* change(g, kq, kev(w, EVFILT_READ, EV_ADD), kev(r, EVFILT_WRITE, EV_ADD))
       yield* write(g, w, "abc")
@@ -459,9 +423,7 @@ describe("EVFILT_READ and EVFILT_WRITE on pipes", () => {
 describe("EVFILT_READ and EVFILT_WRITE on sockets", () => {
   it.effect("a connected stream: data received and room at the peer; EV_EOF when the peer shuts its writing side", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const sv = g.mem.alloc(8)
       yield* ok(g, SYS.socketpair, so.AF_LOCAL, so.SOCK_STREAM, 0, sv)
       const [a, b] = [peekI32(g, sv), peekI32(g, sv + 4n)]
@@ -476,9 +438,7 @@ describe("EVFILT_READ and EVFILT_WRITE on sockets", () => {
 
   it.effect("NOTE_LOWAT: the data given with it is the low water mark", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const sv = g.mem.alloc(8)
       yield* ok(g, SYS.socketpair, so.AF_LOCAL, so.SOCK_STREAM, 0, sv)
       const [a, b] = [peekI32(g, sv), peekI32(g, sv + 4n)]
@@ -491,9 +451,7 @@ describe("EVFILT_READ and EVFILT_WRITE on sockets", () => {
 
   it.effect("a listening socket counts the connections waiting to be accepted; an unconnected stream is not writable", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const sun = new Uint8Array(106)
       sun[0] = 106
       sun[1] = so.AF_LOCAL
@@ -517,9 +475,7 @@ describe("EVFILT_VNODE and EVFILT_READ on files", () => {
 
   it.effect("a file: NOTE_WRITE|NOTE_EXTEND after a write, NOTE_ATTRIB after chmod, NOTE_LINK, NOTE_RENAME, NOTE_DELETE", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const fd = yield* open(g, "/tmp/f", O_CREAT | O_RDWR)
       yield* change(g, kq, kev(fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, ALL))
       const fflags = Effect.map(poll(g, kq), (r) => r.events.map((e) => e.fflags))
@@ -546,9 +502,7 @@ describe("EVFILT_VNODE and EVFILT_READ on files", () => {
 
   it.effect("only the events asked for are recorded; without EV_CLEAR they stay reported; NOTE_REVOKE adds EV_EOF", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const fd = yield* open(g, "/tmp/f", O_CREAT | O_RDWR)
       yield* change(g, kq, kev(fd, EVFILT_VNODE, EV_ADD, NOTE_DELETE | NOTE_ATTRIB | NOTE_REVOKE))
       yield* write(g, fd, "x")
@@ -564,9 +518,7 @@ describe("EVFILT_VNODE and EVFILT_READ on files", () => {
 
   it.effect("directories: NOTE_WRITE for an entry made or removed, NOTE_LINK too for a subdirectory; rmdir is NOTE_DELETE", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       yield* ok(g, SYS.mkdir, path(g, "/tmp/d"), 0o755)
       yield* ok(g, SYS.mkdir, path(g, "/tmp/e"), 0o755)
       const d = yield* open(g, "/tmp/d", O_RDONLY)
@@ -588,9 +540,7 @@ describe("EVFILT_VNODE and EVFILT_READ on files", () => {
 
   it.effect("EVFILT_READ on a file: data is size minus offset, looked at when the file changes or the knote is added; EVFILT_WRITE is EINVAL", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const fd = yield* open(g, "/tmp/f", O_CREAT | O_RDWR)
       yield* write(g, fd, "12345")
       yield* change(g, kq, kev(fd, EVFILT_READ, EV_ADD))
@@ -607,9 +557,7 @@ describe("EVFILT_VNODE and EVFILT_READ on files", () => {
 
   it.effect("devices: /dev/null is always readable and writable (EINVAL for EVFILT_VNODE); the console is EOPNOTSUPP", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const nul = yield* open(g, "/dev/null", O_RDWR)
       yield* change(g, kq, kev(nul, EVFILT_READ, EV_ADD), kev(nul, EVFILT_WRITE, EV_ADD))
       assert.deepStrictEqual((yield* ready(g, kq)).map((e) => [e.filter, e.data]), [[EVFILT_READ, 0n], [EVFILT_WRITE, 0n]])
@@ -679,9 +627,7 @@ describe("EVFILT_PROC", () => {
 describe("EVFILT_TIMER", () => {
   it.live("a 10 ms one-shot timer fires with data 1 (EV_CLEAR set), and its knote is gone", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       const t0 = performance.now()
       const res = yield* kevent(g, kq, [kev(7, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 10, 3)], 4)
       // one tick: the next tick boundary, at most 10 ms away
@@ -695,9 +641,7 @@ describe("EVFILT_TIMER", () => {
 
   it.live("a periodic timer counts its expirations between collections; EV_DELETE stops it", () =>
     Effect.gen(function*() {
-      const k = yield* boot()
-      const g = yield* k.guest()
-      const kq = yield* kqueue(g)
+      const { k, g, kq } = yield* guestWithKqueue()
       yield* change(g, kq, kev(1, EVFILT_TIMER, EV_ADD, 0, 20))
       yield* Effect.sleep("210 millis")
       const n = (yield* poll(g, kq)).events.map((e) => e.data)

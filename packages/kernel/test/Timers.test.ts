@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { clockIds, Errno, itimer, sigev, signals, SYS, timerFlags } from "@sysproxy/protocol/netbsd"
-import { boot, type Guest, peekI32, peekI64, timespec } from "./support/SyscallHarness.ts"
+import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, timespec } from "./support/SyscallHarness.ts"
 
 const { ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF, ITIMER_MONOTONIC } = itimer
 const { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_VIRTUAL } = clockIds
@@ -44,14 +44,7 @@ const readItimerval = (g: Guest, addr: bigint) => ({
 
 const nsAt = (g: Guest, addr: bigint) => peekI64(g, addr) * NS + peekI64(g, addr + 8n)
 
-const ok = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>) =>
-  Effect.gen(function*() {
-    const r = yield* g.call(n, ...args)
-    assert.strictEqual(r.error, 0, `syscall ${n} failed with ${r.error}`)
-    return r.retval0
-  })
-
-const errnoOf = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>) => Effect.map(g.call(n, ...args), (r) => r.error)
+const ok = callOk
 
 const count = (g: Guest, sig: number) => g.mem.signals.filter((s) => s === sig).length
 

@@ -18,6 +18,7 @@ import {
 import { packArgs } from "../../src/abi/Args.ts"
 import { type KernelService, makeKernel } from "../../src/Kernel.ts"
 import type { KernelConfig } from "../../src/KernelConfig.ts"
+import type { Lwp } from "../../src/proc/Lwp.ts"
 import type { Proc } from "../../src/proc/Proc.ts"
 
 export interface Guest {
@@ -104,3 +105,23 @@ export const timespec = (sec: bigint | number, nsec: bigint | number): Uint8Arra
   view(bytes).setBigInt64(8, BigInt(nsec), true)
   return bytes
 }
+
+/** A syscall that must succeed: its retval[0]. */
+export const callOk = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>): Effect.Effect<bigint> =>
+  Effect.gen(function*() {
+    const r = yield* g.call(n, ...args)
+    assert.strictEqual(r.error, 0, `syscall ${n} failed with ${r.error}`)
+    return r.retval0
+  })
+
+/** A syscall's errno (0 for success). */
+export const errnoOf = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>): Effect.Effect<number> =>
+  Effect.map(g.call(n, ...args), (r) => r.error)
+
+/** Waits (in real time) until the lwp sleeps in the kernel. */
+export const untilAsleep = (lwp: LwpHandle): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const l = lwp as Lwp
+    for (let i = 0; i < 200 && l.wakeup === undefined; i++) yield* Effect.sleep("5 millis")
+    assert.isDefined(l.wakeup, "the lwp went to sleep")
+  })
