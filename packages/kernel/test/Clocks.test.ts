@@ -158,13 +158,22 @@ describe("adjtime", () => {
         return real - (yield* clockNs(g, CLOCK_MONOTONIC))
       })
       const before = yield* gap
+      const setFrom = yield* clockNs(g, CLOCK_MONOTONIC)
       yield* ok(g, SYS.__adjtime50, g.mem.alloc(timeval(10, 0)), 0)
+      const setTo = yield* clockNs(g, CLOCK_MONOTONIC)
       yield* Effect.sleep("1100 millis")
       const gained = (yield* gap) - before
-      // 5 ms in the first second, and half a ms of the next (the host clock's jitter aside)
-      assert.isTrue(gained > 5_000_000n && gained < 8_000_000n, `gained ${gained} ns`)
+      const readFrom = yield* clockNs(g, CLOCK_MONOTONIC)
       const old = g.mem.alloc(16)
       yield* ok(g, SYS.__adjtime50, 0, old)
-      assert.deepStrictEqual([peekI64(g, old), peekI32(g, old + 8n)], [9n, 995_000])
+      const readTo = yield* clockNs(g, CLOCK_MONOTONIC)
+      // 5 ms a second all along (more than a second is left), the host clock's jitter aside
+      const expected = ((readFrom - setFrom) * 5_000_000n) / NS
+      assert.isTrue(gained > expected - 500_000n && gained < expected + 500_000n, `gained ${gained} ns, want ${expected}`)
+      // what is left drops by 5 ms at the end of each whole second of slewing
+      const leftAfter = (ns: bigint) => 10_000_000n - 5000n * (ns / NS)
+      const left = peekI64(g, old) * 1_000_000n + BigInt(peekI32(g, old + 8n))
+      assert.include([leftAfter(readFrom - setTo), leftAfter(readTo - setFrom)], left, `${left} us left`)
+      assert.isTrue(left < 10_000_000n, "it counted down")
     }))
 })

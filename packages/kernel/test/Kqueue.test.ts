@@ -631,7 +631,7 @@ describe("EVFILT_TIMER", () => {
       const t0 = performance.now()
       const res = yield* kevent(g, kq, [kev(7, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 10, 3)], 4)
       // one tick: the next tick boundary, at most 10 ms away
-      assert.isTrue(performance.now() - t0 < 200, `fired after ${performance.now() - t0} ms`)
+      assert.isTrue(performance.now() - t0 < 2000, `fired after ${performance.now() - t0} ms`)
       assert.deepStrictEqual(res.events.map((e) => [brief(e), e.udata]), [[
         { ident: 7, filter: EVFILT_TIMER, flags: EV_ADD | EV_ONESHOT | EV_CLEAR, fflags: 0, data: 1n },
         3n
