@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { clockIds, Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
-import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, text, timespec, u64s } from "./support/SyscallHarness.ts"
+import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, setUid, text, timespec, u64s } from "./support/SyscallHarness.ts"
 
 const { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_VIRTUAL, CLOCK_PROF, CLOCK_PROCESS_CPUTIME_ID } = clockIds
 const NS = 1_000_000_000n
@@ -81,7 +81,7 @@ describe("settimeofday", () => {
     Effect.gen(function*() {
       const k = yield* boot()
       const g = yield* k.guest()
-      g.proc.uid = 1000
+      setUid(g, 1000)
       assert.strictEqual(yield* errnoOf(g, SYS.__settimeofday50, 0, g.mem.alloc(8)), 0)
       assert.strictEqual(yield* errnoOf(g, SYS.__settimeofday50, 0x10n, 0), Errno.EFAULT)
       assert.strictEqual(yield* errnoOf(g, SYS.__settimeofday50, g.mem.alloc(timeval(SET_SEC, 0)), 0), Errno.EPERM)
@@ -102,7 +102,7 @@ describe("clock_settime", () => {
       assert.strictEqual(yield* errnoOf(g, SYS.__clock_settime50, CLOCK_VIRTUAL, mono), Errno.EINVAL)
       assert.strictEqual(yield* errnoOf(g, SYS.__clock_settime50, 42, mono), Errno.EINVAL)
       assert.strictEqual(yield* errnoOf(g, SYS.__clock_settime50, CLOCK_REALTIME, 0x10n), Errno.EFAULT)
-      g.proc.uid = 1000
+      setUid(g, 1000)
       assert.strictEqual(yield* errnoOf(g, SYS.__clock_settime50, CLOCK_REALTIME, mono), Errno.EPERM)
       // the clock is checked before the credentials
       assert.strictEqual(yield* errnoOf(g, SYS.__clock_settime50, CLOCK_MONOTONIC, mono), Errno.EINVAL)
@@ -144,7 +144,7 @@ describe("adjtime", () => {
       assert.deepStrictEqual([peekI64(g, old), peekI32(g, old + 8n)], [3n, 0])
       assert.strictEqual(yield* errnoOf(g, SYS.__adjtime50, 0x10n, 0), Errno.EFAULT)
       assert.strictEqual(yield* errnoOf(g, SYS.__adjtime50, 0, 0x10n), Errno.EFAULT)
-      g.proc.uid = 1000
+      setUid(g, 1000)
       assert.strictEqual(yield* errnoOf(g, SYS.__adjtime50, 0, old), Errno.EPERM)
       assert.strictEqual(yield* errnoOf(g, SYS.__adjtime50, 0x10n, 0), Errno.EPERM)
     }))

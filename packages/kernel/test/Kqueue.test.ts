@@ -15,7 +15,7 @@ import {
 import { evFlags, evfilt, notes } from "../src/abi/Kevent.ts"
 import { knoteRevoked } from "../src/kqueue/VnodeEvents.ts"
 import { change, kev, kevent, kqueue, poll } from "./support/Kevents.ts"
-import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, text, untilAsleep } from "./support/SyscallHarness.ts"
+import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, setUid, text, untilAsleep } from "./support/SyscallHarness.ts"
 
 const { EVFILT_READ, EVFILT_WRITE, EVFILT_AIO, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL, EVFILT_TIMER } = evfilt
 const { EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_ONESHOT, EV_CLEAR, EV_EOF, EV_ERROR } = evFlags
@@ -614,12 +614,12 @@ describe("EVFILT_PROC", () => {
       yield* k.hypervisor.releaseProcess(b.handle)
       assert.strictEqual(yield* change(a, kq, kev(b.pid, EVFILT_PROC, EV_ADD, NOTE_EXIT)), Errno.ESRCH)
       const c = yield* k.guest()
-      a.proc.uid = 1000
+      setUid(a, 1000)
       assert.strictEqual(yield* change(a, kq, kev(c.pid, EVFILT_PROC, EV_ADD, NOTE_EXIT)), Errno.EACCES)
       assert.strictEqual(yield* change(a, kq, kev(1, EVFILT_PROC, EV_ADD, NOTE_EXIT)), Errno.EACCES, "init is root's")
-      c.proc.uid = 1000
+      setUid(c, 1000)
       assert.strictEqual(yield* change(a, kq, kev(c.pid, EVFILT_PROC, EV_ADD, NOTE_EXIT)), 0)
-      a.proc.uid = 0
+      setUid(a, 0)
       assert.strictEqual(yield* change(a, kq, kev(1, EVFILT_PROC, EV_ADD, NOTE_EXIT)), 0)
     }))
 })

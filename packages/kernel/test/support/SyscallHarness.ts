@@ -125,3 +125,9 @@ export const untilAsleep = (lwp: LwpHandle): Effect.Effect<void> =>
     for (let i = 0; i < 200 && l.wakeup === undefined; i++) yield* Effect.sleep("5 millis")
     assert.isDefined(l.wakeup, "the lwp went to sleep")
   })
+
+/** Makes the guest's process run as `uid` (and a group of the same number): the one place that knows where a process keeps its ids. */
+export const setUid = (g: Guest, uid: number): void => {
+  g.proc.uid = uid
+  g.proc.gid = uid
+}
