@@ -19,7 +19,7 @@ const HERE = Path.dirname(new URL(import.meta.url).pathname)
 const ROOT = Path.resolve(HERE, "..")
 const C_DIR = Path.join(ROOT, "c")
 const LAUNCHER = Path.join(ROOT, "launch-server.ts")
-const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets", "creds", "sysctl"] as const
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets", "creds", "sysctl", "kevent"] as const
 type Program = (typeof PROGRAMS)[number]
 
 let workDir = ""
@@ -73,6 +73,8 @@ interface Stats {
     readonly processes: number
     readonly lwps: number
     readonly openFiles: number
+    readonly knotes: number
+    readonly timers: number
     readonly unimplemented: Record<string, number>
   }
 }
@@ -165,10 +167,11 @@ const statsUntil = async (server: ServerProcess, done: (s: Stats) => boolean, wh
   }
 }
 
-/** Nothing left behind: no client, waiter, job, prefork, process, lwp or open file. */
+/** Nothing left behind: no client, waiter, job, prefork, process, lwp, open file, knote or armed timer. */
 const idle = (s: Stats) =>
   s.server.clients === 0 && s.server.waiters === 0 && s.server.inflightJobs === 0 && s.server.preforks === 0 &&
-  s.kernel.processes === 0 && s.kernel.lwps === 0 && s.kernel.openFiles === 0
+  s.kernel.processes === 0 && s.kernel.lwps === 0 && s.kernel.openFiles === 0 && s.kernel.knotes === 0 &&
+  s.kernel.timers === 0
 
 const expectClean = async (server: ServerProcess) => {
   const s = await statsUntil(server, idle, "the server to be idle")
@@ -456,6 +459,69 @@ describe("interop: our C client against the server process", () => {
     expectSuccess("basic after the disconnect", after, server)
     expect(after.stdout).toMatch(/^pid=\d+ ppid=1 /m)
     await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("kevent: a kevent loop over a pipe written by a fork child on its own connection", async () => {
+    const server = await startServer()
+    const o = await client(server, "kevent", ["pipe"])
+    expectSuccess("kevent pipe", o, server)
+    expect(o.stdout).toMatch(/^kevent pipe ok: 1000 bytes from the child in \d+ events, then end of file$/m)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("kevent: NOTE_EXIT when a client is killed", async () => {
+    const server = await startServer()
+    const o = await client(server, "kevent", ["exit"])
+    expectSuccess("kevent exit", o, server)
+    expect(o.stdout).toMatch(/^kevent exit ok: NOTE_EXIT for pid \d+ killed by SIGKILL, status 0$/m)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("itimer: the server's ITIMER_REAL drives a SIGALRM handler in the client for 2 s", async () => {
+    const server = await startServer()
+    const o = await client(server, "kevent", ["itimer", "50", "2"])
+    expectSuccess("kevent itimer", o, server)
+    const m = /^kevent itimer: (\d+) SIGALRM handler runs in ([\d.]+) s of a 50 ms ITIMER_REAL$/m.exec(o.stdout)
+    expect(m, o.stdout).not.toBeNull()
+    // a behaviour check with a tolerance (10%), not a speed assertion: one signal per period
+    const expected = (Number(m?.[2]) * 1000) / 50
+    expect(Math.abs(Number(m?.[1]) - expected)).toBeLessThanOrEqual(expected * 0.1)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("kevent: a client killed while blocked in kevent leaves no knote and no timer behind", async () => {
+    const server = await startServer()
+    const victim = spawn(binary("kevent"), ["block"], {
+      env: { ...process.env, RUMP_SERVER: server.url },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not blocked in 10 s: ${out}`)), 10_000)
+      victim.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d
+        if (out.includes("BLOCKED\n")) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      victim.once("exit", (code) => {
+        clearTimeout(timer)
+        reject(new Error(`the victim exited (${code}) early: ${out}`))
+      })
+    })
+    const during = await statsUntil(server, (s) => s.server.inflightJobs === 1, "the kevent call to be in the server")
+    expect(during.kernel.knotes).toBe(3)
+    expect(during.kernel.timers).toBe(1)
+    const gone = new Promise((res) => victim.once("exit", res))
+    victim.kill("SIGKILL")
+    await gone
+    const after = await expectClean(server)
+    expect([after.kernel.knotes, after.kernel.timers]).toEqual([0, 0])
     await stopServer(server)
   })
 

@@ -4,7 +4,7 @@
  * lwpexit, execnotify, syscall dispatch, halt), plus the Kernel service for
  * inspection.
  */
-import { Cause, Context, Deferred, Effect, Layer, Result } from "effect"
+import { Cause, Context, Deferred, Effect, Layer, Result, type Scope } from "effect"
 import {
   type HaltRequest,
   Hypervisor,
@@ -18,11 +18,14 @@ import {
 import { Errno } from "@sysproxy/protocol/netbsd"
 import * as Os from "node:os"
 import { Args } from "./abi/Args.ts"
+import { notes } from "./abi/Kevent.ts"
 import { closeOnExec, FileTable, releaseTable, sweepOrphanTable } from "./fd/FileTable.ts"
 import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts"
 import type { KernelState } from "./KernelState.ts"
 import { Cred, ROOT_CRED } from "./kauth/Cred.ts"
 import { defaultLimits } from "./proc/Limits.ts"
+import { KernelClock } from "./kern/Clocks.ts"
+import { knoteCount } from "./kqueue/KQueue.ts"
 import { Lwp } from "./proc/Lwp.ts"
 import { mayFork } from "./proc/ForkLimit.ts"
 import { Proc } from "./proc/Proc.ts"
@@ -30,6 +33,8 @@ import { ProcessGroups } from "./proc/ProcessGroups.ts"
 import { bootSysctl } from "./sysctl/Boot.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
+import { makeCalloutQueue } from "./timers/Callout.ts"
+import { releaseTimers } from "./timers/PTimer.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
 import { logWriteBack } from "./vfs/host/HostMirror.ts"
@@ -44,6 +49,10 @@ export interface KernelStats {
   readonly processes: number
   readonly lwps: number
   readonly openFiles: number
+  /** Knotes registered on the kernel's kqueues. */
+  readonly knotes: number
+  /** Timers armed (interval, POSIX and kqueue timers). */
+  readonly timers: number
   readonly unimplemented: ReadonlyMap<number, number>
 }
 
@@ -67,7 +76,12 @@ const succeedResult = (r: SyscallReturn) => Effect.succeed(toResult(r))
 const errnoResult = (errno: number): SyscallResult => ({ error: errno, retval0: -1n, retval1: 0n })
 const userMemory = Effect.service(UserMemory)
 
-export const makeKernel = (config: KernelConfig = {}) =>
+/** The kernel, living as long as the caller's scope (its timers run there). */
+export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
+  { readonly hypervisor: HypervisorService; readonly kernel: KernelService },
+  HostFileError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const halt = yield* Deferred.make<HaltRequest>()
     const console = config.console ?? ((pid: number, bytes: Uint8Array) => {
@@ -76,9 +90,10 @@ export const makeKernel = (config: KernelConfig = {}) =>
       ))
     })
     const physmem = config.physmem ?? 256 * 1024 * 1024
-    const vfs = makeVfs({ physmem, console, host: config.root })
+    const clock = new KernelClock()
+    const callouts = yield* makeCalloutQueue(config.maxKqueueTimers)
+    const vfs = makeVfs({ physmem, console, host: config.root, clock: () => clock.realtime() })
     yield* Effect.forEach(config.hostFiles ?? [], (mapping, i) => installHostFile(vfs, mapping, i), { discard: true })
-    const now = Date.now()
     const pgrps = new ProcessGroups()
     const limit0 = defaultLimits(physmem)
     const guestCred = config.guest === undefined ? ROOT_CRED : Cred.of(config.guest.uid, config.guest.gid)
@@ -106,7 +121,11 @@ export const makeKernel = (config: KernelConfig = {}) =>
       ncpu: config.ncpu ?? 1,
       physmem,
       sysctl: bootSysctl({ physmem, extra: config.sysctl }),
-      boottime: { sec: BigInt(Math.floor(now / 1000)), nsec: (now % 1000) * 1_000_000 },
+      get boottime() {
+        return clock.boottime
+      },
+      clock,
+      callouts,
       unimplemented: new Map(),
       halt,
       console
@@ -168,6 +187,8 @@ export const makeKernel = (config: KernelConfig = {}) =>
         proc.umask = parent.umask
         proc.sugid = !guest && parent.sugid
         state.procs.set(pid, proc)
+        // a prefork is the fork of the parent's process (the client binds it to its child later)
+        if (o.mode === "copy") parent.knotes.notify(notes.NOTE_FORK | pid)
         return Effect.succeed(proc)
       })
 
@@ -209,6 +230,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
             p.exiting = false
             p.execed = true
             p.comm = comm
+            p.knotes.notify(notes.NOTE_EXEC)
           }))
         )
       })
@@ -223,6 +245,8 @@ export const makeKernel = (config: KernelConfig = {}) =>
         state.procs.delete(p.pid)
         pgrps.leave(p)
         for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
+        releaseTimers(state, p)
+        p.knotes.notify(notes.NOTE_EXIT)
         return releaseTable(p.fds)
       })
 
@@ -286,7 +310,14 @@ export const makeKernel = (config: KernelConfig = {}) =>
         lwps += p.lwps.size
         for (const fd of p.fds.openFds()) files.add(p.fds.get(fd)?.file)
       }
-      return { processes: state.procs.size - 1, lwps, openFiles: files.size, unimplemented: new Map(state.unimplemented) }
+      return {
+        processes: state.procs.size - 1,
+        lwps,
+        openFiles: files.size,
+        knotes: knoteCount(state),
+        timers: callouts.size,
+        unimplemented: new Map(state.unimplemented)
+      }
     }
 
     return { hypervisor, kernel: Kernel.of({ state, stats }) }

@@ -37,6 +37,11 @@ export interface KernelConfig {
    * the superuser may set. None: the tree is exactly a rump kernel's.
    */
   readonly sysctl?: ReadonlyArray<SysctlExtraNode> | undefined
+  /**
+   * EVFILT_TIMER knotes the kernel keeps at once, beyond which adding one is
+   * ENOMEM (NetBSD's kq_calloutmax, 4096, the default).
+   */
+  readonly maxKqueueTimers?: number | undefined
 }
 
 export const OSTYPE = "NetBSD"

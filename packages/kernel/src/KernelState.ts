@@ -4,10 +4,12 @@
  */
 import type { Deferred } from "effect"
 import type { HaltRequest } from "@sysproxy/hypervisor"
+import type { KernelClock } from "./kern/Clocks.ts"
 import type { Limits } from "./proc/Limits.ts"
 import type { Proc } from "./proc/Proc.ts"
 import type { ProcessGroups } from "./proc/ProcessGroups.ts"
 import type { SysctlNode } from "./sysctl/Node.ts"
+import type { CalloutQueue } from "./timers/Callout.ts"
 import type { Vfs } from "./vfs/Vfs.ts"
 
 export interface KernelState {
@@ -25,8 +27,12 @@ export interface KernelState {
   readonly physmem: number
   /** The sysctl tree's root (sysctl/). */
   readonly sysctl: SysctlNode
-  /** Boot time (kern.hardclock_ticks counts from it). */
+  /** Boot time, for kern.boottime (it moves when the time is set, as NetBSD's does). */
   readonly boottime: { readonly sec: bigint; readonly nsec: number }
+  /** CLOCK_REALTIME as settimeofday, clock_settime and adjtime left it. */
+  readonly clock: KernelClock
+  /** The timers of the kernel (interval, POSIX and kqueue timers). */
+  readonly callouts: CalloutQueue
   /** Syscall numbers asked for that the kernel does not implement, with counts. */
   readonly unimplemented: Map<number, number>
   readonly halt: Deferred.Deferred<HaltRequest>

@@ -6,6 +6,7 @@
  */
 import { limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import type { FdKnotes } from "../kqueue/FdKnotes.ts"
 import type { File } from "./File.ts"
 
 export interface Descriptor {
@@ -31,6 +32,9 @@ export class FileTable {
     this.limit = limit
   }
 
+  /** Knotes of this table's kqueues on its descriptors (made by the first one). */
+  knotes: FdKnotes | undefined = undefined
+
   get(fd: number): Descriptor | undefined {
     return Number.isInteger(fd) && fd >= 0 ? this.slots[fd] : undefined
   }
@@ -50,6 +54,7 @@ export class FileTable {
   remove(fd: number): File | undefined {
     const d = this.get(fd)
     if (d === undefined) return undefined
+    this.knotes?.fdClosed(fd)
     this.slots[fd] = undefined
     while (this.slots.length > 0 && this.slots[this.slots.length - 1] === undefined) this.slots.pop()
     return d.file
@@ -68,11 +73,11 @@ export class FileTable {
     return this.openFds().length
   }
 
-  /** A new table with the same open files and limit (prefork). */
+  /** A new table with the same open files and limit (prefork); kqueues are not copied (fd_copy). */
   copy(): FileTable {
     const t = new FileTable(this.limit)
     this.slots.forEach((d, fd) => {
-      if (d !== undefined) {
+      if (d !== undefined && d.file.ops.kind !== "kqueue") {
         d.file.refs++
         t.slots[fd] = { file: d.file, cloexec: d.cloexec }
       }

@@ -8,6 +8,7 @@ import type { FileTable } from "../fd/FileTable.ts"
 import type { Cred, CredHolder } from "../kauth/Cred.ts"
 import type { DirectoryNode, Vnode } from "../vfs/Vnode.ts"
 import type { Limits } from "./Limits.ts"
+import { KnoteList } from "../kqueue/Knote.ts"
 import type { Lwp } from "./Lwp.ts"
 import type { ProcessGroup } from "./ProcessGroup.ts"
 
@@ -33,6 +34,8 @@ export class Proc implements ProcessHandle, CredHolder {
   exiting = false
   released = false
   umask = 0o022
+  /** Knotes watching the process (EVFILT_PROC): told of its fork, exec and exit. */
+  readonly knotes = new KnoteList()
 
   readonly pid: number
   ppid: number

@@ -8,6 +8,7 @@ import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
 import { family as limits } from "./limits.ts"
+import { family as kqueue } from "./kqueue.ts"
 import { family as pipes } from "./pipes.ts"
 import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
@@ -17,6 +18,7 @@ import { family as sockets } from "./sockets.ts"
 import type { SyscallImpl } from "./SyscallImpl.ts"
 import { family as sysctl } from "./sysctl.ts"
 import { family as time } from "./time.ts"
+import { family as timers } from "./timers.ts"
 
 export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...descriptors,
@@ -31,6 +33,8 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...chroot,
   ...sysctl,
   ...time,
+  ...timers,
+  ...kqueue,
   ...signals,
   ...sockets
 ])

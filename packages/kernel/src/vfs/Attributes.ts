@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import type { Timespec } from "../abi/Timespec.ts"
 import { NO_ID } from "../kauth/Cred.ts"
+import { knoteAttrib, knoteResized } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, checkOwner, type CredHolder, inGroup, isRoot, owns, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
@@ -92,6 +93,7 @@ export const chmod = (who: CredHolder, node: Vnode, mode: number): Effect.Effect
     yield* checkChmod(who, node, perms)
     node.mode = perms
     markChanged(node)
+    knoteAttrib(node)
   })
 
 /**
@@ -129,6 +131,7 @@ export const chown = (who: CredHolder, node: Vnode, uid: number, gid: number, po
       node.uid = newUid
       node.gid = newGid
       markChanged(node)
+      knoteAttrib(node)
     }
     if (mode !== node.mode) yield* chmod(who, node, mode)
   })
@@ -152,6 +155,7 @@ export const setTimes = (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime:
     if (atime !== "omit") node.atime = atime === "now" ? now : atime
     if (mtime !== "omit") node.mtime = mtime === "now" ? now : mtime
     node.ctime = now
+    knoteAttrib(node)
   })
 
 /** Sets a file's size (truncate/ftruncate/O_TRUNC); devices ignore it. */
@@ -163,6 +167,8 @@ export const truncate = (node: Vnode, length: bigint): Effect.Effect<void, SysEr
     if (length > BigInt(MAX_FILE_SIZE)) return yield* sysErr(Errno.EFBIG)
     const size = Number(length)
     if (size === node.data.size) return
+    const from = node.data.size
     node.data.resize(size)
     markModified(node)
+    knoteResized(node, from, size)
   })

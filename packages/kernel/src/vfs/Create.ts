@@ -5,6 +5,7 @@
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { knoteAttached } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type CredHolder, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
@@ -26,6 +27,7 @@ const enter = <N extends Vnode>(dir: DirectoryNode, name: string, node: N | unde
     if (node === undefined) return sysErr(Errno.ENOSPC)
     dir.addEntry(name, node)
     markModified(dir)
+    knoteAttached(dir, node)
     return Effect.succeed(node)
   })
 
@@ -72,4 +74,5 @@ export const makeLink = (who: CredHolder, node: Vnode, l: Lookup): Effect.Effect
     node.nlink++
     markChanged(node)
     markModified(dir)
+    knoteAttached(dir, node, true)
   })

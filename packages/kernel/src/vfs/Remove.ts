@@ -6,6 +6,7 @@
  */
 import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { knoteDetached } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type CredHolder, isRoot, owns, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
@@ -37,6 +38,7 @@ export const detach = (dir: DirectoryNode, name: string, node: Vnode): void => {
   }
   markChanged(node)
   markModified(dir)
+  knoteDetached(dir, node)
   node.mount.release(node)
 }
 

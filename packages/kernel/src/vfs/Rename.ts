@@ -8,6 +8,7 @@
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { knoteRenamed } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type CredHolder, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
@@ -61,4 +62,5 @@ export const rename = (cred: CredHolder, from: Lookup, to: Lookup): Effect.Effec
     markChanged(src)
     markModified(from.dir)
     markModified(to.dir)
+    knoteRenamed(from.dir, to.dir, src, dst !== undefined)
   })

@@ -6,6 +6,7 @@
 import { direntTypes, modeBits } from "@sysproxy/protocol/netbsd"
 import type { Timespec } from "../abi/Timespec.ts"
 import type { FileOps } from "../fd/File.ts"
+import { KnoteList } from "../kqueue/Knote.ts"
 import type { FileData } from "./FileData.ts"
 import type { Mount } from "./Mount.ts"
 
@@ -60,6 +61,8 @@ abstract class NodeBase {
   opens = 0
   /** The node's space went back to its file system (no links and no opens left). */
   reclaimed = false
+  /** Knotes on the node (EVFILT_VNODE, EVFILT_READ): told of its changes (kqueue/VnodeEvents.ts). */
+  readonly knotes = new KnoteList()
 
   constructor(init: NodeInit) {
     this.mount = init.mount

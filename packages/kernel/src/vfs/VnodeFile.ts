@@ -11,6 +11,8 @@ import { Effect } from "effect"
 import type { File, FileOps } from "../fd/File.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
+import { vnodeKqfilter } from "../kqueue/filters/VnodeFilter.ts"
+import { knoteWritten } from "../kqueue/VnodeEvents.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
 import { hostFailure, hostIo } from "./HostIo.ts"
@@ -60,6 +62,7 @@ export const regularOps: FileOps = {
       // past RLIMIT_FSIZE: nothing is written, and the writer gets SIGXFSZ
       if (end > ctx.proc.limits.get(rlimit.RLIMIT_FSIZE).cur) return fileTooBig(ctx)
       if (end > BigInt(MAX_FILE_SIZE)) return sysErr(Errno.EFBIG)
+      const grows = end > BigInt(node.data.size)
       // all or nothing: a write that does not fit leaves the file as it was
       let fits: boolean
       try {
@@ -69,10 +72,12 @@ export const regularOps: FileOps = {
       }
       if (!fits) return sysErr(Errno.ENOSPC)
       markModified(node)
+      knoteWritten(node, grows)
       if (offset === undefined) file.offset = end
       return Effect.succeed(data.length)
     }),
   poll: (_file, events) => events & READY,
+  kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
   sync: (file) => {
     const node = file.vnode
@@ -88,6 +93,7 @@ export const directoryOps: FileOps = {
   read: () => sysErr(Errno.EISDIR),
   write: () => sysErr(Errno.EISDIR),
   poll: (_file, events) => events & READY,
+  kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
   close: closeNode
 }

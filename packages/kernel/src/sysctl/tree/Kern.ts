@@ -56,11 +56,6 @@ const arandom: SysctlFunc = (req, node, name, at) => {
   return lookupValue(req, node, name.length - at, { get: () => new Uint8Array(randomBytes(n)) }, n)
 }
 
-const ticksSinceBoot = (boot: { readonly sec: bigint; readonly nsec: number }): number => {
-  const ms = Date.now() - Number(boot.sec) * 1000 - Math.floor(boot.nsec / 1e6)
-  return Math.floor((ms * HZ) / 1000) | 0
-}
-
 export const setupKern = (kern: SysctlNode): void => {
   // init_sysctl_base.c
   createv(kern, constStringNode("ostype", sysctlKern.KERN_OSTYPE, OSTYPE))
@@ -78,7 +73,7 @@ export const setupKern = (kern: SysctlNode): void => {
   createv(kern, immediateInt("rawpartition", sysctlKern.KERN_RAWPARTITION, RAW_PART))
   // kern_clock.c
   createv(kern, funcNode("clockrate", sysctlKern.KERN_CLOCKRATE, CTLTYPE_STRUCT, readOnly(clockinfo), P, 20))
-  createv(kern, intNode("hardclock_ticks", sysctlKern.KERN_HARDCLOCK_TICKS, intData((ctx) => ticksSinceBoot(ctx.kernel.boottime))))
+  createv(kern, intNode("hardclock_ticks", sysctlKern.KERN_HARDCLOCK_TICKS, intData((ctx) => ctx.kernel.callouts.ticks() | 0)))
   // kern_descrip.c, kern_proc.c
   createv(kern, funcNode("file", sysctlKern.KERN_FILE, CTLTYPE_STRUCT, kernFile))
   createv(kern, funcNode("file2", sysctlKern.KERN_FILE2, CTLTYPE_STRUCT, kernFile2))
