@@ -10,6 +10,18 @@
  * then closing its scope interrupts the rest and removes the socket file.
  */
 import { Cause, Duration, Effect, Layer, Option, Result } from "effect"
+import {
+  checkFaultRule,
+  type FaultRuleInput,
+  FaultInjection,
+  type LiveTrace,
+  makeLiveTrace,
+  teeSinks,
+  traceFile,
+  type TraceSink,
+  withFaults,
+  withTrace
+} from "@sysproxy/hypervisor"
 import { Kernel, type KernelConfig, layer as kernelLayer, openHostFile } from "@sysproxy/kernel"
 import { parseServerUrl } from "@sysproxy/protocol"
 import { rebootFlags } from "@sysproxy/protocol/netbsd"
@@ -63,6 +75,50 @@ const openHostFiles = (mappings: ReadonlyArray<HostFileOption>) =>
       Effect.mapError((e) => new StartupError({ message: `cannot map ${m.key}: ${e.message}` }))
     ))
 
+/** The rules to start with (an empty text is no rule: `--inject ''` turns injection on with none), each checked. */
+export const checkFaultRules = (
+  inject: Option.Option<ReadonlyArray<FaultRuleInput>>
+): Effect.Effect<ReadonlyArray<FaultRuleInput> | undefined, UsageError> =>
+  Effect.gen(function*() {
+    if (Option.isNone(inject)) return undefined
+    const rules = inject.value.filter((r) => typeof r !== "string" || r.trim() !== "")
+    for (const rule of rules) {
+      const bad = checkFaultRule(rule)
+      if (bad !== undefined) {
+        const shown = typeof rule === "string" ? JSON.stringify(bad.rule) : bad.rule
+        return yield* new UsageError({ message: `bad fault rule ${shown}: ${bad.message}` })
+      }
+    }
+    return rules
+  })
+
+/**
+ * The kernel with fault injection (when rules were given) and the trace
+ * (to a file, and to /trace readers) around it; the trace outside the
+ * faults, so it shows what clients saw.
+ */
+const kernelStack = (
+  config: KernelConfig,
+  rules: ReadonlyArray<FaultRuleInput> | undefined,
+  sinks: ReadonlyArray<TraceSink>
+) => {
+  const kernel = kernelLayer(config)
+  const faulty = rules === undefined ? kernel : kernel.pipe(withFaults(rules))
+  return sinks.length === 0 ? faulty : faulty.pipe(withTrace(teeSinks(sinks)))
+}
+
+/** The trace file, when asked for: a file that cannot be written is a startup error. */
+const openTraceFile = (options: AppOptions) =>
+  Option.match(options.traceFile, {
+    onNone: () => Effect.succeed([]),
+    onSome: (path) =>
+      traceFile(path, options.traceFormat).pipe(
+        Effect.map((sink) => [sink]),
+        Effect.mapError((e) => new StartupError({ message: e.message })),
+        Effect.tap(() => Effect.logInfo(`tracing syscalls to ${path} (${options.traceFormat})`))
+      )
+  })
+
 /** The first signal's work: drain, and say how it ended. */
 const shutdown = (server: SysproxyServerService, grace: number, secondSignal: Effect.Effect<void>) =>
   Effect.gen(function*() {
@@ -96,28 +152,37 @@ const afterHalt = (howto: number) => {
 }
 
 /** Serves on `url` until a client halts the kernel; a signal interrupts it. */
-const serve = (options: AppOptions, url: string) =>
+const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleInput> | undefined) =>
   Effect.gen(function*() {
     const second = yield* secondSignal
     const hostFiles = yield* openHostFiles(options.hostFiles)
     const metrics = Option.isSome(options.metrics) ? makeServerMetrics() : undefined
+    const live: LiveTrace | undefined = metrics === undefined ? undefined : makeLiveTrace()
     let beforeScrape = () => {}
     if (metrics !== undefined && Option.isSome(options.metrics)) {
       const endpoint = yield* serveMetrics(options.metrics.value, () => {
         beforeScrape()
         return metrics.format()
-      })
-      yield* Effect.logInfo(`metrics on ${endpoint.url}`)
+      }, live)
+      yield* Effect.logInfo(`metrics on ${endpoint.url}, live trace on ${endpoint.traceUrl}`)
     }
+    const sinks = [...yield* openTraceFile(options), ...(live === undefined ? [] : [live.sink])]
     const kernelConfig = toKernelConfig(options, yield* kernelConsole, hostFiles)
     const ServerLive = SysproxyServer.layer(toServerOptions(options, url, metrics?.observer)).pipe(
-      Layer.provideMerge(kernelLayer(kernelConfig))
+      Layer.provideMerge(kernelStack(kernelConfig, rules, sinks))
     )
     yield* Effect.gen(function*() {
       const server = yield* SysproxyServer
       if (metrics !== undefined) {
         metrics.watchServer(server.stats)
         beforeScrape = watchKernel(metrics, yield* Kernel)
+      }
+      const faults = yield* Effect.serviceOption(FaultInjection)
+      if (Option.isSome(faults)) {
+        const list = faults.value.list()
+        yield* Effect.logInfo(
+          list.length === 0 ? "fault injection on, no rule yet" : `fault injection: ${list.join("; ")}`
+        )
       }
       yield* announceReady(server.address.url, options.readyFd)
       const halt = yield* server.halted.pipe(Effect.onInterrupt(() => shutdown(server, options.grace, second)))
@@ -126,7 +191,9 @@ const serve = (options: AppOptions, url: string) =>
       Effect.provide(ServerLive),
       Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e))),
       // a -d mapping the kernel could not install: one line, exit 1
-      Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message })))
+      Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message }))),
+      // checked before, so only a rule that changed meaning could get here
+      Effect.catchTag("FaultRuleError", (e) => Effect.fail(new UsageError({ message: `bad fault rule ${e.rule}: ${e.message}` })))
     )
   }).pipe(
     // a bug (or a kernel that cannot boot) ends the program with one line, the details at debug level
@@ -143,6 +210,7 @@ export const runApp = (options: AppOptions) =>
   Effect.gen(function*() {
     const url = yield* resolveUrl(options.url)
     yield* checkReadyFd(options.readyFd)
+    const rules = yield* checkFaultRules(options.inject)
     const format = Option.getOrElse(options.logFormat, defaultLogFormat)
-    yield* serve(options, url).pipe(Effect.scoped, Effect.provide(loggerLayer(format, options.logLevel)))
+    yield* serve(options, url, rules).pipe(Effect.scoped, Effect.provide(loggerLayer(format, options.logLevel)))
   })

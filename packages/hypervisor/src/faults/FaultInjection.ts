@@ -34,7 +34,7 @@ import {
   withMiddleware
 } from "../middleware/Middleware.ts"
 import { readSlot, syscallLabel, withSlot } from "../middleware/SyscallShape.ts"
-import type { FaultRule, FaultRuleError } from "./FaultRule.ts"
+import type { FaultRuleError, FaultRuleInput } from "./FaultRule.ts"
 import { type CompiledRule, compileRule, fires, RuleSet } from "./RuleSet.ts"
 
 export interface FaultInjectionService {
@@ -44,9 +44,9 @@ export interface FaultInjectionService {
    * Replaces every rule at once. A bad rule fails the whole call and leaves
    * the rules as they were; a rule set again (same text) keeps its count.
    */
-  readonly set: (rules: ReadonlyArray<FaultRule | string>) => Effect.Effect<void, FaultRuleError>
+  readonly set: (rules: ReadonlyArray<FaultRuleInput>) => Effect.Effect<void, FaultRuleError>
   /** Adds rules after those in force. */
-  readonly add: (rules: ReadonlyArray<FaultRule | string>) => Effect.Effect<void, FaultRuleError>
+  readonly add: (rules: ReadonlyArray<FaultRuleInput>) => Effect.Effect<void, FaultRuleError>
   readonly clear: Effect.Effect<void>
   /** Calls a fault was injected into so far. */
   readonly injected: () => number
@@ -139,7 +139,7 @@ const describe = (r: CompiledRule, call: InterceptedCall): string =>
 
 /** Builds the service and its middleware over rules checked up front. */
 export const makeFaultInjection = (
-  rules: ReadonlyArray<FaultRule | string>,
+  rules: ReadonlyArray<FaultRuleInput>,
   options?: { readonly descriptors?: DescriptorPathsService | undefined }
 ) =>
   Effect.gen(function*() {
@@ -148,7 +148,7 @@ export const makeFaultInjection = (
     let current = RuleSet.empty
     let injected = 0
 
-    const compileAll = (input: ReadonlyArray<FaultRule | string>, keep: RuleSet) =>
+    const compileAll = (input: ReadonlyArray<FaultRuleInput>, keep: RuleSet) =>
       Effect.forEach(input, (rule) => {
         const r = compileRule(rule, {
           randomSeed,
@@ -157,7 +157,7 @@ export const makeFaultInjection = (
         return "_tag" in r ? Effect.fail(r) : Effect.succeed(r)
       })
 
-    const set = (input: ReadonlyArray<FaultRule | string>) =>
+    const set = (input: ReadonlyArray<FaultRuleInput>) =>
       Effect.map(compileAll(input, current), (compiled) => {
         current = new RuleSet(compiled)
       })
@@ -236,7 +236,7 @@ export class FaultInjection extends Context.Service<FaultInjection, FaultInjecti
    * DescriptorPaths service when the context has one.
    */
   static readonly layer = (
-    rules: ReadonlyArray<FaultRule | string>
+    rules: ReadonlyArray<FaultRuleInput>
   ): Layer.Layer<FaultInjection | Hypervisor, FaultRuleError, Hypervisor> =>
     Layer.unwrap(
       Effect.gen(function*() {
@@ -248,5 +248,5 @@ export class FaultInjection extends Context.Service<FaultInjection, FaultInjecti
 }
 
 /** `kernel.pipe(withFaults(rules))`: the kernel layer with fault injection around its Hypervisor. */
-export const withFaults = (rules: ReadonlyArray<FaultRule | string>) => withMiddleware(FaultInjection.layer(rules))
+export const withFaults = (rules: ReadonlyArray<FaultRuleInput>) => withMiddleware(FaultInjection.layer(rules))
 

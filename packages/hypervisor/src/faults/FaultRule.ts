@@ -51,6 +51,9 @@ export const FaultRuleSchema = Schema.Struct({
 
 export type FaultRule = typeof FaultRuleSchema.Type
 
+/** A rule as given: its text, or its fields (decoded and checked when it is used). */
+export type FaultRuleInput = string | FaultRule | { readonly [field: string]: unknown }
+
 /** A rule that cannot be used: `rule` is its text, `message` says why. */
 export class FaultRuleError extends Data.TaggedError("FaultRuleError")<{
   readonly rule: string

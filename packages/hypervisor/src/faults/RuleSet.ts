@@ -9,11 +9,11 @@
  * same calls fail in every run with the same seed. The first rule (in the
  * order given) that fires on a call acts on it.
  */
-import { Errno, signals, SYS, Syscalls } from "@sysproxy/protocol/netbsd"
+import { Errno, signals } from "@sysproxy/protocol/netbsd"
 import { Duration, Result, Schema } from "effect"
 import { compileGlob, type Glob } from "../middleware/Glob.ts"
-import { SHORT_SYSCALLS, shapeOf } from "../middleware/SyscallShape.ts"
-import { type FaultRule, FaultRuleError, FaultRuleSchema } from "./FaultRule.ts"
+import { SHORT_SYSCALLS, shapeOf, syscallNumberOf } from "../middleware/SyscallShape.ts"
+import { type FaultRule, FaultRuleError, type FaultRuleInput, FaultRuleSchema } from "./FaultRule.ts"
 import { formatRule, parseRuleText } from "./RuleText.ts"
 
 /** What a rule counts and draws, kept when the same rule is set again. */
@@ -60,20 +60,10 @@ export const fires = (r: CompiledRule): boolean => {
   return p === undefined || draw(r.progress) < p
 }
 
-const SYSCALL_NAMES: Readonly<Record<string, number>> = SYS
-
-/** A base name's syscall: the newest `__name<version>` (stat: __stat50), as libc's stat() calls it. */
-const byBaseName = (name: string): number | undefined => {
-  let best: number | undefined
-  const versioned = new RegExp(`^__${name.replace(/[^A-Za-z0-9_]/g, "")}\\d+$`)
-  for (const s of Syscalls) if (versioned.test(s.name) && (best === undefined || s.number > best)) best = s.number
-  return best
-}
-
 const resolveSyscall = (s: string | number): number | undefined | string => {
   if (typeof s === "number") return s
   if (s === "*") return undefined
-  return SYSCALL_NAMES[s] ?? byBaseName(s) ?? `unknown syscall ${JSON.stringify(s)}`
+  return syscallNumberOf(s) ?? `unknown syscall ${JSON.stringify(s)}`
 }
 
 const ERRNOS: Readonly<Record<string, number>> = Errno
@@ -128,7 +118,7 @@ const combinationError = (rule: FaultRule, number: number | undefined): string |
  * picks the seed of a `p` rule given none.
  */
 export const compileRule = (
-  input: FaultRule | string,
+  input: FaultRuleInput,
   options: {
     readonly progressOf?: (text: string) => RuleProgress | undefined
     readonly randomSeed: () => number
@@ -172,6 +162,12 @@ export const compileRule = (
     drop: given.drop === true,
     progress: options.progressOf?.(text) ?? { count: 0, rng: rule.seed ?? 0 }
   }
+}
+
+/** Whether `input` is a rule that can be used: undefined, or why not. */
+export const checkFaultRule = (input: FaultRuleInput): FaultRuleError | undefined => {
+  const r = compileRule(input, { randomSeed: () => 0 })
+  return r instanceof FaultRuleError ? r : undefined
 }
 
 /** Compiled rules, in order, and by syscall number. */

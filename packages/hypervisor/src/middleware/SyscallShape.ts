@@ -4,7 +4,7 @@
  * a byte count, a C string or a pointer, and how to read a slot's value.
  * Worked out once per syscall number, on first use.
  */
-import { type SyscallArg, SyscallByNumber, type SyscallInfo } from "@sysproxy/protocol/netbsd"
+import { SYS, type SyscallArg, SyscallByNumber, type SyscallInfo, Syscalls } from "@sysproxy/protocol/netbsd"
 
 const SLOT = 8
 
@@ -81,6 +81,22 @@ export const shapeOf = (number: number): SyscallShape | undefined => {
   const shape = build(info)
   shapes.set(number, shape)
   return shape
+}
+
+const SYSCALL_NAMES: Readonly<Record<string, number>> = SYS
+
+/**
+ * The number of a syscall named as in the NetBSD table (`__stat50`), or by
+ * its base name as libc's function is called (`stat`: the newest
+ * `__stat<version>`); undefined for a name that is neither.
+ */
+export const syscallNumberOf = (name: string): number | undefined => {
+  const exact = Object.hasOwn(SYSCALL_NAMES, name) ? SYSCALL_NAMES[name] : undefined
+  if (exact !== undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return exact
+  let best: number | undefined
+  const versioned = new RegExp(`^__${name}\\d+$`)
+  for (const s of Syscalls) if (versioned.test(s.name) && (best === undefined || s.number > best)) best = s.number
+  return best
 }
 
 /** The name of syscall `number`, or `syscall_<number>` off the table. */
