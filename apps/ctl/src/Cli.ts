@@ -10,10 +10,11 @@ import { put } from "./commands/Put.ts"
 import { rm } from "./commands/Rm.ts"
 import { stat } from "./commands/Stat.ts"
 import { sysctl } from "./commands/Sysctl.ts"
+import { trace } from "./commands/Trace.ts"
 import { root } from "./Root.ts"
 
 export const command = root.pipe(
-  Command.withSubcommands([halt, sysctl, ls, cat, put, get, mkdir, rm, stat, ps]),
+  Command.withSubcommands([halt, sysctl, ls, cat, put, get, mkdir, rm, stat, ps, trace]),
   Command.withExamples([
     { command: "RUMP_SERVER=unix:///tmp/rump.sock sysproxy ls -l /", description: "list the server's root" },
     { command: "sysproxy --server unix:///tmp/rump.sock sysctl kern.hostname", description: "name the server explicitly" },
