@@ -1,7 +1,9 @@
 /**
  * The program behind the command lines (sysproxy-server and rump_server):
- * check the URL, pick the logger, open what the kernel maps from the host,
- * serve metrics if asked, run the server over the default kernel until a
+ * check the URL (and fault rules), pick the logger, open what the kernel
+ * maps from the host, serve metrics and the live trace if asked, wrap the
+ * kernel in fault injection and the syscall trace when asked, run the
+ * server over it until a
  * client halts it or a signal interrupts it, and tell supervisors once it
  * accepts clients. A client's reboot(2) acts on its flags as NetBSD's
  * does: plain, the program exits 0; RB_HALT stops serving but the process

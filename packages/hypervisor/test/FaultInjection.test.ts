@@ -6,28 +6,17 @@
  * running, and what a path rule costs the client (one copyinstr).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Errno, limits, signals, SYS } from "@sysproxy/protocol/netbsd"
+import { Errno, signals, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { DescriptorPaths } from "../src/middleware/DescriptorPaths.ts"
 import { FaultInjection, withFaults } from "../src/faults/FaultInjection.ts"
 import { Hypervisor } from "../src/Hypervisor.ts"
-import { UserMemory } from "../src/UserMemory.ts"
 import { success, TestHypervisor, TestKernel, TestSyscalls } from "../src/testing/index.ts"
-import { call, errnos, spawn } from "./support/Calls.ts"
+import { call, errnos, installOpen, spawn } from "./support/Calls.ts"
 
 const faulty = (rules: ReadonlyArray<string>) => TestHypervisor.layer().pipe(withFaults(rules))
 
-/** open(path, ...) for the test kernel: reads the path as the real kernel does, answers fd 3. */
-const installOpen = Effect.gen(function*() {
-  const kernel = yield* TestKernel
-  yield* kernel.setHandler(SYS.open, (ctx) =>
-    Effect.gen(function*() {
-      const memory = yield* UserMemory
-      yield* memory.copyinstr(ctx.args.u64(0), limits.PATH_MAX)
-      return success(3n)
-    }))
-})
 
 describe("matchers", () => {
   it.effect("a syscall by name: only its calls fail, and the kernel never sees them", () =>

@@ -6,20 +6,19 @@
  * is off, the strace-like text, the live listeners and the file sink.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { limits, SYS } from "@sysproxy/protocol/netbsd"
+import { SYS } from "@sysproxy/protocol/netbsd"
 import { Effect, Fiber, Schema, Stream } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { withFaults } from "../src/faults/FaultInjection.ts"
 import { compileGlob, type Glob } from "../src/middleware/Glob.ts"
-import { UserMemory } from "../src/UserMemory.ts"
-import { success, TestHypervisor, TestKernel, TestSyscalls } from "../src/testing/index.ts"
+import { TestHypervisor, TestKernel, TestSyscalls } from "../src/testing/index.ts"
 import { type TraceSink, withTrace } from "../src/trace/SyscallTrace.ts"
 import { TraceRecordSchema, type TraceRecord } from "../src/trace/TraceRecord.ts"
 import { makeLiveTrace, traceFile } from "../src/trace/TraceSinks.ts"
 import { formatTraceLine } from "../src/trace/TraceText.ts"
-import { call, spawn } from "./support/Calls.ts"
+import { call, installOpen, spawn } from "./support/Calls.ts"
 
 const collector = () => {
   const records: Array<TraceRecord> = []
@@ -28,15 +27,6 @@ const collector = () => {
   return { records, sink, set: (v: boolean) => void (on = v) }
 }
 
-const installOpen = Effect.gen(function*() {
-  const kernel = yield* TestKernel
-  yield* kernel.setHandler(SYS.open, (ctx) =>
-    Effect.gen(function*() {
-      const memory = yield* UserMemory
-      yield* memory.copyinstr(ctx.args.u64(0), limits.PATH_MAX)
-      return success(3n)
-    }))
-})
 
 const glob = (pattern: string): Glob => compileGlob(pattern) as Glob
 

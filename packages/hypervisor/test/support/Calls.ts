@@ -1,10 +1,11 @@
 /** Processes and syscalls against whatever Hypervisor the test provides (the test kernel, wrapped). */
+import { limits, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { Hypervisor, type ProcessHandle } from "../../src/Hypervisor.ts"
 import { type LocalMemory, makeLocalMemory, provideLocalMemory } from "../../src/LocalMemory.ts"
 import type { UserMemoryService } from "../../src/UserMemory.ts"
 import { UserMemory } from "../../src/UserMemory.ts"
-import { packArgs } from "../../src/testing/index.ts"
+import { packArgs, success, TestKernel } from "../../src/testing/index.ts"
 
 export interface Client {
   readonly process: ProcessHandle
@@ -47,3 +48,14 @@ export const errnos = (client: Client, n: number, number: number, ...args: Reado
   Effect.forEach(Array.from({ length: n }), () => Effect.map(call(client, number, ...args), (r) => r.error))
 
 export { provideLocalMemory }
+
+/** open(path, ...) for the test kernel: reads the path as the real kernel does (PATH_MAX), answers fd 3. */
+export const installOpen = Effect.gen(function*() {
+  const kernel = yield* TestKernel
+  yield* kernel.setHandler(SYS.open, (ctx) =>
+    Effect.gen(function*() {
+      const memory = yield* UserMemory
+      yield* memory.copyinstr(ctx.args.u64(0), limits.PATH_MAX)
+      return success(3n)
+    }))
+})
