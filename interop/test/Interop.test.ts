@@ -19,7 +19,7 @@ const HERE = Path.dirname(new URL(import.meta.url).pathname)
 const ROOT = Path.resolve(HERE, "..")
 const C_DIR = Path.join(ROOT, "c")
 const LAUNCHER = Path.join(ROOT, "launch-server.ts")
-const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets"] as const
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets", "creds", "sysctl"] as const
 type Program = (typeof PROGRAMS)[number]
 
 let workDir = ""
@@ -251,6 +251,41 @@ describe("interop: our C client against the server process", () => {
     await stopServer(server)
   })
 
+  it("sysctl: the whole tree walked with CTL_QUERY as sysctl(8) -a does, names resolved as sysctlnametomib does", async () => {
+    const server = await startServer(["--hostname", "interop-sysctl"])
+    const names = ["kern.hostname", "hw.model", "proc.curproc.rlimit.descriptors.hard", "vfs.sync.delay", "kern.maxfiles"]
+    const o = await client(server, "sysctl", names)
+    expectSuccess("sysctl", o, server)
+    const lines = o.stdout.split("\n")
+    for (const want of [
+      "kern.ostype = NetBSD",
+      "kern.osrelease = 7.99.34",
+      "kern.hostname = interop-sysctl",
+      "hw.model = rumpcore (virtual)",
+      "hw.machine_arch = x86_64",
+      "kern.clockrate: struct, 20 bytes",
+      "kern.proc2: shown by another program",
+      "kern.mbuf.msize = 512",
+      "vm.bufcache = 15",
+      "net.inet: no children",
+      "ddb: no children",
+      "proc.curproc.corename = %n.core",
+      "proc.curproc.rlimit.cputime.soft = 9223372036854775807",
+      "nametomib kern.hostname = 1.10 (type 3)",
+      "nametomib proc.curproc.rlimit.descriptors.hard = 10.2147483647.2.9.2 (type 4)",
+      "proc.curproc.rlimit.descriptors.hard = 1024",
+      "nametomib kern.maxfiles: errno 2"
+    ]) {
+      expect(lines, o.stdout).toContain(want)
+    }
+    expect(o.stdout).toMatch(/^walk ok: \d+ nodes, \d+ values$/m)
+    expect(o.stdout).toMatch(/^nametomib vfs\.sync\.delay = 3\.\d+\.\d+ \(type 2\)$/m)
+    // 13 top-level nodes, 16 bytes each (12 of header, an empty description padded to 4)
+    expect(lines).toContain("describe ok: 208 bytes")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
   it("basic over tcp://", async () => {
     const server = await startServer(["--hostname", "interop-tcp"], true)
     expect(server.url).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/)
@@ -315,6 +350,25 @@ describe("interop: our C client against the server process", () => {
     await expectClean(server)
     await stopServer(server)
   })
+
+  it("creds: a drop to uid 1000 is refused root's file; a fork child keeps credentials and group; a group kill; EMFILE; chroot", async () => {
+    const server = await startServer()
+    const expected: Record<string, RegExp> = {
+      drop: /^drop ok: uid 1000 gid 100, EACCES on root's 0600 file, setuid\(0\) EPERM$/m,
+      fork: /^child \d+: uid 1000 gid 100, 2 groups, ppid 1, group and session \d+, left and rejoined$/m,
+      killpg: /^killpg ok: the caller and both members of group \d+ got a host SIGUSR1, the bystander none$/m,
+      emfile: /^emfile ok: 9 opens at a soft limit of 12, then EMFILE; RLIM_INFINITY clamped to 1772$/m,
+      chroot: /^chroot ok: nothing outside can be named; fchroot on a kept descriptor gets out$/m,
+      badargs: /^badargs ok$/m
+    }
+    for (const [scenario, line] of Object.entries(expected)) {
+      const o = await client(server, "creds", [scenario])
+      expectSuccess(`creds ${scenario}`, o, server)
+      expect(o.stdout).toMatch(line)
+    }
+    await expectClean(server)
+    await stopServer(server)
+  }, 60_000)
 
   const stress = (procs: number, threads: number, seconds: number) => async () => {
     const server = await startServer(["--hostname", "interop-stress"])

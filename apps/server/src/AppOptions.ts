@@ -51,6 +51,8 @@ export const NO_FLAGS: FlagOptions = {
   maxFrameLength: Option.none(),
   hostname: Option.none(),
   ncpu: Option.none(),
+  guestUid: Option.none(),
+  guestGid: Option.none(),
   root: Option.none(),
   socketMode: Option.none(),
   logFormat: Option.none(),
@@ -81,6 +83,8 @@ export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions 
     maxFrameLength: pick(flags.maxFrameLength, file.maxFrameLength),
     hostname: pick(flags.hostname, file.hostname),
     ncpu: pick(flags.ncpu, file.ncpu),
+    guestUid: pick(flags.guestUid, file.guestUid),
+    guestGid: pick(flags.guestGid, file.guestGid),
     physmem: Option.none(),
     root: pick(flags.root, file.root),
     hostFiles: [],
@@ -126,5 +130,9 @@ export const toKernelConfig = (
   physmem: Option.getOrUndefined(o.physmem),
   root: Option.getOrUndefined(Option.map(o.root, (hostPath) => ({ hostPath }))),
   hostFiles,
+  // either id alone: the other stays 0 (root's)
+  guest: Option.isNone(o.guestUid) && Option.isNone(o.guestGid)
+    ? undefined
+    : { uid: Option.getOrElse(o.guestUid, () => 0), gid: Option.getOrElse(o.guestGid, () => 0) },
   console
 })

@@ -81,6 +81,12 @@ export const flags = {
     "kern.hostname at boot (default rump-<pid>.<host>)"
   ),
   ncpu: int("ncpu", variables.ncpu, "hw.ncpu of the kernel (default 1)"),
+  guestUid: int(
+    "guest-uid",
+    variables.guestUid,
+    "every new guest process runs as this uid, so clients cannot halt the server or kill others' processes (default 0: root)"
+  ),
+  guestGid: int("guest-gid", variables.guestGid, "every new guest process has this gid (default 0)"),
   root: string(
     "root",
     variables.root,
@@ -177,6 +183,10 @@ export const command = Command.make(
     {
       command: `${PROGRAM} --inject 'write:comm=myprog:nth=3:errno=ENOSPC' unix:///tmp/rump.sock`,
       description: "the third write by myprog fails with ENOSPC"
+    },
+    {
+      command: `${PROGRAM} --guest-uid 1000 --guest-gid 100 unix:///tmp/rump.sock`,
+      description: "clients' processes run as uid 1000, gid 100 instead of root"
     },
     { command: `RUMP_SERVER=unix:///tmp/rump.sock ${PROGRAM}`, description: "take the URL from the environment" }
   ])

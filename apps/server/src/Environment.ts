@@ -40,6 +40,8 @@ export const variables = {
   maxFrameLength: variable("SYSPROXY_MAX_FRAME_LENGTH", Rules.fileRules.maxFrameLength, asNumber),
   hostname: variable("SYSPROXY_HOSTNAME", Rules.fileRules.hostname, asText),
   ncpu: variable("SYSPROXY_NCPU", Rules.fileRules.ncpu, asNumber),
+  guestUid: variable("SYSPROXY_GUEST_UID", Rules.fileRules.guestUid, asNumber),
+  guestGid: variable("SYSPROXY_GUEST_GID", Rules.fileRules.guestGid, asNumber),
   root: variable("SYSPROXY_ROOT", Rules.fileRules.root, asText),
   socketMode: variable("SYSPROXY_SOCKET_MODE", Rules.fileRules.socketMode, asText),
   logFormat: variable("SYSPROXY_LOG_FORMAT", Rules.fileRules.logFormat, asText),

@@ -22,6 +22,12 @@ export const intAtLeast = (min: number): Rule<number> => ({
   decode: (u) => (typeof u === "number" && Number.isSafeInteger(u) && u >= min ? u : undefined)
 })
 
+/** A uid or gid: 0 to 4294967294 (4294967295 is -1, "no change", to the set*id calls). */
+export const userId: Rule<number> = {
+  expected: "an id from 0 to 4294967294",
+  decode: (u) => (typeof u === "number" && Number.isSafeInteger(u) && u >= 0 && u < 0xffff_ffff ? u : undefined)
+}
+
 /** Seconds (fractions allowed); `zero` allows 0. */
 export const seconds = (zero: boolean): Rule<number> => ({
   expected: zero ? "a number of seconds, 0 or more" : "a number of seconds above 0",
@@ -96,7 +102,8 @@ export const listenAddress: Rule<ListenAddress> = {
 /**
  * The rules of everything a config file may set, by key; the flags and
  * variables set the same things (preforkExpiry, handshakeTimeout and grace
- * in seconds, maxFrameLength in bytes, root a host directory).
+ * in seconds, maxFrameLength in bytes, root a host directory, guestUid and
+ * guestGid the ids every new guest process gets).
  */
 export const fileRules = {
   url: nonEmptyString(4096),
@@ -108,6 +115,8 @@ export const fileRules = {
   handshakeTimeout: seconds(false),
   maxFrameLength: intAtLeast(4096),
   ncpu: intAtLeast(1),
+  guestUid: userId,
+  guestGid: userId,
   root: nonEmptyString(4096),
   socketMode: octalMode,
   logFormat,

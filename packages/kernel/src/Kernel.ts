@@ -22,8 +22,13 @@ import { Args } from "./abi/Args.ts"
 import { closeOnExec, FileTable, releaseTable, sweepOrphanTable } from "./fd/FileTable.ts"
 import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts"
 import type { KernelState } from "./KernelState.ts"
+import { Cred, ROOT_CRED } from "./kauth/Cred.ts"
+import { defaultLimits } from "./proc/Limits.ts"
 import { Lwp } from "./proc/Lwp.ts"
+import { mayFork } from "./proc/ForkLimit.ts"
 import { Proc } from "./proc/Proc.ts"
+import { ProcessGroups } from "./proc/ProcessGroups.ts"
+import { bootSysctl } from "./sysctl/Boot.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
@@ -76,16 +81,33 @@ export const makeKernel = (config: KernelConfig = {}) =>
     const vfs = makeVfs({ physmem, console, host: config.root })
     yield* Effect.forEach(config.hostFiles ?? [], (mapping, i) => installHostFile(vfs, mapping, i), { discard: true })
     const now = Date.now()
-    const init = new Proc(INIT_PID, 0, "init", new FileTable(), vfs.root, undefined)
+    const pgrps = new ProcessGroups()
+    const limit0 = defaultLimits(physmem)
+    const guestCred = config.guest === undefined ? ROOT_CRED : Cred.of(config.guest.uid, config.guest.gid)
+    const init = new Proc({
+      pid: INIT_PID,
+      ppid: 0,
+      comm: "init",
+      fds: new FileTable(limit0.openFiles),
+      cwd: vfs.root,
+      client: undefined,
+      cred: ROOT_CRED,
+      limits: limit0,
+      rdir: undefined,
+      pgrp: pgrps.group0
+    })
     const state: KernelState = {
       procs: new Map([[INIT_PID, init]]),
       init,
+      pgrps,
+      limit0,
       nextPid: INIT_PID + 1,
       nextLid: 1,
       vfs,
       hostname: config.hostname ?? `rump-${process.pid}.${Os.hostname()}`,
       ncpu: config.ncpu ?? 1,
       physmem,
+      sysctl: bootSysctl({ physmem, extra: config.sysctl }),
       boottime: { sec: BigInt(Math.floor(now / 1000)), nsec: (now % 1000) * 1_000_000 },
       unimplemented: new Map(),
       halt,
@@ -96,7 +118,8 @@ export const makeKernel = (config: KernelConfig = {}) =>
       for (let i = 0; i < PID_MAX; i++) {
         const pid = state.nextPid
         state.nextPid = pid >= PID_MAX ? INIT_PID + 1 : pid + 1
-        if (!state.procs.has(pid)) return pid
+        // a pid still naming a process group is not free (proc_alloc_pid skips such slots)
+        if (!state.procs.has(pid) && !pgrps.holds(pid)) return pid
       }
       return undefined
     }
@@ -110,11 +133,18 @@ export const makeKernel = (config: KernelConfig = {}) =>
       Effect.suspend(() => {
         const parent = o.parent === undefined ? init : live(o.parent)
         if (parent === undefined) return Effect.fail(refuse("rfork", Errno.ESRCH, "the parent process is gone"))
+        // a fork beyond RLIMIT_NPROC (fork1's check; root is exempt)
+        if (o.mode === "copy" && !mayFork(state, parent)) {
+          return Effect.fail(refuse("rfork", Errno.EAGAIN, "RLIMIT_NPROC reached"))
+        }
         const pid = allocPid()
         if (pid === undefined) return Effect.fail(refuse("rfork", Errno.EAGAIN, "no free pid"))
+        // a new guest: proc0's limits and the configured credentials; a fork shares its parent's
+        const guest = o.mode === "clear"
+        const limits = guest ? limit0 : parent.limits
         let fds: FileTable
-        if (o.mode === "clear") {
-          fds = new FileTable()
+        if (guest) {
+          fds = new FileTable(limits.openFiles)
           // a new guest starts with the console, write-only, on 0, 1 and 2
           const consoleFile = vfs.openConsole()
           consoleFile.refs = 3
@@ -125,12 +155,20 @@ export const makeKernel = (config: KernelConfig = {}) =>
           fds = parent.fds
           fds.users++
         }
-        const proc = new Proc(pid, parent.pid, o.comm ?? parent.comm, fds, parent.cwd, o.client)
+        const proc = new Proc({
+          pid,
+          ppid: parent.pid,
+          comm: o.comm ?? parent.comm,
+          fds,
+          cwd: parent.cwd,
+          client: o.client,
+          cred: guest ? guestCred : parent.cred,
+          limits,
+          rdir: parent.rdir,
+          pgrp: parent.pgrp
+        })
         proc.umask = parent.umask
-        if (o.mode !== "clear") {
-          proc.sid = parent.sid
-          proc.pgid = parent.pgid
-        }
+        proc.sugid = !guest && parent.sugid
         state.procs.set(pid, proc)
         return Effect.succeed(proc)
       })
@@ -171,6 +209,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
         return closeOnExec(p.fds).pipe(
           Effect.andThen(Effect.sync(() => {
             p.exiting = false
+            p.execed = true
             p.comm = comm
           }))
         )
@@ -184,6 +223,7 @@ export const makeKernel = (config: KernelConfig = {}) =>
         p.exiting = true
         for (const lwp of p.lwps) lwp.orderOut()
         state.procs.delete(p.pid)
+        pgrps.leave(p)
         for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
         return releaseTable(p.fds)
       })

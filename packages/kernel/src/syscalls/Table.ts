@@ -2,12 +2,16 @@
  * The syscall table: every family's implementations by syscall number.
  * A number missing here answers ENOSYS (and is counted).
  */
+import { family as chroot } from "./chroot.ts"
+import { family as credentials } from "./credentials.ts"
 import { family as descriptors } from "./descriptors.ts"
 import { family as directories } from "./directories.ts"
 import { family as files } from "./files.ts"
+import { family as limits } from "./limits.ts"
 import { family as pipes } from "./pipes.ts"
 import { family as poll } from "./poll.ts"
 import { family as process } from "./process.ts"
+import { family as sessions } from "./sessions.ts"
 import { family as signals } from "./signals.ts"
 import { family as sockets } from "./sockets.ts"
 import type { SyscallImpl } from "./SyscallImpl.ts"
@@ -21,6 +25,10 @@ export const syscallTable: ReadonlyMap<number, SyscallImpl> = new Map([
   ...pipes,
   ...poll,
   ...process,
+  ...credentials,
+  ...sessions,
+  ...limits,
+  ...chroot,
   ...sysctl,
   ...time,
   ...signals,

@@ -17,6 +17,7 @@ import { checkAccess, VEXEC, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
 import { chmod, chown, markAccessed, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
 import { makeLink, makeSymlink } from "../vfs/Create.ts"
+import { isUnder } from "../vfs/Getcwd.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 import { openAt } from "../vfs/Open.ts"
 import { unlink } from "../vfs/Remove.ts"
@@ -260,6 +261,9 @@ const fchdir: SyscallImpl = (ctx) =>
     Effect.gen(function*() {
       if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
       yield* checkAccess(ctx.proc, node, VEXEC)
+      // a descriptor from before a chroot does not lead out of it
+      const root = ctx.proc.rdir
+      if (root !== undefined && !isUnder(node, root)) return yield* sysErr(Errno.EPERM)
       ctx.proc.cwd = node
     }))
 
