@@ -243,6 +243,18 @@ describe("changing rules", () => {
       assert.deepStrictEqual(yield* errnos(c, 2, SYS.getpid), [0, 0])
     }).pipe(Effect.provide(faulty(["getpid:nth=2:errno=EIO"]))))
 
+  it.effect("trySet, for a sysctl node's write: the refusal as a value, and the rules unchanged by it", () =>
+    Effect.gen(function*() {
+      const fi = yield* FaultInjection
+      const refused = fi.trySet(["getpid:errno=EIO", "getpid:errno=ENOSPX"])
+      assert.strictEqual(refused?.message, 'unknown errno "ENOSPX"')
+      assert.deepStrictEqual(fi.list(), ["write:errno=EIO"])
+      assert.isUndefined(fi.trySet(["getpid:nth=1:errno=EIO"]))
+      assert.deepStrictEqual(fi.list(), ["getpid:nth=1:errno=EIO"])
+      const c = yield* spawn("prog")
+      assert.deepStrictEqual(yield* errnos(c, 2, SYS.getpid), [Errno.EIO, 0])
+    }).pipe(Effect.provide(faulty(["write:errno=EIO"]))))
+
   it.effect("a rule set again keeps its count; a new one starts at zero", () =>
     Effect.gen(function*() {
       const fi = yield* FaultInjection

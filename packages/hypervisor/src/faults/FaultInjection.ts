@@ -34,7 +34,7 @@ import {
   withMiddleware
 } from "../middleware/Middleware.ts"
 import { readSlot, syscallLabel, withSlot } from "../middleware/SyscallShape.ts"
-import type { FaultRuleError, FaultRuleInput } from "./FaultRule.ts"
+import { FaultRuleError, type FaultRuleInput } from "./FaultRule.ts"
 import { type CompiledRule, compileRule, fires, RuleSet } from "./RuleSet.ts"
 
 export interface FaultInjectionService {
@@ -45,6 +45,8 @@ export interface FaultInjectionService {
    * the rules as they were; a rule set again (same text) keeps its count.
    */
   readonly set: (rules: ReadonlyArray<FaultRuleInput>) => Effect.Effect<void, FaultRuleError>
+  /** `set` for callers that cannot run an effect (a sysctl node's write): the refusal, or undefined once set. */
+  readonly trySet: (rules: ReadonlyArray<FaultRuleInput>) => FaultRuleError | undefined
   /** Adds rules after those in force. */
   readonly add: (rules: ReadonlyArray<FaultRuleInput>) => Effect.Effect<void, FaultRuleError>
   readonly clear: Effect.Effect<void>
@@ -148,18 +150,31 @@ export const makeFaultInjection = (
     let current = RuleSet.empty
     let injected = 0
 
-    const compileAll = (input: ReadonlyArray<FaultRuleInput>, keep: RuleSet) =>
-      Effect.forEach(input, (rule) => {
+    /** Every rule compiled, keeping the progress of those already in force; the first refusal otherwise. */
+    const compileAll = (input: ReadonlyArray<FaultRuleInput>): Array<CompiledRule> | FaultRuleError => {
+      const out: Array<CompiledRule> = []
+      for (const rule of input) {
         const r = compileRule(rule, {
           randomSeed,
-          progressOf: (text) => keep.rules.find((k) => k.text === text)?.progress
+          progressOf: (text) => current.rules.find((k) => k.text === text)?.progress
         })
-        return "_tag" in r ? Effect.fail(r) : Effect.succeed(r)
-      })
+        if (r instanceof FaultRuleError) return r
+        out.push(r)
+      }
+      return out
+    }
+
+    const trySet = (input: ReadonlyArray<FaultRuleInput>): FaultRuleError | undefined => {
+      const compiled = compileAll(input)
+      if (compiled instanceof FaultRuleError) return compiled
+      current = new RuleSet(compiled)
+      return undefined
+    }
 
     const set = (input: ReadonlyArray<FaultRuleInput>) =>
-      Effect.map(compileAll(input, current), (compiled) => {
-        current = new RuleSet(compiled)
+      Effect.suspend(() => {
+        const refused = trySet(input)
+        return refused === undefined ? Effect.void : Effect.fail(refused)
       })
 
     const act = (r: CompiledRule, call: InterceptedCall, proceed: Proceed, memory: UserMemoryService) =>
@@ -215,9 +230,14 @@ export const makeFaultInjection = (
     const service: FaultInjectionService = {
       list: () => current.rules.map((r) => r.text),
       set,
-      add: (more) => Effect.map(compileAll(more, current), (compiled) => {
-        current = new RuleSet([...current.rules, ...compiled])
-      }),
+      trySet,
+      add: (more) =>
+        Effect.suspend(() => {
+          const compiled = compileAll(more)
+          if (compiled instanceof FaultRuleError) return Effect.fail(compiled)
+          current = new RuleSet([...current.rules, ...compiled])
+          return Effect.void
+        }),
       clear: Effect.sync(() => {
         current = RuleSet.empty
       }),
