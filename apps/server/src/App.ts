@@ -11,11 +11,12 @@
  * in-flight syscalls the grace period; a second signal cuts that short),
  * then closing its scope interrupts the rest and removes the socket file.
  */
-import { Cause, Duration, Effect, Layer, Option, Result } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Option, Result } from "effect"
 import {
   checkFaultRule,
   type FaultRuleInput,
   FaultInjection,
+  type FaultInjectionService,
   type LiveTrace,
   makeLiveTrace,
   teeSinks,
@@ -30,6 +31,7 @@ import { rebootFlags } from "@sysproxy/protocol/netbsd"
 import { makeServerMetrics, type ServerStartError, SysproxyServer, type SysproxyServerService } from "@sysproxy/server"
 import { KernelPanic, StartupError, UsageError } from "./AppErrors.ts"
 import { type AppOptions, type HostFileOption, toKernelConfig, toServerOptions } from "./AppOptions.ts"
+import { injectNode } from "./InjectNode.ts"
 import { watchKernel } from "./KernelMetrics.ts"
 import { defaultLogFormat, loggerLayer } from "./Logging.ts"
 import { serveMetrics } from "./MetricsEndpoint.ts"
@@ -169,9 +171,33 @@ const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleI
       yield* Effect.logInfo(`metrics on ${endpoint.url}, live trace on ${endpoint.traceUrl}`)
     }
     const sinks = [...yield* openTraceFile(options), ...(live === undefined ? [] : [live.sink])]
-    const kernelConfig = toKernelConfig(options, yield* kernelConsole, hostFiles)
+    // the sysproxy.inject node reaches the rules through this, set before the server listens
+    let faults: FaultInjectionService | undefined
+    const run = Effect.runForkWith(yield* Effect.context<never>())
+    const kernelConfig: KernelConfig = {
+      ...toKernelConfig(options, yield* kernelConsole, hostFiles),
+      sysctl: rules === undefined ? undefined : [
+        injectNode(() => faults, (set, refused) =>
+          void run(
+            refused === undefined
+              ? Effect.logInfo(set.length === 0 ? "fault rules cleared (sysctl)" : `fault rules set (sysctl): ${set.join("; ")}`)
+              : Effect.logWarning(`fault rules refused (sysctl): ${refused.rule}: ${refused.message}`)
+          ))
+      ]
+    }
+    const kernel = yield* Layer.build(kernelStack(kernelConfig, rules, sinks)).pipe(
+      // a -d mapping the kernel could not install: one line, exit 1
+      Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message }))),
+      // checked before, so only a rule that changed meaning could get here
+      Effect.catchTag("FaultRuleError", (e) => Effect.fail(new UsageError({ message: `bad fault rule ${e.rule}: ${e.message}` })))
+    )
+    faults = Option.getOrUndefined(Context.getOption(kernel, FaultInjection))
+    if (faults !== undefined) {
+      const list = faults.list()
+      yield* Effect.logInfo(list.length === 0 ? "fault injection on, no rule yet" : `fault injection: ${list.join("; ")}`)
+    }
     const ServerLive = SysproxyServer.layer(toServerOptions(options, url, metrics?.observer)).pipe(
-      Layer.provideMerge(kernelStack(kernelConfig, rules, sinks))
+      Layer.provideMerge(Layer.succeedContext(kernel))
     )
     yield* Effect.gen(function*() {
       const server = yield* SysproxyServer
@@ -179,23 +205,12 @@ const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleI
         metrics.watchServer(server.stats)
         beforeScrape = watchKernel(metrics, yield* Kernel)
       }
-      const faults = yield* Effect.serviceOption(FaultInjection)
-      if (Option.isSome(faults)) {
-        const list = faults.value.list()
-        yield* Effect.logInfo(
-          list.length === 0 ? "fault injection on, no rule yet" : `fault injection: ${list.join("; ")}`
-        )
-      }
       yield* announceReady(server.address.url, options.readyFd)
       const halt = yield* server.halted.pipe(Effect.onInterrupt(() => shutdown(server, options.grace, second)))
       yield* afterHalt(halt.howto)
     }).pipe(
       Effect.provide(ServerLive),
-      Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e))),
-      // a -d mapping the kernel could not install: one line, exit 1
-      Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message }))),
-      // checked before, so only a rule that changed meaning could get here
-      Effect.catchTag("FaultRuleError", (e) => Effect.fail(new UsageError({ message: `bad fault rule ${e.rule}: ${e.message}` })))
+      Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e)))
     )
   }).pipe(
     // a bug (or a kernel that cannot boot) ends the program with one line, the details at debug level
