@@ -31,7 +31,7 @@ export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" |
   readonly logLevel: LogLevel.LogLevel
   readonly grace: number
   readonly trace: boolean
-  /** Fault injection's rules at start; absent: no fault injection. */
+  /** Fault injection's rules at start; absent: no fault injection (and no sysproxy.inject node). */
   readonly inject: Option.Option<ReadonlyArray<FaultRuleInput>>
   readonly traceFormat: TraceFormat
   /** Bytes of kernel memory, also the cap on tmpfs data (rump_server -r). */

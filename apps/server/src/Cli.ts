@@ -131,7 +131,7 @@ export const flags = {
     Flag.withMetavar("rule"),
     Flag.withDescription(described(
       "inject faults into matching syscalls, e.g. write:path=/tmp/log*:nth=3:errno=ENOSPC; repeat for more rules; " +
-        "'' for none yet (rules can then be set from Effect: the FaultInjection service)",
+        "'' for none yet (rules can then be set through sysctl sysproxy.inject)",
       variables.inject.name
     ))
   ),
