@@ -54,6 +54,7 @@ describe.concurrent("sysproxy-server --inject", () => {
       const url = `unix://${Path.join(dir, "b.sock")}`
       const good = yield* spawnApp(["--config", config, "--log-format", "json", url])
       yield* good.waitForStdout(/fault injection: getpid:nth=2:errno=EPERM/)
+      yield* good.waitForStdout(LISTENING)
       const errors = yield* Effect.scoped(Effect.gen(function*() {
         const c = yield* connect(url)
         yield* c.handshakeGuest("configured")
