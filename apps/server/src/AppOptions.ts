@@ -4,6 +4,7 @@
  * the server's options and the kernel's config.
  */
 import { Duration, type LogLevel, Option } from "effect"
+import type { FaultRuleInput, TraceFormat } from "@sysproxy/hypervisor"
 import type { HostFileSpec, HostFileType, KernelConfig } from "@sysproxy/kernel"
 import type { ServerObserver, ServerOptions } from "@sysproxy/server"
 import type { FileOptions, Settings } from "./OptionRules.ts"
@@ -25,11 +26,14 @@ export type FlagOptions = { readonly [K in keyof Settings]: Option.Option<Settin
  * What the program runs with. Options with a default of the app's own are
  * plain values; the rest stay absent to keep the server's or kernel's.
  */
-export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "trace"> & {
+export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "trace" | "inject" | "traceFormat"> & {
   readonly socketMode: number
   readonly logLevel: LogLevel.LogLevel
   readonly grace: number
   readonly trace: boolean
+  /** Fault injection's rules at start; absent: no fault injection (and no sysproxy.inject node). */
+  readonly inject: Option.Option<ReadonlyArray<FaultRuleInput>>
+  readonly traceFormat: TraceFormat
   /** Bytes of kernel memory, also the cap on tmpfs data (rump_server -r). */
   readonly physmem: Option.Option<number>
   /** Host files named in the kernel (rump_server -d). */
@@ -56,7 +60,10 @@ export const NO_FLAGS: FlagOptions = {
   metrics: Option.none(),
   readyFd: Option.none(),
   grace: Option.none(),
-  trace: Option.none()
+  trace: Option.none(),
+  inject: Option.none(),
+  traceFile: Option.none(),
+  traceFormat: Option.none()
 }
 
 export const DEFAULT_SOCKET_MODE = 0o600
@@ -87,7 +94,10 @@ export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions 
     metrics: pick(flags.metrics, file.metrics),
     readyFd: flags.readyFd,
     grace: Option.getOrElse(pick(flags.grace, file.grace), () => DEFAULT_GRACE),
-    trace: Option.getOrElse(pick(flags.trace, file.trace), () => false)
+    trace: Option.getOrElse(pick(flags.trace, file.trace), () => false),
+    inject: pick(flags.inject, file.inject),
+    traceFile: pick(flags.traceFile, file.traceFile),
+    traceFormat: Option.getOrElse(pick(flags.traceFormat, file.traceFormat), (): TraceFormat => "json")
   }
 }
 

@@ -21,6 +21,8 @@ const asNumber = (text: string): unknown => (text.trim() === "" ? text : Number(
 const asText = (text: string): unknown => text
 const BOOLEANS: Record<string, boolean> = { true: true, yes: true, on: true, 1: true, false: false, no: false, off: false, 0: false }
 const asBoolean = (text: string): unknown => BOOLEANS[text.toLowerCase()] ?? text
+/** Fault rules separated by white space (a space inside a glob is written `\\ `). */
+const asRules = (text: string): unknown => text.split(/(?<!\\)\s+/).filter((r) => r !== "")
 
 const variable = <B>(name: string, rule: Rules.Rule<B>, read: (text: string) => unknown): Variable<B> => ({
   name,
@@ -47,7 +49,10 @@ export const variables = {
   metrics: variable("SYSPROXY_METRICS", Rules.fileRules.metrics, asText),
   readyFd: variable("SYSPROXY_READY_FD", Rules.intAtLeast(3), asNumber),
   grace: variable("SYSPROXY_GRACE", Rules.fileRules.grace, asNumber),
-  trace: variable("SYSPROXY_TRACE", Rules.fileRules.trace, asBoolean)
+  trace: variable("SYSPROXY_TRACE", Rules.fileRules.trace, asBoolean),
+  inject: variable("SYSPROXY_INJECT", Rules.fileRules.inject, asRules),
+  traceFile: variable("SYSPROXY_TRACE_FILE", Rules.fileRules.traceFile, asText),
+  traceFormat: variable("SYSPROXY_TRACE_FORMAT", Rules.fileRules.traceFormat, asText)
 } satisfies { readonly [K in keyof FlagOptions]?: Variable<Option.Option.Value<FlagOptions[K]>> }
 
 type Variables = typeof variables

@@ -4,6 +4,8 @@
  * takes what the flag parser (a number, a string) or JSON gives and returns
  * the value, or undefined with `expected` saying what was wanted.
  */
+import type { FaultRuleInput, TraceFormat } from "@sysproxy/hypervisor"
+import { TraceFormats } from "@sysproxy/hypervisor"
 import type { LogLevel } from "effect"
 import { type LogFormat, LogFormats, LogLevelNames, parseLogLevel } from "./Logging.ts"
 
@@ -58,6 +60,24 @@ export const logLevel: Rule<LogLevel.LogLevel> = {
   decode: (u) => (typeof u === "string" ? parseLogLevel(u) : undefined)
 }
 
+export const traceFormat: Rule<TraceFormat> = {
+  expected: `one of ${TraceFormats.join(", ")}`,
+  decode: (u) => TraceFormats.find((f) => f === u)
+}
+
+/**
+ * Fault rules: each in its one-line text form (`write:nth=3:errno=ENOSPC`)
+ * or, in the config file, as an object of the same fields. Whether each is
+ * a good rule is checked when the server starts (one line naming the rule).
+ */
+export const faultRules: Rule<ReadonlyArray<FaultRuleInput>> = {
+  expected: "fault rules (text such as \"write:nth=3:errno=ENOSPC\", or objects of the same fields)",
+  decode: (u) =>
+    Array.isArray(u) && u.every((r) => typeof r === "string" || (typeof r === "object" && r !== null && !Array.isArray(r)))
+      ? (u as ReadonlyArray<FaultRuleInput>)
+      : undefined
+}
+
 /** Where a TCP listener binds. */
 export interface ListenAddress {
   readonly host: string
@@ -103,7 +123,10 @@ export const fileRules = {
   logLevel,
   metrics: listenAddress,
   grace: seconds(true),
-  trace: boolean
+  trace: boolean,
+  inject: faultRules,
+  traceFile: nonEmptyString(4096),
+  traceFormat
 } as const
 
 /** Every option's value type, by config key. */

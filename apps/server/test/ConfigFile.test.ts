@@ -31,6 +31,9 @@ describe("config file rules", () => {
         metrics: "9464",
         grace: 0,
         trace: true,
+        inject: ["write:nth=3:errno=ENOSPC", { syscall: "read", short: 1 }],
+        traceFile: "/var/log/sysproxy.trace",
+        traceFormat: "text",
         guestUid: 1000,
         guestGid: 0
       })
@@ -45,6 +48,9 @@ describe("config file rules", () => {
         metrics: { host: "127.0.0.1", port: 9464 },
         grace: 0,
         trace: true,
+        inject: ["write:nth=3:errno=ENOSPC", { syscall: "read", short: 1 }],
+        traceFile: "/var/log/sysproxy.trace",
+        traceFormat: "text",
         guestUid: 1000,
         guestGid: 0
       })
@@ -69,6 +75,8 @@ describe("config file rules", () => {
       )
       assert.match(yield* failure({ guestGid: 4294967295 }), /guestGid: expected an id from 0 to 4294967294/)
       assert.strictEqual(yield* failure([1]), "config /etc/x.json: expected a JSON object")
+      assert.match(yield* failure({ inject: "write:errno=EIO" }), /^config \/etc\/x\.json: inject: expected fault rules \(text such as/)
+      assert.match(yield* failure({ traceFormat: "xml" }), /traceFormat: expected one of json, text, got "xml"/)
     }))
 
   it("a flag (or its env variable) wins over the file, the file over the default", () => {

@@ -6,6 +6,7 @@
  */
 import { Cause, Context, Deferred, Effect, Layer, Result, type Scope } from "effect"
 import {
+  DescriptorPaths,
   type HaltRequest,
   Hypervisor,
   HypervisorError,
@@ -36,6 +37,7 @@ import { syscallTable } from "./syscalls/Table.ts"
 import { makeCalloutQueue } from "./timers/Callout.ts"
 import { releaseTimers } from "./timers/PTimer.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
+import { makeDescriptorPaths } from "./vfs/DescriptorPath.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
 import { logWriteBack } from "./vfs/host/HostMirror.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
@@ -323,10 +325,18 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
     return { hypervisor, kernel: Kernel.of({ state, stats }) }
   })
 
-/** The kernel as the Hypervisor (and Kernel) for a server or an in-process user. */
-export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel, HostFileError> =>
+/**
+ * The kernel as the Hypervisor (and Kernel) for a server or an in-process
+ * user, with DescriptorPaths for middleware that matches files by name.
+ */
+export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel | DescriptorPaths, HostFileError> =>
   Layer.effectContext(
     makeKernel(config).pipe(
-      Effect.map(({ hypervisor, kernel }) => Context.make(Hypervisor, hypervisor).pipe(Context.add(Kernel, kernel)))
+      Effect.map(({ hypervisor, kernel }) =>
+        Context.make(Hypervisor, hypervisor).pipe(
+          Context.add(Kernel, kernel),
+          Context.add(DescriptorPaths, makeDescriptorPaths(kernel.state))
+        )
+      )
     )
   )
