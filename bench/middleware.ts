@@ -20,7 +20,7 @@ import {
   wrapHypervisor
 } from "@sysproxy/hypervisor"
 import { SYS } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
+import { Effect, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as V8 from "node:v8"
 import { parseArgs } from "node:util"
@@ -38,7 +38,10 @@ const HEAP_WINDOW = 20_000
 const gc = (globalThis as { gc?: () => void }).gc
 
 const memory = makeLocalMemory()
-const { hypervisor: kernel } = Effect.runSync(Effect.orDie(makeKernel({ console: () => {} })))
+// the kernel's scope (its timers) lives as long as the bench process
+const { hypervisor: kernel } = Effect.runSync(
+  Effect.orDie(makeKernel({ console: () => {} })).pipe(Effect.provideService(Scope.Scope, Scope.makeUnsafe()))
+)
 
 const variants: ReadonlyArray<readonly [string, Effect.Effect<HypervisorService, unknown>]> = [
   ["kernel", Effect.succeed(kernel)],
