@@ -75,6 +75,21 @@ export class AddressSpace {
     return start
   }
 
+  /**
+   * Maps `bytes` themselves (no copy) as a region: COPYIN answers from
+   * them and COPYOUT writes into them. Returns its address, or 0n as alloc.
+   */
+  adopt(bytes: Uint8Array): bigint {
+    if (bytes.byteLength > MAX_REGION_SIZE) return 0n
+    const start = this.next
+    const end = roundUpToPage(start + BigInt(bytes.byteLength)) + GUARD_GAP
+    if (end > MAX_U64) return 0n
+    this.next = end
+    this.regions.push({ start, size: bytes.byteLength, data: bytes })
+    this.mapped += bytes.byteLength
+    return start
+  }
+
   /** Maps `s` as a NUL-terminated UTF-8 string; returns its address. */
   allocString(s: string): bigint {
     const encoded = utf8Encoder.encode(s)
@@ -108,6 +123,19 @@ export class AddressSpace {
     const out = new Uint8Array(at.length)
     if (at.region?.data !== undefined) out.set(at.region.data.subarray(at.offset, at.offset + at.length))
     return out
+  }
+
+  /**
+   * The `len` bytes at `addr` as a view of the region's memory (no copy:
+   * later writes show through), or undefined on a fault.
+   */
+  view(addr: bigint, len: bigint | number): Uint8Array | undefined {
+    const at = this.locate(addr, len)
+    if (at === undefined) return undefined
+    const region = at.region
+    if (region === undefined) return new Uint8Array(0)
+    region.data ??= new Uint8Array(region.size)
+    return region.data.subarray(at.offset, at.offset + at.length)
   }
 
   /**
@@ -146,6 +174,11 @@ export class AddressSpace {
     if (at === undefined) return false
     const region = at.region
     if (region === undefined || data.byteLength === 0) return true
+    if (region.data === undefined && data.byteLength === region.size) {
+      // the whole of untouched memory: the bytes become the region's (a decoded COPYOUT is its own copy)
+      region.data = data
+      return true
+    }
     if (region.data === undefined) region.data = new Uint8Array(region.size)
     region.data.set(data, at.offset)
     return true

@@ -58,8 +58,9 @@ export const answerServerRequest = (space: AddressSpace, request: ServerRequest)
   switch (request._tag) {
     case "CopyinRequest":
     case "CopyinstrRequest": {
+      // COPYIN answers from the memory itself: the frame's payload is written out as it is
       const data = request._tag === "CopyinRequest"
-        ? space.read(request.addr, request.len)
+        ? space.view(request.addr, request.len)
         : space.readCString(request.addr, request.len)
       // The C client would crash on an unmapped address; an empty answer
       // is the closest thing the server can observe (a short copyin).
