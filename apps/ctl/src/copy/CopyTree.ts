@@ -64,13 +64,13 @@ const preserveAttrs = (to: Endpoint, info: FileInfo) =>
     yield* to.side.utimes(to.path, info.atime, info.mtime)
   })
 
-const copyFile = (from: Endpoint, to: Endpoint, info: FileInfo, target: FileInfo | undefined, options: CopyOptions) => {
+const copyFile = (from: Endpoint, to: Endpoint, info: FileInfo, options: CopyOptions) => {
   const send = () =>
     to.side.write(to.path, info.perm & 0o777, withProgress(from.path, info.size, options.quiet, from.side.read(from.path)))
   return send().pipe(
     Effect.catchTag("OpFailed", (f) =>
       // -f: a destination that would not open is unlinked and created again
-      options.force && target !== undefined && f.path === to.path
+      options.force && f.path === to.side.label(to.path)
         ? Effect.andThen(to.side.unlink(to.path), send())
         : Effect.fail(f))
   )
@@ -131,7 +131,7 @@ export const copyEntry = (
     }
     return yield* step(
       tool,
-      Effect.andThen(copyFile(from, to, info, present, options), options.preserve ? preserveAttrs(to, info) : Effect.void)
+      Effect.andThen(copyFile(from, to, info, options), options.preserve ? preserveAttrs(to, info) : Effect.void)
     )
   })
 
