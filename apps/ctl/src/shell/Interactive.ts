@@ -7,7 +7,7 @@
  * running command; Ctrl-D (end of input) or `exit` leaves.
  */
 import { isDirectory, type SysproxyProcess } from "@sysproxy/client"
-import { Effect, Exit, Fiber } from "effect"
+import { type Cause, Effect, Exit, Fiber, Queue } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -89,14 +89,15 @@ export const interactive = (c: SysproxyProcess) =>
       process.stdout.write("^C\n")
       rl.prompt()
     })
+    // every line typed (or pasted ahead) is kept until asked for; the end of input ends the queue
+    const lines = yield* Queue.unbounded<string, Cause.Done>()
+    rl.on("line", (l) => Queue.offerUnsafe(lines, l))
+    rl.on("close", () => Queue.endUnsafe(lines))
     const ask = (prompt: string) =>
-      Effect.callback<string | undefined>((resume) => {
-        const onClose = () => resume(Effect.succeed(undefined))
-        rl.once("close", onClose)
-        rl.question(prompt, (answer) => {
-          rl.off("close", onClose)
-          resume(Effect.succeed(answer))
-        })
+      Effect.gen(function*() {
+        rl.setPrompt(prompt)
+        rl.prompt()
+        return yield* Queue.take(lines).pipe(Effect.map((l): string | undefined => l), Effect.catchTag("Done", () => Effect.succeed(undefined)))
       })
     let status = 0
     for (;;) {

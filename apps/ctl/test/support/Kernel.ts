@@ -1,12 +1,14 @@
 /**
  * Set-ups the tool tests need that the client has no typed call for:
  * a second tmpfs mounted on a directory (so a rename crosses mounts), and
- * whether the server's kernel has a syscall yet (for tests of tools whose
- * kernel side another change brings: they skip, saying why, until then).
+ * whether the server's kernel has a syscall yet, from its own syscall
+ * table (for tests of tools whose kernel side another change brings: they
+ * are skipped, their names saying why, while the call answers ENOSYS).
  */
 import { type SysproxyProcess } from "@sysproxy/client"
 import { SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { syscallTable } from "../../../../packages/kernel/src/syscalls/Table.ts"
 
 /** struct tmpfs_args, version 1, for a root directory of mode 0777. */
 const tmpfsArgs = () => {
@@ -24,19 +26,11 @@ export const mountTmpfs = (c: SysproxyProcess, dir: string) =>
     yield* c.withBuffers((b) => c.syscall(SYS.__mount50, [b.string("tmpfs"), b.string(dir), 0, b.alloc(tmpfsArgs()), 40]))
   })
 
-/**
- * Whether the kernel implements `sysnum`: false only for ENOSYS (any
- * other answer, an errno included, means it is there). `args` should be
- * harmless ones.
- */
-export const implemented = (c: SysproxyProcess, sysnum: number, args: ReadonlyArray<number | bigint> = []) =>
-  c.syscall(sysnum, args).pipe(
-    Effect.as(true),
-    Effect.catchTag("SyscallError", (e) => Effect.succeed(e.code !== "ENOSYS"))
-  )
+/** Whether the kernel implements `sysnum`: a number missing from its table answers ENOSYS. */
+export const kernelHas = (sysnum: number): boolean => syscallTable.has(sysnum)
 
-/** The syscalls --uid/--gid need (issue 14's credentials). */
-export const hasCredentials = (c: SysproxyProcess) => implemented(c, SYS.setgid, [0])
+/** The calls --uid/--gid need (issue 14's credentials, built alongside). */
+export const HAS_CREDENTIALS = [SYS.setgid, SYS.setgroups, SYS.setuid].every(kernelHas)
 
-/** The syscalls df needs (statvfs1, getvfsstat). */
-export const hasStatvfs = (c: SysproxyProcess) => implemented(c, SYS.getvfsstat, [0n, 0, 2])
+/** The calls df needs (statvfs1, getvfsstat, built alongside). */
+export const HAS_STATVFS = [SYS.statvfs1, SYS.getvfsstat].every(kernelHas)
