@@ -37,6 +37,8 @@ for (const { dir, entry, name } of BUNDLES) {
     input: { [name]: join(root, entry) },
     platform: "node",
     logLevel: "warn",
+    // a node: builtin imported only by code that is dropped is not loaded either (Node loads http2, tls, zlib ... eagerly)
+    treeshake: { moduleSideEffects: (_id, external) => (external ? false : undefined) },
     resolve: { conditionNames: ["@sysproxy/source", "node", "import", "default"] },
     output: {
       dir: join(root, dir),
