@@ -1,5 +1,5 @@
 /**
- * `sysproxy ls [-1Radhlt S] [path ...]` (rump.ls, ls(1)): files named
+ * `sysproxy ls [-1RSadhlt] [path ...]` (rump.ls, ls(1)): files named
  * first, then each directory's entries (dot files only with -a), under a
  * `dir:` header when there are several operands or -R. Sorted by name,
  * by modification time (-t, newest first) or by size (-S, largest first).
