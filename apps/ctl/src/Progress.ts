@@ -5,6 +5,7 @@
  * redrawn in place at most every REDRAW_MS and finished with a newline.
  */
 import { Clock, Effect, type Stdio, Stream } from "effect"
+import { humanSize } from "./format/Sizes.ts"
 import { err } from "./Output.ts"
 import { Terminal } from "./Terminal.ts"
 
@@ -13,24 +14,11 @@ export const PROGRESS_MIN = 4 * 1024 * 1024
 
 const REDRAW_MS = 100
 
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"]
-
-/** 1536 -> "1.5 KiB". */
-export const humanBytes = (n: number): string => {
-  let value = n
-  let unit = 0
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${UNITS[unit]}`
-}
-
 /** One frame of the bar for `done` of `total` bytes after `ms`, `columns` wide. */
 export const progressLine = (name: string, done: number, total: number, ms: number, columns: number): string => {
   const fraction = total === 0 ? 1 : Math.min(1, done / total)
-  const rate = ms > 0 ? `${humanBytes(Math.round((done * 1000) / ms))}/s` : ""
-  const tail = ` ${String(Math.floor(fraction * 100)).padStart(3)}% ${humanBytes(done)} ${rate}`
+  const rate = ms > 0 ? `${humanSize(Math.round((done * 1000) / ms))}/s` : ""
+  const tail = ` ${String(Math.floor(fraction * 100)).padStart(3)}% ${humanSize(done)} ${rate}`
   const label = name.length > 24 ? `...${name.slice(-21)}` : name
   const width = Math.max(10, columns - label.length - tail.length - 4)
   const filled = Math.round(fraction * width)

@@ -191,7 +191,7 @@ describe("put and get: large files and the progress bar", () => {
       assert.deepStrictEqual(new Uint8Array(yield* c.readFile("/big")), data)
       // redrawn in place with \r, ending at 100% and a newline
       assert.match(put.stderr, /^\r.*\[#+ *\]/)
-      assert.match(put.stderr, /\[#+\] 100% 7\.0 MiB .*\n$/)
+      assert.match(put.stderr, /\[#+\] 100% 7\.0M \S+\/s\n$/)
       const quiet = yield* run(["put", "-q", local, "/big2"], { env: { RUMP_SERVER: server.url }, terminal: TERMINAL })
       assert.deepInclude(quiet, { code: 0, stderr: "" })
       const piped = yield* on(server, "get", "/big", Path.join(dir, "back"))
