@@ -11,7 +11,7 @@
 import { type CallError, makeClient, type SysproxyProcess } from "@sysproxy/client"
 import { Effect, Option } from "effect"
 import { setgid, setgroups, setuid } from "./Calls.ts"
-import { ExitStatus, failed } from "./ExitStatus.ts"
+import { ExitStatus, failed, usage } from "./ExitStatus.ts"
 import { errLine } from "./Output.ts"
 import { root } from "./Root.ts"
 import { ShellProcess } from "./Session.ts"
@@ -33,8 +33,15 @@ export const withClient = <A, R>(
 ) =>
   Effect.gen(function*() {
     const shell = yield* ShellProcess
-    if (shell !== undefined) return yield* use(shell)
     const { gid, server, uid } = yield* root
+    if (shell !== undefined) {
+      // the shell's process is connected and credentialed once, for the whole session
+      if (Option.isSome(server) || Option.isSome(uid) || Option.isSome(gid)) {
+        yield* errLine(`${tool}: --server, --uid and --gid go before sh (sysproxy --uid N sh), not on a command inside it`)
+        return yield* usage
+      }
+      return yield* use(shell)
+    }
     return yield* Effect.scoped(
       Effect.gen(function*() {
         const c = yield* makeClient({ url: Option.getOrUndefined(server), comm: `${PROGRAM}-${tool}` })

@@ -48,6 +48,12 @@ describe("sh", () => {
       assert.deepInclude(yield* on(server, "sh", "-c", "exit 3; pwd"), { code: 3, stdout: "" })
       assert.deepInclude(yield* on(server, "sh", "-c", "cd /nope"), { code: 1, stderr: "cd: /nope: No such file or directory\n" })
       assert.deepInclude(yield* on(server, "sh", "-c", "ls 'unterminated"), { code: 2, stderr: "sh: unterminated quoted string\n" })
+      // the shell's process is the one connection: a command cannot ask for another server or user
+      assert.deepInclude(yield* on(server, "sh", "-c", "id --uid 5; pwd"), {
+        code: 0,
+        stdout: "/\n",
+        stderr: "id: --server, --uid and --gid go before sh (sysproxy --uid N sh), not on a command inside it\n"
+      })
       // a tool's bad command line is its usage error (2), and the shell goes on
       const bad = yield* on(server, "sh", "-c", "ls --bogus; pwd")
       assert.strictEqual(bad.code, 0)
