@@ -74,6 +74,10 @@ describe("cp", () => {
       assert.strictEqual(text(yield* c.readFile("/dst/sub/deep")), "deep")
       assert.strictEqual(yield* c.readlink("/dst/ln"), "sub/deep")
       assert.strictEqual((yield* c.stat("/dst/sub")).mode & 0o777, 0o750)
+      // into itself: the copy it makes is not copied again, so it ends
+      const inside = yield* on(server, "cp", "-R", "/src", "/src/sub")
+      assert.deepInclude(inside, { code: 1, stderr: "cp: /src/sub/src is a directory this copy made (not copied again).\n" })
+      assert.strictEqual(text(yield* c.readFile("/src/sub/src/sub/deep")), "deep")
 
       yield* c.writeFile("/old", "old", 0o604)
       const before = yield* c.stat("/old")

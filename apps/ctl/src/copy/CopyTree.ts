@@ -83,13 +83,19 @@ const copyFile = (from: Endpoint, to: Endpoint, info: FileInfo, options: CopyOpt
 export const copyEntry = (
   from: Endpoint,
   to: Endpoint,
-  options: CopyOptions
+  options: CopyOptions,
+  made: Set<string> = new Set()
 ): Effect.Effect<boolean, CallError, HostEnv | Stdio.Stdio> =>
   Effect.gen(function*() {
     const { tool } = options
     // without -R, cp follows links; with it a link is copied as one
     const info = yield* statOf(tool, from, !options.recursive)
     if (info === undefined) return false
+    // a directory this copy made (cp -R a a/b): copying it again would never end
+    if (from.side.where === to.side.where && made.has(`${info.dev}:${info.ino}`)) {
+      yield* errLine(`${tool}: ${shown(from)} is a directory this copy made (not copied again).`)
+      return false
+    }
     if (info.kind === "directory" && !options.recursive) {
       yield* errLine(`${tool}: ${shown(from)} is a directory (not copied).`)
       return false
@@ -106,7 +112,11 @@ export const copyEntry = (
         yield* warn(tool, shown(to), "Not a directory")
         return false
       }
-      if (present === undefined && !(yield* step(tool, to.side.mkdir(to.path, info.perm | 0o700)))) return false
+      if (present === undefined) {
+        if (!(yield* step(tool, to.side.mkdir(to.path, info.perm | 0o700)))) return false
+        const madeInfo = yield* to.side.stat(to.path, false).pipe(Effect.option)
+        if (madeInfo._tag === "Some") made.add(`${madeInfo.value.dev}:${madeInfo.value.ino}`)
+      }
       const names = yield* from.side.list(from.path).pipe(Effect.result)
       if (Result.isFailure(names)) return yield* step(tool, Effect.fail(names.failure))
       let ok = true
@@ -114,7 +124,8 @@ export const copyEntry = (
         const copied = yield* copyEntry(
           { side: from.side, path: from.side.join(from.path, name) },
           { side: to.side, path: to.side.join(to.path, name) },
-          options
+          options,
+          made
         )
         ok = copied && ok
       }
