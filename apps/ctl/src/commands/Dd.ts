@@ -15,7 +15,7 @@ import { withClient } from "../Connect.ts"
 import { failed } from "../ExitStatus.ts"
 import { sidePath } from "../HostPath.ts"
 import { errLine, warn } from "../Output.ts"
-import { describeLocal } from "./LocalFiles.ts"
+import { describeLocal } from "../HostErrors.ts"
 
 const TOOL = "dd"
 

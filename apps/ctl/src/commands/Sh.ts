@@ -14,7 +14,7 @@ import { ExitStatus, failed } from "../ExitStatus.ts"
 import { warn } from "../Output.ts"
 import { interactive } from "../shell/Interactive.ts"
 import { runText } from "../shell/Shell.ts"
-import { describeLocal } from "./LocalFiles.ts"
+import { describeLocal } from "../HostErrors.ts"
 
 const TOOL = "sh"
 

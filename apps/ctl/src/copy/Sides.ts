@@ -23,7 +23,7 @@ import { Data, Effect, FileSystem, Option, type PlatformError, Stdio, Stream } f
 import * as Path from "node:path"
 import { chown, setTimes } from "../Calls.ts"
 import type { Where } from "../HostPath.ts"
-import { describeLocal } from "../commands/LocalFiles.ts"
+import { describeLocal } from "../HostErrors.ts"
 import { removeTree } from "../commands/Rm.ts"
 
 export class OpFailed extends Data.TaggedError("OpFailed")<{
