@@ -26,6 +26,8 @@ interface Region {
   readonly size: number
   /** Allocated on the first write: untouched (anonymous) memory reads as zeros. */
   data: Uint8Array | undefined
+  /** Borrowed bytes the server may read but not write (adopt's readOnly). */
+  readonly readOnly?: boolean
 }
 
 const roundUpToPage = (n: bigint): bigint => ((n + PAGE_SIZE - 1n) / PAGE_SIZE) * PAGE_SIZE
@@ -77,15 +79,17 @@ export class AddressSpace {
 
   /**
    * Maps `bytes` themselves (no copy) as a region: COPYIN answers from
-   * them and COPYOUT writes into them. Returns its address, or 0n as alloc.
+   * them, and COPYOUT writes into them unless `readOnly` (then it faults,
+   * and the caller's bytes stay as they were). Returns its address, or 0n
+   * as alloc.
    */
-  adopt(bytes: Uint8Array): bigint {
+  adopt(bytes: Uint8Array, options: { readonly readOnly?: boolean } = {}): bigint {
     if (bytes.byteLength > MAX_REGION_SIZE) return 0n
     const start = this.next
     const end = roundUpToPage(start + BigInt(bytes.byteLength)) + GUARD_GAP
     if (end > MAX_U64) return 0n
     this.next = end
-    this.regions.push({ start, size: bytes.byteLength, data: bytes })
+    this.regions.push({ start, size: bytes.byteLength, data: bytes, readOnly: options.readOnly === true })
     this.mapped += bytes.byteLength
     return start
   }
@@ -168,14 +172,27 @@ export class AddressSpace {
     return utf8Decoder.decode(bytes.subarray(0, end))
   }
 
-  /** Writes `data` at `addr`; false (and nothing written) if any byte would be unmapped. */
+  /** Writes a copy of `data` at `addr`; false (and nothing written) if any byte would be unmapped. */
   write(addr: bigint, data: Uint8Array): boolean {
+    return this.store(addr, data, false)
+  }
+
+  /**
+   * As write, but `data` is handed over: when it covers the whole of a
+   * region not written yet, it becomes that region's memory instead of
+   * being copied (a decoded COPYOUT, which nothing else holds).
+   */
+  writeOwned(addr: bigint, data: Uint8Array): boolean {
+    return this.store(addr, data, true)
+  }
+
+  private store(addr: bigint, data: Uint8Array, owned: boolean): boolean {
     const at = this.locate(addr, data.byteLength)
     if (at === undefined) return false
     const region = at.region
     if (region === undefined || data.byteLength === 0) return true
-    if (region.data === undefined && data.byteLength === region.size) {
-      // the whole of untouched memory: the bytes become the region's (a decoded COPYOUT is its own copy)
+    if (region.readOnly === true) return false
+    if (owned && region.data === undefined && data.byteLength === region.size) {
       region.data = data
       return true
     }

@@ -12,7 +12,7 @@ import type { AddressSpace } from "./AddressSpace.ts"
 export interface CallBuffers {
   /** Maps a copy of `bytes`, or `size` zero bytes; returns the address. */
   readonly alloc: (init: Uint8Array | number) => bigint
-  /** Maps `bytes` themselves, not a copy: the kernel reads (and writes) the caller's memory. */
+  /** Maps `bytes` themselves, not a copy, read-only: the kernel reads the caller's memory and cannot write it. */
   readonly borrow: (bytes: Uint8Array) => bigint
   /** Maps `s` as a NUL-terminated UTF-8 string. */
   readonly string: (s: string) => bigint
@@ -37,7 +37,7 @@ export const withBuffers = <A, E, R>(
       }
       return use({
         alloc: (init) => track(space.alloc(init)),
-        borrow: (bytes) => track(space.adopt(bytes)),
+        borrow: (bytes) => track(space.adopt(bytes, { readOnly: true })),
         string: (s) => track(space.allocString(s)),
         read: (addr, len) => space.read(addr, len) ?? new Uint8Array(0),
         view: (addr, len) => space.view(addr, len) ?? new Uint8Array(0),

@@ -71,7 +71,8 @@ export const answerServerRequest = (space: AddressSpace, request: ServerRequest)
     }
     case "CopyoutRequest":
     case "CopyoutstrRequest":
-      return outcome({ fault: space.write(request.addr, request.data) ? undefined : "copyout" })
+      // the frame's decoded bytes are its own copy: a read into a fresh buffer keeps them as they are
+      return outcome({ fault: space.writeOwned(request.addr, request.data) ? undefined : "copyout" })
     case "AnonmmapRequest": {
       // mmap(2) of 0 bytes fails too; 0 is how the client says "failed"
       const addr = request.size === 0n || request.size > BigInt(MAX_REGION_SIZE) ? 0n : space.alloc(request.size)

@@ -90,13 +90,22 @@ describe("mapping without copies", () => {
     assert.isUndefined(space.view(addr + 9_990n, 20), "past the end is a fault")
     assert.isTrue(space.free(addr))
     assert.isUndefined(space.view(addr, 1))
+    // borrowed for a write(2): readable, never written
+    const borrowed = space.adopt(bytes, { readOnly: true })
+    assert.strictEqual(space.view(borrowed, 1)![0], 1)
+    assert.isFalse(space.write(borrowed, new Uint8Array([7])))
+    assert.strictEqual(bytes[0], 1)
   })
 
-  it("a copyout of a whole untouched region keeps its bytes as the region's", () => {
+  it("a copyout handed over for a whole untouched region becomes its memory; write copies", () => {
     const space = new AddressSpace()
-    const addr = space.alloc(4)
+    const owned = space.alloc(4)
     const data = new Uint8Array([1, 2, 3, 4])
-    assert.isTrue(space.write(addr, data))
-    assert.strictEqual(space.view(addr, 4)!.buffer, data.buffer)
+    assert.isTrue(space.writeOwned(owned, data))
+    assert.strictEqual(space.view(owned, 4)!.buffer, data.buffer)
+    const copied = space.alloc(4)
+    assert.isTrue(space.write(copied, data))
+    data[0] = 9
+    assert.strictEqual(space.view(copied, 1)![0], 1, "the caller's buffer stays the caller's")
   })
 })
