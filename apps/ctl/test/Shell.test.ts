@@ -128,7 +128,10 @@ describe("sh", () => {
       // the up arrow brings the last line back
       sh.stdin.write("\x1b[A")
       yield* sh.waitForStdout(/cat notes[^]*cat notes/)
-      sh.stdin.write("\x15exit 4\r")
+      // Ctrl-U clears the recalled line; each key its own write, as typed
+      sh.stdin.write("\x15")
+      yield* Effect.sleep("100 millis")
+      sh.stdin.write("exit 4\r")
       const exited = yield* sh.exited
       assert.strictEqual(exited.code, 4, exited.stdout)
       assert.deepStrictEqual(Fs.readFileSync(Path.join(home, ".sysproxy_history"), "utf8"), "cd /home\ncat notes\nexit 4\n")
