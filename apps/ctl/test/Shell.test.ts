@@ -46,6 +46,7 @@ describe("sh", () => {
       assert.deepInclude(yield* on(server, "sh", "-c", "pwd; cat /nope"), { code: 1 })
       assert.deepInclude(yield* on(server, "sh", "-c", "nothing-here"), { code: 127 })
       assert.deepInclude(yield* on(server, "sh", "-c", "exit 3; pwd"), { code: 3, stdout: "" })
+      assert.deepInclude(yield* on(server, "sh", "-c", "exit 4x; pwd"), { code: 2, stdout: "", stderr: "sh: exit: Illegal number: 4x\n" })
       assert.deepInclude(yield* on(server, "sh", "-c", "cd /nope"), { code: 1, stderr: "cd: /nope: No such file or directory\n" })
       assert.deepInclude(yield* on(server, "sh", "-c", "ls 'unterminated"), { code: 2, stderr: "sh: unterminated quoted string\n" })
       // the shell's process is the one connection: a command cannot ask for another server or user
@@ -125,12 +126,11 @@ describe("sh", () => {
       yield* sh.waitForStdout(/cat notes/)
       sh.stdin.write("\r")
       yield* sh.waitForStdout(/remember\r?\n/)
-      // the up arrow brings the last line back
+      // the up arrow brings the last line back, and Enter runs it again
       sh.stdin.write("\x1b[A")
       yield* sh.waitForStdout(/cat notes[^]*cat notes/)
-      // Ctrl-U clears the recalled line; each key its own write, as typed
-      sh.stdin.write("\x15")
-      yield* Effect.sleep("100 millis")
+      sh.stdin.write("\r")
+      yield* sh.waitForStdout(/remember[^]*remember/)
       sh.stdin.write("exit 4\r")
       const exited = yield* sh.exited
       assert.strictEqual(exited.code, 4, exited.stdout)

@@ -41,8 +41,12 @@ const builtin = (c: SysproxyProcess, words: ReadonlyArray<string>, last: number)
       }
       case "pwd":
         return yield* Effect.flatMap(c.getcwd(), (cwd) => Effect.as(line(cwd), 0))
-      case "exit":
-        return args[0] === undefined ? last : Number(args[0]) & 0xff
+      case "exit": {
+        if (args[0] === undefined) return last
+        if (/^\d+$/.test(args[0])) return Number(args[0]) & 0xff
+        yield* errLine(`sh: exit: Illegal number: ${args[0]}`)
+        return 2
+      }
       default:
         yield* line(`builtins: ${BUILTINS.join(" ")}`)
         yield* line(`tools: ${[...TOOL_NAMES].join(" ")} (each with --help)`)
