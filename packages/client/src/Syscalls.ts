@@ -188,13 +188,15 @@ export const makeSyscalls = (raw: RawSyscall, space: AddressSpace): Syscalls => 
   const readInto = (sysnum: number, name: string, fd: number, length: number, extra: ReadonlyArray<SyscallArg>) =>
     buffers((b) => {
       const out = b.alloc(length)
-      return Effect.map(call(sysnum, [fd, out, length, ...extra], name), (r) => b.read(out, Number(r.retval0)))
+      // the bytes the kernel copied out, as they landed (no copy)
+      return Effect.map(call(sysnum, [fd, out, length, ...extra], name), (r) => b.view(out, Number(r.retval0)))
     })
 
   const writeFrom = (sysnum: number, name: string, fd: number, data: IoData, extra: ReadonlyArray<SyscallArg>) =>
     buffers((b) => {
       const bytes = bytesOf(data)
-      return ret(sysnum, [fd, b.alloc(bytes), bytes.byteLength, ...extra], name)
+      // the caller's bytes answer the kernel's COPYIN as they are
+      return ret(sysnum, [fd, b.borrow(bytes), bytes.byteLength, ...extra], name)
     })
 
   const open = (path: string, flags: number = openFlags.O_RDONLY, mode = 0o666) =>
