@@ -4,6 +4,7 @@ import { Effect, Fiber } from "effect"
 import { makedev } from "../src/vfs/Devices.ts"
 import { boot, decode, type Guest, inLwp, peek, peekI32, text, untilAsleep } from "./support/SyscallHarness.ts"
 import { decodeStat } from "./VfsGuest.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_NONBLOCK, O_EXLOCK } = openFlags
 const { S_IFMT, S_IFIFO, S_IFCHR, S_IFBLK, S_IFDIR, S_IFREG, S_IFLNK, S_IFSOCK } = modeBits
@@ -102,7 +103,7 @@ describe("mknod", () => {
     Effect.gen(function*() {
       const k = yield* boot()
       const g = yield* k.guest()
-      g.proc.uid = 1000
+      g.proc.cred = Cred.of(1000, 0)
       assert.strictEqual(yield* errno(g, SYS.__mknod50, g.mem.allocString("/tmp/n"), S_IFREG | 0o644, 0), Errno.EPERM)
       assert.strictEqual(yield* errno(g, SYS.__mknod50, 0x10n, S_IFCHR | 0o644, 0), Errno.EPERM)
       assert.strictEqual(yield* errno(g, SYS.mkfifo, g.mem.allocString("/tmp/p"), 0o600), 0, "mkfifo is for everyone")

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { chflags, Errno, modeBits, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { type Guest, makeGuest, O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from "./VfsGuest.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 const { UF_IMMUTABLE, UF_APPEND, UF_NODUMP, SF_IMMUTABLE, SF_APPEND, SF_ARCHIVED } = chflags
 const { S_ISUID, S_ISGID, S_IFLNK } = modeBits
@@ -12,8 +13,7 @@ const asUser = (g: Guest, uid: number) =>
   Effect.sync(() => {
     const p = g.kernel.kernel.state.procs.get(g.process.pid)
     if (p === undefined) throw new Error("no process")
-    p.uid = uid
-    p.gid = uid
+    p.cred = Cred.of(uid, uid)
   })
 
 describe("chflags, lchflags, fchflags", () => {

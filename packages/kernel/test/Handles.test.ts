@@ -3,6 +3,7 @@ import { decodeStatvfs, STATVFS_SIZE } from "@sysproxy/protocol"
 import { Errno, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { decodeStat, type Guest, makeGuest, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, tmpfsArgs } from "./VfsGuest.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 const getfh = (g: Guest, path: string) =>
   Effect.gen(function*() {
@@ -79,7 +80,7 @@ describe("file handles", () => {
       yield* g.ok(SYS.__fhstatvfs140, g.mem.alloc(fh), 28, buf, 1)
       assert.strictEqual(decodeStatvfs(g.bytes(buf, STATVFS_SIZE)).mntonname, "/mnt")
       const p = g.kernel.kernel.state.procs.get(g.process.pid)
-      if (p !== undefined) p.uid = 1000
+      if (p !== undefined) p.cred = Cred.of(1000, 0)
       yield* g.fails(Errno.EPERM, SYS.__getfh30, g.str("/mnt/f"), g.buf(64), g.buf(8))
       yield* g.fails(Errno.EPERM, SYS.__fhopen40, g.mem.alloc(fh), 28, O_RDONLY)
       yield* g.fails(Errno.EPERM, SYS.__fhstat50, g.mem.alloc(fh), 28, g.buf(152))

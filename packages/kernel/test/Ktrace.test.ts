@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { boot, decode, type Guest, text } from "./support/SyscallHarness.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_APPEND } = openFlags
 const KTROP_SET = 0
@@ -143,7 +144,7 @@ describe("ktrace, fktrace, utrace", () => {
       assert.strictEqual((yield* a.call(SYS.fktrace, 99, KTROP_SET, FAC_USER, a.pid)).error, Errno.EBADF)
       assert.strictEqual((yield* a.call(SYS.ktrace, a.mem.allocString("/dev/null"), KTROP_SET, FAC_USER, a.pid)).error, Errno.EACCES)
       assert.strictEqual((yield* a.call(SYS.ktrace, a.mem.allocString("/nope"), KTROP_SET, FAC_USER, a.pid)).error, Errno.ENOENT)
-      a.proc.uid = 1000
+      a.proc.cred = Cred.of(1000, 0)
       assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, b.pid)).error, Errno.EPERM)
       assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, a.pid)).error, 0, "its own")
     }))

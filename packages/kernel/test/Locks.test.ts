@@ -3,6 +3,7 @@ import { decodeFlock, encodeFlock, FLOCK_SIZE } from "@sysproxy/protocol"
 import { Errno, fcntlCmds, flockOps, flockTypes, openFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect, Fiber } from "effect"
 import { boot, type Guest, inLwp, peek, untilAsleep } from "./support/SyscallHarness.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_NONBLOCK, O_SHLOCK, O_EXLOCK } = openFlags
 const { LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN } = flockOps
@@ -300,7 +301,7 @@ describe("fcntl record locks", () => {
   it.effect("a user holds at most 1024 locks (ENOMEM past them; an unlock that splits may go to twice that); they go with the process", () =>
     Effect.gen(function*() {
       const { k, a, fa } = yield* twoProcesses
-      a.proc.uid = 1000
+      a.proc.cred = Cred.of(1000, 0)
       for (let i = 0; i < 1024; i++) {
         const e = yield* setlk(a, fa, { type: F_WRLCK, start: i * 10, len: 1 })
         if (e !== 0) assert.fail(`lock ${i}: errno ${e}`)
@@ -308,14 +309,14 @@ describe("fcntl record locks", () => {
       assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 20000, len: 1 }), Errno.ENOMEM)
       assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 0, len: 1 }), Errno.ENOMEM, "even one it has")
       assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 100000, len: 10 }), Errno.ENOMEM)
-      a.proc.uid = 0
+      a.proc.cred = Cred.of(0, 0)
       assert.strictEqual(yield* setlk(a, fa, { type: F_WRLCK, start: 100000, len: 10 }), 0, "the superuser's bound is higher")
-      a.proc.uid = 1000
+      a.proc.cred = Cred.of(1000, 0)
       assert.strictEqual(yield* setlk(a, fa, { type: F_UNLCK, start: 100003, len: 2 }), 0, "a split unlock")
       yield* k.hypervisor.releaseProcess(a.handle)
       const c = yield* k.guest()
       const fc = yield* open(c, "/tmp/f", O_RDWR)
-      c.proc.uid = 1000
+      c.proc.cred = Cred.of(1000, 0)
       assert.strictEqual(yield* setlk(c, fc, { type: F_WRLCK, start: 0, len: 1 }), 0, "the count went with the process")
     }))
 })

@@ -3,6 +3,7 @@ import { Errno, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { MODSTAT_SIZE } from "../src/syscalls/modules.ts"
 import { type Guest, makeGuest } from "./VfsGuest.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 /** struct quotactl_args: qc_op, then the union's pointers at 8 and 16. */
 const quotaArgs = (g: Guest, op: number, a = 0n, b = 0n) => {
@@ -78,7 +79,7 @@ describe("modctl", () => {
       yield* g.ok(SYS.modctl, 3, 0)
       yield* g.fails(Errno.EINVAL, SYS.modctl, 9, 0)
       const p = g.kernel.kernel.state.procs.get(g.process.pid)
-      if (p !== undefined) p.uid = 1000
+      if (p !== undefined) p.cred = Cred.of(1000, 0)
       yield* g.fails(Errno.EPERM, SYS.modctl, 2, 0)
     }))
 })

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect, Fiber } from "effect"
-import { realtimeNs } from "../src/kern/Clocks.ts"
 import { boot, decode, type Guest, inLwp, peek, peekI32, peekI64, timespec, untilAsleep } from "./support/SyscallHarness.ts"
 import { decodeStat } from "./VfsGuest.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 const { O_CREAT, O_EXCL } = openFlags
 const S_IFMT = 0o170000
@@ -80,7 +80,7 @@ describe("anonymous semaphores", () => {
       const k = yield* boot()
       const g = yield* k.guest()
       const id = yield* semInit(g, 0)
-      const soon = realtimeNs() + 30_000_000n
+      const soon = k.kernel.state.clock.realtimeNs() + 30_000_000n
       const start = Date.now()
       const r = yield* g.call(SYS._ksem_timedwait, id, g.mem.alloc(timespec(soon / 1_000_000_000n, soon % 1_000_000_000n)))
       assert.strictEqual(r.error, Errno.ETIMEDOUT)
@@ -135,8 +135,7 @@ describe("named semaphores", () => {
       const b = yield* k.guest()
       assert.strictEqual((yield* semOpen(a, "/ro", O_CREAT, 0o444)).error, 0)
       assert.strictEqual((yield* semOpen(a, "/rw", O_CREAT, 0o666)).error, 0)
-      b.proc.uid = 1000
-      b.proc.gid = 1000
+      b.proc.cred = Cred.of(1000, 1000)
       assert.strictEqual((yield* semOpen(b, "/ro", 0)).error, Errno.EACCES)
       assert.strictEqual((yield* semOpen(b, "/rw", 0)).error, 0)
       assert.strictEqual((yield* b.call(SYS._ksem_unlink, b.mem.allocString("/ro"))).error, Errno.EACCES)

@@ -3,6 +3,7 @@ import { STATVFS_SIZE } from "@sysproxy/protocol"
 import { Errno, mountFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { type Guest, makeGuest, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, tmpfsArgs } from "./VfsGuest.ts"
+import { Cred } from "../src/kauth/Cred.ts"
 
 const { MNT_FORCE } = mountFlags
 
@@ -73,7 +74,7 @@ describe("unmount", () => {
       yield* g.fails(Errno.EINVAL, SYS.unmount, g.str("/tmp/l"), 0)
       yield* g.fails(Errno.ENOENT, SYS.unmount, g.str("/nope"), 0)
       const p = g.kernel.kernel.state.procs.get(g.process.pid)
-      if (p !== undefined) p.uid = 1000
+      if (p !== undefined) p.cred = Cred.of(1000, 0)
       yield* g.fails(Errno.ENOENT, SYS.unmount, g.str("/nope"), 0)
       yield* g.fails(Errno.EPERM, SYS.unmount, g.str("/mnt"), 0)
     }))
@@ -101,7 +102,7 @@ describe("revoke", () => {
       yield* g.ok(SYS.revoke, g.str("/tmp/null"))
       yield* g.fails(Errno.EIO, SYS.write, fd, g.mem.alloc(new Uint8Array(1)), 1)
       const p = g.kernel.kernel.state.procs.get(g.process.pid)
-      if (p !== undefined) p.uid = 1000
+      if (p !== undefined) p.cred = Cred.of(1000, 0)
       yield* g.fails(Errno.EPERM, SYS.revoke, g.str("/dev/null"))
       yield* g.fails(Errno.ENOENT, SYS.revoke, g.str("/nope"))
     }))

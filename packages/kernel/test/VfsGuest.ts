@@ -6,7 +6,7 @@
 import { assert } from "@effect/vitest"
 import { type LocalMemory, makeLocalMemory, type ProcessHandle, provideLocalMemory, type SyscallResult } from "@sysproxy/hypervisor"
 import { errnoName, openFlags, SYS, Structs } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { packArgs } from "../src/abi/Args.ts"
 import type { KernelConfig } from "../src/KernelConfig.ts"
 import { makeKernel } from "../src/Kernel.ts"
@@ -105,7 +105,8 @@ export interface Guest {
 
 const text = (data: Uint8Array | string) => (typeof data === "string" ? new TextEncoder().encode(data) : data)
 
-export const makeGuest = (config: KernelConfig = {}): Effect.Effect<Guest> =>
+/** A guest of a fresh kernel that lives as long as the caller's scope. */
+export const makeGuest = (config: KernelConfig = {}): Effect.Effect<Guest, never, Scope.Scope> =>
   Effect.gen(function*() {
     const kernel = yield* Effect.orDie(makeKernel({ console: () => {}, ...config }))
     const mem = makeLocalMemory()

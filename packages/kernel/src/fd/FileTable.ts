@@ -4,8 +4,9 @@
  * table object, so the table itself is reference counted and only closes
  * its files when the last process using it lets go.
  */
-import { fileFlagsKernel } from "@sysproxy/protocol/netbsd"
+import { fileFlagsKernel, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import type { FdKnotes } from "../kqueue/FdKnotes.ts"
 import { type LockOwner, releaseLocks } from "../vfs/Lockf.ts"
 import type { File } from "./File.ts"
 
@@ -14,21 +15,34 @@ export interface Descriptor {
   cloexec: boolean
 }
 
-/** Descriptors per process at most (NetBSD's default soft limit). */
-export const OPEN_MAX = 1024
+/** The default RLIMIT_NOFILE soft limit (NOFILE): descriptors 0 to 127. */
+export const DEFAULT_OPEN_FILES = limits.NOFILE
 
 export class FileTable {
   private readonly slots: Array<Descriptor | undefined> = []
   /** Processes using this table. */
   users = 1
+  /**
+   * Descriptors numbered from here up are refused (EMFILE): the owner's
+   * RLIMIT_NOFILE soft limit, which setrlimit updates. Lowering it closes
+   * nothing that is open.
+   */
+  limit: number
+
+  constructor(limit: number = DEFAULT_OPEN_FILES) {
+    this.limit = limit
+  }
+
+  /** Knotes of this table's kqueues on its descriptors (made by the first one). */
+  knotes: FdKnotes | undefined = undefined
 
   get(fd: number): Descriptor | undefined {
     return Number.isInteger(fd) && fd >= 0 ? this.slots[fd] : undefined
   }
 
-  /** The lowest free descriptor at or above `min`, or undefined when the table is full. */
+  /** The lowest free descriptor at or above `min` and below the limit, or undefined when there is none. */
   lowestFree(min = 0): number | undefined {
-    for (let fd = min; fd < OPEN_MAX; fd++) if (this.slots[fd] === undefined) return fd
+    for (let fd = min; fd < this.limit; fd++) if (this.slots[fd] === undefined) return fd
     return undefined
   }
 
@@ -41,6 +55,7 @@ export class FileTable {
   remove(fd: number): File | undefined {
     const d = this.get(fd)
     if (d === undefined) return undefined
+    this.knotes?.fdClosed(fd)
     this.slots[fd] = undefined
     while (this.slots.length > 0 && this.slots[this.slots.length - 1] === undefined) this.slots.pop()
     return d.file
@@ -59,11 +74,11 @@ export class FileTable {
     return this.openFds().length
   }
 
-  /** A new table with the same open files (prefork). */
+  /** A new table with the same open files and limit (prefork); kqueues are not copied (fd_copy). */
   copy(): FileTable {
-    const t = new FileTable()
+    const t = new FileTable(this.limit)
     this.slots.forEach((d, fd) => {
-      if (d !== undefined) {
+      if (d !== undefined && d.file.ops.kind !== "kqueue") {
         d.file.refs++
         t.slots[fd] = { file: d.file, cloexec: d.cloexec }
       }

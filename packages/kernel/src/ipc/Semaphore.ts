@@ -13,7 +13,6 @@ import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import { File, type FileOps, FREAD, FWRITE } from "../fd/File.ts"
-import { realtimeNs } from "../kern/Clocks.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { KernelState } from "../KernelState.ts"
 import type { Lwp } from "../proc/Lwp.ts"
@@ -77,8 +76,8 @@ const semaphores = new WeakMap<File, { readonly sem: Semaphore; readonly kernel:
 /** The semaphore an open file is on, if it is one. */
 export const semaphoreOf = (file: File): Semaphore | undefined => semaphores.get(file)?.sem
 
-const nowTime = () => {
-  const ns = realtimeNs()
+const nowTime = (kernel: KernelState | undefined) => {
+  const ns = kernel?.clock.realtimeNs() ?? 0n
   return { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) }
 }
 
@@ -96,7 +95,7 @@ const semOps: FileOps = {
   ioctl: () => sysErr(Errno.ENOTTY),
   stat: (file): StatInfo => {
     const s = semaphoreOf(file)
-    const t = nowTime()
+    const t = nowTime(semaphores.get(file)?.kernel)
     const size = s?.value ?? 0
     return {
       dev: 0,
@@ -137,13 +136,13 @@ export const semaphoreFile = (kernel: KernelState, sem: Semaphore): File => {
  * trywait; ETIMEDOUT once `deadline`, realtime nanoseconds, has passed;
  * EINTR when the lwp is ordered out).
  */
-export const waitSemaphore = (lwp: Lwp, s: Semaphore, mode: "try" | "wait", deadline?: bigint): Effect.Effect<void, SysErr> =>
+export const waitSemaphore = (kernel: KernelState, lwp: Lwp, s: Semaphore, mode: "try" | "wait", deadline?: bigint): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     while (s.value === 0) {
       if (mode === "try") return yield* sysErr(Errno.EAGAIN)
       let timeout: number | undefined
       if (deadline !== undefined) {
-        const left = deadline - realtimeNs()
+        const left = deadline - kernel.clock.realtimeNs()
         if (left <= 0n) return yield* sysErr(Errno.ETIMEDOUT)
         timeout = Number((left + 999_999n) / 1_000_000n)
       }

@@ -20,7 +20,6 @@ import type { File } from "../fd/File.ts"
 import { releaseFile } from "../fd/FileTable.ts"
 import type { KernelState } from "../KernelState.ts"
 import type { Proc } from "../proc/Proc.ts"
-import { realtimeNs } from "../kern/Clocks.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
 
 /** Record types. */
@@ -145,7 +144,7 @@ export const record = (ctx: SyscallContext, type: number, payload: Uint8Array, p
   Effect.suspend(() => {
     const t = traces.get(p)
     if (t === undefined || (t.flags & ktrFac(type)) === 0) return Effect.void
-    const header = encodeHeader(p, ctx.lwp.lid, type, payload.length, t.flags, realtimeNs())
+    const header = encodeHeader(p, ctx.lwp.lid, type, payload.length, t.flags, ctx.kernel.clock.realtimeNs())
     const rec = new Uint8Array(header.length + payload.length)
     rec.set(header)
     rec.set(payload, header.length)

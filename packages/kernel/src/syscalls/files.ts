@@ -13,12 +13,14 @@ import { encodeStat } from "../abi/Stat.ts"
 import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
 import { decodeTimeval, TIMEVAL_SIZE } from "../abi/Timeval.ts"
 import { FWRITE } from "../fd/File.ts"
-import { checkAccess, type Cred, isRoot, VEXEC, VWRITE } from "../vfs/Access.ts"
+import { knoteAttrib } from "../kqueue/VnodeEvents.ts"
+import { checkAccess, isRoot, VEXEC, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
 import { chmod, chown, markAccessed, markChanged, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
 import { chflags } from "../vfs/Flags.ts"
 import { isDead, revokeNode } from "../vfs/Revoke.ts"
 import { makeLink, makeSymlink } from "../vfs/Create.ts"
+import { isUnder } from "../vfs/Getcwd.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 import { installOpened, openFileAt } from "../vfs/Open.ts"
 import { devicePathconf, pathconfOf, pipePathconf } from "../vfs/Pathconf.ts"
@@ -138,28 +140,10 @@ const fchownat: SyscallImpl = (ctx) =>
     )
   )
 
-/**
- * change_owner with POSIX semantics (__posix_chown and friends): the
- * superuser keeps a file's set-id bits whatever it changes; anyone else
- * loses them, even when changing nothing. NetBSD's own chown clears the
- * bit of each id it changes instead.
- */
-const posixChown = (cred: Cred, node: Vnode, uid: number, gid: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
-    const setid = node.mode & SETID
-    yield* chown(cred, node, uid, gid)
-    if (isRoot(cred)) {
-      node.mode = (node.mode & ~SETID) | setid
-    } else if ((node.mode & SETID) !== 0) {
-      node.mode &= ~SETID
-      markChanged(node)
-    }
-  })
-
 const posixChownPath = (follow: boolean): SyscallImpl => (ctx) =>
-  withPath(ctx, AT_FDCWD, 0, follow, (n) => posixChown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
+  withPath(ctx, AT_FDCWD, 0, follow, (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2), true))
 const posixFchown: SyscallImpl = (ctx) =>
-  withFd(ctx, ctx.args.int(0), (n) => posixChown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
+  withFd(ctx, ctx.args.int(0), (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2), true))
 
 // times
 
@@ -292,7 +276,9 @@ const unlinkPath: SyscallImpl = (ctx) =>
 /** change_flags: VOP_SETATTR of va_flags, which marks the change time. */
 const changeFlags = (ctx: SyscallContext, node: Vnode) =>
   Effect.map(chflags(ctx.proc, node, ctx.args.ulong(1)), (changed) => {
-    if (changed) markChanged(node)
+    if (!changed) return
+    markChanged(node)
+    knoteAttrib(node)
   })
 
 const chflagsPath = (follow: boolean): SyscallImpl => (ctx) => withPath(ctx, AT_FDCWD, 0, follow, (n) => changeFlags(ctx, n))
@@ -332,6 +318,9 @@ const fchdir: SyscallImpl = (ctx) =>
     Effect.gen(function*() {
       if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
       yield* checkAccess(ctx.proc, node, VEXEC)
+      // a descriptor from before a chroot does not lead out of it
+      const root = ctx.proc.rdir
+      if (root !== undefined && !isUnder(node, root)) return yield* sysErr(Errno.EPERM)
       ctx.proc.cwd = node
     }))
 

@@ -31,7 +31,6 @@ import {
   tracingTo,
   untrace
 } from "../ktrace/Ktrace.ts"
-import { realtimeNs } from "../kern/Clocks.ts"
 import type { Proc } from "../proc/Proc.ts"
 import { AT_FDCWD } from "../vfs/At.ts"
 import { openFileAt } from "../vfs/Open.ts"
@@ -61,7 +60,7 @@ const emulRecord = (ctx: SyscallContext, p: Proc) => {
   const t = traceOf(p)
   if (t === undefined || !tracing(p, KTR_EMUL)) return Effect.void
   const payload = new Uint8Array([...EMUL_NAME].map((c) => c.charCodeAt(0)))
-  const rec = new Uint8Array([...encodeHeader(p, ctx.lwp.lid, KTR_EMUL, payload.length, t.flags, realtimeNs()), ...payload])
+  const rec = new Uint8Array([...encodeHeader(p, ctx.lwp.lid, KTR_EMUL, payload.length, t.flags, ctx.kernel.clock.realtimeNs()), ...payload])
   return Effect.ignore(t.to.file.ops.write(ctx, t.to.file, rec, undefined))
 }
 

@@ -111,8 +111,8 @@ const close: SyscallImpl = (ctx) =>
     closed ? Effect.void : sysErr(Errno.EBADF))
 
 const post: SyscallImpl = (ctx) => Effect.flatMap(semOf(ctx, 0), postSemaphore)
-const wait: SyscallImpl = (ctx) => Effect.flatMap(semOf(ctx, 0), (s) => waitSemaphore(ctx.lwp, s, "wait"))
-const trywait: SyscallImpl = (ctx) => Effect.flatMap(semOf(ctx, 0), (s) => waitSemaphore(ctx.lwp, s, "try"))
+const wait: SyscallImpl = (ctx) => Effect.flatMap(semOf(ctx, 0), (s) => waitSemaphore(ctx.kernel, ctx.lwp, s, "wait"))
+const trywait: SyscallImpl = (ctx) => Effect.flatMap(semOf(ctx, 0), (s) => waitSemaphore(ctx.kernel, ctx.lwp, s, "try"))
 
 /** _ksem_timedwait(id, abstime): an absolute CLOCK_REALTIME deadline (EINVAL if malformed, ETIMEDOUT past it). */
 const timedwait: SyscallImpl = (ctx) =>
@@ -120,7 +120,7 @@ const timedwait: SyscallImpl = (ctx) =>
     const ts = decodeTimespec(yield* copyin(ctx, ctx.args.ptr(1), TIMESPEC_SIZE), 0)
     if (ts.sec < 0n || ts.nsec < 0n || ts.nsec >= 1_000_000_000n) return yield* sysErr(Errno.EINVAL)
     const s = yield* semOf(ctx, 0)
-    yield* waitSemaphore(ctx.lwp, s, "wait", ts.sec * 1_000_000_000n + ts.nsec)
+    yield* waitSemaphore(ctx.kernel, ctx.lwp, s, "wait", ts.sec * 1_000_000_000n + ts.nsec)
   })
 
 /** _ksem_getvalue(id, value) */

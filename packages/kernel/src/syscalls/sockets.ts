@@ -48,7 +48,6 @@ import { AT_FDCWD, lookupAt, nodeAt } from "../vfs/At.ts"
 import { makeSocketNode } from "../vfs/Create.ts"
 import { CHUNK, type Segment, SSIZE_MAX } from "./descriptors/Transfer.ts"
 import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
-import { realtimeNs } from "../kern/Clocks.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { copyin, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
@@ -685,7 +684,7 @@ const recvmmsg: SyscallImpl = (ctx) =>
       ? undefined
       : Effect.map(copyin(ctx, timeoutPtr, TIMESPEC_SIZE), (b) => {
         const t = decodeTimespec(b, 0)
-        return realtimeNs() + t.sec * 1_000_000_000n + t.nsec
+        return ctx.kernel.clock.realtimeNs() + t.sec * 1_000_000_000n + t.nsec
       })
     const until = deadline === undefined ? undefined : yield* deadline
     const sock = yield* getSock(ctx, ctx.args.int(0))
@@ -706,7 +705,7 @@ const recvmmsg: SyscallImpl = (ctx) =>
       }
       done++
       // a full second past the deadline ends it (timespecsub, then tv_sec > 0)
-      if (until !== undefined && realtimeNs() - until >= 1_000_000_000n) break
+      if (until !== undefined && ctx.kernel.clock.realtimeNs() - until >= 1_000_000_000n) break
       if ((flags & so.MSG_WAITFORONE) !== 0) flags |= so.MSG_DONTWAIT
     }
     return done

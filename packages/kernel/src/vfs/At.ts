@@ -14,7 +14,8 @@ import type { Vnode } from "./Vnode.ts"
 
 export const AT_FDCWD = atFlags.AT_FDCWD
 
-export const envOf = (ctx: SyscallContext): NameiEnv => ({ root: ctx.kernel.vfs.root, cred: ctx.proc })
+/** The caller's lookup environment: its root (a chroot or "/") and its credentials. */
+export const envOf = (ctx: SyscallContext): NameiEnv => ({ root: ctx.proc.rdir ?? ctx.kernel.vfs.root, cred: ctx.proc })
 
 /**
  * The open file on `fd` with the node behind it: EBADF when none is open

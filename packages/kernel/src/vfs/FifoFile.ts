@@ -11,6 +11,8 @@ import { Effect } from "effect"
 import { File, type FileOps, FWRITE } from "../fd/File.ts"
 import { type Fifo, fifoOf, forgetFifo, liveFifo } from "../ipc/Fifo.ts"
 import { PIPE_BUF } from "../ipc/Pipe.ts"
+import { evfilt } from "../abi/Kevent.ts"
+import { pipeKqfilter } from "../kqueue/filters/PipeFilter.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
@@ -69,6 +71,14 @@ export const fifoOps: FileOps = {
     if (p.count > 0 || !p.writerOpen) revents |= events & READ_EVENTS
     if (!p.readerOpen || p.size - p.count >= PIPE_BUF) revents |= events & WRITE_EVENTS
     return revents
+  },
+  // fifo_kqfilter: reading watches the buffer as its reader does, writing as its writer (whatever the file's mode)
+  kqfilter: (file, kn) => {
+    const fifo = file.vnode === undefined ? undefined : liveFifo(file.vnode)
+    if (fifo === undefined) return Errno.EBADF
+    if (kn.filter === evfilt.EVFILT_READ) return pipeKqfilter(fifo.pipe, true, kn)
+    if (kn.filter === evfilt.EVFILT_WRITE) return pipeKqfilter(fifo.pipe, false, kn)
+    return Errno.EINVAL
   },
   // the fifo lives as long as a file is open on it; the spare queue is never woken
   pollQueue: (file) => (file.vnode === undefined ? undefined : liveFifo(file.vnode))?.pipe.selectors ?? NEVER,

@@ -9,7 +9,7 @@
  */
 import { chflags as bits, Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { type Cred, isRoot } from "../kauth/Cred.ts"
+import { type CredHolder, isRoot } from "../kauth/Cred.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { Vnode } from "./Vnode.ts"
 
@@ -57,13 +57,13 @@ export const checkRenamePossible = (
  * the system ones (EPERM otherwise). Setting only user flags keeps the
  * system ones; a superuser changing system flags sets the word as given.
  */
-export const chflags = (cred: Cred, node: Vnode, requested: bigint): Effect.Effect<boolean, SysErr> =>
+export const chflags = (who: CredHolder, node: Vnode, requested: bigint): Effect.Effect<boolean, SysErr> =>
   Effect.suspend(() => {
     if (requested === VNOVAL) return Effect.succeed(false)
     // tn_flags is an int: the word is what reaches the node
     const flags = Number(BigInt.asIntN(32, requested))
     const changingSys = (flags & SF_SETTABLE) !== (node.flags & SF_SETTABLE)
-    if (!isRoot(cred) && (cred.uid !== node.uid || changingSys)) return sysErr(Errno.EPERM)
+    if (!isRoot(who) && (who.cred.euid !== node.uid || changingSys)) return sysErr(Errno.EPERM)
     node.flags = changingSys ? flags : (node.flags & SF_SETTABLE) | (flags & UF_SETTABLE)
     return Effect.succeed(true)
   })

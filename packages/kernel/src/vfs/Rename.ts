@@ -10,8 +10,9 @@
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { knoteRenamed } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
-import { checkAccess, type Cred, VEXEC, VWRITE } from "./Access.ts"
+import { checkAccess, type CredHolder, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
 import type { Lookup } from "./Namei.ts"
 import { isDotName } from "./Names.ts"
@@ -27,7 +28,7 @@ const isWithin = (dir: DirectoryNode, ancestor: DirectoryNode): boolean => {
   }
 }
 
-export const rename = (cred: Cred, from: Lookup, to: Lookup, retain = false): Effect.Effect<void, SysErr> =>
+export const rename = (cred: CredHolder, from: Lookup, to: Lookup, retain = false): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     const src = from.entry
     if (src === undefined) return yield* sysErr(Errno.ENOENT)
@@ -70,4 +71,5 @@ export const rename = (cred: Cred, from: Lookup, to: Lookup, retain = false): Ef
     markChanged(src)
     markModified(from.dir)
     markModified(to.dir)
+    knoteRenamed(from.dir, to.dir, src, dst !== undefined)
   })

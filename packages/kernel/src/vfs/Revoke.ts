@@ -12,6 +12,7 @@ import type { File, FileOps } from "../fd/File.ts"
 import type { KernelState } from "../KernelState.ts"
 import { sysErr } from "../kern/SysErr.ts"
 import type { Vnode } from "./Vnode.ts"
+import { knoteRevoked } from "../kqueue/VnodeEvents.ts"
 
 export const deadOps: FileOps = {
   kind: "vnode",
@@ -40,6 +41,8 @@ export const openFiles = (kernel: KernelState, pick: (file: File) => boolean): S
 /** Cuts `files` off their nodes: each is closed as its file system would, then left dead. */
 export const killFiles = (files: Iterable<File>): Effect.Effect<void> =>
   Effect.forEach(files, (file) => {
+    // vclean tells the node's knotes it is gone
+    if (file.vnode !== undefined) knoteRevoked(file.vnode)
     const close = file.ops.close(file)
     file.ops = deadOps
     return close

@@ -6,6 +6,7 @@
 import { direntTypes, modeBits } from "@sysproxy/protocol/netbsd"
 import type { Timespec } from "../abi/Timespec.ts"
 import type { FileOps } from "../fd/File.ts"
+import { KnoteList } from "../kqueue/Knote.ts"
 import type { FileData } from "./FileData.ts"
 import type { Mount } from "./Mount.ts"
 
@@ -64,6 +65,8 @@ abstract class NodeBase {
   reclaimed = false
   /** tn_gen: a file handle (FileHandle.ts) names the node by inode number and this. */
   readonly gen = Math.floor(Math.random() * 0x8000_0000)
+  /** Knotes on the node (EVFILT_VNODE, EVFILT_READ): told of its changes (kqueue/VnodeEvents.ts). */
+  readonly knotes = new KnoteList()
 
   constructor(init: NodeInit) {
     this.mount = init.mount

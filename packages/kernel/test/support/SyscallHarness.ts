@@ -5,7 +5,7 @@
  * the guest's memory, releaseLwp).
  */
 import { assert } from "@effect/vitest"
-import { Effect, type Fiber } from "effect"
+import { Effect, type Fiber, type Scope } from "effect"
 import {
   type HypervisorService,
   type LocalMemory,
@@ -15,6 +15,7 @@ import {
   provideLocalMemory,
   type SyscallResult
 } from "@sysproxy/hypervisor"
+import { Cred } from "../../src/kauth/Cred.ts"
 import { packArgs } from "../../src/abi/Args.ts"
 import { type KernelService, makeKernel } from "../../src/Kernel.ts"
 import type { KernelConfig } from "../../src/KernelConfig.ts"
@@ -42,7 +43,8 @@ export interface TestKernel {
   readonly guest: (options?: { readonly comm?: string; readonly parent?: Guest; readonly mode?: "copy" | "share" }) => Effect.Effect<Guest>
 }
 
-export const boot = (config: KernelConfig = {}): Effect.Effect<TestKernel> =>
+/** A booted kernel living as long as the caller's scope (its timers stop with it). */
+export const boot = (config: KernelConfig = {}): Effect.Effect<TestKernel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const console: Array<{ readonly pid: number; readonly text: string }> = []
     const { hypervisor, kernel } = yield* Effect.orDie(makeKernel({
@@ -105,12 +107,30 @@ export const timespec = (sec: bigint | number, nsec: bigint | number): Uint8Arra
   return bytes
 }
 
-/** Waits (in real time) until the lwp sleeps in the kernel. */
-export const untilAsleep = (lwp: Lwp) =>
+/** A syscall that must succeed: its retval[0]. */
+export const callOk = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>): Effect.Effect<bigint> =>
   Effect.gen(function*() {
-    for (let i = 0; i < 200 && lwp.wakeup === undefined; i++) yield* Effect.sleep("5 millis")
-    assert.isDefined(lwp.wakeup, "the lwp went to sleep")
+    const r = yield* g.call(n, ...args)
+    assert.strictEqual(r.error, 0, `syscall ${n} failed with ${r.error}`)
+    return r.retval0
   })
+
+/** A syscall's errno (0 for success). */
+export const errnoOf = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>): Effect.Effect<number> =>
+  Effect.map(g.call(n, ...args), (r) => r.error)
+
+/** Waits (in real time) until the lwp sleeps in the kernel. */
+export const untilAsleep = (lwp: LwpHandle): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const l = lwp as Lwp
+    for (let i = 0; i < 200 && l.wakeup === undefined; i++) yield* Effect.sleep("5 millis")
+    assert.isDefined(l.wakeup, "the lwp went to sleep")
+  })
+
+/** Makes the guest's process run as `uid` (and a group of the same number): the one place that knows where a process keeps its ids. */
+export const setUid = (g: Guest, uid: number): void => {
+  g.proc.cred = Cred.of(uid, uid)
+}
 
 /** Starts `number(args)` in a new lwp of `g`; the lwp and the running call. */
 export const inLwp = (

@@ -27,7 +27,7 @@ export const dup: SyscallImpl = (ctx) =>
 const dodup = (from: number, to: number, flags: number): SyscallImpl => (ctx) =>
   Effect.gen(function*() {
     const d = yield* getFd(ctx, from)
-    if (!inRange(to)) return yield* sysErr(Errno.EBADF)
+    if (!inRange(ctx.proc.fds, to)) return yield* sysErr(Errno.EBADF)
     if (from === to) return to
     if ((flags & ~DUP3_FLAGS) !== 0) return yield* sysErr(Errno.EINVAL)
     yield* installAt(ctx.proc.fds, d.file, to, (flags & openFlags.O_CLOEXEC) !== 0, ctx.proc)

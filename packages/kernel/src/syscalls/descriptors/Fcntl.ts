@@ -41,7 +41,7 @@ export const fcntl: SyscallImpl = (ctx) =>
     switch (cmd) {
       case fcntlCmds.F_DUPFD:
       case fcntlCmds.F_DUPFD_CLOEXEC:
-        if (!inRange(arg)) return yield* sysErr(Errno.EINVAL)
+        if (!inRange(ctx.proc.fds, arg)) return yield* sysErr(Errno.EINVAL)
         return yield* allocFd(ctx.proc.fds, file, arg, cmd === fcntlCmds.F_DUPFD_CLOEXEC)
       case fcntlCmds.F_GETFD:
         return d.cloexec ? fdFlags.FD_CLOEXEC : 0
