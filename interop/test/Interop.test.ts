@@ -19,7 +19,7 @@ const HERE = Path.dirname(new URL(import.meta.url).pathname)
 const ROOT = Path.resolve(HERE, "..")
 const C_DIR = Path.join(ROOT, "c")
 const LAUNCHER = Path.join(ROOT, "launch-server.ts")
-const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets", "creds", "sysctl", "kevent"] as const
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets", "creds", "sysctl", "kevent", "fs"] as const
 type Program = (typeof PROGRAMS)[number]
 
 let workDir = ""
@@ -419,6 +419,43 @@ describe("interop: our C client against the server process", () => {
     expectSuccess("sockets sigio", o, server)
     expect(o.stdout).toContain("sigio ok: none without O_ASYNC, a host SIGIO on connect and on data")
     expect(o.stdout).toContain("reset ok: end of file, a write reset, then EPIPE with a host SIGPIPE; SO_ERROR ECONNRESET once")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fs: a fifo between a process and its fork child on two connections; the reader's open waits for the writer", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["fifo"])
+    expectSuccess("fs fifo", o, server)
+    expect(o.stdout).toMatch(/fifo ok: the open waited \d+ ms for the writer; read "through the fifo from the child" then end of file/)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fs: flock contention between two clients: EAGAIN with LOCK_NB, a blocking lock granted when released", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["flock"])
+    expectSuccess("fs flock", o, server)
+    expect(o.stdout).toMatch(/other client waited \d+ ms for the lock/)
+    expect(o.stdout).toContain("flock ok")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fs: statvfs of / and a tmpfs mount, getvfsstat listing every mount, unmount refused while a file is open", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["mounts"])
+    expectSuccess("fs mounts", o, server)
+    expect(o.stdout).toContain("mounts ok")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fs: an old-ABI call (compat_50) is ENOSYS and raises a host SIGSYS in the client", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["sigsys"])
+    expectSuccess("fs sigsys", o, server)
+    expect(o.stdout).toContain("sigsys ok")
     await expectClean(server)
     await stopServer(server)
   })

@@ -362,7 +362,7 @@ describe("stat and ps", () => {
       const date = String.raw`"\w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}"`
       assert.match(
         ran.stdout,
-        new RegExp(String.raw`^${st.dev} ${st.ino} -rw----r-- 1 0 0 0 3 ${date} ${date} ${date} ${date} ${st.blksize} ${st.blocks} 0 /s\n$`)
+        new RegExp(String.raw`^${st.dev} ${st.ino} -rw----r-- 1 0 0 18446744073709551615 3 ${date} ${date} ${date} ${date} ${st.blksize} ${st.blocks} 0 /s\n$`)
       )
     }))
 

@@ -30,6 +30,7 @@ import { knoteCount } from "./kqueue/KQueue.ts"
 import { Lwp } from "./proc/Lwp.ts"
 import { mayFork } from "./proc/ForkLimit.ts"
 import { Proc } from "./proc/Proc.ts"
+import { releaseAio } from "./syscalls/aio/Jobs.ts"
 import { ProcessGroups } from "./proc/ProcessGroups.ts"
 import { bootSysctl } from "./sysctl/Boot.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
@@ -40,6 +41,8 @@ import type { HostFileError } from "./vfs/HostFile.ts"
 import { makeDescriptorPaths } from "./vfs/DescriptorPath.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
 import { logWriteBack } from "./vfs/host/HostMirror.ts"
+import { inheritTrace, untrace } from "./ktrace/Ktrace.ts"
+import { releaseAllLocks } from "./vfs/Lockf.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
 const INIT_PID = 1
@@ -191,7 +194,8 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
         state.procs.set(pid, proc)
         // a prefork is the fork of the parent's process (the client binds it to its child later)
         if (o.mode === "copy") parent.knotes.notify(notes.NOTE_FORK | pid)
-        return Effect.succeed(proc)
+        // a traced process's child goes on being traced with KTRFAC_INHERIT
+        return Effect.as(inheritTrace(parent, proc), proc)
       })
 
     const newLwp: HypervisorService["newLwp"] = (pid) =>
@@ -227,7 +231,7 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
       Effect.suspend(() => {
         const p = live(handle)
         if (p === undefined) return Effect.void
-        return closeOnExec(p.fds).pipe(
+        return closeOnExec(p.fds, p).pipe(
           Effect.andThen(Effect.sync(() => {
             p.exiting = false
             p.execed = true
@@ -249,7 +253,9 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
         for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
         releaseTimers(state, p)
         p.knotes.notify(notes.NOTE_EXIT)
-        return releaseTable(p.fds)
+        // its record locks go with it, wherever its descriptors are; so does its aio worker
+        releaseAllLocks(p)
+        return Effect.andThen(Effect.andThen(releaseAio(state, p), untrace(p)), releaseTable(p.fds, p))
       })
 
     /** What the dispatcher does after every call: sweep a table released meanwhile, write a host root back. */

@@ -309,26 +309,6 @@ describe("kevent: collecting events", () => {
       assert.strictEqual((yield* kevent(g, kq, [], 0, [-1, 0])).error, 0)
     }))
 
-  it.effect("compat_50_kevent: the same, with NetBSD 5's struct timespec50 (a 32-bit tv_sec) timeout", () =>
-    Effect.gen(function*() {
-      const { k, g, kq } = yield* guestWithKqueue()
-      const [r, w] = yield* pipe(g)
-      yield* change(g, kq, kev(r, EVFILT_READ, EV_ADD))
-      yield* write(g, w, "abc")
-      const ts50 = (sec: number, nsec: bigint) => {
-        const b = new Uint8Array(16)
-        new DataView(b.buffer).setInt32(0, sec, true)
-        new DataView(b.buffer).setBigInt64(8, nsec, true)
-        return g.mem.alloc(b)
-      }
-      const out = g.mem.alloc(80)
-      const res = yield* g.call(SYS.compat_50_kevent, kq, 0, 0, out, 2, ts50(0, 0n))
-      assert.deepStrictEqual([res.error, res.retval0, peekI64(g, out + 24n)], [0, 1n, 3n])
-      assert.strictEqual((yield* g.call(SYS.compat_50_kevent, kq, 0, 0, out, 2, ts50(-1, 0n))).error, Errno.EINVAL)
-      assert.strictEqual((yield* g.call(SYS.compat_50_kevent, kq, 0, 0, out, 2, ts50(0, 1_000_000_000n))).error, Errno.EINVAL)
-      assert.strictEqual((yield* g.call(SYS.compat_50_kevent, kq, 0, 0, out, 2, 0x10n)).error, Errno.EFAULT)
-    }))
-
   it.live("a sleep like any other: woken by an event, ended by its timeout (at least a tick), or EINTR when ordered out", () =>
     Effect.gen(function*() {
       const { k, g, kq } = yield* guestWithKqueue()

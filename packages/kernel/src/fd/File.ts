@@ -17,7 +17,7 @@ export const FWRITE = 2
 
 /** What a kind of file (vnode, pipe, socket, device) does with the descriptor calls. */
 export interface FileOps {
-  readonly kind: "vnode" | "pipe" | "socket" | "device" | "kqueue"
+  readonly kind: "vnode" | "pipe" | "socket" | "device" | "kqueue" | "sem"
   /** Reads up to `len` bytes at `offset` (or the file offset when undefined, which it advances). */
   readonly read: (ctx: SyscallContext, file: File, len: number, offset: bigint | undefined) => Effect.Effect<Uint8Array, SysErr>
   /** Writes `data` at `offset` (or the file offset / end for O_APPEND); returns the count written. */
@@ -70,7 +70,8 @@ export class File {
   /** F_SETOWN: the pid to send SIGIO to (negative: a process group). */
   owner = 0
 
-  readonly ops: FileOps
+  /** What the file does; a revoked file (vfs/Revoke.ts) is given dead ops. */
+  ops: FileOps
   /** FREAD | FWRITE | the FCNTLFLAGS bits (O_APPEND, O_NONBLOCK, O_ASYNC, ...). */
   flag: number
   readonly vnode: Vnode | undefined

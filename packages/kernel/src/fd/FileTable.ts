@@ -4,9 +4,10 @@
  * table object, so the table itself is reference counted and only closes
  * its files when the last process using it lets go.
  */
-import { limits } from "@sysproxy/protocol/netbsd"
+import { fileFlagsKernel, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { FdKnotes } from "../kqueue/FdKnotes.ts"
+import { type LockOwner, releaseLocks } from "../vfs/Lockf.ts"
 import type { File } from "./File.ts"
 
 export interface Descriptor {
@@ -86,22 +87,46 @@ export class FileTable {
   }
 }
 
-/** Drops one reference to a file, closing it when it was the last. */
+/**
+ * Drops one reference to a file, closing it when it was the last (closef):
+ * its flock lock, if it took one, goes first.
+ */
 export const releaseFile = (file: File): Effect.Effect<void> =>
-  Effect.suspend(() => (--file.refs === 0 ? file.ops.close(file) : Effect.void))
+  Effect.suspend(() => {
+    if (--file.refs !== 0) return Effect.void
+    if (file.vnode !== undefined && (file.flag & fileFlagsKernel.FHASLOCK) !== 0) releaseLocks(file.vnode, file)
+    return file.ops.close(file)
+  })
 
-/** Closes a descriptor. False when it was not open. */
-export const closeFd = (table: FileTable, fd: number): Effect.Effect<boolean> =>
+/**
+ * Keeps a reference to `file` while `effect` runs (NetBSD's
+ * fd_getfile/fd_putfile): another lwp closing the descriptor meanwhile, as
+ * during a long transfer or a wait for a lock, must not free the file.
+ */
+export const holdingFile = <A, E>(file: File, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    file.refs++
+    return effect.pipe(Effect.ensuring(releaseFile(file)))
+  })
+
+/**
+ * Closes a descriptor (fd_close). False when it was not open. Closing any
+ * descriptor of a file lets go of the record locks `owner` (the closing
+ * process) holds on it.
+ */
+export const closeFd = (table: FileTable, fd: number, owner?: LockOwner): Effect.Effect<boolean> =>
   Effect.suspend(() => {
     const file = table.remove(fd)
-    return file === undefined ? Effect.succeed(false) : releaseFile(file).pipe(Effect.as(true))
+    if (file === undefined) return Effect.succeed(false)
+    if (owner !== undefined && file.vnode !== undefined) releaseLocks(file.vnode, owner)
+    return releaseFile(file).pipe(Effect.as(true))
   })
 
 /** A process lets go of its table: the last user closes every descriptor. */
-export const releaseTable = (table: FileTable): Effect.Effect<void> =>
+export const releaseTable = (table: FileTable, owner?: LockOwner): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (--table.users > 0) return Effect.void
-    return Effect.forEach(table.openFds(), (fd) => closeFd(table, fd), { discard: true })
+    return Effect.forEach(table.openFds(), (fd) => closeFd(table, fd, owner), { discard: true })
   })
 
 /**
@@ -114,9 +139,9 @@ export const sweepOrphanTable = (table: FileTable): Effect.Effect<void> =>
   )
 
 /** execNotify: closes every close-on-exec descriptor. */
-export const closeOnExec = (table: FileTable): Effect.Effect<void> =>
+export const closeOnExec = (table: FileTable, owner?: LockOwner): Effect.Effect<void> =>
   Effect.forEach(
     table.openFds().filter((fd) => table.get(fd)?.cloexec === true),
-    (fd) => closeFd(table, fd),
+    (fd) => closeFd(table, fd, owner),
     { discard: true }
   )

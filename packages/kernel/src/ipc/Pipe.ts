@@ -168,7 +168,8 @@ const stat = (pipe: Pipe, reader: boolean): StatInfo => ({
   birthtime: pipe.birthtime
 })
 
-const readEnd = (pipe: Pipe): FileOps => ({
+/** The read end's ops (a fifo's reads go through them too). */
+export const readEnd = (pipe: Pipe): FileOps => ({
   kind: "pipe",
   seekable: false,
   read: (ctx, file, len) =>
@@ -212,7 +213,8 @@ const readEnd = (pipe: Pipe): FileOps => ({
     })
 })
 
-const writeEnd = (pipe: Pipe): FileOps => ({
+/** The write end's ops (a fifo's writes go through them too). */
+export const writeEnd = (pipe: Pipe): FileOps => ({
   kind: "pipe",
   seekable: false,
   read: () => sysErr(Errno.EBADF),

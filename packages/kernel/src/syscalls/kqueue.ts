@@ -1,6 +1,7 @@
 /**
- * The kqueue family (kern_event.c): kqueue, kqueue1, __kevent50 and
- * compat_50_kevent (the same with NetBSD 5's struct timespec50 timeout).
+ * The kqueue family (kern_event.c): kqueue, kqueue1 and __kevent50
+ * (compat_50_kevent is a compat call, which a rump kernel without its
+ * compat module answers with SIGSYS and ENOSYS: compat.ts).
  * The kqueue itself is kqueue/.
  *
  * kevent(fd, changelist, nchanges, eventlist, nevents, timeout), as kevent1:
@@ -28,10 +29,6 @@ import { type KQueue, kqueueOf, openKqueue } from "../kqueue/KQueue.ts"
 import { register } from "../kqueue/Register.ts"
 import { KQ_NEVENTS, scan } from "../kqueue/Scan.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
-
-/** struct timespec50 (compat_50_kevent's timeout): { int32_t tv_sec; long tv_nsec }, 16 bytes. */
-const TIMESPEC50_SIZE = 16
-const TS50_NSEC = 8
 
 /** kqueue1(flags): O_CLOEXEC marks the descriptor; O_NONBLOCK and O_NOSIGPIPE go into the file's flags; others are ignored. */
 const makeKqueue = (ctx: SyscallContext, flags: number): Effect.Effect<number, SysErr> =>
@@ -108,12 +105,6 @@ const collect = (
 const timespecAt = (ctx: SyscallContext) => (addr: bigint) =>
   Effect.map(copyin(ctx, addr, TIMESPEC_SIZE), (bytes) => decodeTimespec(bytes))
 
-const timespec50At = (ctx: SyscallContext) => (addr: bigint) =>
-  Effect.map(copyin(ctx, addr, TIMESPEC50_SIZE), (bytes): RawTimespec => {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    return { sec: BigInt(view.getInt32(0, true)), nsec: view.getBigInt64(TS50_NSEC, true) }
-  })
-
 /** kqueue() */
 const kqueue: SyscallImpl = (ctx) => makeKqueue(ctx, 0)
 
@@ -123,12 +114,8 @@ const kqueue1: SyscallImpl = (ctx) => makeKqueue(ctx, ctx.args.int(0))
 /** __kevent50(fd, changelist, nchanges, eventlist, nevents, timeout) */
 const kevent: SyscallImpl = (ctx) => kevent1(ctx, timespecAt(ctx))
 
-/** compat_50_kevent: the same with a struct timespec50 timeout. */
-const keventCompat50: SyscallImpl = (ctx) => kevent1(ctx, timespec50At(ctx))
-
 export const family: SyscallFamily = [
   [SYS.kqueue, kqueue],
   [SYS.kqueue1, kqueue1],
-  [SYS.__kevent50, kevent],
-  [SYS.compat_50_kevent, keventCompat50]
+  [SYS.__kevent50, kevent]
 ]

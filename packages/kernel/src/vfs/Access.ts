@@ -10,6 +10,7 @@ import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { type CredHolder, isRoot } from "../kauth/Cred.ts"
+import { IMMUTABLE } from "./Flags.ts"
 import type { Vnode } from "./Vnode.ts"
 
 /** Access wanted, as the access(2) bits: read 4, write 2, execute/search 1. */
@@ -28,9 +29,13 @@ export const canAccess = (who: CredHolder, node: Vnode, want: number): boolean =
   return (want & ~bits & 7) === 0
 }
 
-/** EACCES unless `who` may have `want` on `node`. */
+/** EACCES unless `who` may have `want` on `node`; writing an immutable node is EPERM for anyone (tmpfs_access). */
 export const checkAccess = (who: CredHolder, node: Vnode, want: number): Effect.Effect<void, SysErr> =>
-  canAccess(who, node, want) ? Effect.void : sysErr(Errno.EACCES)
+  (want & VWRITE) !== 0 && (node.flags & IMMUTABLE) !== 0
+    ? sysErr(Errno.EPERM)
+    : canAccess(who, node, want)
+    ? Effect.void
+    : sysErr(Errno.EACCES)
 
 /** Does `who` own `node` (its effective uid is the node's)? */
 export const owns = (who: CredHolder, node: Vnode): boolean => who.cred.euid === node.uid

@@ -12,12 +12,15 @@ import { knoteAttrib, knoteResized } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, checkOwner, type CredHolder, inGroup, isRoot, owns, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
+import { checkChangeable } from "./Flags.ts"
 import { DeviceNode, typeBits, type Vnode } from "./Vnode.ts"
 
 /** st_blksize: the page size. */
 export const BLKSIZE = 4096
 /** A directory's st_size grows by this per entry, as a tmpfs directory grows by its dirent size. */
 export const DIRENT_BYTES = 40
+/** st_rdev of a node that is no device: NODEV, (dev_t)-1. */
+export const NODEV = -1
 /** uid_t/gid_t -1: leave it as it is. */
 export const NO_CHANGE = NO_ID
 
@@ -47,14 +50,15 @@ export const statOf = (node: Vnode): StatInfo => ({
   nlink: node instanceof DeviceNode ? (node.driver.shownNlink ?? node.nlink) : node.nlink,
   uid: node.uid,
   gid: node.gid,
-  rdev: node instanceof DeviceNode ? node.driver.rdev : 0,
+  rdev: node instanceof DeviceNode ? node.driver.rdev : NODEV,
   atime: node.atime,
   mtime: node.mtime,
   ctime: node.ctime,
   birthtime: node.birthtime,
   size: sizeOf(node),
   blocks: blocksOf(node),
-  blksize: BLKSIZE
+  blksize: BLKSIZE,
+  flags: node.flags
 })
 
 export const markAccessed = (node: Vnode): void => {
@@ -89,6 +93,7 @@ const checkChmod = (who: CredHolder, node: Vnode, perms: number): Effect.Effect<
 
 export const chmod = (who: CredHolder, node: Vnode, mode: number): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
+    yield* checkChangeable(node)
     const perms = mode & modeBits.ALLPERMS
     yield* checkChmod(who, node, perms)
     node.mode = perms
@@ -127,6 +132,7 @@ export const chown = (who: CredHolder, node: Vnode, uid: number, gid: number, po
     if (uid !== NO_CHANGE || gid !== NO_CHANGE) {
       const newUid = uid === NO_CHANGE ? node.uid : uid
       const newGid = gid === NO_CHANGE ? node.gid : gid
+      yield* checkChangeable(node)
       yield* checkChown(who, node, newUid, newGid)
       node.uid = newUid
       node.gid = newGid
@@ -146,6 +152,7 @@ export type TimeUpdate = Timespec | "now" | "omit"
 export const setTimes = (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     if (atime === "omit" && mtime === "omit") return
+    yield* checkChangeable(node)
     if (atime !== "now" && atime !== "omit" || mtime !== "now" && mtime !== "omit") {
       yield* checkOwner(who, node)
     } else if (!isRoot(who) && !owns(who, node)) {
@@ -164,6 +171,7 @@ export const truncate = (node: Vnode, length: bigint): Effect.Effect<void, SysEr
     if (length < 0n) return yield* sysErr(Errno.EINVAL)
     if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
     if (node.type !== "reg") return node.type === "lnk" ? yield* sysErr(Errno.EINVAL) : undefined
+    yield* checkChangeable(node)
     if (length > BigInt(MAX_FILE_SIZE)) return yield* sysErr(Errno.EFBIG)
     const size = Number(length)
     if (size === node.data.size) return

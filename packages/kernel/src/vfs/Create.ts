@@ -9,6 +9,7 @@ import { knoteAttached } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type CredHolder, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
+import { checkChangeable } from "./Flags.ts"
 import type { Lookup } from "./Namei.ts"
 import { isDotName } from "./Names.ts"
 import type { DirectoryNode, RegularNode, SpecialNode, SymlinkNode, Vnode } from "./Vnode.ts"
@@ -60,6 +61,14 @@ export const makeSocketNode = (who: CredHolder, l: Lookup, mode: number): Effect
     return yield* enter(dir, l.name, dir.mount.newSpecial({ mode, uid: who.cred.euid, gid: dir.gid }, "sock"))
   })
 
+/** mknod/mkfifo: the node `make` builds in the directory (ENOSPC when it could not); `mode` is already masked. */
+export const makeSpecial = <N extends Vnode>(who: CredHolder, l: Lookup, make: (dir: DirectoryNode) => N | undefined): Effect.Effect<N, SysErr> =>
+  Effect.gen(function*() {
+    if (l.node === undefined && l.trailingSlash) return yield* sysErr(Errno.ENOENT)
+    const dir = yield* directoryFor(who, l)
+    return yield* enter(dir, l.name, make(dir))
+  })
+
 /** link(2): a new name for `node`, which must not be a directory and must stay on its file system. */
 export const makeLink = (who: CredHolder, node: Vnode, l: Lookup): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
@@ -70,6 +79,7 @@ export const makeLink = (who: CredHolder, node: Vnode, l: Lookup): Effect.Effect
     // an unlinked file still open cannot be given a name again
     if (node.nlink === 0) return yield* sysErr(Errno.ENOENT)
     if (node.nlink >= limits.LINK_MAX) return yield* sysErr(Errno.EMLINK)
+    yield* checkChangeable(node)
     dir.addEntry(l.name, node)
     node.nlink++
     markChanged(node)

@@ -67,3 +67,15 @@ export const zeroDriver: DeviceDriver = {
     kqfilter: seltrueKqfilter
   })
 }
+
+/** What a device node with numbers no driver has leads to (spec_open: ENXIO). */
+export const absentDriver = (rdev: number): DeviceDriver => ({
+  name: "",
+  rdev,
+  absent: true,
+  ops: deviceOps({
+    read: () => sysErr(Errno.ENXIO),
+    write: () => sysErr(Errno.ENXIO),
+    poll: () => 0
+  })
+})

@@ -10,6 +10,7 @@ import { knoteDetached } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type CredHolder, isRoot, owns, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
+import { checkRemovePossible } from "./Flags.ts"
 import type { Lookup } from "./Namei.ts"
 import type { DirectoryNode, Vnode } from "./Vnode.ts"
 
@@ -56,6 +57,7 @@ export const unlink = (cred: CredHolder, l: Lookup): Effect.Effect<void, SysErr>
     yield* checkRemoval(l, node)
     if (node.type === "dir") return yield* sysErr(Errno.EPERM)
     yield* checkRemovable(cred, l.dir, node)
+    yield* checkRemovePossible(l.dir, node)
     detach(l.dir, l.name, node)
   })
 
@@ -69,5 +71,6 @@ export const rmdir = (cred: CredHolder, l: Lookup): Effect.Effect<void, SysErr> 
     if (l.name === "..") return yield* sysErr(Errno.ENOTEMPTY)
     if (node.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
     yield* checkRemovable(cred, l.dir, node)
+    yield* checkRemovePossible(l.dir, node)
     detach(l.dir, l.name, node)
   })

@@ -20,7 +20,8 @@ import { DeviceNode, type Vnode } from "./Vnode.ts"
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
 
-const closeNode = (file: File): Effect.Effect<void> =>
+/** The node is no longer open through `file`: its space may go back (unlinked, no other opens). */
+export const closeNode = (file: File): Effect.Effect<void> =>
   Effect.sync(() => {
     const node = file.vnode
     if (node === undefined) return

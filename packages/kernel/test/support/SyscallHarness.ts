@@ -5,7 +5,7 @@
  * the guest's memory, releaseLwp).
  */
 import { assert } from "@effect/vitest"
-import { Effect, type Scope } from "effect"
+import { Effect, type Fiber, type Scope } from "effect"
 import {
   type HypervisorService,
   type LocalMemory,
@@ -131,3 +131,15 @@ export const untilAsleep = (lwp: LwpHandle): Effect.Effect<void> =>
 export const setUid = (g: Guest, uid: number): void => {
   g.proc.cred = Cred.of(uid, uid)
 }
+
+/** Starts `number(args)` in a new lwp of `g`; the lwp and the running call. */
+export const inLwp = (
+  g: Guest,
+  number: number,
+  ...args: ReadonlyArray<bigint | number>
+): Effect.Effect<{ readonly lwp: Lwp; readonly fiber: Fiber.Fiber<SyscallResult> }> =>
+  Effect.gen(function*() {
+    const lwp = yield* g.newLwp()
+    const fiber = yield* g.callIn(lwp, number, ...args).pipe(Effect.forkChild)
+    return { lwp: lwp as Lwp, fiber }
+  })

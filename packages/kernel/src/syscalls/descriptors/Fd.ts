@@ -5,6 +5,7 @@ import { Effect } from "effect"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import type { File } from "../../fd/File.ts"
 import { type Descriptor, type FileTable, releaseFile } from "../../fd/FileTable.ts"
+import { type LockOwner, releaseLocks } from "../../vfs/Lockf.ts"
 import { sysErr, type SysErr } from "../../kern/SysErr.ts"
 import type { SyscallContext } from "../../kern/SyscallContext.ts"
 
@@ -29,12 +30,15 @@ export const allocFd = (table: FileTable, file: File, min: number, cloexec: bool
 /**
  * Puts `file` at descriptor `to` and then drops what was there: the slot
  * never looks free in between, and dup2 onto another descriptor of the same
- * file never closes it (its new reference is taken first).
+ * file never closes it (its new reference is taken first). The replaced
+ * descriptor is closed as close(2) would: `owner`'s record locks on it go.
  */
-export const installAt = (table: FileTable, file: File, to: number, cloexec: boolean): Effect.Effect<void> =>
+export const installAt = (table: FileTable, file: File, to: number, cloexec: boolean, owner: LockOwner): Effect.Effect<void> =>
   Effect.suspend(() => {
     file.refs++
     const old = table.remove(to)
     table.install(to, file, cloexec)
-    return old === undefined ? Effect.void : releaseFile(old)
+    if (old === undefined) return Effect.void
+    if (old.vnode !== undefined) releaseLocks(old.vnode, owner)
+    return releaseFile(old)
   })

@@ -32,7 +32,7 @@ const KINFO_FILE = Structs.kinfo_file
 const STRUCT_FILE = Structs.file
 const FILEHEAD_SIZE = 8
 
-const DTYPE = { vnode: 1, device: 1, socket: 2, pipe: 3, kqueue: 4 } as const
+const DTYPE = { vnode: 1, device: 1, socket: 2, pipe: 3, kqueue: 4, sem: 8 } as const
 const VTYPE: Readonly<Record<string, number>> = { reg: 1, dir: 2, blk: 3, chr: 4, lnk: 5, sock: 6, fifo: 7 }
 /** enum vtagtype: VT_TMPFS. */
 const VT_TMPFS = 25
@@ -55,7 +55,8 @@ const OPS: Readonly<Record<File["ops"]["kind"], bigint>> = {
   device: addressOf({}),
   socket: addressOf({}),
   pipe: addressOf({}),
-  kqueue: addressOf({})
+  kqueue: addressOf({}),
+  sem: addressOf({})
 }
 
 const offsets = (layout: typeof KINFO_FILE | typeof STRUCT_FILE): Readonly<Record<string, number>> =>
