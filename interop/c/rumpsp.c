@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,11 @@ static void (*copyin_hook)(uint64_t, uint64_t);
 void rsp_set_copyin_hook(void (*hook)(uint64_t len, uint64_t addr)) { copyin_hook = hook; }
 
 int rsp_fd(void) { return C.fd; }
+
+/* RAISE requests served, for tests that tell the server's signals from the host's coalescing of them */
+static atomic_int g_raises;
+
+int rsp_raises(void) { return atomic_load(&g_raises); }
 
 /* ---- mappings ------------------------------------------------------------ */
 
@@ -308,6 +314,7 @@ static int serve_frame(struct rsp_hdr h)
 	case RSP_TYPE_RAISE: {
 		if (discard(C.fd, h.len - HDRLEN))
 			return -1;
+		atomic_fetch_add(&g_raises, 1);
 		int sig = rsp_host_signal((int)h.u.signo);
 		if (sig != 0)
 			raise(sig);

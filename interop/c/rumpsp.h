@@ -182,6 +182,9 @@ void rsp_fini(void);
 /** The connection's socket, -1 if none. */
 int rsp_fd(void);
 
+/** RAISE requests served so far (each raised its host signal; several pending at once are one). */
+int rsp_raises(void);
+
 /** Host signal number for a NetBSD one, 0 if unknown. */
 int rsp_host_signal(int netbsd_sig);
 
