@@ -120,8 +120,8 @@ const newValue = (leaf: Leaf, req: SysctlRequest): Effect.Effect<Uint8Array, Sys
  * is copied out up to the buffer's size and its full length reported; then
  * the new value, if any, replaces it.
  */
-const lookup = (leaf: Leaf, req: SysctlRequest): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+const lookup: (leaf: Leaf, req: SysctlRequest) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(leaf: Leaf, req: SysctlRequest) {
     if (req.newp !== 0n && leaf.write === undefined) return yield* sysErr(Errno.EPERM)
     const value = leaf.read(req.ctx)
     if (req.oldp !== 0n) yield* copyout(req.ctx, req.oldp, value.subarray(0, Number(min(BigInt(value.byteLength), req.oldlen))))
