@@ -370,6 +370,12 @@ export const encodeChunks = (f: Frame): ReadonlyArray<Uint8Array> => {
   return [head, payload]
 }
 
+/** Whether encodeChunks would send the frame as more than one piece (a payload of CHUNKED_PAYLOAD_MIN or more). */
+export const isChunked = (f: Frame): boolean => {
+  const payload = (Layouts[f._tag] as Layout<FrameTag>).payload?.(f)
+  return payload !== undefined && payload.byteLength >= CHUNKED_PAYLOAD_MIN
+}
+
 /** Undoes encodeChunks: the frame's bytes in one buffer. */
 export const joinChunks = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   if (chunks.length === 1) return chunks[0]!

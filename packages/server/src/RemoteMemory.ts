@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import { MemoryFault, type UserMemoryService } from "@sysproxy/hypervisor"
 import { type Frame, MAX_COPY_CHUNK } from "@sysproxy/protocol"
 import { Errno } from "@sysproxy/protocol/netbsd"
-import { NotConnected, type Waiters } from "./Waiters.ts"
+import type { Waiters } from "./Waiters.ts"
 
 /** What RemoteMemory needs of its connection. */
 export interface RemoteLink {
@@ -49,12 +49,7 @@ const ask = <T extends Frame["_tag"], A>(
       return Effect.logWarning(`${op} refused: ${message}`).pipe(Effect.andThen(Effect.fail(fault(op, message))))
     }
     const reqno = link.nextReqno()
-    const wait = link.waiters.register(reqno)
-    if (!link.send(request(reqno))) {
-      link.waiters.fail(reqno, new NotConnected())
-      return Effect.fail(fault(op, "connection closed"))
-    }
-    return Effect.matchEffect(wait, {
+    return Effect.matchEffect(link.waiters.request(reqno, () => link.send(request(reqno))), {
       onFailure: (e) => Effect.fail(fault(op, e._tag === "NotConnected" ? "connection closed" : e.message)),
       onSuccess: (answer) =>
         answer._tag === expect
