@@ -27,6 +27,11 @@ export interface LoadResult {
   readonly p50_us: number
   readonly p99_us: number
   readonly p999_us: number
+  /** The longest call, exactly. */
+  readonly max_us: number
+  readonly over_1ms: number
+  readonly over_5ms: number
+  readonly over_10ms: number
   readonly errors: number
   readonly refusals: number
   readonly failed_clients: number
@@ -101,6 +106,21 @@ export const serverStats = async <S>(server: ReadyProcess): Promise<S> => {
   const line = server.nextLine("STATS ")
   server.child.kill("SIGUSR2")
   return JSON.parse((await line).slice("STATS ".length)) as S
+}
+
+/** What bench/gc-probe.ts saw since its last line (the server must run with `--import bench/gc-probe.ts`). */
+export interface GcFigures {
+  /** By kind: scavenge, markCompact, incrementalMarking, weakCallbacks. */
+  readonly kinds: Readonly<Record<string, { readonly count: number; readonly longestMs: number; readonly totalMs: number }>>
+  /** Pauses over 1 ms, of any kind. */
+  readonly over1ms: number
+}
+
+/** The GC line of a server preloaded with bench/gc-probe.ts (SIGURG); starts the next window. */
+export const serverGc = async (server: ReadyProcess): Promise<GcFigures> => {
+  const line = server.nextLine("GC ")
+  server.child.kill("SIGURG")
+  return JSON.parse((await line).slice("GC ".length)) as GcFigures
 }
 
 /** SIGTERM, then waits for the exit. */
