@@ -30,7 +30,7 @@ import type * as Net from "node:net"
 import { makeRemoteMemory, type RemoteLink } from "./RemoteMemory.ts"
 import type { ConnectionFigures, ServerState } from "./ServerState.ts"
 import { syscallSpan } from "./ServerObserver.ts"
-import { makeSocketReader } from "./SocketReader.ts"
+import { FrameReader, type FrameSink } from "./FrameReader.ts"
 import { BadAnswer, makeWaiters, type Waiters } from "./Waiters.ts"
 import type { Job } from "./WorkerPool.ts"
 
@@ -56,7 +56,10 @@ const settle = (list: Array<() => void> | undefined) => {
   if (list !== undefined) for (const f of list) f()
 }
 
-class Connection implements RemoteLink, ConnectionFigures {
+/** Queued answers up to this many bytes leave as one buffer; beyond, as they are, in one writev. */
+const COALESCE_MAX = 16 * 1024
+
+class Connection implements RemoteLink, ConnectionFigures, FrameSink {
   readonly socket: Net.Socket
   readonly server: ServerState
   readonly waiters: Waiters = makeWaiters()
@@ -80,6 +83,10 @@ class Connection implements RemoteLink, ConnectionFigures {
   drainWaiters: Set<() => void> | undefined = undefined
   /** Closes a connection that has not handshaken in time; gone once it has. */
   handshakeTimer: Fiber.Fiber<void> | undefined = undefined
+  /** Frames queued while a batch of requests is handled, and their bytes. */
+  private out: Array<Uint8Array> = []
+  private outBytes = 0
+  private batching = 0
 
   constructor(socket: Net.Socket, server: ServerState) {
     this.socket = socket
@@ -120,6 +127,11 @@ class Connection implements RemoteLink, ConnectionFigures {
     this.socket.destroy()
   }
 
+  /** Bytes queued here or in the socket, not yet handed to the OS. */
+  private queuedBytes(): number {
+    return this.socket.writableLength + this.outBytes
+  }
+
   /** Queues one frame (its pieces back to back: frames never interleave). */
   send(frame: Frame): boolean {
     const socket = this.socket
@@ -135,20 +147,50 @@ class Connection implements RemoteLink, ConnectionFigures {
     // checked before queueing, so the bound is never passed (one frame
     // always fits an empty queue, whatever the bound)
     const max = this.server.options.maxUnsentBytes
-    const unsent = socket.writableLength
+    const unsent = this.queuedBytes()
     if (unsent > 0 && unsent + length > max) {
       this.drop(`client does not read: ${unsent} bytes unsent, the limit is ${max}`)
       return false
     }
-    if (chunks.length === 1) {
-      socket.write(chunks[0]!)
-    } else {
-      // the pieces leave in one writev, and nothing can come between them
-      socket.cork()
-      for (const c of chunks) socket.write(c)
-      socket.uncork()
-    }
+    for (const c of chunks) this.out.push(c)
+    this.outBytes += length
+    if (this.batching === 0) this.flush()
     return true
+  }
+
+  beginBatch(): void {
+    this.batching++
+  }
+
+  endBatch(): void {
+    if (--this.batching === 0) this.flush()
+  }
+
+  /** Hands the queued frames to the socket: one write for the usual few small ones. */
+  private flush(): void {
+    const out = this.out
+    if (out.length === 0) return
+    const socket = this.socket
+    if (!socket.destroyed && socket.writable) {
+      if (out.length === 1) {
+        socket.write(out[0]!)
+      } else if (this.outBytes <= COALESCE_MAX) {
+        const joined = Buffer.allocUnsafe(this.outBytes)
+        let at = 0
+        for (const c of out) {
+          joined.set(c, at)
+          at += c.byteLength
+        }
+        socket.write(joined)
+      } else {
+        // large payloads (copyout data) are not copied: they leave in one writev
+        socket.cork()
+        for (const c of out) socket.write(c)
+        socket.uncork()
+      }
+    }
+    out.length = 0
+    this.outBytes = 0
   }
 
   /**
@@ -160,7 +202,7 @@ class Connection implements RemoteLink, ConnectionFigures {
     return Effect.suspend(() => {
       if (!this.send(frame)) return Effect.succeed(false)
       // the usual case: the client keeps up, nothing to wait for
-      if (this.socket.writableLength <= this.server.options.writeHighWater) return Effect.succeed(true)
+      if (this.queuedBytes() <= this.server.options.writeHighWater) return Effect.succeed(true)
       return this.paceBacklog()
     })
   }
@@ -171,7 +213,7 @@ class Connection implements RemoteLink, ConnectionFigures {
       const { writeHighWater, writeStallTimeout } = this.server.options
       let backlog = unsentBytes(socket)
       let lastProgress = yield* Clock.currentTimeMillis
-      while (!socket.destroyed && socket.writableLength > writeHighWater) {
+      while (!socket.destroyed && this.queuedBytes() > writeHighWater) {
         yield* this.drained().pipe(Effect.timeoutOption(PACE_POLL))
         const now = yield* Clock.currentTimeMillis
         const left = unsentBytes(socket)
@@ -219,7 +261,12 @@ class Connection implements RemoteLink, ConnectionFigures {
   /** The seeds' shutdown(SHUT_RDWR): flush what was queued, read no more. */
   shutdown(): void {
     this.closing = true
+    this.flush()
     this.socket.destroySoon()
+  }
+
+  stopped(): boolean {
+    return this.closing
   }
 
   // -- jobs (the worker pool) ----------------------------------------------------
@@ -339,6 +386,7 @@ class Connection implements RemoteLink, ConnectionFigures {
       // from here on this connection's lines (and its jobs', forked later) name the client
       Effect.andThen(Effect.annotateLogsScoped(proc.comm === undefined ? { pid: proc.pid } : { pid: proc.pid, comm: proc.comm })),
       Effect.andThen(this.rebindJobs()),
+      Effect.andThen(Effect.suspend(() => this.stopHandshakeTimer())),
       Effect.andThen(Effect.logDebug("handshake complete"))
     )
   }
@@ -442,8 +490,12 @@ class Connection implements RemoteLink, ConnectionFigures {
     })
   }
 
-  /** Answers are handed over and syscalls scheduled at once; the rest returns the effect to run. */
-  onFrame(frame: Frame): Effect.Effect<void, never, Scope.Scope> {
+  /**
+   * Answers are handed over and syscalls scheduled at once (undefined); a
+   * handshake, prefork or exec returns the effect the connection's fiber runs
+   * before the next frame.
+   */
+  onFrame(frame: Frame): Effect.Effect<void, never, Scope.Scope> | undefined {
     switch (frame._tag) {
       case "HandshakeResponse":
       case "SyscallResponse":
@@ -452,10 +504,10 @@ class Connection implements RemoteLink, ConnectionFigures {
       case "AnonmmapResponse":
         // an answer nobody waits for is dropped, as in the seeds
         this.waiters.complete(frame.reqno, frame)
-        return Effect.void
+        return undefined
       case "ErrorFrame":
         this.sendError(frame.reqno, "MALFORMED_REQUEST")
-        return Effect.void
+        return undefined
       default:
         break
     }
@@ -465,12 +517,12 @@ class Connection implements RemoteLink, ConnectionFigures {
       if (frame._tag === "HandshakeFork") return this.fork(frame)
       this.sendError(frame.reqno, "AUTH")
       this.shutdown()
-      return Effect.void
+      return undefined
     }
     switch (frame._tag) {
       case "SyscallRequest":
         this.schedule(frame.reqno, true, this.runSyscall(frame, proc.pid))
-        return Effect.void
+        return undefined
       case "PreforkRequest":
         return this.prefork(frame.reqno, proc)
       case "HandshakeExec":
@@ -479,11 +531,11 @@ class Connection implements RemoteLink, ConnectionFigures {
       case "HandshakeFork":
         this.sendError(frame.reqno, "MALFORMED_REQUEST")
         this.shutdown()
-        return Effect.void
+        return undefined
       default:
         // a server-side request type sent by a client
         this.sendError(frame.reqno, "MALFORMED_REQUEST")
-        return Effect.void
+        return undefined
     }
   }
 
@@ -494,6 +546,8 @@ class Connection implements RemoteLink, ConnectionFigures {
       const { hyp, options } = this.server
       this.state = "dying"
       this.closing = true
+      // answers queued by the batch in progress (a halting reboot's, say) still go out
+      this.flush()
       if (!this.socket.destroyed) this.socket.destroySoon()
       this.waiters.closeAll()
       const proc = this.process
@@ -521,32 +575,18 @@ class Connection implements RemoteLink, ConnectionFigures {
 
   /** Reads and handles frames until the client goes or the connection is closed. */
   serve(): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      const socket = this.socket
-      const reader = makeSocketReader(socket)
+    return Effect.suspend(() => {
+      this.socket.write(this.server.banner)
       const decoder = new FrameDecoder({ maxFrameLength: this.server.options.maxFrameLength })
-      socket.write(this.server.banner)
-      while (!this.closing) {
-        const read = yield* reader.pull
-        if (read._tag === "End") break
-        // the answers of calls that complete at once go out in one write per batch of requests
-        socket.cork()
-        for (const chunk of read.chunks) {
-          for (const item of decoder.push(chunk)) {
-            if (this.closing) break
-            if (Result.isFailure(item)) yield* this.onUndecodable(item)
-            else yield* this.onFrame(item.success)
-            if (this.state !== "new" && this.handshakeTimer !== undefined) {
-              const timer = this.handshakeTimer
-              this.handshakeTimer = undefined
-              yield* Fiber.interrupt(timer)
-            }
-          }
-          if (this.closing) break
-        }
-        socket.uncork()
-      }
+      return new FrameReader(this.socket, decoder, this).run
     })
+  }
+
+  /** The handshake is done: the timer that would close the connection goes. */
+  private stopHandshakeTimer(): Effect.Effect<void> {
+    const timer = this.handshakeTimer
+    this.handshakeTimer = undefined
+    return timer === undefined ? Effect.void : Fiber.interrupt(timer)
   }
 }
 
