@@ -9,7 +9,7 @@
  * fields, not some eighty closures and their contexts (the benchmark holds
  * 10,000 idle clients under 16 KiB each).
  */
-import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Result, type Scope } from "effect"
+import { Clock, Duration, Effect, Fiber, FiberSet, Result, type Scope } from "effect"
 import { type LwpHandle, type ProcessHandle, type UserMemoryService, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -29,10 +29,9 @@ import {
 import type * as Net from "node:net"
 import { makeRemoteMemory, type RemoteLink } from "./RemoteMemory.ts"
 import type { ConnectionFigures, ServerState } from "./ServerState.ts"
-import { syscallSpan } from "./ServerObserver.ts"
 import { FrameReader, type FrameSink } from "./FrameReader.ts"
 import { BadAnswer, makeWaiters, type Waiters } from "./Waiters.ts"
-import type { Job } from "./WorkerPool.ts"
+import { SyscallJob, type SyscallOwner } from "./SyscallJob.ts"
 
 type ConnState = "new" | "running" | "dying"
 
@@ -59,7 +58,7 @@ const settle = (list: Array<() => void> | undefined) => {
 /** Queued answers up to this many bytes leave as one buffer; beyond, as they are, in one writev. */
 const COALESCE_MAX = 16 * 1024
 
-class Connection implements RemoteLink, ConnectionFigures, FrameSink {
+class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwner {
   readonly socket: Net.Socket
   readonly server: ServerState
   readonly waiters: Waiters = makeWaiters()
@@ -83,6 +82,8 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink {
   drainWaiters: Set<() => void> | undefined = undefined
   /** Closes a connection that has not handshaken in time; gone once it has. */
   handshakeTimer: Fiber.Fiber<void> | undefined = undefined
+  /** Syscalls in flight, each at its own slot (SyscallJob). */
+  readonly calls: Array<SyscallJob> = []
   /** Frames queued while a batch of requests is handled, and their bytes. */
   private out: Array<Uint8Array> = []
   private outBytes = 0
@@ -107,6 +108,10 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink {
 
   isBound(): boolean {
     return this.process !== undefined
+  }
+
+  get dying(): boolean {
+    return this.state === "dying"
   }
 
   // -- writing (RemoteLink) ------------------------------------------------------
@@ -300,67 +305,45 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink {
     })
   }
 
-  /** The seeds' schedulework: queue a job, or answer TRYAGAIN when the queue is full. */
-  schedule(reqno: bigint, syscall: boolean, work: Effect.Effect<void, never, UserMemory>): void {
+  /** The seeds' schedulework for a syscall: queue it, or answer TRYAGAIN when the queue is full. */
+  startSyscall(frame: SyscallRequest, pid: number): void {
     // the per-client cap: one client cannot take the whole pool and queue
-    if (syscall && this.inflightSyscalls >= this.server.options.maxInflightSyscalls) {
-      return this.sendError(reqno, "TRYAGAIN")
+    if (this.inflightSyscalls >= this.server.options.maxInflightSyscalls) {
+      return this.sendError(frame.reqno, "TRYAGAIN")
     }
     this.inflightJobs++
-    if (syscall) this.inflightSyscalls++
-    const job: Job = {
-      start: (done) => {
-        if (this.state === "dying") {
-          this.jobEnded(syscall)
-          return done()
-        }
-        this.runJob!(work).addObserver(() => {
-          this.jobEnded(syscall)
-          done()
-        })
-      }
-    }
-    // an exec has already ordered its lwps out and there is one per
-    // connection at most: it is never refused, or the process would stay
-    // half-exec'd
-    if (!this.server.pool.submit(job, { bypassBound: !syscall })) {
-      this.jobEnded(syscall)
-      this.sendError(reqno, "TRYAGAIN")
+    this.inflightSyscalls++
+    if (!this.server.pool.submit(new SyscallJob(this, frame, pid))) {
+      this.jobEnded(true)
+      this.sendError(frame.reqno, "TRYAGAIN")
     }
   }
 
-  /** The seeds' serv_handlesyscall. */
-  runSyscall(frame: SyscallRequest, pid: number): Effect.Effect<void, never, UserMemory> {
-    const { hyp, options, unanswered, counters } = this.server
-    return Effect.matchEffect(hyp.newLwp(pid), {
-      onFailure: (e) =>
-        Effect.sync(() => {
-          this.send({ _tag: "SyscallResponse", reqno: frame.reqno, error: e.errno, retval0: -1n, retval1: 0n })
-        }),
-      onSuccess: (handle) => {
-        unanswered.set(handle, [])
-        const startedAt = options.observer === undefined ? 0 : performance.now()
-        const call = hyp.syscall(handle, frame.sysnum, frame.args)
-        return (options.traceSyscalls ? syscallSpan(call, frame.sysnum, pid) : call).pipe(
-          Effect.onExit((exit) =>
-            Effect.andThen(
-              hyp.releaseLwp(handle),
-              Effect.sync(() => {
-                if (Exit.isSuccess(exit)) {
-                  counters.syscalls++
-                  options.observer?.syscallAnswered(frame.sysnum, exit.value.error, startedAt)
-                  this.send({ _tag: "SyscallResponse", reqno: frame.reqno, ...exit.value })
-                }
-                // answered or interrupted, whoever waits for this answer (halt) goes on
-                const waiting = unanswered.get(handle)
-                unanswered.delete(handle)
-                settle(waiting)
-              })
-            )
-          )
-        )
+  /**
+   * An exec's completion as a job. It has already ordered its lwps out and
+   * there is one per connection at most: it is never refused, or the
+   * process would stay half-exec'd.
+   */
+  scheduleExec(work: Effect.Effect<void, never, UserMemory>): void {
+    this.inflightJobs++
+    this.server.pool.submit({
+      start: (done) => {
+        if (this.state === "dying") {
+          this.jobEnded(false)
+          return done()
+        }
+        this.runJob!(work).addObserver(() => {
+          this.jobEnded(false)
+          done()
+        })
       }
-    })
+    }, { bypassBound: true })
+  }
+
+  /** The call in flight in `lwp`, if this connection has it. */
+  callIn(lwp: LwpHandle): SyscallJob | undefined {
+    for (const call of this.calls) if (call.handle === lwp) return call
+    return undefined
   }
 
   /** The seeds' serv_handleexec: runs once every other lwp has left the kernel. */
@@ -458,7 +441,7 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink {
       yield* this.rebindJobs()
       // start draining now; the job waits for the drain to finish
       yield* this.server.hyp.lwpExit(proc)
-      this.schedule(frame.reqno, false, this.finishExec(frame, proc))
+      this.scheduleExec(this.finishExec(frame, proc))
     })
   }
 
@@ -521,7 +504,7 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink {
     }
     switch (frame._tag) {
       case "SyscallRequest":
-        this.schedule(frame.reqno, true, this.runSyscall(frame, proc.pid))
+        this.startSyscall(frame, proc.pid)
         return undefined
       case "PreforkRequest":
         return this.prefork(frame.reqno, proc)
@@ -617,10 +600,16 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
     )
   }).pipe(Effect.scoped)
 
-/** Exposed for the halt sequence: wait until this lwp's answer is out. */
+/** Exposed for the halt sequence: wait until this lwp's answer is out (queued to its client). */
 export const whenAnswered = (server: ServerState, lwp: LwpHandle | undefined): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
-    const waiting = lwp === undefined ? undefined : server.unanswered.get(lwp)
-    if (waiting === undefined) return resume(Effect.void)
-    waiting.push(() => resume(Effect.void))
+    let call: SyscallJob | undefined
+    if (lwp !== undefined) {
+      for (const conn of server.connections) {
+        call = (conn as Connection).callIn(lwp)
+        if (call !== undefined) break
+      }
+    }
+    if (call === undefined) return resume(Effect.void)
+    call.whenAnswered(() => resume(Effect.void))
   })
