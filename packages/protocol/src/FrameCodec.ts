@@ -17,7 +17,7 @@ import {
   joinChunks,
   kindOf
 } from "./FrameLayout.ts"
-import { Header, readHeaderFields } from "./Header.ts"
+import { Header, readFrameLength, readHeaderFields, readKindFields } from "./Header.ts"
 
 /**
  * A frame that could not be decoded. `field` names the part of the layout
@@ -164,12 +164,21 @@ const toDecodeError = <A>(
 ): Result.Result<A, FrameDecodeError> =>
   Result.mapError(result, (e) => new FrameDecodeError({ ...describeIssue(e.issue), header, fatal: false }))
 
+const kind = { class: 0, type: 0, arg: 0 }
+
 /** Decodes one whole frame (exactly `len` bytes). */
 export const decodeFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecodeError> => {
+  let tag: FrameTag | undefined
+  if (bytes.byteLength >= HEADER_SIZE && readFrameLength(bytes) === bytes.byteLength) {
+    readKindFields(bytes, kind)
+    const k = kindOf(kind)
+    if (typeof k === "string") tag = k
+  }
+  const decoded = (tag !== undefined ? memberCodecs.get(tag)!.decode : decodeBytes)(bytes)
+  if (Result.isSuccess(decoded)) return decoded as Result.Result<Frame, never>
+  // the header, for the error only: a server answers the frame's reqno
   const header = bytes.byteLength >= HEADER_SIZE ? readHeaderFields(bytes) : undefined
-  const tag = header !== undefined && header.len === BigInt(bytes.byteLength) ? kindOf(header) : undefined
-  const decode = typeof tag === "string" ? memberCodecs.get(tag)!.decode : decodeBytes
-  const result = toDecodeError(decode(bytes), header)
+  const result = toDecodeError(decoded, header)
   // a whole frame whose len is unusable cannot be skipped either
   return Result.isFailure(result) && result.failure.field === "len"
     ? Result.fail(new FrameDecodeError({ field: "len", message: result.failure.message, header, fatal: true }))

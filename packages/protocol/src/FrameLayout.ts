@@ -17,7 +17,7 @@ import {
 } from "./Constants.ts"
 import { type ErrorCode, FrameClasses, FrameTypes, HandshakeKinds } from "./Enums.ts"
 import type { Frame, FrameOf, FrameTag } from "./Frame.ts"
-import type { Header } from "./Header.ts"
+import type { Header, KindFields } from "./Header.ts"
 
 /** A decoding problem, located at one field of the frame. */
 export interface FieldIssue {
@@ -281,7 +281,7 @@ const responseByType: ReadonlyArray<FrameTag | undefined> = [
 const handshakeByKind: ReadonlyArray<FrameTag | undefined> = ["HandshakeGuest", undefined, "HandshakeFork", "HandshakeExec"]
 
 /** Which message kind a header announces. */
-export const kindOf = (h: Header): FrameTag | FieldIssue => {
+export const kindOf = (h: KindFields): FrameTag | FieldIssue => {
   switch (h.class) {
     case FrameClasses.REQ: {
       if (h.type === FrameTypes.HANDSHAKE) {
