@@ -172,7 +172,7 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwn
   }
 
   /** Hands the queued frames to the socket: one write for the usual few small ones. */
-  private flush(): void {
+  flush(): void {
     const out = this.out
     if (out.length === 0) return
     const socket = this.socket
@@ -348,14 +348,7 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwn
 
   /** The seeds' serv_handleexec: runs once every other lwp has left the kernel. */
   finishExec(frame: HandshakeExec, proc: ProcessHandle): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      yield* this.whenDrained("syscalls")
-      if (this.state === "dying") return
-      yield* this.server.hyp.execNotify(proc, frame.comm)
-      this.inExec = false
-      this.server.counters.handshakes.exec++
-      this.send({ _tag: "HandshakeResponse", reqno: frame.reqno, error: 0 })
-    })
+    return finishExecBody.call(this, frame, proc)
   }
 
   // -- handshakes ------------------------------------------------------------------
@@ -375,102 +368,25 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwn
   }
 
   guest(frame: HandshakeGuest): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      const proc = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "clear", comm: frame.comm }))
-      if (Result.isFailure(proc)) {
-        yield* Effect.logWarning(`guest handshake: rfork failed: ${proc.failure.message}`)
-        this.sendError(frame.reqno, "RFORK_FAILED")
-        return this.shutdown()
-      }
-      this.server.counters.handshakes.guest++
-      yield* this.becomeRunning(proc.success, frame.reqno)
-    })
+    return guestBody.call(this, frame)
   }
 
   fork(frame: HandshakeFork): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      const { hyp, preforks, counters } = this.server
-      const preforked = yield* preforks.claim(frame.cookie)
-      if (preforked === undefined) {
-        this.sendError(frame.reqno, "INVALID_PREFORK")
-        return this.shutdown()
-      }
-      if (frame.cancel !== 0) {
-        yield* hyp.releaseProcess(preforked)
-        return this.shutdown()
-      }
-      // as in the seeds: fork once more so the child is bound to this
-      // connection, sharing the prefork's descriptor table, then let the
-      // prefork go
-      const child = yield* Effect.result(hyp.rfork({ client: this.memory, mode: "share", parent: preforked }))
-      yield* hyp.releaseProcess(preforked)
-      if (Result.isFailure(child)) {
-        this.sendError(frame.reqno, "RFORK_FAILED")
-        return this.shutdown()
-      }
-      counters.handshakes.fork++
-      yield* this.becomeRunning(child.success, frame.reqno)
-    })
+    return forkBody.call(this, frame)
   }
 
   prefork(reqno: bigint, proc: ProcessHandle): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      if (this.inExec) {
-        this.sendError(reqno, "INEXEC")
-        return this.shutdown()
-      }
-      const child = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "copy", parent: proc }))
-      if (Result.isFailure(child)) {
-        this.sendError(reqno, "RFORK_FAILED")
-        return
-      }
-      const cookie = yield* this.server.preforks.add(child.success)
-      this.server.counters.handshakes.prefork++
-      this.send({ _tag: "PreforkResponse", reqno, cookie })
-    })
+    return preforkBody.call(this, reqno, proc)
   }
 
   exec(frame: HandshakeExec, proc: ProcessHandle): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      if (this.inExec) {
-        this.sendError(frame.reqno, "INEXEC")
-        return this.shutdown()
-      }
-      this.inExec = true
-      yield* Effect.annotateLogsScoped({ comm: frame.comm })
-      yield* this.rebindJobs()
-      // start draining now; the job waits for the drain to finish
-      yield* this.server.hyp.lwpExit(proc)
-      this.scheduleExec(this.finishExec(frame, proc))
-    })
+    return execBody.call(this, frame, proc)
   }
 
   // -- dispatch (the seeds' handlereq / kickwaiter) ---------------------------------
 
   onUndecodable(item: DecodedFrame & { readonly _tag: "Failure" }): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      const e = item.failure
-      this.server.counters.protocolErrors++
-      this.server.options.observer?.undecodableFrame(e.field)
-      yield* Effect.logWarning(`protocol error at ${e.field}: ${e.message}`)
-      const h = e.header
-      if (e.fatal || h === undefined) {
-        this.closing = true
-        return
-      }
-      if (h.class === FrameClasses.RESP) {
-        this.waiters.fail(h.reqno, new BadAnswer({ message: e.message }))
-        return
-      }
-      if (h.class !== FrameClasses.REQ) return this.sendError(h.reqno, "MALFORMED_REQUEST")
-      if (this.state === "new") {
-        const badFork = h.type === FrameTypes.HANDSHAKE && h.arg === HandshakeKinds.FORK
-        this.sendError(h.reqno, badFork ? "MALFORMED_REQUEST" : "AUTH")
-        return this.shutdown()
-      }
-      this.sendError(h.reqno, "MALFORMED_REQUEST")
-      if (h.type === FrameTypes.HANDSHAKE) this.shutdown()
-    })
+    return onUndecodableBody.call(this, item)
   }
 
   /**
@@ -525,33 +441,7 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwn
   // -- cleanup (serv_handledisco + spcrelease) ----------------------------------------
 
   cleanup(jobs: FiberSet.FiberSet<void>): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      const { hyp, options } = this.server
-      this.state = "dying"
-      this.closing = true
-      // answers queued by the batch in progress (a halting reboot's, say) still go out
-      this.flush()
-      if (!this.socket.destroyed) this.socket.destroySoon()
-      this.waiters.closeAll()
-      const proc = this.process
-      if (proc !== undefined) {
-        yield* hyp.lwpExit(proc)
-        const stopping = this.server.stopping
-        const grace = stopping ? Duration.zero : options.disconnectGrace
-        const drainedInTime = yield* this.whenDrained("jobs").pipe(Effect.timeoutOption(grace))
-        if (drainedInTime._tag === "None") {
-          yield* Effect.logWarning(
-            `${this.inflightJobs} syscalls still in the kernel ${
-              stopping ? "at shutdown" : `${Duration.format(grace)} after disconnect`
-            }; interrupting them`
-          )
-        }
-      }
-      yield* FiberSet.clear(jobs)
-      if (proc !== undefined) yield* hyp.releaseProcess(proc)
-      if (this.dropReason !== undefined) yield* Effect.logWarning(`client dropped: ${this.dropReason}`)
-      yield* Effect.logDebug("disconnected")
-    }).pipe(Effect.ensuring(Effect.sync(() => this.server.connections.delete(this))))
+    return cleanupBody.call(this, jobs).pipe(Effect.ensuring(Effect.sync(() => this.server.connections.delete(this))))
   }
 
   // -- the read loop ---------------------------------------------------------------------
@@ -573,8 +463,135 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwn
   }
 }
 
-export const serveConnection = (socket: Net.Socket, server: ServerState, id: number) =>
-  Effect.gen(function*() {
+// Handshake, exec and cleanup bodies: generator functions made once
+// (Effect.fnUntraced), called with the connection as `this`, not an
+// Effect.gen closure per connection.
+
+const finishExecBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeExec, proc: ProcessHandle) {
+  yield* this.whenDrained("syscalls")
+  if (this.state === "dying") return
+  yield* this.server.hyp.execNotify(proc, frame.comm)
+  this.inExec = false
+  this.server.counters.handshakes.exec++
+  this.send({ _tag: "HandshakeResponse", reqno: frame.reqno, error: 0 })
+})
+
+const guestBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeGuest) {
+  const proc = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "clear", comm: frame.comm }))
+  if (Result.isFailure(proc)) {
+    yield* Effect.logWarning(`guest handshake: rfork failed: ${proc.failure.message}`)
+    this.sendError(frame.reqno, "RFORK_FAILED")
+    return this.shutdown()
+  }
+  this.server.counters.handshakes.guest++
+  yield* this.becomeRunning(proc.success, frame.reqno)
+})
+
+const forkBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeFork) {
+  const { hyp, preforks, counters } = this.server
+  const preforked = yield* preforks.claim(frame.cookie)
+  if (preforked === undefined) {
+    this.sendError(frame.reqno, "INVALID_PREFORK")
+    return this.shutdown()
+  }
+  if (frame.cancel !== 0) {
+    yield* hyp.releaseProcess(preforked)
+    return this.shutdown()
+  }
+  // as in the seeds: fork once more so the child is bound to this
+  // connection, sharing the prefork's descriptor table, then let the
+  // prefork go
+  const child = yield* Effect.result(hyp.rfork({ client: this.memory, mode: "share", parent: preforked }))
+  yield* hyp.releaseProcess(preforked)
+  if (Result.isFailure(child)) {
+    this.sendError(frame.reqno, "RFORK_FAILED")
+    return this.shutdown()
+  }
+  counters.handshakes.fork++
+  yield* this.becomeRunning(child.success, frame.reqno)
+})
+
+const preforkBody = Effect.fnUntraced(function*(this: Connection, reqno: bigint, proc: ProcessHandle) {
+  if (this.inExec) {
+    this.sendError(reqno, "INEXEC")
+    return this.shutdown()
+  }
+  const child = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "copy", parent: proc }))
+  if (Result.isFailure(child)) {
+    this.sendError(reqno, "RFORK_FAILED")
+    return
+  }
+  const cookie = yield* this.server.preforks.add(child.success)
+  this.server.counters.handshakes.prefork++
+  this.send({ _tag: "PreforkResponse", reqno, cookie })
+})
+
+const execBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeExec, proc: ProcessHandle) {
+  if (this.inExec) {
+    this.sendError(frame.reqno, "INEXEC")
+    return this.shutdown()
+  }
+  this.inExec = true
+  yield* Effect.annotateLogsScoped({ comm: frame.comm })
+  yield* this.rebindJobs()
+  // start draining now; the job waits for the drain to finish
+  yield* this.server.hyp.lwpExit(proc)
+  this.scheduleExec(this.finishExec(frame, proc))
+})
+
+const onUndecodableBody = Effect.fnUntraced(function*(this: Connection, item: DecodedFrame & { readonly _tag: "Failure" }) {
+  const e = item.failure
+  this.server.counters.protocolErrors++
+  this.server.options.observer?.undecodableFrame(e.field)
+  yield* Effect.logWarning(`protocol error at ${e.field}: ${e.message}`)
+  const h = e.header
+  if (e.fatal || h === undefined) {
+    this.closing = true
+    return
+  }
+  if (h.class === FrameClasses.RESP) {
+    this.waiters.fail(h.reqno, new BadAnswer({ message: e.message }))
+    return
+  }
+  if (h.class !== FrameClasses.REQ) return this.sendError(h.reqno, "MALFORMED_REQUEST")
+  if (this.state === "new") {
+    const badFork = h.type === FrameTypes.HANDSHAKE && h.arg === HandshakeKinds.FORK
+    this.sendError(h.reqno, badFork ? "MALFORMED_REQUEST" : "AUTH")
+    return this.shutdown()
+  }
+  this.sendError(h.reqno, "MALFORMED_REQUEST")
+  if (h.type === FrameTypes.HANDSHAKE) this.shutdown()
+})
+
+const cleanupBody = Effect.fnUntraced(function*(this: Connection, jobs: FiberSet.FiberSet<void>) {
+  const { hyp, options } = this.server
+  this.state = "dying"
+  this.closing = true
+  // answers queued by the batch in progress (a halting reboot's, say) still go out
+  this.flush()
+  if (!this.socket.destroyed) this.socket.destroySoon()
+  this.waiters.closeAll()
+  const proc = this.process
+  if (proc !== undefined) {
+    yield* hyp.lwpExit(proc)
+    const stopping = this.server.stopping
+    const grace = stopping ? Duration.zero : options.disconnectGrace
+    const drainedInTime = yield* this.whenDrained("jobs").pipe(Effect.timeoutOption(grace))
+    if (drainedInTime._tag === "None") {
+      yield* Effect.logWarning(
+        `${this.inflightJobs} syscalls still in the kernel ${
+          stopping ? "at shutdown" : `${Duration.format(grace)} after disconnect`
+        }; interrupting them`
+      )
+    }
+  }
+  yield* FiberSet.clear(jobs)
+  if (proc !== undefined) yield* hyp.releaseProcess(proc)
+  if (this.dropReason !== undefined) yield* Effect.logWarning(`client dropped: ${this.dropReason}`)
+  yield* Effect.logDebug("disconnected")
+})
+
+const serveBody = Effect.fnUntraced(function*(socket: Net.Socket, server: ServerState, id: number) {
     const jobs = yield* FiberSet.make<void>()
     const conn = new Connection(socket, server)
     server.connections.add(conn)
@@ -598,7 +615,10 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       Effect.ensuring(Effect.suspend(() => conn.cleanup(jobs))),
       Effect.annotateLogs({ connection: id })
     )
-  }).pipe(Effect.scoped)
+  })
+
+export const serveConnection = (socket: Net.Socket, server: ServerState, id: number) =>
+  Effect.scoped(serveBody(socket, server, id))
 
 /** Exposed for the halt sequence: wait until this lwp's answer is out (queued to its client). */
 export const whenAnswered = (server: ServerState, lwp: LwpHandle | undefined): Effect.Effect<void> =>
