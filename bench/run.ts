@@ -11,7 +11,10 @@
  * floor on unix sockets, runs every mode at 1x1, 4x1 and 32x8 clients x
  * threads against both (floor first, then ours, cell by cell; each cell
  * reports p50 / p99 / p99.9, the longest call and the calls over 1, 5 and
- * 10 ms), then the tail runs (getpid and sysctl 1x1 for T seconds, each on
+ * 10 ms), then getpid, write4k and sysctl 1x1 again with the load
+ * generator and the server pinned to one CPU (taskset, where it exists: on
+ * a small VM a 1x1 round trip depends mostly on where the scheduler puts
+ * the two processes), then the tail runs (getpid and sysctl 1x1 for T seconds, each on
  * a fresh server preloaded with bench/gc-probe.ts: the same figures plus
  * the server's GC pauses and its heap after a full collection before and
  * after), the signal-wait scenario for T seconds (the longest call made
@@ -30,11 +33,13 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import {
+  canPin,
   gcc,
   type GcFigures,
   type LoadResult,
   loadgen as runLoadgen,
   log,
+  pin,
   type ReadyProcess,
   root,
   run,
@@ -141,8 +146,8 @@ gcc(bin("sigwait"), "interop/c/sigwait.c")
 
 const children: Array<ChildProcess> = []
 
-const loadgen = (url: string, mode: string, clients: number, threads: number, secs: number) =>
-  runLoadgen(bin("loadgen"), url, mode, clients, threads, secs)
+const loadgen = (url: string, mode: string, clients: number, threads: number, secs: number, cpu?: number) =>
+  runLoadgen(bin("loadgen"), url, mode, clients, threads, secs, cpu)
 
 const cleanup = () => {
   for (const c of children) {
@@ -213,6 +218,35 @@ const main = async () => {
           fmt(f.ops_per_s, 0)
         } ops/s p50 ${f.p50_us} us`
       )
+    }
+  }
+
+  // ---- 1x1 on one CPU ---------------------------------------------------------------
+  // A 1x1 round trip on a 2-vCPU VM depends mostly on where the scheduler
+  // puts the two processes: on one CPU a wakeup is a context switch, across
+  // CPUs it is an interrupt to a halted vCPU (tens of us). Unpinned runs
+  // land either way, so these cells are also run with the load generator
+  // and the server (ours or the floor) pinned to CPU 0: what is left is the
+  // CPU each side spends per call.
+  const pinned: Array<Cell> = []
+  if (canPin() && cpus().length > 1) {
+    const all = `0-${cpus().length - 1}`
+    for (const mode of ["getpid", "write4k", "sysctl"] as const) {
+      pin(floor.pid ?? 0, "0")
+      const f = await loadgen(floorUrl, mode, 1, 1, seconds, 0)
+      pin(floor.pid ?? 0, all)
+      pin(serverPid, "0")
+      const s = await loadgen(serverUrl, mode, 1, 1, seconds, 0)
+      pin(serverPid, all)
+      pinned.push({
+        mode,
+        clients: 1,
+        threads: 1,
+        floor: f,
+        server: s,
+        ratio: { throughput: ratio(s.ops_per_s, f.ops_per_s), p50: ratio(s.p50_us, f.p50_us), p99: ratio(s.p99_us, f.p99_us) }
+      })
+      log(`bench: pinned ${mode} 1x1: server ${fmt(s.ops_per_s, 0)} ops/s p50 ${s.p50_us} us, floor ${fmt(f.ops_per_s, 0)} ops/s p50 ${f.p50_us} us`)
     }
   }
 
@@ -477,7 +511,7 @@ const main = async () => {
   mkdirSync(join(root, "bench-results"), { recursive: true })
   writeFileSync(
     join(root, "bench-results/latest.json"),
-    `${JSON.stringify({ meta, cells, tails, signalWait, scale, stuck, targets }, null, 2)}\n`
+    `${JSON.stringify({ meta, cells, pinned, tails, signalWait, scale, stuck, targets }, null, 2)}\n`
   )
 
   const lines: Array<string> = []
@@ -510,6 +544,18 @@ const main = async () => {
         over(c.server)
       }; ${over(c.floor)} | ${c.server.errors} / ${c.floor.errors} | ${notes} |`
     )
+  }
+  if (pinned.length > 0) {
+    lines.push("")
+    lines.push("| 1x1 on CPU 0 (both sides pinned) | ops/s (ours / floor) | ratio | p50 us (ours / floor) | ratio | p99.9 us (ours / floor) | max us (ours / floor) |")
+    lines.push("| --- | --- | --- | --- | --- | --- | --- |")
+    for (const c of pinned) {
+      lines.push(
+        `| ${c.mode} | ${fmt(c.server.ops_per_s, 0)} / ${fmt(c.floor.ops_per_s, 0)} | ${fmt(c.ratio.throughput, 2)} | ${fmt(c.server.p50_us)} / ${
+          fmt(c.floor.p50_us)
+        } | ${fmt(c.ratio.p50, 2)} | ${fmt(c.server.p999_us)} / ${fmt(c.floor.p999_us)} | ${fmt(c.server.max_us, 0)} / ${fmt(c.floor.max_us, 0)} |`
+      )
+    }
   }
   if (tails.length > 0) {
     lines.push("")

@@ -52,11 +52,39 @@ export const run = (cmd: string, args: Array<string>, env: Record<string, string
     })
   })
 
-/** The load generator `bin` against `url`: its JSON result line. */
-export const loadgen = async (bin: string, url: string, mode: string, clients: number, threads: number, secs: number) => {
-  const out = await run(bin, [mode, String(clients), String(threads), String(secs)], { RUMP_SERVER: url }, (secs + 120) * 1000)
+/**
+ * The load generator `bin` against `url`: its JSON result line. `cpu`
+ * pins it to that CPU (taskset).
+ */
+export const loadgen = async (
+  bin: string,
+  url: string,
+  mode: string,
+  clients: number,
+  threads: number,
+  secs: number,
+  cpu?: number
+) => {
+  const args = [mode, String(clients), String(threads), String(secs)]
+  const out = cpu === undefined
+    ? await run(bin, args, { RUMP_SERVER: url }, (secs + 120) * 1000)
+    : await run("taskset", ["-c", String(cpu), bin, ...args], { RUMP_SERVER: url }, (secs + 120) * 1000)
   return JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult
 }
+
+/** Whether `taskset` (util-linux) can pin processes here. */
+export const canPin = (): boolean => {
+  try {
+    execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Pins every thread of process `pid` to `cpus` (a taskset list such as "0" or "0-1"). */
+export const pin = (pid: number, cpus: string) =>
+  execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
 
 /** A started process and each line it writes to stdout after READY. */
 export interface ReadyProcess {
