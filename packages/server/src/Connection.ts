@@ -9,7 +9,7 @@
  * fields, not some eighty closures and their contexts (the benchmark holds
  * 10,000 idle clients under 16 KiB each).
  */
-import { Clock, Duration, Effect, Fiber, FiberSet, Result, type Scope } from "effect"
+import { Clock, Context, Duration, Effect, Fiber, FiberSet, Result, type Scope } from "effect"
 import { type LwpHandle, type ProcessHandle, type UserMemoryService, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -67,6 +67,12 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwn
   /** Forks a job into this connection's FiberSet (set by serveConnection, renewed after handshakes). */
   runJob: JobRunner | undefined = undefined
   jobRuntime: Effect.Effect<JobRunner> | undefined = undefined
+  /**
+   * Forks a syscall's fiber with this connection's context and memory. Not
+   * into the FiberSet: a call is in `calls` already, and cleanup interrupts
+   * what is there, so no set is grown and shrunk on every syscall.
+   */
+  runCall: JobRunner | undefined = undefined
 
   state: ConnState = "new"
   process: ProcessHandle | undefined = undefined
@@ -300,8 +306,9 @@ class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwn
 
   /** Takes the job runtime again, so jobs forked from now on log with the current annotations. */
   rebindJobs(): Effect.Effect<void> {
-    return Effect.map(this.jobRuntime!, (run) => {
+    return Effect.map(Effect.zip(this.jobRuntime!, Effect.context<never>()), ([run, context]) => {
       this.runJob = run
+      this.runCall = Effect.runForkWith(Context.add(context, UserMemory, this.memory))
     })
   }
 
@@ -586,6 +593,8 @@ const cleanupBody = Effect.fnUntraced(function*(this: Connection, jobs: FiberSet
     }
   }
   yield* FiberSet.clear(jobs)
+  // the syscalls still in the kernel past the grace (a disconnect interrupts whatever waits on the client)
+  yield* Fiber.interruptAll(this.calls.flatMap((call) => call.fiber === undefined ? [] : [call.fiber]))
   if (proc !== undefined) yield* hyp.releaseProcess(proc)
   if (this.dropReason !== undefined) yield* Effect.logWarning(`client dropped: ${this.dropReason}`)
   yield* Effect.logDebug("disconnected")

@@ -16,8 +16,8 @@ import type { Job } from "./WorkerPool.ts"
 export interface SyscallOwner {
   readonly server: ServerState
   readonly dying: boolean
-  /** Forks the call's fiber into the connection's FiberSet (the connection's UserMemory provided). */
-  readonly runJob: ((effect: Effect.Effect<void, never, UserMemory>) => Fiber.Fiber<void>) | undefined
+  /** Forks the call's fiber (the connection's context and UserMemory provided). */
+  readonly runCall: ((effect: Effect.Effect<void, never, UserMemory>) => Fiber.Fiber<void>) | undefined
   readonly send: (frame: Frame) => boolean
   readonly jobEnded: (syscall: boolean) => void
   /** The calls in flight, each at its `slot`. */
@@ -34,6 +34,8 @@ export class SyscallJob implements Job {
   private readonly pid: number
   /** The lwp the call runs in, once it has one. */
   handle: LwpHandle | undefined = undefined
+  /** The call's fiber while it runs (cleanup interrupts it past the grace). */
+  fiber: Fiber.Fiber<void> | undefined = undefined
   /** Its index in owner.calls while it runs; -1 otherwise. */
   private slot = -1
   /** Who waits for this call's answer to be queued (the halt after a reboot). */
@@ -56,7 +58,10 @@ export class SyscallJob implements Job {
     this.done = done
     this.slot = owner.calls.push(this) - 1
     const work = Effect.matchEffect(owner.server.hyp.newLwp(this.pid), { onFailure: this.refused, onSuccess: this.run })
-    owner.runJob!(work).addObserver(this.ended)
+    const fiber = owner.runCall!(work)
+    this.fiber = fiber
+    // at once when the call completed without waiting
+    fiber.addObserver(this.ended)
   }
 
   /** Calls `f` once this call's answer is queued (at once if it has ended). */
@@ -101,6 +106,7 @@ export class SyscallJob implements Job {
       last.slot = this.slot
     }
     this.slot = -1
+    this.fiber = undefined
     const waiting = this.waiting
     this.waiting = undefined
     settle(waiting)
