@@ -60,6 +60,19 @@ export class FrameDecoder {
   push(chunk: Uint8Array): Array<DecodedFrame> {
     const out: Array<DecodedFrame> = []
     if (this.failure !== undefined || chunk.byteLength === 0) return out
+    if (this.buffered === 0) {
+      // the usual case, nothing pending: the chunk's whole frames are cut in place
+      let at = 0
+      while (chunk.byteLength - at >= HEADER_SIZE) {
+        const len = readFrameLength(chunk, at)
+        // a bad len, or a frame that goes on past the chunk: the buffered way below
+        if (len < HEADER_SIZE || len > this.maxFrameLength || chunk.byteLength - at < len) break
+        out.push(decodeFrame(chunk.subarray(at, at + len)))
+        at += len
+      }
+      if (at === chunk.byteLength) return out
+      if (at > 0) chunk = chunk.subarray(at)
+    }
     this.chunks.push(chunk)
     this.buffered += chunk.byteLength
     for (;;) {

@@ -45,13 +45,13 @@ export const readHeaderFields = (b: Uint8Array): typeof Header.Encoded => {
 }
 
 /**
- * The header's `len` as a number, without making a header (or any bigint):
+ * The `len` of the header at `at` in `b`, as a number, without making a header (or any bigint):
  * what cutting the stream needs. A length past 2^53 comes out inexact but
  * still far over any frame limit.
  */
-export const readFrameLength = (b: Uint8Array): number => {
+export const readFrameLength = (b: Uint8Array, at = 0): number => {
   const v = viewOf(b)
-  const o = b.byteOffset
+  const o = b.byteOffset + at
   return v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000
 }
 
