@@ -523,16 +523,17 @@ const main = async () => {
   )
 
   const lines: Array<string> = []
+  /** A blank line, then a table's header row and its separator. */
+  const heading = (header: string) => {
+    const columns = header.split("|").length - 2
+    lines.push("", header, `|${" --- |".repeat(columns)}`)
+  }
   lines.push(
     `Node ${meta.node}, ${meta.cpus}, ${meta.date}${quick ? ", --quick" : ""}, ${seconds} s per run, ${tailSeconds} s tail runs, load average ${
       meta.loadAverage.join(" ")
     }`
   )
-  lines.push("")
-  lines.push(
-    "| mode | c x t | ops/s (ours / floor) | ratio | p50 us (ours / floor) | ratio | p99 us (ours / floor) | p99.9 us (ours / floor) | max us (ours / floor) | calls over 1 / 5 / 10 ms (ours; floor) | errors | notes |"
-  )
-  lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+  heading("| mode | c x t | ops/s (ours / floor) | ratio | p50 us (ours / floor) | ratio | p99 us (ours / floor) | p99.9 us (ours / floor) | max us (ours / floor) | calls over 1 / 5 / 10 ms (ours; floor) | errors | notes |")
   const over = (l: LoadResult) => `${l.over_1ms} / ${l.over_5ms} / ${l.over_10ms}`
   for (const c of cells) {
     const notes = [
@@ -554,9 +555,7 @@ const main = async () => {
     )
   }
   if (pinned.length > 0) {
-    lines.push("")
-    lines.push("| 1x1 on CPU 0 (both sides pinned) | ops/s (ours / floor) | ratio | p50 us (ours / floor) | ratio | p99.9 us (ours / floor) | max us (ours / floor) |")
-    lines.push("| --- | --- | --- | --- | --- | --- | --- |")
+    heading("| 1x1 on CPU 0 (both sides pinned) | ops/s (ours / floor) | ratio | p50 us (ours / floor) | ratio | p99.9 us (ours / floor) | max us (ours / floor) |")
     for (const c of pinned) {
       lines.push(
         `| ${c.mode} | ${fmt(c.server.ops_per_s, 0)} / ${fmt(c.floor.ops_per_s, 0)} | ${fmt(c.ratio.throughput, 2)} | ${fmt(c.server.p50_us)} / ${
@@ -566,11 +565,7 @@ const main = async () => {
     }
   }
   if (tails.length > 0) {
-    lines.push("")
-    lines.push(
-      "| tail run (1x1, fresh server) | calls | p50 us | p99 us | p99.9 us | max us | over 1 / 5 / 10 ms | GC pauses: count, longest ms per kind | pauses over 1 ms | heap after full GC, before -> after (MiB) |"
-    )
-    lines.push("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    heading("| tail run (1x1, fresh server) | calls | p50 us | p99 us | p99.9 us | max us | over 1 / 5 / 10 ms | GC pauses: count, longest ms per kind | pauses over 1 ms | heap after full GC, before -> after (MiB) |")
     for (const t of tails) {
       const l = t.load
       const kinds = Object.entries(t.gc.kinds).map(([k, v]) => `${k} ${v.count}, ${fmt(v.longestMs, 2)}`).join("; ")
@@ -583,11 +578,7 @@ const main = async () => {
   }
   if (signalWait !== undefined) {
     const w = signalWait
-    lines.push("")
-    lines.push(
-      "| signal wait (sigwait, SIGALRM every 10 ms) | main-loop calls | handler runs | longest nested call us | nested over 1 / 2 / 10 ms | would have hung | longest main-loop call us |"
-    )
-    lines.push("| --- | --- | --- | --- | --- | --- | --- |")
+    heading("| signal wait (sigwait, SIGALRM every 10 ms) | main-loop calls | handler runs | longest nested call us | nested over 1 / 2 / 10 ms | would have hung | longest main-loop call us |")
     lines.push(
       `| ${w.seconds} s | ${w.calls} | ${w.ticks} | ${fmt(w.nestedLongestUs)} | ${w.nestedOver1ms} / ${w.nestedOver2ms} / ${w.nestedOver10ms} | ${w.hangs} | ${
         fmt(w.mainLongestUs)
@@ -595,11 +586,7 @@ const main = async () => {
     )
   }
   if (scale.length > 0) {
-    lines.push("")
-    lines.push(
-      "| idle clients | held | server RSS before / after (MiB) | RSS KiB per client | live heap KiB per client | getpid p99 us (no idle / idle) | ratio |"
-    )
-    lines.push("| --- | --- | --- | --- | --- | --- | --- |")
+    heading("| idle clients | held | server RSS before / after (MiB) | RSS KiB per client | live heap KiB per client | getpid p99 us (no idle / idle) | ratio |")
     for (const s of scale) {
       lines.push(
         `| ${s.idle} | ${s.held} (${s.failed} failed) | ${fmt(s.rssBeforeKiB / 1024)} / ${fmt(s.rssAfterKiB / 1024)} | ${
@@ -609,18 +596,14 @@ const main = async () => {
     }
   }
   if (stuck !== undefined) {
-    lines.push("")
-    lines.push("| active getpid 1x1 beside | p50 us | p99 us | p99 / alone | stuck readers dropped (mean ms to drop) |")
-    lines.push("| --- | --- | --- | --- | --- |")
+    heading("| active getpid 1x1 beside | p50 us | p99 us | p99 / alone | stuck readers dropped (mean ms to drop) |")
     lines.push(`| nothing (alone) | ${fmt(stuck.baseline.p50_us)} | ${fmt(stuck.baseline.p99_us)} | 1.00 | - |`)
     lines.push(`| one paced stuck reader | ${fmt(stuck.paced.p50_us)} | ${fmt(stuck.paced.p99_us)} | ${fmt(stuck.paced.p99_ratio, 2)} | ${stuck.paced.stuckReaderDropped ? "dropped (wrong)" : "none, as it should"} |`)
     for (const [name, d] of [["stuck readers, one every 500 ms", stuck.dropped.spaced], ["a flood of stuck readers", stuck.dropped.flood]] as const) {
       lines.push(`| ${name} | ${fmt(d.p50_us)} | ${fmt(d.p99_us)} | ${fmt(d.p99_ratio, 2)} | ${d.stuckReadersDropped} (${d.meanMsToDrop}) |`)
     }
   }
-  lines.push("")
-  lines.push("| target | measured | met |")
-  lines.push("| --- | --- | --- |")
+  heading("| target | measured | met |")
   for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met === null ? "-" : t.met ? "yes" : "no"} |`)
   process.stdout.write(`${lines.join("\n")}\n`)
 }

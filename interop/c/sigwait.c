@@ -262,6 +262,18 @@ static void get_hostname(char *buf, size_t size)
 		DIE("sysctl kern.hostname: length %zu", len);
 }
 
+/** One sysctl(kern.hostname), checked; returns how long it took (ns). */
+static uint64_t timed_hostname(const char *who)
+{
+	char buf[256];
+	uint64_t t0 = now_ns();
+	get_hostname(buf, sizeof buf);
+	uint64_t dt = now_ns() - t0;
+	if (strcmp(buf, hostname) != 0)
+		DIE("%s sysctl gave \"%s\", not \"%s\"", who, buf, hostname);
+	return dt;
+}
+
 /* ---- the handler --------------------------------------------------------------- */
 
 static void on_alarm(int sig)
@@ -269,12 +281,7 @@ static void on_alarm(int sig)
 	(void)sig;
 	int saved = errno;
 	ticks++;
-	char buf[256];
-	uint64_t t0 = now_ns();
-	get_hostname(buf, sizeof buf);
-	uint64_t dt = now_ns() - t0;
-	if (strcmp(buf, hostname) != 0)
-		DIE("the handler's sysctl gave \"%s\", not \"%s\"", buf, hostname);
+	uint64_t dt = timed_hostname("the handler's");
 	nested_calls++;
 	if (dt > nested_max_ns)
 		nested_max_ns = dt;
@@ -349,12 +356,7 @@ int main(int argc, char **argv)
 	setitimer(ITIMER_REAL, &it, NULL);
 
 	while (now_ns() < end_ns) {
-		char buf[256];
-		uint64_t t0 = now_ns();
-		get_hostname(buf, sizeof buf);
-		uint64_t dt = now_ns() - t0;
-		if (strcmp(buf, hostname) != 0)
-			DIE("the main loop's sysctl gave \"%s\", not \"%s\"", buf, hostname);
+		uint64_t dt = timed_hostname("the main loop's");
 		main_calls++;
 		if (dt > main_max_ns)
 			main_max_ns = dt;
