@@ -27,6 +27,11 @@ export interface LoadResult {
   readonly p50_us: number
   readonly p99_us: number
   readonly p999_us: number
+  /** The longest call, exactly. */
+  readonly max_us: number
+  readonly over_1ms: number
+  readonly over_5ms: number
+  readonly over_10ms: number
   readonly errors: number
   readonly refusals: number
   readonly failed_clients: number
@@ -47,11 +52,39 @@ export const run = (cmd: string, args: Array<string>, env: Record<string, string
     })
   })
 
-/** The load generator `bin` against `url`: its JSON result line. */
-export const loadgen = async (bin: string, url: string, mode: string, clients: number, threads: number, secs: number) => {
-  const out = await run(bin, [mode, String(clients), String(threads), String(secs)], { RUMP_SERVER: url }, (secs + 120) * 1000)
+/**
+ * The load generator `bin` against `url`: its JSON result line. `cpu`
+ * pins it to that CPU (taskset).
+ */
+export const loadgen = async (
+  bin: string,
+  url: string,
+  mode: string,
+  clients: number,
+  threads: number,
+  secs: number,
+  cpu?: number
+) => {
+  const args = [mode, String(clients), String(threads), String(secs)]
+  const out = cpu === undefined
+    ? await run(bin, args, { RUMP_SERVER: url }, (secs + 120) * 1000)
+    : await run("taskset", ["-c", String(cpu), bin, ...args], { RUMP_SERVER: url }, (secs + 120) * 1000)
   return JSON.parse(out.trim().split("\n").pop() ?? "") as LoadResult
 }
+
+/** Whether `taskset` (util-linux) can pin processes here. */
+export const canPin = (): boolean => {
+  try {
+    execFileSync("taskset", ["-p", String(process.pid)], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Pins every thread of process `pid` to `cpus` (a taskset list such as "0" or "0-1"). */
+export const pin = (pid: number, cpus: string) =>
+  execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" })
 
 /** A started process and each line it writes to stdout after READY. */
 export interface ReadyProcess {
@@ -101,6 +134,21 @@ export const serverStats = async <S>(server: ReadyProcess): Promise<S> => {
   const line = server.nextLine("STATS ")
   server.child.kill("SIGUSR2")
   return JSON.parse((await line).slice("STATS ".length)) as S
+}
+
+/** What bench/gc-probe.ts saw since its last line (the server must run with `--import bench/gc-probe.ts`). */
+export interface GcFigures {
+  /** By kind: scavenge, markCompact, incrementalMarking, weakCallbacks. */
+  readonly kinds: Readonly<Record<string, { readonly count: number; readonly longestMs: number; readonly totalMs: number }>>
+  /** Pauses over 1 ms, of any kind. */
+  readonly over1ms: number
+}
+
+/** The GC line of a server preloaded with bench/gc-probe.ts (SIGURG); starts the next window. */
+export const serverGc = async (server: ReadyProcess): Promise<GcFigures> => {
+  const line = server.nextLine("GC ")
+  server.child.kill("SIGURG")
+  return JSON.parse((await line).slice("GC ".length)) as GcFigures
 }
 
 /** SIGTERM, then waits for the exit. */

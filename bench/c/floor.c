@@ -5,9 +5,10 @@
  * One thread per connection. It writes the banner, answers any HANDSHAKE
  * with error 0 and every SYSCALL with error 0, retval 0 without doing any
  * work, except:
- *   write (4): sends a COPYIN request for the whole buffer (args fd, buf,
- *     len) and answers the syscall, retval len, only once the COPYIN answer
- *     has come in, as our server does;
+ *   write (4) and pwrite (174): sends a COPYIN request for the whole
+ *     buffer (args fd, buf, len) and answers the syscall, retval len, only
+ *     once the COPYIN answer has come in (a write to a file costs one
+ *     COPYIN round trip, whatever the file);
  *   read (3): sends a COPYOUT of len zero bytes to buf, then answers,
  *     retval len.
  * Other syscalls of the same connection keep being answered while a write
@@ -37,6 +38,7 @@
 #define BANNER "RUMPSP-0.4-NetBSD-7.99.34/amd64\n"
 #define INBUF (256u * 1024u)
 #define MAXPENDING 1024
+#define SYS_pwrite 174
 
 struct pending {
 	uint64_t myreqno;  /* our COPYIN request */
@@ -142,7 +144,7 @@ static int handle_syscall(struct conn *c, const struct rsp_hdr *h, const uint8_t
 {
 	uint64_t a[3] = { 0, 0, 0 };
 	memcpy(a, args, alen < sizeof a ? alen : sizeof a);
-	if (h->u.sysnum == RSP_SYS_write && a[2] > 0) {
+	if ((h->u.sysnum == RSP_SYS_write || h->u.sysnum == SYS_pwrite) && a[2] > 0) {
 		int slot = -1;
 		for (int i = 0; i < MAXPENDING; i++)
 			if (!c->pend[i].used) {

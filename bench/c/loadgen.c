@@ -5,12 +5,15 @@
  * talking to $RUMP_SERVER. Each client is a forked process with one
  * connection shared by its NTHREADS threads. Every call is timed with
  * CLOCK_MONOTONIC into a log-linear histogram; at the end one JSON line is
- * printed: ops, ops/s, p50 / p99 / p99.9 in microseconds, errors (and for
- * connect, refusals; for the copy modes, MB/s).
+ * printed: ops, ops/s, p50 / p99 / p99.9 and the longest call (exact) in
+ * microseconds, the calls over 1, 5 and 10 ms, errors (and for connect,
+ * refusals; for the copy modes, MB/s).
  *
  * Modes:
  *   getpid    getpid per op
  *   write4k   write 4096 bytes to /dev/null (opened once per client)
+ *   writefile4k  pwrite 4096 bytes at offset 0 of a file in the server's
+ *             /tmp (a tmpfs; one file per client, created once)
  *   write64k  write 65536 bytes to /dev/null
  *   read4k    read 4096 bytes from /dev/zero (opened once per client)
  *   sysctl    sysctl kern.hostname read
@@ -86,10 +89,34 @@ static double percentile_us(const struct hist *h, uint64_t total, double q)
 
 /* ---- shared results -------------------------------------------------------- */
 
+/* what a client feels: the longest call and the calls over 1, 5 and 10 ms */
+struct tail {
+	uint64_t max_ns;
+	uint64_t over[3];
+};
+static const uint64_t over_ns[3] = { 1000000ull, 5000000ull, 10000000ull };
+
+static void tail_add(struct tail *t, uint64_t dt)
+{
+	if (dt > t->max_ns)
+		t->max_ns = dt;
+	for (int i = 0; i < 3; i++)
+		t->over[i] += dt > over_ns[i];
+}
+
+static void tail_merge(struct tail *into, const struct tail *t)
+{
+	if (t->max_ns > into->max_ns)
+		into->max_ns = t->max_ns;
+	for (int i = 0; i < 3; i++)
+		into->over[i] += t->over[i];
+}
+
 struct slot {
 	uint64_t ops;
 	uint64_t errors;
 	uint64_t refusals;
+	struct tail tail;
 	struct hist h;
 };
 
@@ -107,8 +134,10 @@ static int mode;
 static int nthreads;
 static int64_t fd_file = -1;
 
-enum { M_GETPID, M_WRITE4K, M_WRITE64K, M_READ4K, M_SYSCTL, M_CONNECT };
-static const char *const mode_names[] = { "getpid", "write4k", "write64k", "read4k", "sysctl", "connect" };
+enum { M_GETPID, M_WRITE4K, M_WRITE64K, M_READ4K, M_SYSCTL, M_CONNECT, M_WRITEFILE4K };
+static const char *const mode_names[] = { "getpid", "write4k", "write64k", "read4k", "sysctl", "connect", "writefile4k" };
+#define RSP_SYS_unlink 10
+#define RSP_SYS_pwrite 174
 
 static double now(void)
 {
@@ -141,6 +170,20 @@ static int op_rw(int sysnum, void *buf, size_t len)
 	rsp_arg_ptr(a, 1, buf);
 	rsp_arg(a, 2, len);
 	int e = rsp_syscall(sysnum, a, sizeof a, rv);
+	return e != 0 || rv[0] != (int64_t)len;
+}
+
+/** pwrite(fd, buf, len, PAD, 0): the same 4 KiB of the file over and over. */
+static int op_pwrite(void *buf, size_t len)
+{
+	uint64_t a[5];
+	int64_t rv[2];
+	rsp_arg_int(a, 0, (int)fd_file);
+	rsp_arg_ptr(a, 1, buf);
+	rsp_arg(a, 2, len);
+	rsp_arg(a, 3, 0);
+	rsp_arg(a, 4, 0);
+	int e = rsp_syscall(RSP_SYS_pwrite, a, sizeof a, rv);
 	return e != 0 || rv[0] != (int64_t)len;
 }
 
@@ -191,6 +234,7 @@ static int op_connect(void)
 struct worker {
 	pthread_t thread;
 	uint64_t ops, errors, refusals;
+	struct tail tail;
 	struct hist *h;
 };
 
@@ -199,7 +243,7 @@ static void *work(void *arg)
 	struct worker *w = arg;
 	size_t len = mode == M_WRITE64K ? 65536 : 4096;
 	uint8_t *buf = NULL;
-	if (mode == M_WRITE4K || mode == M_WRITE64K || mode == M_READ4K) {
+	if (mode == M_WRITE4K || mode == M_WRITE64K || mode == M_READ4K || mode == M_WRITEFILE4K) {
 		buf = malloc(len);
 		memset(buf, 'x', len);
 	}
@@ -212,6 +256,7 @@ static void *work(void *arg)
 		case M_WRITE4K:
 		case M_WRITE64K: r = op_rw(RSP_SYS_write, buf, len); break;
 		case M_READ4K: r = op_rw(RSP_SYS_read, buf, len); break;
+		case M_WRITEFILE4K: r = op_pwrite(buf, len); break;
 		case M_SYSCTL: r = op_sysctl(); break;
 		default: r = op_connect(); break;
 		}
@@ -229,6 +274,7 @@ static void *work(void *arg)
 		}
 		w->ops++;
 		w->h->count[bucket_of(dt)]++;
+		tail_add(&w->tail, dt);
 	}
 	free(buf);
 	return NULL;
@@ -242,13 +288,16 @@ static void run_client(int index)
 		if (e != 0) {
 			fprintf(stderr, "loadgen: client %d: rsp_init: error %d\n", index, e);
 			init_error = 1;
-		} else if (mode == M_WRITE4K || mode == M_WRITE64K || mode == M_READ4K) {
-			const char *path = mode == M_READ4K ? "/dev/zero" : "/dev/null";
+		} else if (mode == M_WRITE4K || mode == M_WRITE64K || mode == M_READ4K || mode == M_WRITEFILE4K) {
+			char file[64];
+			snprintf(file, sizeof file, "/tmp/loadgen.%d.%d", (int)getppid(), index);
+			const char *path = mode == M_READ4K ? "/dev/zero" : mode == M_WRITEFILE4K ? file : "/dev/null";
+			int flags = mode == M_READ4K ? RSP_O_RDONLY : mode == M_WRITEFILE4K ? RSP_O_RDWR | RSP_O_CREAT : RSP_O_WRONLY;
 			uint64_t a[3];
 			int64_t rv[2];
 			rsp_arg_ptr(a, 0, path);
-			rsp_arg_int(a, 1, mode == M_READ4K ? RSP_O_RDONLY : RSP_O_WRONLY);
-			rsp_arg(a, 2, 0);
+			rsp_arg_int(a, 1, flags);
+			rsp_arg(a, 2, 0600);
 			e = rsp_syscall(RSP_SYS_open, a, sizeof a, rv);
 			if (e != 0) {
 				fprintf(stderr, "loadgen: client %d: open %s: errno %d\n", index, path, e);
@@ -276,8 +325,16 @@ static void run_client(int index)
 		slot->ops += ws[i].ops;
 		slot->errors += ws[i].errors;
 		slot->refusals += ws[i].refusals;
+		tail_merge(&slot->tail, &ws[i].tail);
 		for (unsigned b = 0; b < NBUCKETS; b++)
 			slot->h.count[b] += ws[i].h->count[b];
+	}
+	if (mode == M_WRITEFILE4K) {
+		char file[64];
+		snprintf(file, sizeof file, "/tmp/loadgen.%d.%d", (int)getppid(), index);
+		uint64_t a[1];
+		rsp_arg_ptr(a, 0, file);
+		rsp_syscall(RSP_SYS_unlink, a, sizeof a, NULL);
 	}
 	if (mode != M_CONNECT)
 		rsp_fini();
@@ -287,7 +344,7 @@ static void run_client(int index)
 int main(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: loadgen getpid|write4k|write64k|read4k|sysctl|connect NCLIENTS NTHREADS SECONDS\n");
+		fprintf(stderr, "usage: loadgen getpid|write4k|writefile4k|write64k|read4k|sysctl|connect NCLIENTS NTHREADS SECONDS\n");
 		return 2;
 	}
 	mode = -1;
@@ -338,21 +395,26 @@ int main(int argc, char **argv)
 	double elapsed = now() - S->start;
 
 	static struct hist total;
+	struct tail tail = { 0, { 0, 0, 0 } };
 	uint64_t ops = 0, errors = 0, refusals = 0;
 	for (int i = 0; i < nclients; i++) {
+		tail_merge(&tail, &S->slots[i].tail);
 		ops += S->slots[i].ops;
 		errors += S->slots[i].errors;
 		refusals += S->slots[i].refusals;
 		for (unsigned b = 0; b < NBUCKETS; b++)
 			total.count[b] += S->slots[i].h.count[b];
 	}
-	double bytes = mode == M_WRITE64K ? 65536.0 : (mode == M_WRITE4K || mode == M_READ4K) ? 4096.0 : 0.0;
+	double bytes = mode == M_WRITE64K ? 65536.0 : (mode == M_WRITE4K || mode == M_READ4K || mode == M_WRITEFILE4K) ? 4096.0 : 0.0;
 	printf("{\"mode\":\"%s\",\"clients\":%d,\"threads\":%d,\"seconds\":%.3f,\"ops\":%llu,"
-	       "\"ops_per_s\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
+	       "\"ops_per_s\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.1f,"
+	       "\"over_1ms\":%llu,\"over_5ms\":%llu,\"over_10ms\":%llu,"
 	       "\"errors\":%llu,\"refusals\":%llu,\"failed_clients\":%d,\"mb_per_s\":%.2f}\n",
 	       mode_names[mode], nclients, nthreads, elapsed, (unsigned long long)ops,
 	       (double)ops / elapsed, percentile_us(&total, ops, 0.50), percentile_us(&total, ops, 0.99),
-	       percentile_us(&total, ops, 0.999), (unsigned long long)errors, (unsigned long long)refusals,
+	       percentile_us(&total, ops, 0.999), (double)tail.max_ns / 1000.0,
+	       (unsigned long long)tail.over[0], (unsigned long long)tail.over[1], (unsigned long long)tail.over[2],
+	       (unsigned long long)errors, (unsigned long long)refusals,
 	       failed, bytes * (double)ops / elapsed / 1e6);
 	return 0;
 }

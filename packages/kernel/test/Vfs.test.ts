@@ -113,6 +113,29 @@ describe("boot tree", () => {
       assert.isTrue(g.bytes(b, 64).every((x) => x === 0))
       assert.strictEqual(yield* g.write(zero, "x"), 1)
     }))
+
+  it.effect("/dev/null and /dev/zero take a write without reading the buffer (a bad one succeeds); a file does not", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      // an address no region covers: any copyin from it is EFAULT
+      const bad = 0x7fff_0000_0000n
+      for (const path of ["/dev/null", "/dev/zero"]) {
+        const fd = yield* g.open(path, O_WRONLY)
+        assert.strictEqual(yield* g.ok(SYS.write, fd, bad, 1 << 20), 1n << 20n, `${path} write`)
+        assert.strictEqual(yield* g.ok(SYS.pwrite, fd, bad, 4096, 0, 0), 4096n, `${path} pwrite`)
+        // the iovec array itself is still read (NetBSD copies it into the uio); its buffers are not
+        const iov = new Uint8Array(32)
+        const v = new DataView(iov.buffer)
+        v.setBigUint64(0, bad, true)
+        v.setBigUint64(8, 100n, true)
+        v.setBigUint64(16, bad + 4096n, true)
+        v.setBigUint64(24, 28n, true)
+        assert.strictEqual(yield* g.ok(SYS.writev, fd, g.mem.alloc(iov), 2), 128n, `${path} writev`)
+        yield* g.fails(Errno.EFAULT, SYS.writev, fd, bad, 2)
+      }
+      const file = yield* g.open("/tmp/f", O_RDWR | O_CREAT)
+      yield* g.fails(Errno.EFAULT, SYS.write, file, bad, 16)
+    }))
 })
 
 describe("path lookup", () => {

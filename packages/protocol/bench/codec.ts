@@ -8,7 +8,7 @@
  */
 import { Result } from "effect"
 import { performance } from "node:perf_hooks"
-import { decodeFrame, encodeFrameResult, type Frame, FrameDecoder } from "../src/index.ts"
+import { decodeFrame, encodeFrameChunksResult, encodeFrameResult, type Frame, FrameDecoder } from "../src/index.ts"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? "1.5")
 
@@ -76,5 +76,11 @@ measure("decodeFrame syscall requests (whole frames)", avgRequestBytes, () => {
 measure("encode syscall responses", 48, () => {
   let n = 0
   for (const f of responses) if (Result.isSuccess(encodeFrameResult(f))) n++
+  return n
+})
+
+measure("encodeFrameChunksResult syscall responses (what the server writes)", 48, () => {
+  let n = 0
+  for (const f of responses) if (Result.isSuccess(encodeFrameChunksResult(f))) n++
   return n
 })

@@ -39,19 +39,31 @@ export const copyBytes = (src: Uint8Array): Uint8Array<ArrayBuffer> => {
   return out
 }
 
-let lastBuffer: ArrayBufferLike | undefined
-let lastView: DataView | undefined
+// Two views kept: a request's bytes alternate between the socket chunk it
+// arrived in and the slab its copies and answer come from.
+let bufferA: ArrayBufferLike | undefined
+let viewA: DataView | undefined
+let bufferB: ArrayBufferLike | undefined
+let viewB: DataView | undefined
 
 /**
  * A DataView over the whole buffer behind `bytes`: offsets into it are
  * `bytes.byteOffset + k`. Consecutive frames mostly share a socket chunk or
- * a slab, so the last view is kept.
+ * a slab, so the last two views are kept.
  */
 export const viewOf = (bytes: Uint8Array): DataView => {
   const buffer = bytes.buffer
-  if (buffer !== lastBuffer || lastView === undefined) {
-    lastBuffer = buffer
-    lastView = new DataView(buffer)
+  if (buffer === bufferA) return viewA!
+  if (buffer !== bufferB) {
+    bufferB = buffer
+    viewB = new DataView(buffer)
   }
-  return lastView
+  // the most recent first
+  const b = bufferA
+  const v = viewA
+  bufferA = bufferB
+  viewA = viewB
+  bufferB = b
+  viewB = v
+  return viewA!
 }

@@ -12,11 +12,12 @@ import {
   encodeWhole,
   type FieldIssue,
   headerOf,
+  isChunked,
   isFieldIssue,
   joinChunks,
   kindOf
 } from "./FrameLayout.ts"
-import { Header, readHeaderFields } from "./Header.ts"
+import { Header, readFrameLength, readHeaderFields, readKindFields } from "./Header.ts"
 
 /**
  * A frame that could not be decoded. `field` names the part of the layout
@@ -163,12 +164,21 @@ const toDecodeError = <A>(
 ): Result.Result<A, FrameDecodeError> =>
   Result.mapError(result, (e) => new FrameDecodeError({ ...describeIssue(e.issue), header, fatal: false }))
 
+const kind = { class: 0, type: 0, arg: 0 }
+
 /** Decodes one whole frame (exactly `len` bytes). */
 export const decodeFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecodeError> => {
+  let tag: FrameTag | undefined
+  if (bytes.byteLength >= HEADER_SIZE && readFrameLength(bytes) === bytes.byteLength) {
+    readKindFields(bytes, kind)
+    const k = kindOf(kind)
+    if (typeof k === "string") tag = k
+  }
+  const decoded = (tag !== undefined ? memberCodecs.get(tag)!.decode : decodeBytes)(bytes)
+  if (Result.isSuccess(decoded)) return decoded as Result.Result<Frame, never>
+  // the header, for the error only: a server answers the frame's reqno
   const header = bytes.byteLength >= HEADER_SIZE ? readHeaderFields(bytes) : undefined
-  const tag = header !== undefined && header.len === BigInt(bytes.byteLength) ? kindOf(header) : undefined
-  const decode = typeof tag === "string" ? memberCodecs.get(tag)!.decode : decodeBytes
-  const result = toDecodeError(decode(bytes), header)
+  const result = toDecodeError(decoded, header)
   // a whole frame whose len is unusable cannot be skipped either
   return Result.isFailure(result) && result.failure.field === "len"
     ? Result.fail(new FrameDecodeError({ field: "len", message: result.failure.message, header, fatal: true }))
@@ -187,9 +197,18 @@ export const encodeFrameResult = (frame: Frame): Result.Result<Uint8Array, Frame
 
 /**
  * The bytes of a frame as the pieces to write one after the other (the
- * same bytes as encodeFrameResult): a large payload is not copied.
+ * same bytes as encodeFrameResult): a large payload is not copied. A frame
+ * that goes out whole takes the whole-frame codec: the chunks' Schema
+ * checks an array, which costs more than the rest of a small frame.
  */
 export const encodeFrameChunksResult = (frame: Frame): Result.Result<ReadonlyArray<Uint8Array>, FrameEncodeError> => {
+  const member = memberCodecs.get(frame._tag)
+  if (member !== undefined && !isChunked(frame)) {
+    const whole = member.encode(frame)
+    return Result.isSuccess(whole)
+      ? Result.succeed([whole.success])
+      : Result.fail(new FrameEncodeError({ tag: String(frame._tag), message: whole.failure.message }))
+  }
   const encode = chunkEncoders.get(frame._tag)
   if (encode === undefined) return Result.fail(new FrameEncodeError({ tag: String(frame._tag), message: "not a frame" }))
   return Result.mapError(encode(frame), (e) => new FrameEncodeError({ tag: String(frame._tag), message: e.message }))

@@ -20,7 +20,7 @@ import { Result, Stream } from "effect"
 import { DEFAULT_MAX_FRAME_LENGTH, HEADER_SIZE } from "./Constants.ts"
 import type { Frame } from "./Frame.ts"
 import { decodeFrame, FrameDecodeError } from "./FrameCodec.ts"
-import { type Header, readHeaderFields } from "./Header.ts"
+import { type Header, readFrameLength, readHeaderFields } from "./Header.ts"
 
 export interface FrameDecoderOptions {
   /** Largest accepted `len`, header included. Default 1 MiB + 40. */
@@ -30,14 +30,13 @@ export interface FrameDecoderOptions {
 /** One decoded frame, or a frame the stream could be cut past but not read. */
 export type DecodedFrame = Result.Result<Frame, FrameDecodeError>
 
-const MIN_LEN = BigInt(HEADER_SIZE)
-
 export class FrameDecoder {
   readonly maxFrameLength: number
   private chunks: Array<Uint8Array> = []
   private headOffset = 0
   private buffered = 0
-  private header: Header | undefined = undefined
+  /** The length of the frame in progress once its header is in; 0 before. */
+  private frameLength = 0
   private failure: FrameDecodeError | undefined = undefined
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -61,24 +60,40 @@ export class FrameDecoder {
   push(chunk: Uint8Array): Array<DecodedFrame> {
     const out: Array<DecodedFrame> = []
     if (this.failure !== undefined || chunk.byteLength === 0) return out
+    if (this.buffered === 0) {
+      // the usual case, nothing pending: the chunk's whole frames are cut in place
+      let at = 0
+      while (chunk.byteLength - at >= HEADER_SIZE) {
+        const len = readFrameLength(chunk, at)
+        // a bad len, or a frame that goes on past the chunk: the buffered way below
+        if (len < HEADER_SIZE || len > this.maxFrameLength || chunk.byteLength - at < len) break
+        out.push(decodeFrame(chunk.subarray(at, at + len)))
+        at += len
+      }
+      if (at === chunk.byteLength) return out
+      if (at > 0) chunk = chunk.subarray(at)
+    }
     this.chunks.push(chunk)
     this.buffered += chunk.byteLength
     for (;;) {
-      if (this.header === undefined) {
+      if (this.frameLength === 0) {
         if (this.buffered < HEADER_SIZE) return out
         // peek: the header stays buffered and is cut out with its body
-        const header = readHeaderFields(this.peek(HEADER_SIZE))
-        if (header.len < MIN_LEN) {
+        const head = this.peek(HEADER_SIZE)
+        const len = readFrameLength(head)
+        if (len < HEADER_SIZE) {
+          const header = readHeaderFields(head)
           return this.fail(out, "len", `len ${header.len} is shorter than the ${HEADER_SIZE}-byte header`, undefined)
         }
-        if (header.len > BigInt(this.maxFrameLength)) {
+        if (len > this.maxFrameLength) {
+          const header = readHeaderFields(head)
           return this.fail(out, "len", `frame length ${header.len} exceeds the limit of ${this.maxFrameLength} bytes`, header)
         }
-        this.header = header
+        this.frameLength = len
       }
-      const frameLength = Number(this.header.len)
+      const frameLength = this.frameLength
       if (this.buffered < frameLength) return out
-      this.header = undefined
+      this.frameLength = 0
       out.push(decodeFrame(this.take(frameLength)))
     }
   }
@@ -88,9 +103,10 @@ export class FrameDecoder {
    */
   end(): FrameDecodeError | undefined {
     if (this.failure !== undefined) return undefined
-    if (this.header === undefined && this.buffered === 0) return undefined
-    const header = this.header
-    const want = header === undefined ? HEADER_SIZE : Number(header.len)
+    if (this.frameLength === 0 && this.buffered === 0) return undefined
+    // the header of the frame in progress is still buffered (peeked, not taken)
+    const header = this.frameLength === 0 ? undefined : readHeaderFields(this.peek(HEADER_SIZE))
+    const want = header === undefined ? HEADER_SIZE : this.frameLength
     const have = this.buffered
     const error = new FrameDecodeError({
       field: header === undefined ? "header" : "body",
@@ -114,7 +130,7 @@ export class FrameDecoder {
     this.chunks = []
     this.headOffset = 0
     this.buffered = 0
-    this.header = undefined
+    this.frameLength = 0
   }
 
   /** The first `n` buffered bytes, left in place (n <= buffered). */

@@ -17,7 +17,7 @@ import {
 } from "./Constants.ts"
 import { type ErrorCode, FrameClasses, FrameTypes, HandshakeKinds } from "./Enums.ts"
 import type { Frame, FrameOf, FrameTag } from "./Frame.ts"
-import type { Header } from "./Header.ts"
+import type { Header, KindFields } from "./Header.ts"
 
 /** A decoding problem, located at one field of the frame. */
 export interface FieldIssue {
@@ -281,7 +281,7 @@ const responseByType: ReadonlyArray<FrameTag | undefined> = [
 const handshakeByKind: ReadonlyArray<FrameTag | undefined> = ["HandshakeGuest", undefined, "HandshakeFork", "HandshakeExec"]
 
 /** Which message kind a header announces. */
-export const kindOf = (h: Header): FrameTag | FieldIssue => {
+export const kindOf = (h: KindFields): FrameTag | FieldIssue => {
   switch (h.class) {
     case FrameClasses.REQ: {
       if (h.type === FrameTypes.HANDSHAKE) {
@@ -368,6 +368,12 @@ export const encodeChunks = (f: Frame): ReadonlyArray<Uint8Array> => {
   const head = allocBytes(length - payload.byteLength)
   writeHead(f, layout, length, head)
   return [head, payload]
+}
+
+/** Whether encodeChunks would send the frame as more than one piece (a payload of CHUNKED_PAYLOAD_MIN or more). */
+export const isChunked = (f: Frame): boolean => {
+  const payload = (Layouts[f._tag] as Layout<FrameTag>).payload?.(f)
+  return payload !== undefined && payload.byteLength >= CHUNKED_PAYLOAD_MIN
 }
 
 /** Undoes encodeChunks: the frame's bytes in one buffer. */

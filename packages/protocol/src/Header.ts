@@ -44,6 +44,33 @@ export const readHeaderFields = (b: Uint8Array): typeof Header.Encoded => {
   }
 }
 
+/**
+ * The `len` of the header at `at` in `b`, as a number, without making a header (or any bigint):
+ * what cutting the stream needs. A length past 2^53 comes out inexact but
+ * still far over any frame limit.
+ */
+export const readFrameLength = (b: Uint8Array, at = 0): number => {
+  const v = viewOf(b)
+  const o = b.byteOffset + at
+  return v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x1_0000_0000
+}
+
+/** The header's class, type and union as numbers (what picks the message kind). */
+export interface KindFields {
+  readonly class: number
+  readonly type: number
+  readonly arg: number
+}
+
+/** Reads class, type and arg of a header into `into` (reused: no object per frame). */
+export const readKindFields = (b: Uint8Array, into: { class: number; type: number; arg: number }): void => {
+  const v = viewOf(b)
+  const o = b.byteOffset
+  into.class = v.getUint16(o + 16, true)
+  into.type = v.getUint16(o + 18, true)
+  into.arg = v.getUint32(o + 20, true)
+}
+
 /** Writes a header at the start of `view` (which may be a whole frame). */
 export const writeHeaderFields = (view: DataView, h: Header): void => {
   view.setBigUint64(0, h.len, true)

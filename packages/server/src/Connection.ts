@@ -9,7 +9,7 @@
  * fields, not some eighty closures and their contexts (the benchmark holds
  * 10,000 idle clients under 16 KiB each).
  */
-import { Clock, Duration, Effect, Exit, Fiber, FiberSet, Result, type Scope } from "effect"
+import { Clock, Context, Duration, Effect, Fiber, FiberSet, Result, type Scope } from "effect"
 import { type LwpHandle, type ProcessHandle, type UserMemoryService, UserMemory } from "@sysproxy/hypervisor"
 import {
   type DecodedFrame,
@@ -29,10 +29,9 @@ import {
 import type * as Net from "node:net"
 import { makeRemoteMemory, type RemoteLink } from "./RemoteMemory.ts"
 import type { ConnectionFigures, ServerState } from "./ServerState.ts"
-import { syscallSpan } from "./ServerObserver.ts"
-import { makeSocketReader } from "./SocketReader.ts"
+import { FrameReader, type FrameSink } from "./FrameReader.ts"
 import { BadAnswer, makeWaiters, type Waiters } from "./Waiters.ts"
-import type { Job } from "./WorkerPool.ts"
+import { SyscallJob, type SyscallOwner } from "./SyscallJob.ts"
 
 type ConnState = "new" | "running" | "dying"
 
@@ -56,7 +55,10 @@ const settle = (list: Array<() => void> | undefined) => {
   if (list !== undefined) for (const f of list) f()
 }
 
-class Connection implements RemoteLink, ConnectionFigures {
+/** Queued answers up to this many bytes leave as one buffer; beyond, as they are, in one writev. */
+const COALESCE_MAX = 16 * 1024
+
+class Connection implements RemoteLink, ConnectionFigures, FrameSink, SyscallOwner {
   readonly socket: Net.Socket
   readonly server: ServerState
   readonly waiters: Waiters = makeWaiters()
@@ -65,6 +67,12 @@ class Connection implements RemoteLink, ConnectionFigures {
   /** Forks a job into this connection's FiberSet (set by serveConnection, renewed after handshakes). */
   runJob: JobRunner | undefined = undefined
   jobRuntime: Effect.Effect<JobRunner> | undefined = undefined
+  /**
+   * Forks a syscall's fiber with this connection's context and memory. Not
+   * into the FiberSet: a call is in `calls` already, and cleanup interrupts
+   * what is there, so no set is grown and shrunk on every syscall.
+   */
+  runCall: JobRunner | undefined = undefined
 
   state: ConnState = "new"
   process: ProcessHandle | undefined = undefined
@@ -80,6 +88,12 @@ class Connection implements RemoteLink, ConnectionFigures {
   drainWaiters: Set<() => void> | undefined = undefined
   /** Closes a connection that has not handshaken in time; gone once it has. */
   handshakeTimer: Fiber.Fiber<void> | undefined = undefined
+  /** Syscalls in flight, each at its own slot (SyscallJob). */
+  readonly calls: Array<SyscallJob> = []
+  /** Frames queued while a batch of requests is handled, and their bytes. */
+  private out: Array<Uint8Array> = []
+  private outBytes = 0
+  private batching = 0
 
   constructor(socket: Net.Socket, server: ServerState) {
     this.socket = socket
@@ -102,6 +116,10 @@ class Connection implements RemoteLink, ConnectionFigures {
     return this.process !== undefined
   }
 
+  get dying(): boolean {
+    return this.state === "dying"
+  }
+
   // -- writing (RemoteLink) ------------------------------------------------------
 
   nextReqno(): bigint {
@@ -120,6 +138,11 @@ class Connection implements RemoteLink, ConnectionFigures {
     this.socket.destroy()
   }
 
+  /** Bytes queued here or in the socket, not yet handed to the OS. */
+  private queuedBytes(): number {
+    return this.socket.writableLength + this.outBytes
+  }
+
   /** Queues one frame (its pieces back to back: frames never interleave). */
   send(frame: Frame): boolean {
     const socket = this.socket
@@ -135,20 +158,50 @@ class Connection implements RemoteLink, ConnectionFigures {
     // checked before queueing, so the bound is never passed (one frame
     // always fits an empty queue, whatever the bound)
     const max = this.server.options.maxUnsentBytes
-    const unsent = socket.writableLength
+    const unsent = this.queuedBytes()
     if (unsent > 0 && unsent + length > max) {
       this.drop(`client does not read: ${unsent} bytes unsent, the limit is ${max}`)
       return false
     }
-    if (chunks.length === 1) {
-      socket.write(chunks[0]!)
-    } else {
-      // the pieces leave in one writev, and nothing can come between them
-      socket.cork()
-      for (const c of chunks) socket.write(c)
-      socket.uncork()
-    }
+    for (const c of chunks) this.out.push(c)
+    this.outBytes += length
+    if (this.batching === 0) this.flush()
     return true
+  }
+
+  beginBatch(): void {
+    this.batching++
+  }
+
+  endBatch(): void {
+    if (--this.batching === 0) this.flush()
+  }
+
+  /** Hands the queued frames to the socket: one write for the usual few small ones. */
+  flush(): void {
+    const out = this.out
+    if (out.length === 0) return
+    const socket = this.socket
+    if (!socket.destroyed && socket.writable) {
+      if (out.length === 1) {
+        socket.write(out[0]!)
+      } else if (this.outBytes <= COALESCE_MAX) {
+        const joined = Buffer.allocUnsafe(this.outBytes)
+        let at = 0
+        for (const c of out) {
+          joined.set(c, at)
+          at += c.byteLength
+        }
+        socket.write(joined)
+      } else {
+        // large payloads (copyout data) are not copied: they leave in one writev
+        socket.cork()
+        for (const c of out) socket.write(c)
+        socket.uncork()
+      }
+    }
+    out.length = 0
+    this.outBytes = 0
   }
 
   /**
@@ -160,7 +213,7 @@ class Connection implements RemoteLink, ConnectionFigures {
     return Effect.suspend(() => {
       if (!this.send(frame)) return Effect.succeed(false)
       // the usual case: the client keeps up, nothing to wait for
-      if (this.socket.writableLength <= this.server.options.writeHighWater) return Effect.succeed(true)
+      if (this.queuedBytes() <= this.server.options.writeHighWater) return Effect.succeed(true)
       return this.paceBacklog()
     })
   }
@@ -171,7 +224,7 @@ class Connection implements RemoteLink, ConnectionFigures {
       const { writeHighWater, writeStallTimeout } = this.server.options
       let backlog = unsentBytes(socket)
       let lastProgress = yield* Clock.currentTimeMillis
-      while (!socket.destroyed && socket.writableLength > writeHighWater) {
+      while (!socket.destroyed && this.queuedBytes() > writeHighWater) {
         yield* this.drained().pipe(Effect.timeoutOption(PACE_POLL))
         const now = yield* Clock.currentTimeMillis
         const left = unsentBytes(socket)
@@ -219,7 +272,12 @@ class Connection implements RemoteLink, ConnectionFigures {
   /** The seeds' shutdown(SHUT_RDWR): flush what was queued, read no more. */
   shutdown(): void {
     this.closing = true
+    this.flush()
     this.socket.destroySoon()
+  }
+
+  stopped(): boolean {
+    return this.closing
   }
 
   // -- jobs (the worker pool) ----------------------------------------------------
@@ -248,84 +306,56 @@ class Connection implements RemoteLink, ConnectionFigures {
 
   /** Takes the job runtime again, so jobs forked from now on log with the current annotations. */
   rebindJobs(): Effect.Effect<void> {
-    return Effect.map(this.jobRuntime!, (run) => {
+    return Effect.map(Effect.zip(this.jobRuntime!, Effect.context<never>()), ([run, context]) => {
       this.runJob = run
+      this.runCall = Effect.runForkWith(Context.add(context, UserMemory, this.memory))
     })
   }
 
-  /** The seeds' schedulework: queue a job, or answer TRYAGAIN when the queue is full. */
-  schedule(reqno: bigint, syscall: boolean, work: Effect.Effect<void, never, UserMemory>): void {
+  /** The seeds' schedulework for a syscall: queue it, or answer TRYAGAIN when the queue is full. */
+  startSyscall(frame: SyscallRequest, pid: number): void {
     // the per-client cap: one client cannot take the whole pool and queue
-    if (syscall && this.inflightSyscalls >= this.server.options.maxInflightSyscalls) {
-      return this.sendError(reqno, "TRYAGAIN")
+    if (this.inflightSyscalls >= this.server.options.maxInflightSyscalls) {
+      return this.sendError(frame.reqno, "TRYAGAIN")
     }
     this.inflightJobs++
-    if (syscall) this.inflightSyscalls++
-    const job: Job = {
+    this.inflightSyscalls++
+    if (!this.server.pool.submit(new SyscallJob(this, frame, pid))) {
+      this.jobEnded(true)
+      this.sendError(frame.reqno, "TRYAGAIN")
+    }
+  }
+
+  /**
+   * An exec's completion as a job. It has already ordered its lwps out and
+   * there is one per connection at most: it is never refused, or the
+   * process would stay half-exec'd.
+   */
+  scheduleExec(work: Effect.Effect<void, never, UserMemory>): void {
+    this.inflightJobs++
+    this.server.pool.submit({
       start: (done) => {
         if (this.state === "dying") {
-          this.jobEnded(syscall)
+          this.jobEnded(false)
           return done()
         }
         this.runJob!(work).addObserver(() => {
-          this.jobEnded(syscall)
+          this.jobEnded(false)
           done()
         })
       }
-    }
-    // an exec has already ordered its lwps out and there is one per
-    // connection at most: it is never refused, or the process would stay
-    // half-exec'd
-    if (!this.server.pool.submit(job, { bypassBound: !syscall })) {
-      this.jobEnded(syscall)
-      this.sendError(reqno, "TRYAGAIN")
-    }
+    }, { bypassBound: true })
   }
 
-  /** The seeds' serv_handlesyscall. */
-  runSyscall(frame: SyscallRequest, pid: number): Effect.Effect<void, never, UserMemory> {
-    const { hyp, options, unanswered, counters } = this.server
-    return Effect.matchEffect(hyp.newLwp(pid), {
-      onFailure: (e) =>
-        Effect.sync(() => {
-          this.send({ _tag: "SyscallResponse", reqno: frame.reqno, error: e.errno, retval0: -1n, retval1: 0n })
-        }),
-      onSuccess: (handle) => {
-        unanswered.set(handle, [])
-        const startedAt = options.observer === undefined ? 0 : performance.now()
-        const call = hyp.syscall(handle, frame.sysnum, frame.args)
-        return (options.traceSyscalls ? syscallSpan(call, frame.sysnum, pid) : call).pipe(
-          Effect.onExit((exit) =>
-            Effect.andThen(
-              hyp.releaseLwp(handle),
-              Effect.sync(() => {
-                if (Exit.isSuccess(exit)) {
-                  counters.syscalls++
-                  options.observer?.syscallAnswered(frame.sysnum, exit.value.error, startedAt)
-                  this.send({ _tag: "SyscallResponse", reqno: frame.reqno, ...exit.value })
-                }
-                // answered or interrupted, whoever waits for this answer (halt) goes on
-                const waiting = unanswered.get(handle)
-                unanswered.delete(handle)
-                settle(waiting)
-              })
-            )
-          )
-        )
-      }
-    })
+  /** The call in flight in `lwp`, if this connection has it. */
+  callIn(lwp: LwpHandle): SyscallJob | undefined {
+    for (const call of this.calls) if (call.handle === lwp) return call
+    return undefined
   }
 
   /** The seeds' serv_handleexec: runs once every other lwp has left the kernel. */
   finishExec(frame: HandshakeExec, proc: ProcessHandle): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      yield* this.whenDrained("syscalls")
-      if (this.state === "dying") return
-      yield* this.server.hyp.execNotify(proc, frame.comm)
-      this.inExec = false
-      this.server.counters.handshakes.exec++
-      this.send({ _tag: "HandshakeResponse", reqno: frame.reqno, error: 0 })
-    })
+    return finishExecBody.call(this, frame, proc)
   }
 
   // -- handshakes ------------------------------------------------------------------
@@ -339,111 +369,39 @@ class Connection implements RemoteLink, ConnectionFigures {
       // from here on this connection's lines (and its jobs', forked later) name the client
       Effect.andThen(Effect.annotateLogsScoped(proc.comm === undefined ? { pid: proc.pid } : { pid: proc.pid, comm: proc.comm })),
       Effect.andThen(this.rebindJobs()),
+      Effect.andThen(Effect.suspend(() => this.stopHandshakeTimer())),
       Effect.andThen(Effect.logDebug("handshake complete"))
     )
   }
 
   guest(frame: HandshakeGuest): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      const proc = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "clear", comm: frame.comm }))
-      if (Result.isFailure(proc)) {
-        yield* Effect.logWarning(`guest handshake: rfork failed: ${proc.failure.message}`)
-        this.sendError(frame.reqno, "RFORK_FAILED")
-        return this.shutdown()
-      }
-      this.server.counters.handshakes.guest++
-      yield* this.becomeRunning(proc.success, frame.reqno)
-    })
+    return guestBody.call(this, frame)
   }
 
   fork(frame: HandshakeFork): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      const { hyp, preforks, counters } = this.server
-      const preforked = yield* preforks.claim(frame.cookie)
-      if (preforked === undefined) {
-        this.sendError(frame.reqno, "INVALID_PREFORK")
-        return this.shutdown()
-      }
-      if (frame.cancel !== 0) {
-        yield* hyp.releaseProcess(preforked)
-        return this.shutdown()
-      }
-      // as in the seeds: fork once more so the child is bound to this
-      // connection, sharing the prefork's descriptor table, then let the
-      // prefork go
-      const child = yield* Effect.result(hyp.rfork({ client: this.memory, mode: "share", parent: preforked }))
-      yield* hyp.releaseProcess(preforked)
-      if (Result.isFailure(child)) {
-        this.sendError(frame.reqno, "RFORK_FAILED")
-        return this.shutdown()
-      }
-      counters.handshakes.fork++
-      yield* this.becomeRunning(child.success, frame.reqno)
-    })
+    return forkBody.call(this, frame)
   }
 
   prefork(reqno: bigint, proc: ProcessHandle): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      if (this.inExec) {
-        this.sendError(reqno, "INEXEC")
-        return this.shutdown()
-      }
-      const child = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "copy", parent: proc }))
-      if (Result.isFailure(child)) {
-        this.sendError(reqno, "RFORK_FAILED")
-        return
-      }
-      const cookie = yield* this.server.preforks.add(child.success)
-      this.server.counters.handshakes.prefork++
-      this.send({ _tag: "PreforkResponse", reqno, cookie })
-    })
+    return preforkBody.call(this, reqno, proc)
   }
 
   exec(frame: HandshakeExec, proc: ProcessHandle): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      if (this.inExec) {
-        this.sendError(frame.reqno, "INEXEC")
-        return this.shutdown()
-      }
-      this.inExec = true
-      yield* Effect.annotateLogsScoped({ comm: frame.comm })
-      yield* this.rebindJobs()
-      // start draining now; the job waits for the drain to finish
-      yield* this.server.hyp.lwpExit(proc)
-      this.schedule(frame.reqno, false, this.finishExec(frame, proc))
-    })
+    return execBody.call(this, frame, proc)
   }
 
   // -- dispatch (the seeds' handlereq / kickwaiter) ---------------------------------
 
   onUndecodable(item: DecodedFrame & { readonly _tag: "Failure" }): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      const e = item.failure
-      this.server.counters.protocolErrors++
-      this.server.options.observer?.undecodableFrame(e.field)
-      yield* Effect.logWarning(`protocol error at ${e.field}: ${e.message}`)
-      const h = e.header
-      if (e.fatal || h === undefined) {
-        this.closing = true
-        return
-      }
-      if (h.class === FrameClasses.RESP) {
-        this.waiters.fail(h.reqno, new BadAnswer({ message: e.message }))
-        return
-      }
-      if (h.class !== FrameClasses.REQ) return this.sendError(h.reqno, "MALFORMED_REQUEST")
-      if (this.state === "new") {
-        const badFork = h.type === FrameTypes.HANDSHAKE && h.arg === HandshakeKinds.FORK
-        this.sendError(h.reqno, badFork ? "MALFORMED_REQUEST" : "AUTH")
-        return this.shutdown()
-      }
-      this.sendError(h.reqno, "MALFORMED_REQUEST")
-      if (h.type === FrameTypes.HANDSHAKE) this.shutdown()
-    })
+    return onUndecodableBody.call(this, item)
   }
 
-  /** Answers are handed over and syscalls scheduled at once; the rest returns the effect to run. */
-  onFrame(frame: Frame): Effect.Effect<void, never, Scope.Scope> {
+  /**
+   * Answers are handed over and syscalls scheduled at once (undefined); a
+   * handshake, prefork or exec returns the effect the connection's fiber runs
+   * before the next frame.
+   */
+  onFrame(frame: Frame): Effect.Effect<void, never, Scope.Scope> | undefined {
     switch (frame._tag) {
       case "HandshakeResponse":
       case "SyscallResponse":
@@ -452,10 +410,10 @@ class Connection implements RemoteLink, ConnectionFigures {
       case "AnonmmapResponse":
         // an answer nobody waits for is dropped, as in the seeds
         this.waiters.complete(frame.reqno, frame)
-        return Effect.void
+        return undefined
       case "ErrorFrame":
         this.sendError(frame.reqno, "MALFORMED_REQUEST")
-        return Effect.void
+        return undefined
       default:
         break
     }
@@ -465,12 +423,12 @@ class Connection implements RemoteLink, ConnectionFigures {
       if (frame._tag === "HandshakeFork") return this.fork(frame)
       this.sendError(frame.reqno, "AUTH")
       this.shutdown()
-      return Effect.void
+      return undefined
     }
     switch (frame._tag) {
       case "SyscallRequest":
-        this.schedule(frame.reqno, true, this.runSyscall(frame, proc.pid))
-        return Effect.void
+        this.startSyscall(frame, proc.pid)
+        return undefined
       case "PreforkRequest":
         return this.prefork(frame.reqno, proc)
       case "HandshakeExec":
@@ -479,79 +437,170 @@ class Connection implements RemoteLink, ConnectionFigures {
       case "HandshakeFork":
         this.sendError(frame.reqno, "MALFORMED_REQUEST")
         this.shutdown()
-        return Effect.void
+        return undefined
       default:
         // a server-side request type sent by a client
         this.sendError(frame.reqno, "MALFORMED_REQUEST")
-        return Effect.void
+        return undefined
     }
   }
 
   // -- cleanup (serv_handledisco + spcrelease) ----------------------------------------
 
   cleanup(jobs: FiberSet.FiberSet<void>): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      const { hyp, options } = this.server
-      this.state = "dying"
-      this.closing = true
-      if (!this.socket.destroyed) this.socket.destroySoon()
-      this.waiters.closeAll()
-      const proc = this.process
-      if (proc !== undefined) {
-        yield* hyp.lwpExit(proc)
-        const stopping = this.server.stopping
-        const grace = stopping ? Duration.zero : options.disconnectGrace
-        const drainedInTime = yield* this.whenDrained("jobs").pipe(Effect.timeoutOption(grace))
-        if (drainedInTime._tag === "None") {
-          yield* Effect.logWarning(
-            `${this.inflightJobs} syscalls still in the kernel ${
-              stopping ? "at shutdown" : `${Duration.format(grace)} after disconnect`
-            }; interrupting them`
-          )
-        }
-      }
-      yield* FiberSet.clear(jobs)
-      if (proc !== undefined) yield* hyp.releaseProcess(proc)
-      if (this.dropReason !== undefined) yield* Effect.logWarning(`client dropped: ${this.dropReason}`)
-      yield* Effect.logDebug("disconnected")
-    }).pipe(Effect.ensuring(Effect.sync(() => this.server.connections.delete(this))))
+    return cleanupBody.call(this, jobs).pipe(Effect.ensuring(Effect.sync(() => this.server.connections.delete(this))))
   }
 
   // -- the read loop ---------------------------------------------------------------------
 
   /** Reads and handles frames until the client goes or the connection is closed. */
   serve(): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.gen({ self: this }, function*() {
-      const socket = this.socket
-      const reader = makeSocketReader(socket)
+    return Effect.suspend(() => {
+      this.socket.write(this.server.banner)
       const decoder = new FrameDecoder({ maxFrameLength: this.server.options.maxFrameLength })
-      socket.write(this.server.banner)
-      while (!this.closing) {
-        const read = yield* reader.pull
-        if (read._tag === "End") break
-        // the answers of calls that complete at once go out in one write per batch of requests
-        socket.cork()
-        for (const chunk of read.chunks) {
-          for (const item of decoder.push(chunk)) {
-            if (this.closing) break
-            if (Result.isFailure(item)) yield* this.onUndecodable(item)
-            else yield* this.onFrame(item.success)
-            if (this.state !== "new" && this.handshakeTimer !== undefined) {
-              const timer = this.handshakeTimer
-              this.handshakeTimer = undefined
-              yield* Fiber.interrupt(timer)
-            }
-          }
-          if (this.closing) break
-        }
-        socket.uncork()
-      }
+      return new FrameReader(this.socket, decoder, this).run
     })
+  }
+
+  /** The handshake is done: the timer that would close the connection goes. */
+  private stopHandshakeTimer(): Effect.Effect<void> {
+    const timer = this.handshakeTimer
+    this.handshakeTimer = undefined
+    return timer === undefined ? Effect.void : Fiber.interrupt(timer)
   }
 }
 
-export const serveConnection = (socket: Net.Socket, server: ServerState, id: number) =>
-  Effect.gen(function*() {
+// Handshake, exec and cleanup bodies: generator functions made once
+// (Effect.fnUntraced), called with the connection as `this`, not an
+// Effect.gen closure per connection.
+
+const finishExecBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeExec, proc: ProcessHandle) {
+  yield* this.whenDrained("syscalls")
+  if (this.state === "dying") return
+  yield* this.server.hyp.execNotify(proc, frame.comm)
+  this.inExec = false
+  this.server.counters.handshakes.exec++
+  this.send({ _tag: "HandshakeResponse", reqno: frame.reqno, error: 0 })
+})
+
+const guestBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeGuest) {
+  const proc = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "clear", comm: frame.comm }))
+  if (Result.isFailure(proc)) {
+    yield* Effect.logWarning(`guest handshake: rfork failed: ${proc.failure.message}`)
+    this.sendError(frame.reqno, "RFORK_FAILED")
+    return this.shutdown()
+  }
+  this.server.counters.handshakes.guest++
+  yield* this.becomeRunning(proc.success, frame.reqno)
+})
+
+const forkBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeFork) {
+  const { hyp, preforks, counters } = this.server
+  const preforked = yield* preforks.claim(frame.cookie)
+  if (preforked === undefined) {
+    this.sendError(frame.reqno, "INVALID_PREFORK")
+    return this.shutdown()
+  }
+  if (frame.cancel !== 0) {
+    yield* hyp.releaseProcess(preforked)
+    return this.shutdown()
+  }
+  // as in the seeds: fork once more so the child is bound to this
+  // connection, sharing the prefork's descriptor table, then let the
+  // prefork go
+  const child = yield* Effect.result(hyp.rfork({ client: this.memory, mode: "share", parent: preforked }))
+  yield* hyp.releaseProcess(preforked)
+  if (Result.isFailure(child)) {
+    this.sendError(frame.reqno, "RFORK_FAILED")
+    return this.shutdown()
+  }
+  counters.handshakes.fork++
+  yield* this.becomeRunning(child.success, frame.reqno)
+})
+
+const preforkBody = Effect.fnUntraced(function*(this: Connection, reqno: bigint, proc: ProcessHandle) {
+  if (this.inExec) {
+    this.sendError(reqno, "INEXEC")
+    return this.shutdown()
+  }
+  const child = yield* Effect.result(this.server.hyp.rfork({ client: this.memory, mode: "copy", parent: proc }))
+  if (Result.isFailure(child)) {
+    this.sendError(reqno, "RFORK_FAILED")
+    return
+  }
+  const cookie = yield* this.server.preforks.add(child.success)
+  this.server.counters.handshakes.prefork++
+  this.send({ _tag: "PreforkResponse", reqno, cookie })
+})
+
+const execBody = Effect.fnUntraced(function*(this: Connection, frame: HandshakeExec, proc: ProcessHandle) {
+  if (this.inExec) {
+    this.sendError(frame.reqno, "INEXEC")
+    return this.shutdown()
+  }
+  this.inExec = true
+  yield* Effect.annotateLogsScoped({ comm: frame.comm })
+  yield* this.rebindJobs()
+  // start draining now; the job waits for the drain to finish
+  yield* this.server.hyp.lwpExit(proc)
+  this.scheduleExec(this.finishExec(frame, proc))
+})
+
+const onUndecodableBody = Effect.fnUntraced(function*(this: Connection, item: DecodedFrame & { readonly _tag: "Failure" }) {
+  const e = item.failure
+  this.server.counters.protocolErrors++
+  this.server.options.observer?.undecodableFrame(e.field)
+  yield* Effect.logWarning(`protocol error at ${e.field}: ${e.message}`)
+  const h = e.header
+  if (e.fatal || h === undefined) {
+    this.closing = true
+    return
+  }
+  if (h.class === FrameClasses.RESP) {
+    this.waiters.fail(h.reqno, new BadAnswer({ message: e.message }))
+    return
+  }
+  if (h.class !== FrameClasses.REQ) return this.sendError(h.reqno, "MALFORMED_REQUEST")
+  if (this.state === "new") {
+    const badFork = h.type === FrameTypes.HANDSHAKE && h.arg === HandshakeKinds.FORK
+    this.sendError(h.reqno, badFork ? "MALFORMED_REQUEST" : "AUTH")
+    return this.shutdown()
+  }
+  this.sendError(h.reqno, "MALFORMED_REQUEST")
+  if (h.type === FrameTypes.HANDSHAKE) this.shutdown()
+})
+
+const cleanupBody = Effect.fnUntraced(function*(this: Connection, jobs: FiberSet.FiberSet<void>) {
+  const { hyp, options } = this.server
+  this.state = "dying"
+  this.closing = true
+  // answers queued by the batch in progress (a halting reboot's, say) still go out
+  this.flush()
+  if (!this.socket.destroyed) this.socket.destroySoon()
+  this.waiters.closeAll()
+  const proc = this.process
+  if (proc !== undefined) {
+    yield* hyp.lwpExit(proc)
+    const stopping = this.server.stopping
+    const grace = stopping ? Duration.zero : options.disconnectGrace
+    const drainedInTime = yield* this.whenDrained("jobs").pipe(Effect.timeoutOption(grace))
+    if (drainedInTime._tag === "None") {
+      yield* Effect.logWarning(
+        `${this.inflightJobs} syscalls still in the kernel ${
+          stopping ? "at shutdown" : `${Duration.format(grace)} after disconnect`
+        }; interrupting them`
+      )
+    }
+  }
+  yield* FiberSet.clear(jobs)
+  // the syscalls still in the kernel past the grace (a disconnect interrupts whatever waits on the client)
+  yield* Fiber.interruptAll(this.calls.flatMap((call) => call.fiber === undefined ? [] : [call.fiber]))
+  if (proc !== undefined) yield* hyp.releaseProcess(proc)
+  if (this.dropReason !== undefined) yield* Effect.logWarning(`client dropped: ${this.dropReason}`)
+  yield* Effect.logDebug("disconnected")
+})
+
+const serveBody = Effect.fnUntraced(function*(socket: Net.Socket, server: ServerState, id: number) {
     const jobs = yield* FiberSet.make<void>()
     const conn = new Connection(socket, server)
     server.connections.add(conn)
@@ -575,12 +624,21 @@ export const serveConnection = (socket: Net.Socket, server: ServerState, id: num
       Effect.ensuring(Effect.suspend(() => conn.cleanup(jobs))),
       Effect.annotateLogs({ connection: id })
     )
-  }).pipe(Effect.scoped)
+  })
 
-/** Exposed for the halt sequence: wait until this lwp's answer is out. */
+export const serveConnection = (socket: Net.Socket, server: ServerState, id: number) =>
+  Effect.scoped(serveBody(socket, server, id))
+
+/** Exposed for the halt sequence: wait until this lwp's answer is out (queued to its client). */
 export const whenAnswered = (server: ServerState, lwp: LwpHandle | undefined): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
-    const waiting = lwp === undefined ? undefined : server.unanswered.get(lwp)
-    if (waiting === undefined) return resume(Effect.void)
-    waiting.push(() => resume(Effect.void))
+    let call: SyscallJob | undefined
+    if (lwp !== undefined) {
+      for (const conn of server.connections) {
+        call = (conn as Connection).callIn(lwp)
+        if (call !== undefined) break
+      }
+    }
+    if (call === undefined) return resume(Effect.void)
+    call.whenAnswered(() => resume(Effect.void))
   })

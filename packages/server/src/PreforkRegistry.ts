@@ -39,25 +39,25 @@ export const makePreforkRegistry = (options: {
     const timers = yield* FiberSet.make()
 
     const add = (process: ProcessHandle) =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const cookie = new Uint8Array(Crypto.randomBytes(COOKIE_SIZE))
         const key = digest(cookie)
         const entry: Entry = { cookie, process, expiry: undefined }
         entries.set(key, entry)
-        entry.expiry = yield* FiberSet.run(
-          timers,
-          Effect.sleep(options.expiry).pipe(
-            Effect.andThen(Effect.suspend(() => {
-              if (entries.get(key) !== entry) return Effect.void
-              entries.delete(key)
-              return Effect.logInfo("prefork expired unclaimed; releasing its process").pipe(
-                Effect.annotateLogs({ pid: process.pid }),
-                Effect.andThen(options.release(process))
-              )
-            }))
-          )
+        const expire = Effect.sleep(options.expiry).pipe(
+          Effect.andThen(Effect.suspend(() => {
+            if (entries.get(key) !== entry) return Effect.void
+            entries.delete(key)
+            return Effect.logInfo("prefork expired unclaimed; releasing its process").pipe(
+              Effect.annotateLogs({ pid: process.pid }),
+              Effect.andThen(options.release(process))
+            )
+          }))
         )
-        return cookie
+        return Effect.map(FiberSet.run(timers, expire), (fiber) => {
+          entry.expiry = fiber
+          return cookie
+        })
       })
 
     const claim = (cookie: Uint8Array) =>

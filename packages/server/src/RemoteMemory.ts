@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import { MemoryFault, type UserMemoryService } from "@sysproxy/hypervisor"
 import { type Frame, MAX_COPY_CHUNK } from "@sysproxy/protocol"
 import { Errno } from "@sysproxy/protocol/netbsd"
-import { NotConnected, type Waiters } from "./Waiters.ts"
+import type { Waiters } from "./Waiters.ts"
 
 /** What RemoteMemory needs of its connection. */
 export interface RemoteLink {
@@ -51,12 +51,7 @@ const ask = <T extends Frame["_tag"], A>(
       return Effect.logWarning(`${op} refused: ${message}`).pipe(Effect.andThen(Effect.fail(fault(op, message))))
     }
     const reqno = link.nextReqno()
-    const wait = link.waiters.register(reqno)
-    if (!link.send(request(reqno))) {
-      link.waiters.fail(reqno, new NotConnected())
-      return Effect.fail(fault(op, "connection closed"))
-    }
-    return Effect.matchEffect(wait, {
+    return Effect.matchEffect(link.waiters.request(reqno, () => link.send(request(reqno))), {
       onFailure: (e) => Effect.fail(fault(op, e._tag === "NotConnected" ? "connection closed" : e.message)),
       onSuccess: (answer) =>
         answer._tag === expect
@@ -77,6 +72,30 @@ const copyinChunk = (link: RemoteLink, addr: bigint, len: number) =>
         : Effect.fail(fault("copyin", `asked for ${len} bytes, the client sent ${answer.data.byteLength}`))
   )
 
+// Copies larger than one frame: generator functions made once (Effect.fnUntraced), not an
+// Effect.gen closure per call (V8 gives each new generator function its own prototype and map).
+
+const copyinChunks = Effect.fnUntraced(function*(link: RemoteLink, addr: bigint, len: number) {
+  const out = new Uint8Array(len)
+  for (let off = 0; off < len; off += MAX_COPY_CHUNK) {
+    const n = Math.min(MAX_COPY_CHUNK, len - off)
+    out.set(yield* copyinChunk(link, addr + BigInt(off), n), off)
+  }
+  link.onCopy("in", len)
+  return out
+})
+
+const copyoutChunks = Effect.fnUntraced(
+  function*(link: RemoteLink, op: "copyout" | "copyoutstr", addr: bigint, data: Uint8Array) {
+    for (let off = 0; off < data.byteLength; off += MAX_COPY_CHUNK) {
+      const piece = data.subarray(off, Math.min(data.byteLength, off + MAX_COPY_CHUNK))
+      const sent = yield* link.sendPaced({ _tag: "CopyoutRequest", reqno: link.nextReqno(), addr: addr + BigInt(off), data: piece })
+      if (!sent) return yield* fault(op, "connection closed")
+    }
+    link.onCopy("out", data.byteLength)
+  }
+)
+
 /** A class: one per connection, and its methods are shared, not closures per client. */
 class RemoteMemory implements UserMemoryService {
   private readonly link: RemoteLink
@@ -94,15 +113,7 @@ class RemoteMemory implements UserMemoryService {
         return data
       })
     }
-    return Effect.gen(function*() {
-      const out = new Uint8Array(len)
-      for (let off = 0; off < len; off += MAX_COPY_CHUNK) {
-        const n = Math.min(MAX_COPY_CHUNK, len - off)
-        out.set(yield* copyinChunk(link, addr + BigInt(off), n), off)
-      }
-      link.onCopy("in", len)
-      return out
-    })
+    return copyinChunks(link, addr, len)
   }
 
   copyinstr(addr: bigint, maxLen: number): Effect.Effect<Uint8Array, MemoryFault> {
@@ -137,21 +148,16 @@ class RemoteMemory implements UserMemoryService {
 
   private copyoutAs(op: "copyout" | "copyoutstr", addr: bigint, data: Uint8Array): Effect.Effect<void, MemoryFault> {
     const link = this.link
-    return Effect.gen(function*() {
-      for (let off = 0; off === 0 || off < data.byteLength; off += MAX_COPY_CHUNK) {
-        const piece = data.subarray(off, Math.min(data.byteLength, off + MAX_COPY_CHUNK))
-        // copyoutstr goes out as COPYOUT, as the C server sends it
-        const sent = yield* link.sendPaced({
-          _tag: "CopyoutRequest",
-          reqno: link.nextReqno(),
-          addr: addr + BigInt(off),
-          data: piece
-        })
-        if (!sent) return yield* fault(op, "connection closed")
-        if (data.byteLength === 0) break
+    if (data.byteLength > MAX_COPY_CHUNK) return copyoutChunks(link, op, addr, data)
+    // one frame, the usual case (copyoutstr goes out as COPYOUT, as the C server sends it)
+    return Effect.flatMap(
+      link.sendPaced({ _tag: "CopyoutRequest", reqno: link.nextReqno(), addr, data }),
+      (sent) => {
+        if (!sent) return Effect.fail(fault(op, "connection closed"))
+        link.onCopy("out", data.byteLength)
+        return Effect.void
       }
-      link.onCopy("out", data.byteLength)
-    })
+    )
   }
 
   anonmmap(size: bigint): Effect.Effect<bigint, MemoryFault> {

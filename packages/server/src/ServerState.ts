@@ -3,7 +3,7 @@
  * pool, the prefork registry, the options, and live counters for tests,
  * metrics and the halt sequence.
  */
-import type { HypervisorService, LwpHandle } from "@sysproxy/hypervisor"
+import type { HypervisorService } from "@sysproxy/hypervisor"
 import type { ResolvedOptions } from "./ServerOptions.ts"
 import type { PreforkRegistry } from "./PreforkRegistry.ts"
 import type { WorkerPool } from "./WorkerPool.ts"
@@ -28,8 +28,6 @@ export interface ServerState {
   readonly connections: Set<ConnectionFigures>
   /** Shutting down after a drain: a closing connection interrupts its syscalls without a grace period. */
   stopping: boolean
-  /** Syscall lwps whose answer has not been sent yet; halt waits on its caller's. */
-  readonly unanswered: Map<LwpHandle, Array<() => void>>
   readonly counters: {
     accepted: number
     refused: number

@@ -93,7 +93,6 @@ export const make = (input: ServerOptions) =>
       banner: banner.success,
       connections: new Set(),
       stopping: false,
-      unanswered: new Map(),
       counters: {
         accepted: 0,
         refused: 0,

@@ -2,8 +2,12 @@
  * Server-to-client requests that expect an answer (copyin, copyinstr,
  * anonmmap), keyed by reqno: the seeds' respwait list with waitresp and
  * kickwaiter. When the connection dies every wait ends with NotConnected.
+ *
+ * A wait is the fiber's own callback, kept in the table until its answer
+ * comes: no Deferred, no finalizer chain, since a copyin wait is on the
+ * hot path of every write and sysctl.
  */
-import { Data, Deferred, Effect } from "effect"
+import { Data, Effect } from "effect"
 import type { Frame } from "@sysproxy/protocol"
 
 /** The connection is gone (the seeds' ENOTCONN from waitresp). */
@@ -16,31 +20,43 @@ export type WaitError = NotConnected | BadAnswer
 
 export interface Waiters {
   /**
-   * Registers a wait for `reqno`'s answer at once (before the request goes
-   * out, so no answer can slip past); the returned effect waits for it and
-   * always unregisters. A registration whose effect is never run must be
-   * ended with `fail`.
+   * Registers a wait for `reqno`'s answer, then calls `send` to put the
+   * request on the wire (so no answer can slip past), and waits. A failed
+   * send (false) or a closed table is NotConnected. However the wait ends
+   * (answered, failed, interrupted), `reqno` is no longer registered.
    */
-  readonly register: (reqno: bigint) => Effect.Effect<Frame, WaitError>
+  readonly request: (reqno: bigint, send: () => boolean) => Effect.Effect<Frame, WaitError>
   /** Hands an answer to its waiter; false when nobody waits for this reqno (the frame is dropped). */
   readonly complete: (reqno: bigint, frame: Frame) => boolean
   /** Ends one wait with an error (an answer that could not be decoded). */
   readonly fail: (reqno: bigint, error: WaitError) => boolean
-  /** Ends every wait with NotConnected; later registrations fail at once. */
+  /** Ends every wait with NotConnected; later requests fail at once. */
   readonly closeAll: () => void
   readonly size: () => number
 }
 
+type Resume = (answer: Effect.Effect<Frame, WaitError>) => void
+
+const notConnected = Effect.fail(new NotConnected())
+
 /** A class: one per connection, with its methods shared rather than closures per client. */
 class WaiterTable implements Waiters {
-  private readonly table = new Map<bigint, Deferred.Deferred<Frame, WaitError>>()
+  private readonly table = new Map<bigint, Resume>()
   private closed = false
 
-  register(reqno: bigint): Effect.Effect<Frame, WaitError> {
-    if (this.closed) return Effect.fail(new NotConnected())
-    const deferred = Deferred.makeUnsafe<Frame, WaitError>()
-    this.table.set(reqno, deferred)
-    return Deferred.await(deferred).pipe(Effect.ensuring(Effect.sync(() => this.table.delete(reqno))))
+  request(reqno: bigint, send: () => boolean): Effect.Effect<Frame, WaitError> {
+    return Effect.callback<Frame, WaitError>((resume) => {
+      if (this.closed) return resume(notConnected)
+      this.table.set(reqno, resume)
+      if (!send()) {
+        this.table.delete(reqno)
+        return resume(notConnected)
+      }
+      // interrupted while waiting (a disconnect past its grace): forget the wait
+      return Effect.sync(() => {
+        this.table.delete(reqno)
+      })
+    })
   }
 
   complete(reqno: bigint, frame: Frame): boolean {
@@ -52,17 +68,18 @@ class WaiterTable implements Waiters {
   }
 
   private end(reqno: bigint, result: Effect.Effect<Frame, WaitError>): boolean {
-    const deferred = this.table.get(reqno)
-    if (deferred === undefined) return false
+    const resume = this.table.get(reqno)
+    if (resume === undefined) return false
     this.table.delete(reqno)
-    return Deferred.doneUnsafe(deferred, result)
+    resume(result)
+    return true
   }
 
   closeAll(): void {
     this.closed = true
     const all = [...this.table.values()]
     this.table.clear()
-    for (const d of all) Deferred.doneUnsafe(d, Effect.fail(new NotConnected()))
+    for (const resume of all) resume(notConnected)
   }
 
   size(): number {

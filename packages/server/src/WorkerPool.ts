@@ -53,7 +53,8 @@ class JobQueue {
     const job = this.items[this.head]
     this.items[this.head++] = undefined
     if (this.head === this.items.length) {
-      this.items = []
+      // emptied: reuse the array (a fresh one per job would be garbage per syscall)
+      this.items.length = 0
       this.head = 0
     } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head)

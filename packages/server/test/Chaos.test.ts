@@ -89,6 +89,9 @@ const nothingLeft = (world: World, label: string) =>
 
 const { O_RDONLY, O_WRONLY, O_CREAT } = openFlags
 
+/** Where the copyin kill points write: a tmpfs file (a write to /dev/null copies nothing in, as in NetBSD). */
+const SINK = "/tmp/chaos-sink"
+
 const open = (c: MemoryClient, path: string, flags: number) =>
   Effect.gen(function*() {
     const r = yield* c.syscall(SYS.open, c.memory.allocString(path), flags, 0o644)
@@ -162,7 +165,7 @@ const scenarios: Record<string, Scenario> = {
   "mid-body": (url, r) =>
     Effect.gen(function*() {
       const c = yield* memoryGuest(url, "chaos-body")
-      const fd = yield* open(c, "/dev/null", O_WRONLY)
+      const fd = yield* open(c, SINK, O_WRONLY | O_CREAT)
       const size = 1 + r.int(256 * 1024)
       const buf = c.memory.alloc(r.bytes(size))
       if (r.chance(0.5)) {
@@ -186,7 +189,7 @@ const scenarios: Record<string, Scenario> = {
   copyin: (url, r) =>
     Effect.gen(function*() {
       const c = yield* memoryGuest(url, "chaos-copyin")
-      const fd = yield* open(c, "/dev/null", O_WRONLY)
+      const fd = yield* open(c, SINK, O_WRONLY | O_CREAT)
       const size = 1 + r.int(3 * MAX_COPY_CHUNK)
       const chunk = 1 + r.int(Math.ceil(size / MAX_COPY_CHUNK))
       const hold = r.chance(0.5)

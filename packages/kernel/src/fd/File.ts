@@ -23,6 +23,12 @@ export interface FileOps {
   /** Writes `data` at `offset` (or the file offset / end for O_APPEND); returns the count written. */
   readonly write: (ctx: SyscallContext, file: File, data: Uint8Array, offset: bigint | undefined) => Effect.Effect<number, SysErr>
   /**
+   * Every write is taken whole without looking at the data (the null and
+   * zero devices): the caller's buffer is never copied in, so a write costs
+   * no COPYIN and a bad buffer is no error. `write` is then never called.
+   */
+  readonly discardsWrites?: boolean
+  /**
    * ioctl beyond what the descriptor layer handles itself (FIOCLEX,
    * FIONCLEX, FIONBIO, FIOASYNC, FIOSETOWN, FIOGETOWN, and FIONREAD on a
    * "vnode" file, which is size - offset). `cmd` is the whole command word;

@@ -21,8 +21,11 @@ export interface SyscallContext {
   readonly mem: UserMemoryService
 }
 
+const toSysErr = (f: { readonly errno: number }) => new SysErr({ errno: f.errno })
+
+// one shared mapping function, not a closure per copy
 const asSysErr = <A, E extends { readonly errno: number }>(e: Effect.Effect<A, E>): Effect.Effect<A, SysErr> =>
-  Effect.mapError(e, (f) => new SysErr({ errno: f.errno }))
+  Effect.mapError(e, toSysErr)
 
 export const copyin = (ctx: SyscallContext, addr: bigint, len: number) => asSysErr(ctx.mem.copyin(addr, len))
 export const copyout = (ctx: SyscallContext, addr: bigint, data: Uint8Array) => asSysErr(ctx.mem.copyout(addr, data))

@@ -22,8 +22,9 @@ const u64 = (value: bigint): Uint8Array => {
   return bytes
 }
 
-const sysctl: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+// made once (Effect.fnUntraced): an Effect.gen closure per call costs V8 a new prototype and map each time
+const sysctl: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const namep = ctx.args.ptr(0)
     const namelen = ctx.args.uint(1)
     const oldp = ctx.args.ptr(2)

@@ -2,7 +2,9 @@
  * The character devices in /dev: the console (writes go to the server's
  * console output tagged with the writer's pid; reads fail with EBADF, as
  * the reference shows for a guest's fds 0-2), null (reads end at once,
- * writes vanish) and zero (reads give zeros, writes vanish).
+ * writes vanish) and zero (reads give zeros, writes vanish). As in the rump
+ * kernel's devnullrw, null and zero drop a write's uio without copying it:
+ * the caller's buffer is never read (no COPYIN; a bad buffer succeeds).
  */
 import { Errno, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -22,7 +24,7 @@ const ZEROES = new Uint8Array(ZERO_READ_MAX)
 const READABLE = pollEvents.POLLIN | pollEvents.POLLRDNORM
 const WRITABLE = pollEvents.POLLOUT | pollEvents.POLLWRNORM
 
-const deviceOps = (ops: Pick<FileOps, "read" | "write" | "poll" | "kqfilter">): FileOps => ({
+const deviceOps = (ops: Pick<FileOps, "read" | "write" | "poll" | "kqfilter" | "discardsWrites">): FileOps => ({
   kind: "device",
   seekable: true,
   close: () => Effect.void,
@@ -51,6 +53,7 @@ export const nullDriver: DeviceDriver = {
   ops: deviceOps({
     read: () => Effect.succeed(new Uint8Array(0)),
     write: (_ctx, _file, data) => Effect.succeed(data.length),
+    discardsWrites: true,
     poll: (_file, events) => events & (READABLE | WRITABLE),
     kqfilter: seltrueKqfilter
   })
@@ -63,6 +66,7 @@ export const zeroDriver: DeviceDriver = {
     // one shared block of zeroes: read data is only ever copied out, never written to
     read: (_ctx, _file, len) => Effect.succeed(ZEROES.subarray(0, Math.max(0, Math.min(len, ZERO_READ_MAX)))),
     write: (_ctx, _file, data) => Effect.succeed(data.length),
+    discardsWrites: true,
     poll: (_file, events) => events & (READABLE | WRITABLE),
     kqfilter: seltrueKqfilter
   })

@@ -2,6 +2,11 @@
  * read, write, readv, writev, pread, pwrite, preadv, pwritev: the checks
  * NetBSD makes, in its order (descriptor, direction, position, vector,
  * lengths), then a Transfer.
+ *
+ * Each is one generator function made once (Effect.fnUntraced), not an
+ * Effect.gen closure per call: V8 gives every new generator function its
+ * own prototype and map, which costs ~1 us per call and leaves garbage that
+ * survives young collections (BENCHMARKS.md, "generator closures").
  */
 import { Effect } from "effect"
 import { Errno, limits, Structs } from "@sysproxy/protocol/netbsd"
@@ -29,8 +34,8 @@ const single = (base: bigint, len: bigint): Effect.Effect<ReadonlyArray<Segment>
   len > SSIZE_MAX ? sysErr(Errno.EINVAL) : Effect.succeed([{ base, len }])
 
 /** The caller's struct iovec array: 1..IOV_MAX entries whose lengths sum to at most SSIZE_MAX. */
-const iovecs = (ctx: SyscallContext, iovp: bigint, iovcnt: number): Effect.Effect<ReadonlyArray<Segment>, SysErr> =>
-  Effect.gen(function*() {
+const iovecs: (ctx: SyscallContext, iovp: bigint, iovcnt: number) => Effect.Effect<ReadonlyArray<Segment>, SysErr> =
+  Effect.fnUntraced(function*(ctx: SyscallContext, iovp: bigint, iovcnt: number) {
     // (u_int)iovcnt > IOV_MAX also refuses a negative count
     if (iovcnt === 0 || iovcnt >>> 0 > limits.IOV_MAX) return yield* sysErr(Errno.EINVAL)
     const bytes = yield* copyin(ctx, iovp, iovcnt * IOVEC_SIZE)
@@ -48,69 +53,61 @@ const iovecs = (ctx: SyscallContext, iovp: bigint, iovcnt: number): Effect.Effec
   })
 
 /** read(fd, buf, nbyte) */
-export const read: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
-    const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-    return yield* readInto(ctx, file, segs, undefined)
-  })
+export const read: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
+  return yield* readInto(ctx, file, segs, undefined)
+})
 
 /** write(fd, buf, nbyte) */
-export const write: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
-    const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-    return yield* writeFrom(ctx, file, segs, undefined)
-  })
+export const write: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
+  return yield* writeFrom(ctx, file, segs, undefined)
+})
 
 /** pread(fd, buf, nbyte, PAD, offset) */
-export const pread: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
-    const offset = yield* position(file, ctx.args.long(4))
-    const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-    return yield* readInto(ctx, file, segs, offset)
-  })
+export const pread: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const offset = yield* position(file, ctx.args.long(4))
+  const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
+  return yield* readInto(ctx, file, segs, offset)
+})
 
 /** pwrite(fd, buf, nbyte, PAD, offset) */
-export const pwrite: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
-    const offset = yield* position(file, ctx.args.long(4))
-    const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-    return yield* writeFrom(ctx, file, segs, offset)
-  })
+export const pwrite: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const offset = yield* position(file, ctx.args.long(4))
+  const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
+  return yield* writeFrom(ctx, file, segs, offset)
+})
 
 /** readv(fd, iovp, iovcnt) */
-export const readv: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
-    const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-    return yield* readInto(ctx, file, segs, undefined)
-  })
+export const readv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
+  return yield* readInto(ctx, file, segs, undefined)
+})
 
 /** writev(fd, iovp, iovcnt) */
-export const writev: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
-    const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-    return yield* writeFrom(ctx, file, segs, undefined)
-  })
+export const writev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
+  return yield* writeFrom(ctx, file, segs, undefined)
+})
 
 /** preadv(fd, iovp, iovcnt, PAD, offset) */
-export const preadv: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
-    const offset = yield* position(file, ctx.args.long(4))
-    const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-    return yield* readInto(ctx, file, segs, offset)
-  })
+export const preadv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const offset = yield* position(file, ctx.args.long(4))
+  const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
+  return yield* readInto(ctx, file, segs, offset)
+})
 
 /** pwritev(fd, iovp, iovcnt, PAD, offset) */
-export const pwritev: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
-    const offset = yield* position(file, ctx.args.long(4))
-    const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-    return yield* writeFrom(ctx, file, segs, offset)
-  })
+export const pwritev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const offset = yield* position(file, ctx.args.long(4))
+  const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
+  return yield* writeFrom(ctx, file, segs, offset)
+})

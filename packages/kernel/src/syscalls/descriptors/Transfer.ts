@@ -40,6 +40,35 @@ const keepsPartial = (errno: number): boolean =>
 
 const minChunk = (left: bigint): number => (left < BigInt(CHUNK) ? Number(left) : CHUNK)
 
+const readSegments = Effect.fnUntraced(function*(
+  ctx: SyscallContext,
+  file: File,
+  segs: ReadonlyArray<Segment>,
+  offset: bigint | undefined
+) {
+  let total = 0
+  let off = offset
+  for (const seg of segs) {
+    let pos = 0n
+    while (pos < seg.len) {
+      if (total > 0 && !mayReadOn(file)) return total
+      const want = minChunk(seg.len - pos)
+      const r = yield* Effect.result(file.ops.read(ctx, file, want, off))
+      if (Result.isFailure(r)) {
+        if (total > 0 && keepsPartial(r.failure.errno)) return total
+        return yield* Effect.fail(r.failure)
+      }
+      const data = r.success.byteLength > want ? r.success.subarray(0, want) : r.success
+      if (data.byteLength > 0) yield* copyout(ctx, seg.base + pos, data)
+      total += data.byteLength
+      pos += BigInt(data.byteLength)
+      if (off !== undefined) off += BigInt(data.byteLength)
+      if (data.byteLength < want) return total
+    }
+  }
+  return total
+})
+
 /**
  * Reads into `segs` in order, at `offset` (pread) or the file offset.
  * Stops at a short read: end of file, or all a pipe had.
@@ -49,65 +78,61 @@ export const readInto = (
   file: File,
   segs: ReadonlyArray<Segment>,
   offset: bigint | undefined
-): Effect.Effect<number, SysErr> =>
-  holdingFile(file, Effect.gen(function*() {
-    let total = 0
-    let off = offset
-    for (const seg of segs) {
-      let pos = 0n
-      while (pos < seg.len) {
-        if (total > 0 && !mayReadOn(file)) return total
-        const want = minChunk(seg.len - pos)
-        const r = yield* Effect.result(file.ops.read(ctx, file, want, off))
-        if (Result.isFailure(r)) {
-          if (total > 0 && keepsPartial(r.failure.errno)) return total
-          return yield* Effect.fail(r.failure)
+): Effect.Effect<number, SysErr> => holdingFile(file, readSegments(ctx, file, segs, offset))
+
+const writeSegments = Effect.fnUntraced(function*(
+  ctx: SyscallContext,
+  file: File,
+  segs: ReadonlyArray<Segment>,
+  offset: bigint | undefined
+) {
+  let total = 0
+  let off = offset
+  for (const seg of segs) {
+    let pos = 0n
+    while (pos < seg.len) {
+      const want = minChunk(seg.len - pos)
+      const data = yield* copyin(ctx, seg.base + pos, want)
+      const r = yield* Effect.result(file.ops.write(ctx, file, data, off))
+      if (Result.isFailure(r)) {
+        const errno = r.failure.errno
+        if (errno === Errno.EPIPE && (file.flag & fileFlagsKernel.FNOSIGPIPE) === 0) {
+          yield* ctx.mem.raise(signals.SIGPIPE)
         }
-        const data = r.success.byteLength > want ? r.success.subarray(0, want) : r.success
-        if (data.byteLength > 0) yield* copyout(ctx, seg.base + pos, data)
-        total += data.byteLength
-        pos += BigInt(data.byteLength)
-        if (off !== undefined) off += BigInt(data.byteLength)
-        if (data.byteLength < want) return total
+        if (total > 0 && keepsPartial(errno)) return total
+        return yield* Effect.fail(new SysErr({ errno }))
       }
+      const n = Math.min(r.success, want)
+      total += n
+      pos += BigInt(n)
+      if (off !== undefined) off += BigInt(n)
+      if (n < want) return total
     }
-    return total
-  }))
+  }
+  return total
+})
+
+/** The whole length of `segs` (at most SSIZE_MAX: checked before), exact as a count write returns. */
+const totalLength = (segs: ReadonlyArray<Segment>): bigint => {
+  let n = 0n
+  for (const seg of segs) n += seg.len
+  return n
+}
 
 /**
  * Writes `segs` in order, at `offset` (pwrite) or the file offset (or its
  * end, O_APPEND: the FileOps decide). EPIPE also sends SIGPIPE to the
- * caller unless the file has FNOSIGPIPE, as dofilewrite does.
+ * caller unless the file has FNOSIGPIPE, as dofilewrite does. A file that
+ * discards writes (the null and zero devices) takes them whole without
+ * reading the caller's buffers, as the rump kernel's devnullrw consumes the
+ * uio: no COPYIN, and a bad buffer is no error.
  */
 export const writeFrom = (
   ctx: SyscallContext,
   file: File,
   segs: ReadonlyArray<Segment>,
   offset: bigint | undefined
-): Effect.Effect<number, SysErr> =>
-  holdingFile(file, Effect.gen(function*() {
-    let total = 0
-    let off = offset
-    for (const seg of segs) {
-      let pos = 0n
-      while (pos < seg.len) {
-        const want = minChunk(seg.len - pos)
-        const data = yield* copyin(ctx, seg.base + pos, want)
-        const r = yield* Effect.result(file.ops.write(ctx, file, data, off))
-        if (Result.isFailure(r)) {
-          const errno = r.failure.errno
-          if (errno === Errno.EPIPE && (file.flag & fileFlagsKernel.FNOSIGPIPE) === 0) {
-            yield* ctx.mem.raise(signals.SIGPIPE)
-          }
-          if (total > 0 && keepsPartial(errno)) return total
-          return yield* Effect.fail(new SysErr({ errno }))
-        }
-        const n = Math.min(r.success, want)
-        total += n
-        pos += BigInt(n)
-        if (off !== undefined) off += BigInt(n)
-        if (n < want) return total
-      }
-    }
-    return total
-  }))
+): Effect.Effect<number | bigint, SysErr> =>
+  file.ops.discardsWrites === true
+    ? Effect.succeed(totalLength(segs))
+    : holdingFile(file, writeSegments(ctx, file, segs, offset))
