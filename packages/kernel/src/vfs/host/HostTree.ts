@@ -185,7 +185,16 @@ export class HostTree {
 
   /** A path descriptor of whatever `name` in `dir` is (a symlink itself, not followed). */
   lookup(dir: HostFd, name: string): Effect.Effect<HostFd, HostError, Scope.Scope> {
-    return this.opened("path", this.at(dir, name, "open", (p) => this.calls.open(p, O_PATH | O_NOFOLLOW, 0)))
+    return Effect.acquireRelease(this.lookupOwned(dir, name), (fd) => fd.close)
+  }
+
+  /**
+   * `lookup` for a descriptor that outlives any scope: a vnode's, which the
+   * vnode cache closes when it drops the vnode. Run it with what takes the
+   * descriptor over in one uninterruptible region, or it may be lost.
+   */
+  lookupOwned(dir: HostFd, name: string): Effect.Effect<HostFd, HostError> {
+    return this.wrap("path", this.at(dir, name, "open", (p) => this.calls.open(p, O_PATH | O_NOFOLLOW, 0)))
   }
 
   /** The directory `name` in `dir`, by a path descriptor; ENOTDIR for anything else, a symlink included. */
