@@ -2,9 +2,10 @@
  * The sidecar store of a host tree: what the host cannot hold, kept beside
  * it so that it survives a restart too. Device nodes, fifos and sockets are
  * empty regular files on the host (placeholders) whose record says what
- * they are; owners when the server is not root (it cannot chown), a
- * symlink's mode (Linux has no lchmod) and st_flags are records of the
- * nodes they belong to.
+ * they are; owners when the server is not root (it cannot chown), mode
+ * bits the host copy must not have (a symlink's: Linux has no lchmod;
+ * set-id bits; bits that would lock a server that is not root out of its
+ * own files) and st_flags are records of the nodes they belong to.
  *
  * Records are keyed by host identity, (st_dev, st_ino): the kernel's inode
  * numbers are the host's, which stay the same across restarts, and every
@@ -51,7 +52,7 @@ CREATE TABLE IF NOT EXISTS node (
   rdev INTEGER,                    -- a device's number (NetBSD dev_t)
   uid INTEGER,
   gid INTEGER,
-  mode INTEGER,                    -- permission bits the host cannot hold (a symlink's)
+  mode INTEGER,                    -- permission bits the host copy does not have
   flags INTEGER,                   -- st_flags
   PRIMARY KEY (dev, ino)
 ) STRICT, WITHOUT ROWID;
