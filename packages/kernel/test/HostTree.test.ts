@@ -313,4 +313,27 @@ describe("host tree: descriptors", () => {
       }
       assert.strictEqual(openFds(), before)
     }).pipe(Effect.provide(HostCalls.layer)))
+
+  it.live("opens interrupted halfway lose no descriptor", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      Fs.mkdirSync(Path.join(root, "a", "b"), { recursive: true })
+      Fs.writeFileSync(Path.join(root, "a", "b", "f"), "x")
+      const tree = yield* HostTree.open(root)
+      const before = openFds()
+      for (let round = 0; round < 5; round++) {
+        const fiber = yield* Effect.forkChild(Effect.forEach(
+          Array.from({ length: 400 }, (_, i) => i),
+          () =>
+            Effect.scoped(Effect.gen(function*() {
+              const b = yield* tree.walk(["a", "b"])
+              yield* tree.reopen(yield* tree.lookup(b, "f"), O_RDONLY)
+            })),
+          { concurrency: 32, discard: true }
+        ))
+        yield* Effect.sleep(`${2 + round} millis`)
+        yield* Fiber.interrupt(fiber)
+      }
+      assert.strictEqual(openFds(), before)
+    }).pipe(Effect.provide(HostCalls.layer)))
 })
