@@ -5,7 +5,7 @@
  * and fifos are never opened; a host failure is the NetBSD errno at once;
  * a descriptor in use is not closed under a call.
  */
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -17,21 +17,10 @@ import { hostError, netbsdErrno } from "../src/vfs/host/HostError.ts"
 import { HostFd } from "../src/vfs/host/HostFd.ts"
 import { componentBytes, procPath } from "../src/vfs/host/HostPath.ts"
 import { HostTree } from "../src/vfs/host/HostTree.ts"
-
-const made: Array<string> = []
-afterAll(() => {
-  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
-})
+import { tempTrees } from "./support/TempDirs.ts"
 
 /** A fresh host directory `<tmp>/root` with a file beside it, outside the root. */
-const hostDir = () => {
-  const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sysproxy-hosttree-"))
-  made.push(base)
-  const root = Path.join(base, "root")
-  Fs.mkdirSync(root)
-  Fs.writeFileSync(Path.join(base, "secret"), "outside")
-  return { base, root }
-}
+const hostDir = tempTrees("sysproxy-hosttree-")
 
 const { O_RDONLY, O_RDWR, O_WRONLY } = Fs.constants
 

@@ -5,19 +5,16 @@
  * race against a plain path open, run alongside, does land outside: proof
  * that the race was on while the walker ran.
  */
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { HostCalls } from "../src/vfs/host/HostCalls.ts"
 import { HostTree } from "../src/vfs/host/HostTree.ts"
+import { tempTrees } from "./support/TempDirs.ts"
 
-const made: Array<string> = []
-afterAll(() => {
-  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
-})
+const hostDir = tempTrees("sysproxy-race-")
 
 const OPENS = 10_000
 
@@ -56,11 +53,9 @@ type Outcome = "inside" | "outside" | "refused"
 describe("host walker: a directory swapped for a symlink to / meanwhile", () => {
   it.live("10,000 opens through the walker never land outside the tree", () =>
     Effect.gen(function*() {
-      const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sysproxy-race-"))
-      made.push(base)
+      const { base, root } = hostDir()
       const binary = Path.join(base, "swapper")
       ChildProcess.execFileSync("gcc", ["-O2", "-o", binary, Path.join(import.meta.dirname, "support/c/swapper.c")])
-      const root = Path.join(base, "root")
       Fs.mkdirSync(Path.join(root, "a", "etc"), { recursive: true })
       Fs.writeFileSync(Path.join(root, "a", "etc", "passwd"), "inside the tree\n")
       Fs.symlinkSync("/", Path.join(root, "x"))

@@ -4,26 +4,22 @@
  * kill -9 of the process writing them, in order; a renumbered host device
  * keeps them; a store of another tree is refused.
  */
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { type HostId, hostIdOf, Sidecar, sqliteErrno } from "../src/vfs/host/Sidecar.ts"
+import { tempTrees } from "./support/TempDirs.ts"
 
-const made: Array<string> = []
-afterAll(() => {
-  for (const dir of made) Fs.rmSync(dir, { recursive: true, force: true })
-})
+const tree = tempTrees("sysproxy-sidecar-")
 
+/** A host tree with the directory its store goes in. */
 const hostDir = () => {
-  const base = Fs.mkdtempSync(Path.join(Os.tmpdir(), "sysproxy-sidecar-"))
-  made.push(base)
-  const root = Path.join(base, "root")
-  Fs.mkdirSync(Path.join(root, ".sysproxy"), { recursive: true })
+  const { base, root } = tree()
+  Fs.mkdirSync(Path.join(root, ".sysproxy"))
   return { base, root, db: Path.join(root, ".sysproxy", "sidecar.db") }
 }
 
