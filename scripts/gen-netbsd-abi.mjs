@@ -453,10 +453,110 @@ const genConstants = () => {
 }
 
 // ---------------------------------------------------------------------------
+// Layouts the facts lack, read from NetBSD's headers of the same revision
+// (sys/sys/sysctl.h, sys/sys/file.h, sys/sys/time.h) for amd64: the __sysc_*
+// wrappers of sysctl.h make every pointer and size_t field 8 bytes. Facts
+// only (names, offsets, sizes), merged into structs.ts like the others.
+
+const u32 = (name, offset) => ({ name, offset, size: 4, ctype: "uint32_t", signed: false })
+const i32 = (name, offset) => ({ name, offset, size: 4, ctype: "int32_t", signed: true })
+const u64 = (name, offset) => ({ name, offset, size: 8, ctype: "uint64_t", signed: false })
+const ptr = (name, offset, ctype = "void *") => ({ name, offset, size: 8, ctype })
+
+const EXTRA_STRUCTS = {
+  sysctlnode: {
+    size: 96,
+    align: 8,
+    note:
+      "struct sysctlnode (sys/sysctl.h, SYSCTL_VERS_1): what CTL_QUERY copies out per child and CTL_CREATE, CTL_DESTROY, CTL_DESCRIBE take in. sysctl_un is a union at 48: the child array of a node (csize, clen, child), the data pointer and offset of a leaf, or the immediate value (idata int32, qdata u_quad_t, bdata bool) of a CTLFLAG_IMMEDIATE leaf.",
+    fields: [
+      u32("sysctl_flags", 0),
+      i32("sysctl_num", 4),
+      { name: "sysctl_name", offset: 8, size: 32, ctype: "char[32]", count: 32, signed: true },
+      u32("sysctl_ver", 40),
+      u32("__rsvd", 44),
+      u32("sysctl_csize", 48),
+      u32("sysctl_clen", 52),
+      ptr("sysctl_child", 56, "struct sysctlnode *"),
+      u64("sysctl_size", 64),
+      ptr("sysctl_func", 72, "sysctlfn"),
+      ptr("sysctl_parent", 80, "struct sysctlnode *"),
+      ptr("sysctl_desc", 88, "const char *")
+    ]
+  },
+  sysctldesc: {
+    size: 12,
+    align: 4,
+    note:
+      "struct sysctldesc (sys/sysctl.h): one CTL_DESCRIBE record, the header before descr_str; a record takes 12 + descr_len rounded up to 4 bytes (NEXT_DESCR), descr_len counting the NUL.",
+    fields: [i32("descr_num", 0), u32("descr_ver", 4), u32("descr_len", 8)]
+  },
+  clockinfo: {
+    size: 20,
+    align: 4,
+    note: "struct clockinfo (sys/time.h): kern.clockrate.",
+    fields: [i32("hz", 0), i32("tick", 4), i32("tickadj", 8), i32("stathz", 12), i32("profhz", 16)]
+  },
+  kinfo_file: {
+    size: 120,
+    align: 8,
+    note: "struct kinfo_file (sys/sysctl.h): one kern.file2 record.",
+    fields: [
+      u64("ki_fileaddr", 0),
+      u32("ki_flag", 8),
+      u32("ki_iflags", 12),
+      u32("ki_ftype", 16),
+      u32("ki_count", 20),
+      u32("ki_msgcount", 24),
+      u32("ki_usecount", 28),
+      u64("ki_fucred", 32),
+      u32("ki_fuid", 40),
+      u32("ki_fgid", 44),
+      u64("ki_fops", 48),
+      u64("ki_foffset", 56),
+      u64("ki_fdata", 64),
+      u64("ki_vun", 72),
+      u64("ki_vsize", 80),
+      u32("ki_vtype", 88),
+      u32("ki_vtag", 92),
+      u64("ki_vdata", 96),
+      u32("ki_pid", 104),
+      i32("ki_fd", 108),
+      u32("ki_ofileflags", 112),
+      u32("_ki_padto64bits", 116)
+    ]
+  },
+  file: {
+    size: 96,
+    align: 8,
+    note:
+      "The kernel's struct file (sys/file.h, _KERNEL/_KMEMUSER) as kern.file copies it out after the 8-byte filehead; f_lock is an amd64 kmutex_t (8 bytes).",
+    fields: [
+      { name: "f_offset", offset: 0, size: 8, ctype: "off_t", signed: true },
+      ptr("f_cred", 8, "kauth_cred_t"),
+      ptr("f_ops", 16, "const struct fileops *"),
+      ptr("f_data", 24),
+      { name: "f_list", offset: 32, size: 16, ctype: "LIST_ENTRY(file)" },
+      { name: "f_lock", offset: 48, size: 8, ctype: "kmutex_t" },
+      i32("f_flag", 56),
+      u32("f_marker", 60),
+      u32("f_type", 64),
+      u32("f_advice", 68),
+      u32("f_count", 72),
+      u32("f_msgcount", 76),
+      u32("f_unpcount", 80),
+      { name: "f_unplist", offset: 88, size: 8, ctype: "SLIST_ENTRY(file)" }
+    ]
+  }
+}
+
+// ---------------------------------------------------------------------------
 // structs.ts
 
 const genStructs = () => {
-  const structs = structsJson.structs ?? fail("structs.json has no structs")
+  const facts = structsJson.structs ?? fail("structs.json has no structs")
+  for (const name of Object.keys(EXTRA_STRUCTS)) if (facts[name] !== undefined) fail(`${name} is in structs.json and EXTRA_STRUCTS`)
+  const structs = { ...facts, ...EXTRA_STRUCTS }
   let out = header("NetBSD/amd64 struct layouts (offsets and sizes in bytes, little-endian).", [
     "",
     "Gaps between fields are padding (write zeros). signed is given for integer scalars",

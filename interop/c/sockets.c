@@ -106,6 +106,12 @@ static int bind_plain(const struct rsp_sockaddr_in *sin, int reuseaddr, int64_t 
 static int scenario_reuse(int threads)
 {
 	init_or_die("sockets-reuse");
+	/* a descriptor per thread and a few more: beyond RLIMIT_NOFILE's default 128, as NetBSD asks */
+	uint64_t nofile[2] = { (uint64_t)threads + 16, 1772 };
+	uint64_t lim[2];
+	rsp_arg(lim, 0, 8 /* RLIMIT_NOFILE */);
+	rsp_arg_ptr(lim, 1, nofile);
+	CHECK(rsp_syscall(195 /* setrlimit */, lim, sizeof lim, NULL) == 0, "setrlimit RLIMIT_NOFILE %d", threads + 16);
 	struct rsp_sockaddr_in any = rsp_sin(0, 0, 0, 0, REUSE_PORT);
 	int64_t wild, probe;
 	CHECK(bind_plain(&any, 0, &wild) == 0, "bind 0.0.0.0:%d", REUSE_PORT);

@@ -19,7 +19,7 @@ const HERE = Path.dirname(new URL(import.meta.url).pathname)
 const ROOT = Path.resolve(HERE, "..")
 const C_DIR = Path.join(ROOT, "c")
 const LAUNCHER = Path.join(ROOT, "launch-server.ts")
-const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets"] as const
+const PROGRAMS = ["basic", "fork", "kill", "stress", "disconnect", "exec", "signals", "sockets", "creds", "sysctl", "kevent", "fs"] as const
 type Program = (typeof PROGRAMS)[number]
 
 let workDir = ""
@@ -73,6 +73,8 @@ interface Stats {
     readonly processes: number
     readonly lwps: number
     readonly openFiles: number
+    readonly knotes: number
+    readonly timers: number
     readonly unimplemented: Record<string, number>
   }
 }
@@ -165,10 +167,11 @@ const statsUntil = async (server: ServerProcess, done: (s: Stats) => boolean, wh
   }
 }
 
-/** Nothing left behind: no client, waiter, job, prefork, process, lwp or open file. */
+/** Nothing left behind: no client, waiter, job, prefork, process, lwp, open file, knote or armed timer. */
 const idle = (s: Stats) =>
   s.server.clients === 0 && s.server.waiters === 0 && s.server.inflightJobs === 0 && s.server.preforks === 0 &&
-  s.kernel.processes === 0 && s.kernel.lwps === 0 && s.kernel.openFiles === 0
+  s.kernel.processes === 0 && s.kernel.lwps === 0 && s.kernel.openFiles === 0 && s.kernel.knotes === 0 &&
+  s.kernel.timers === 0
 
 const expectClean = async (server: ServerProcess) => {
   const s = await statsUntil(server, idle, "the server to be idle")
@@ -251,6 +254,41 @@ describe("interop: our C client against the server process", () => {
     await stopServer(server)
   })
 
+  it("sysctl: the whole tree walked with CTL_QUERY as sysctl(8) -a does, names resolved as sysctlnametomib does", async () => {
+    const server = await startServer(["--hostname", "interop-sysctl"])
+    const names = ["kern.hostname", "hw.model", "proc.curproc.rlimit.descriptors.hard", "vfs.sync.delay", "kern.maxfiles"]
+    const o = await client(server, "sysctl", names)
+    expectSuccess("sysctl", o, server)
+    const lines = o.stdout.split("\n")
+    for (const want of [
+      "kern.ostype = NetBSD",
+      "kern.osrelease = 7.99.34",
+      "kern.hostname = interop-sysctl",
+      "hw.model = rumpcore (virtual)",
+      "hw.machine_arch = x86_64",
+      "kern.clockrate: struct, 20 bytes",
+      "kern.proc2: shown by another program",
+      "kern.mbuf.msize = 512",
+      "vm.bufcache = 15",
+      "net.inet: no children",
+      "ddb: no children",
+      "proc.curproc.corename = %n.core",
+      "proc.curproc.rlimit.cputime.soft = 9223372036854775807",
+      "nametomib kern.hostname = 1.10 (type 3)",
+      "nametomib proc.curproc.rlimit.descriptors.hard = 10.2147483647.2.9.2 (type 4)",
+      "proc.curproc.rlimit.descriptors.hard = 1024",
+      "nametomib kern.maxfiles: errno 2"
+    ]) {
+      expect(lines, o.stdout).toContain(want)
+    }
+    expect(o.stdout).toMatch(/^walk ok: \d+ nodes, \d+ values$/m)
+    expect(o.stdout).toMatch(/^nametomib vfs\.sync\.delay = 3\.\d+\.\d+ \(type 2\)$/m)
+    // 13 top-level nodes, 16 bytes each (12 of header, an empty description padded to 4)
+    expect(lines).toContain("describe ok: 208 bytes")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
   it("basic over tcp://", async () => {
     const server = await startServer(["--hostname", "interop-tcp"], true)
     expect(server.url).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/)
@@ -316,6 +354,25 @@ describe("interop: our C client against the server process", () => {
     await stopServer(server)
   })
 
+  it("creds: a drop to uid 1000 is refused root's file; a fork child keeps credentials and group; a group kill; EMFILE; chroot", async () => {
+    const server = await startServer()
+    const expected: Record<string, RegExp> = {
+      drop: /^drop ok: uid 1000 gid 100, EACCES on root's 0600 file, setuid\(0\) EPERM$/m,
+      fork: /^child \d+: uid 1000 gid 100, 2 groups, ppid 1, group and session \d+, left and rejoined$/m,
+      killpg: /^killpg ok: the caller and both members of group \d+ got a host SIGUSR1, the bystander none$/m,
+      emfile: /^emfile ok: 9 opens at a soft limit of 12, then EMFILE; RLIM_INFINITY clamped to 1772$/m,
+      chroot: /^chroot ok: nothing outside can be named; fchroot on a kept descriptor gets out$/m,
+      badargs: /^badargs ok$/m
+    }
+    for (const [scenario, line] of Object.entries(expected)) {
+      const o = await client(server, "creds", [scenario])
+      expectSuccess(`creds ${scenario}`, o, server)
+      expect(o.stdout).toMatch(line)
+    }
+    await expectClean(server)
+    await stopServer(server)
+  }, 60_000)
+
   const stress = (procs: number, threads: number, seconds: number) => async () => {
     const server = await startServer(["--hostname", "interop-stress"])
     const o = await client(server, "stress", [String(procs), String(threads), String(seconds)], (seconds + 50) * 1000)
@@ -366,6 +423,43 @@ describe("interop: our C client against the server process", () => {
     await stopServer(server)
   })
 
+  it("fs: a fifo between a process and its fork child on two connections; the reader's open waits for the writer", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["fifo"])
+    expectSuccess("fs fifo", o, server)
+    expect(o.stdout).toMatch(/fifo ok: the open waited \d+ ms for the writer; read "through the fifo from the child" then end of file/)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fs: flock contention between two clients: EAGAIN with LOCK_NB, a blocking lock granted when released", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["flock"])
+    expectSuccess("fs flock", o, server)
+    expect(o.stdout).toMatch(/other client waited \d+ ms for the lock/)
+    expect(o.stdout).toContain("flock ok")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fs: statvfs of / and a tmpfs mount, getvfsstat listing every mount, unmount refused while a file is open", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["mounts"])
+    expectSuccess("fs mounts", o, server)
+    expect(o.stdout).toContain("mounts ok")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("fs: an old-ABI call (compat_50) is ENOSYS and raises a host SIGSYS in the client", async () => {
+    const server = await startServer()
+    const o = await client(server, "fs", ["sigsys"])
+    expectSuccess("fs sigsys", o, server)
+    expect(o.stdout).toContain("sigsys ok")
+    await expectClean(server)
+    await stopServer(server)
+  })
+
   it("disconnect: a client killed while the server waits for its copyin; the server goes on", async () => {
     const server = await startServer()
     const victim = spawn(binary("disconnect"), [], {
@@ -402,6 +496,69 @@ describe("interop: our C client against the server process", () => {
     expectSuccess("basic after the disconnect", after, server)
     expect(after.stdout).toMatch(/^pid=\d+ ppid=1 /m)
     await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("kevent: a kevent loop over a pipe written by a fork child on its own connection", async () => {
+    const server = await startServer()
+    const o = await client(server, "kevent", ["pipe"])
+    expectSuccess("kevent pipe", o, server)
+    expect(o.stdout).toMatch(/^kevent pipe ok: 1000 bytes from the child in \d+ events, then end of file$/m)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("kevent: NOTE_EXIT when a client is killed", async () => {
+    const server = await startServer()
+    const o = await client(server, "kevent", ["exit"])
+    expectSuccess("kevent exit", o, server)
+    expect(o.stdout).toMatch(/^kevent exit ok: NOTE_EXIT for pid \d+ killed by SIGKILL, status 0$/m)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("itimer: the server's ITIMER_REAL drives a SIGALRM handler in the client for 2 s", async () => {
+    const server = await startServer()
+    const o = await client(server, "kevent", ["itimer", "50", "2"])
+    expectSuccess("kevent itimer", o, server)
+    const m = /^kevent itimer: (\d+) SIGALRM handler runs in ([\d.]+) s of a 50 ms ITIMER_REAL$/m.exec(o.stdout)
+    expect(m, o.stdout).not.toBeNull()
+    // a behaviour check with a tolerance (10%), not a speed assertion: one signal per period
+    const expected = (Number(m?.[2]) * 1000) / 50
+    expect(Math.abs(Number(m?.[1]) - expected)).toBeLessThanOrEqual(expected * 0.1)
+    await expectClean(server)
+    await stopServer(server)
+  })
+
+  it("kevent: a client killed while blocked in kevent leaves no knote and no timer behind", async () => {
+    const server = await startServer()
+    const victim = spawn(binary("kevent"), ["block"], {
+      env: { ...process.env, RUMP_SERVER: server.url },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not blocked in 10 s: ${out}`)), 10_000)
+      victim.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d
+        if (out.includes("BLOCKED\n")) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      victim.once("exit", (code) => {
+        clearTimeout(timer)
+        reject(new Error(`the victim exited (${code}) early: ${out}`))
+      })
+    })
+    const during = await statsUntil(server, (s) => s.server.inflightJobs === 1, "the kevent call to be in the server")
+    expect(during.kernel.knotes).toBe(3)
+    expect(during.kernel.timers).toBe(1)
+    const gone = new Promise((res) => victim.once("exit", res))
+    victim.kill("SIGKILL")
+    await gone
+    const after = await expectClean(server)
+    expect([after.kernel.knotes, after.kernel.timers]).toEqual([0, 0])
     await stopServer(server)
   })
 

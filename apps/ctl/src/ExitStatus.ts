@@ -18,6 +18,9 @@ export class ExitStatus extends Data.TaggedError("ExitStatus")<{
 /** A failed operand (or a server that cannot be reached): exit 1. */
 export const failed = new ExitStatus({ code: 1 })
 
+/** A command line the tool will not run (after saying why): exit 2, as a usage error. */
+export const usage = new ExitStatus({ code: 2 })
+
 /** The signals NodeRuntime.runMain turns into an interruption of the program. */
 const STOPPING = ["SIGINT", "SIGTERM"] as const
 

@@ -6,3 +6,6 @@ export const switchFlag = (name: string, alias: string | undefined, description:
   const flag = Flag.Boolean(name).pipe(Flag.withDescription(description), Flag.withDefault(false))
   return alias === undefined ? flag : flag.pipe(Flag.withAlias(alias))
 }
+
+/** -q: no progress bar (one is drawn on a terminal for copies of a few MB). */
+export const quietFlag = switchFlag("quiet", "q", "no progress bar on stderr")

@@ -4,7 +4,7 @@
  * the tool then exits 1. A failure of the connection itself stops the
  * tool at once (Connect.ts reports it).
  */
-import type { CallError, SyscallError } from "@sysproxy/client"
+import type { CallError, Stat, SyscallError, SysproxyProcess } from "@sysproxy/client"
 import { Effect, type Stdio } from "effect"
 import { failed } from "./ExitStatus.ts"
 import { warn } from "./Output.ts"
@@ -31,3 +31,10 @@ export const eachOperand = <R>(
     for (const operand of operands) ok = (yield* work(operand)) && ok
     if (!ok) return yield* failed
   })
+
+/** stat(2) of an operand, or undefined after the warning when the kernel refuses it. */
+export const attemptStat = (c: SysproxyProcess, tool: string, path: string) =>
+  c.stat(path).pipe(
+    Effect.map((st): Stat | undefined => st),
+    Effect.catchTag("SyscallError", (e) => Effect.as(warn(tool, path, e.description), undefined))
+  )

@@ -25,3 +25,6 @@ export const errLine = (text: string) => write("stderr", `${text}\n`)
 
 /** `tool: what: why` on stderr, the form of warn(3). */
 export const warn = (tool: string, what: string, why: string) => errLine(`${tool}: ${what}: ${why}`)
+
+/** Text to stderr as it is (a progress bar redrawn in place). */
+export const err = (text: string) => write("stderr", text)

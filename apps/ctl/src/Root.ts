@@ -1,8 +1,12 @@
 /**
- * The root command, `sysproxy`, and the flag every tool shares: which
- * server to talk to. Tools read it with `yield* root`.
+ * The root command, `sysproxy`, and the flags every tool shares: which
+ * server to talk to, and which user to run as there. Tools read them with
+ * `yield* root` (Connect.ts does).
  */
-import { Flag, Command } from "effect/cli"
+import { Command, Flag } from "effect/cli"
+
+const id = (name: string, description: string) =>
+  Flag.Int(name).pipe(Flag.withMetavar("N"), Flag.withDescription(description), Flag.optional)
 
 export const root = Command.make("sysproxy").pipe(
   Command.withSharedFlags({
@@ -10,7 +14,9 @@ export const root = Command.make("sysproxy").pipe(
       Flag.withMetavar("URL"),
       Flag.withDescription("the server: unix:///path, tcp://host:port or tcp6://[addr]:port (default: $RUMP_SERVER)"),
       Flag.optional
-    )
+    ),
+    uid: id("uid", "run as this user id (setuid after connecting; the server's guests start as root)"),
+    gid: id("gid", "run as this group id, the only group (setgid and setgroups before setuid)")
   }),
   Command.withDescription(
     "The rump.* tools for a sysproxy server: each runs as a process in the server's kernel (RUMP_SERVER or --server)."

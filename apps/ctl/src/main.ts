@@ -5,6 +5,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import { Command } from "effect/cli"
+import { commandLine } from "./Argv.ts"
 import { command } from "./Cli.ts"
 import { teardown, watchStopSignals } from "./ExitStatus.ts"
 import { VERSION } from "./Version.ts"
@@ -12,8 +13,7 @@ import { VERSION } from "./Version.ts"
 // before runMain's own handlers, which interrupt the program without saying which signal it was
 const stopSignal = watchStopSignals()
 
-command.pipe(
-  Command.run({ version: VERSION }),
+Command.runWith(command, { version: VERSION })(commandLine(process.argv.slice(2))).pipe(
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain({ teardown: teardown(stopSignal) })
 )

@@ -57,7 +57,7 @@ describe("parsing", () => {
     Effect.gen(function*() {
       const help = yield* run(["--help"])
       assert.strictEqual(help.code, 0)
-      for (const tool of ["halt", "sysctl", "ls", "cat", "put", "get", "mkdir", "rm", "stat", "ps"]) {
+      for (const tool of ["halt", "sysctl", "ls", "cat", "put", "get", "cp", "mv", "ln", "mkdir", "rm", "chmod", "chown", "touch", "stat", "ps", "df", "du", "find", "dd", "tail", "id", "sh"]) {
         assert.match(help.console, new RegExp(`\\n  ${tool} `))
       }
       const version = yield* run(["--version"])

@@ -62,8 +62,12 @@ describe("sysproxy as a process", () => {
         yield* put.kill(signal)
         assert.deepStrictEqual(yield* put.exited, { code, stdout: "", stderr: "" }, signal)
       }
+      // put streams as cp does: the file may not be made yet, or hold what had arrived, nothing else
       const peer = yield* makeClient({ url: server.url, comm: "peer" })
-      assert.deepInclude(yield* Effect.flip(peer.stat("/x")), { code: "ENOENT" }, "nothing was written")
+      const got = new TextDecoder().decode(
+        yield* peer.readFile("/x").pipe(Effect.catchTag("SyscallError", (e) => e.code === "ENOENT" ? Effect.succeed(new Uint8Array(0)) : Effect.fail(e)))
+      )
+      assert.isTrue("partial".startsWith(got), got)
     }), SLOW)
 
   it.live("halt stops a real sysproxy-server process, which exits 0 and removes its socket", () =>

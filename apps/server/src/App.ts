@@ -1,7 +1,9 @@
 /**
  * The program behind the command lines (sysproxy-server and rump_server):
- * check the URL, pick the logger, open what the kernel maps from the host,
- * serve metrics if asked, run the server over the default kernel until a
+ * check the URL (and fault rules), pick the logger, open what the kernel
+ * maps from the host, serve metrics and the live trace if asked, wrap the
+ * kernel in fault injection and the syscall trace when asked, run the
+ * server over it until a
  * client halts it or a signal interrupts it, and tell supervisors once it
  * accepts clients. A client's reboot(2) acts on its flags as NetBSD's
  * does: plain, the program exits 0; RB_HALT stops serving but the process
@@ -9,13 +11,27 @@
  * in-flight syscalls the grace period; a second signal cuts that short),
  * then closing its scope interrupts the rest and removes the socket file.
  */
-import { Cause, Duration, Effect, Layer, Option, Result } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Option, Result } from "effect"
+import {
+  checkFaultRule,
+  type FaultRuleInput,
+  FaultInjection,
+  type FaultInjectionService,
+  type LiveTrace,
+  makeLiveTrace,
+  teeSinks,
+  traceFile,
+  type TraceSink,
+  withFaults,
+  withTrace
+} from "@sysproxy/hypervisor"
 import { Kernel, type KernelConfig, layer as kernelLayer, openHostFile } from "@sysproxy/kernel"
 import { parseServerUrl } from "@sysproxy/protocol"
 import { rebootFlags } from "@sysproxy/protocol/netbsd"
 import { makeServerMetrics, type ServerStartError, SysproxyServer, type SysproxyServerService } from "@sysproxy/server"
 import { KernelPanic, StartupError, UsageError } from "./AppErrors.ts"
 import { type AppOptions, type HostFileOption, toKernelConfig, toServerOptions } from "./AppOptions.ts"
+import { injectNode } from "./InjectNode.ts"
 import { watchKernel } from "./KernelMetrics.ts"
 import { defaultLogFormat, loggerLayer } from "./Logging.ts"
 import { serveMetrics } from "./MetricsEndpoint.ts"
@@ -63,6 +79,50 @@ const openHostFiles = (mappings: ReadonlyArray<HostFileOption>) =>
       Effect.mapError((e) => new StartupError({ message: `cannot map ${m.key}: ${e.message}` }))
     ))
 
+/** The rules to start with (an empty text is no rule: `--inject ''` turns injection on with none), each checked. */
+export const checkFaultRules = (
+  inject: Option.Option<ReadonlyArray<FaultRuleInput>>
+): Effect.Effect<ReadonlyArray<FaultRuleInput> | undefined, UsageError> =>
+  Effect.gen(function*() {
+    if (Option.isNone(inject)) return undefined
+    const rules = inject.value.filter((r) => typeof r !== "string" || r.trim() !== "")
+    for (const rule of rules) {
+      const bad = checkFaultRule(rule)
+      if (bad !== undefined) {
+        const shown = typeof rule === "string" ? JSON.stringify(bad.rule) : bad.rule
+        return yield* new UsageError({ message: `bad fault rule ${shown}: ${bad.message}` })
+      }
+    }
+    return rules
+  })
+
+/**
+ * The kernel with fault injection (when rules were given) and the trace
+ * (to a file, and to /trace readers) around it; the trace outside the
+ * faults, so it shows what clients saw.
+ */
+const kernelStack = (
+  config: KernelConfig,
+  rules: ReadonlyArray<FaultRuleInput> | undefined,
+  sinks: ReadonlyArray<TraceSink>
+) => {
+  const kernel = kernelLayer(config)
+  const faulty = rules === undefined ? kernel : kernel.pipe(withFaults(rules))
+  return sinks.length === 0 ? faulty : faulty.pipe(withTrace(teeSinks(sinks)))
+}
+
+/** The trace file, when asked for: a file that cannot be written is a startup error. */
+const openTraceFile = (options: AppOptions) =>
+  Option.match(options.traceFile, {
+    onNone: () => Effect.succeed([]),
+    onSome: (path) =>
+      traceFile(path, options.traceFormat).pipe(
+        Effect.map((sink) => [sink]),
+        Effect.mapError((e) => new StartupError({ message: e.message })),
+        Effect.tap(() => Effect.logInfo(`tracing syscalls to ${path} (${options.traceFormat})`))
+      )
+  })
+
 /** The first signal's work: drain, and say how it ended. */
 const shutdown = (server: SysproxyServerService, grace: number, secondSignal: Effect.Effect<void>) =>
   Effect.gen(function*() {
@@ -96,22 +156,48 @@ const afterHalt = (howto: number) => {
 }
 
 /** Serves on `url` until a client halts the kernel; a signal interrupts it. */
-const serve = (options: AppOptions, url: string) =>
+const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleInput> | undefined) =>
   Effect.gen(function*() {
     const second = yield* secondSignal
     const hostFiles = yield* openHostFiles(options.hostFiles)
     const metrics = Option.isSome(options.metrics) ? makeServerMetrics() : undefined
+    const live: LiveTrace | undefined = metrics === undefined ? undefined : makeLiveTrace()
     let beforeScrape = () => {}
     if (metrics !== undefined && Option.isSome(options.metrics)) {
       const endpoint = yield* serveMetrics(options.metrics.value, () => {
         beforeScrape()
         return metrics.format()
-      })
-      yield* Effect.logInfo(`metrics on ${endpoint.url}`)
+      }, live)
+      yield* Effect.logInfo(`metrics on ${endpoint.url}, live trace on ${endpoint.traceUrl}`)
     }
-    const kernelConfig = toKernelConfig(options, yield* kernelConsole, hostFiles)
+    const sinks = [...yield* openTraceFile(options), ...(live === undefined ? [] : [live.sink])]
+    // the sysproxy.inject node reaches the rules through this, set before the server listens
+    let faults: FaultInjectionService | undefined
+    const run = Effect.runForkWith(yield* Effect.context<never>())
+    const kernelConfig: KernelConfig = {
+      ...toKernelConfig(options, yield* kernelConsole, hostFiles),
+      sysctl: rules === undefined ? undefined : [
+        injectNode(() => faults, (set, refused) =>
+          void run(
+            refused === undefined
+              ? Effect.logInfo(set.length === 0 ? "fault rules cleared (sysctl)" : `fault rules set (sysctl): ${set.join("; ")}`)
+              : Effect.logWarning(`fault rules refused (sysctl): ${refused.rule}: ${refused.message}`)
+          ))
+      ]
+    }
+    const kernel = yield* Layer.build(kernelStack(kernelConfig, rules, sinks)).pipe(
+      // a -d mapping the kernel could not install: one line, exit 1
+      Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message }))),
+      // checked before, so only a rule that changed meaning could get here
+      Effect.catchTag("FaultRuleError", (e) => Effect.fail(new UsageError({ message: `bad fault rule ${e.rule}: ${e.message}` })))
+    )
+    faults = Option.getOrUndefined(Context.getOption(kernel, FaultInjection))
+    if (faults !== undefined) {
+      const list = faults.list()
+      yield* Effect.logInfo(list.length === 0 ? "fault injection on, no rule yet" : `fault injection: ${list.join("; ")}`)
+    }
     const ServerLive = SysproxyServer.layer(toServerOptions(options, url, metrics?.observer)).pipe(
-      Layer.provideMerge(kernelLayer(kernelConfig))
+      Layer.provideMerge(Layer.succeedContext(kernel))
     )
     yield* Effect.gen(function*() {
       const server = yield* SysproxyServer
@@ -124,9 +210,7 @@ const serve = (options: AppOptions, url: string) =>
       yield* afterHalt(halt.howto)
     }).pipe(
       Effect.provide(ServerLive),
-      Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e))),
-      // a -d mapping the kernel could not install: one line, exit 1
-      Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message })))
+      Effect.catchTag("ServerStartError", (e) => Effect.fail(startupError(e)))
     )
   }).pipe(
     // a bug (or a kernel that cannot boot) ends the program with one line, the details at debug level
@@ -143,6 +227,7 @@ export const runApp = (options: AppOptions) =>
   Effect.gen(function*() {
     const url = yield* resolveUrl(options.url)
     yield* checkReadyFd(options.readyFd)
+    const rules = yield* checkFaultRules(options.inject)
     const format = Option.getOrElse(options.logFormat, defaultLogFormat)
-    yield* serve(options, url).pipe(Effect.scoped, Effect.provide(loggerLayer(format, options.logLevel)))
+    yield* serve(options, url, rules).pipe(Effect.scoped, Effect.provide(loggerLayer(format, options.logLevel)))
   })

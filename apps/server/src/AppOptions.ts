@@ -4,6 +4,7 @@
  * the server's options and the kernel's config.
  */
 import { Duration, type LogLevel, Option } from "effect"
+import type { FaultRuleInput, TraceFormat } from "@sysproxy/hypervisor"
 import type { HostFileSpec, HostFileType, KernelConfig } from "@sysproxy/kernel"
 import type { ServerObserver, ServerOptions } from "@sysproxy/server"
 import type { FileOptions, Settings } from "./OptionRules.ts"
@@ -25,11 +26,14 @@ export type FlagOptions = { readonly [K in keyof Settings]: Option.Option<Settin
  * What the program runs with. Options with a default of the app's own are
  * plain values; the rest stay absent to keep the server's or kernel's.
  */
-export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "trace"> & {
+export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "trace" | "inject" | "traceFormat"> & {
   readonly socketMode: number
   readonly logLevel: LogLevel.LogLevel
   readonly grace: number
   readonly trace: boolean
+  /** Fault injection's rules at start; absent: no fault injection (and no sysproxy.inject node). */
+  readonly inject: Option.Option<ReadonlyArray<FaultRuleInput>>
+  readonly traceFormat: TraceFormat
   /** Bytes of kernel memory, also the cap on tmpfs data (rump_server -r). */
   readonly physmem: Option.Option<number>
   /** Host files named in the kernel (rump_server -d). */
@@ -47,6 +51,8 @@ export const NO_FLAGS: FlagOptions = {
   maxFrameLength: Option.none(),
   hostname: Option.none(),
   ncpu: Option.none(),
+  guestUid: Option.none(),
+  guestGid: Option.none(),
   root: Option.none(),
   socketMode: Option.none(),
   logFormat: Option.none(),
@@ -54,7 +60,10 @@ export const NO_FLAGS: FlagOptions = {
   metrics: Option.none(),
   readyFd: Option.none(),
   grace: Option.none(),
-  trace: Option.none()
+  trace: Option.none(),
+  inject: Option.none(),
+  traceFile: Option.none(),
+  traceFormat: Option.none()
 }
 
 export const DEFAULT_SOCKET_MODE = 0o600
@@ -74,6 +83,8 @@ export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions 
     maxFrameLength: pick(flags.maxFrameLength, file.maxFrameLength),
     hostname: pick(flags.hostname, file.hostname),
     ncpu: pick(flags.ncpu, file.ncpu),
+    guestUid: pick(flags.guestUid, file.guestUid),
+    guestGid: pick(flags.guestGid, file.guestGid),
     physmem: Option.none(),
     root: pick(flags.root, file.root),
     hostFiles: [],
@@ -83,7 +94,10 @@ export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions 
     metrics: pick(flags.metrics, file.metrics),
     readyFd: flags.readyFd,
     grace: Option.getOrElse(pick(flags.grace, file.grace), () => DEFAULT_GRACE),
-    trace: Option.getOrElse(pick(flags.trace, file.trace), () => false)
+    trace: Option.getOrElse(pick(flags.trace, file.trace), () => false),
+    inject: pick(flags.inject, file.inject),
+    traceFile: pick(flags.traceFile, file.traceFile),
+    traceFormat: Option.getOrElse(pick(flags.traceFormat, file.traceFormat), (): TraceFormat => "json")
   }
 }
 
@@ -116,5 +130,9 @@ export const toKernelConfig = (
   physmem: Option.getOrUndefined(o.physmem),
   root: Option.getOrUndefined(Option.map(o.root, (hostPath) => ({ hostPath }))),
   hostFiles,
+  // either id alone: the other stays 0 (root's)
+  guest: Option.isNone(o.guestUid) && Option.isNone(o.guestGid)
+    ? undefined
+    : { uid: Option.getOrElse(o.guestUid, () => 0), gid: Option.getOrElse(o.guestGid, () => 0) },
   console
 })

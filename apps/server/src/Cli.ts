@@ -5,6 +5,7 @@
  * the file.
  */
 import { Config, Console, Effect, Option } from "effect"
+import { TraceFormats } from "@sysproxy/hypervisor"
 import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import { runApp } from "./App.ts"
 import type { AppError } from "./AppErrors.ts"
@@ -80,6 +81,12 @@ export const flags = {
     "kern.hostname at boot (default rump-<pid>.<host>)"
   ),
   ncpu: int("ncpu", variables.ncpu, "hw.ncpu of the kernel (default 1)"),
+  guestUid: int(
+    "guest-uid",
+    variables.guestUid,
+    "every new guest process runs as this uid, so clients cannot halt the server or kill others' processes (default 0: root)"
+  ),
+  guestGid: int("guest-gid", variables.guestGid, "every new guest process has this gid (default 0)"),
   root: string(
     "root",
     variables.root,
@@ -117,6 +124,27 @@ export const flags = {
     Flag.Boolean("trace"),
     variables.trace,
     "run each syscall in an Effect span named after it (syscall read, ...)"
+  ),
+  inject: Flag.String("inject").pipe(
+    Flag.atLeast(0),
+    Flag.map((rules) => (rules.length === 0 ? Option.none() : Option.some(rules))),
+    Flag.withMetavar("rule"),
+    Flag.withDescription(described(
+      "inject faults into matching syscalls, e.g. write:path=/tmp/log*:nth=3:errno=ENOSPC; repeat for more rules; " +
+        "'' for none yet (rules can then be set through sysctl sysproxy.inject)",
+      variables.inject.name
+    ))
+  ),
+  traceFile: string(
+    "trace-file",
+    variables.traceFile,
+    "file",
+    "write one record per syscall to this file (emptied first)"
+  ),
+  traceFormat: option(
+    Flag.Literals("trace-format", TraceFormats),
+    variables.traceFormat,
+    "the trace file's format: json (one object a line) or text (strace's) (default json)"
   )
 }
 
@@ -152,6 +180,14 @@ export const command = Command.make(
     },
     { command: `${PROGRAM} --metrics 127.0.0.1:9464 unix:///tmp/rump.sock`, description: "with Prometheus metrics" },
     { command: `${PROGRAM} --config /etc/sysproxy.json`, description: "options (and the URL) from a file" },
+    {
+      command: `${PROGRAM} --inject 'write:comm=myprog:nth=3:errno=ENOSPC' unix:///tmp/rump.sock`,
+      description: "the third write by myprog fails with ENOSPC"
+    },
+    {
+      command: `${PROGRAM} --guest-uid 1000 --guest-gid 100 unix:///tmp/rump.sock`,
+      description: "clients' processes run as uid 1000, gid 100 instead of root"
+    },
     { command: `RUMP_SERVER=unix:///tmp/rump.sock ${PROGRAM}`, description: "take the URL from the environment" }
   ])
 )

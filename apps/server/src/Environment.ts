@@ -21,6 +21,8 @@ const asNumber = (text: string): unknown => (text.trim() === "" ? text : Number(
 const asText = (text: string): unknown => text
 const BOOLEANS: Record<string, boolean> = { true: true, yes: true, on: true, 1: true, false: false, no: false, off: false, 0: false }
 const asBoolean = (text: string): unknown => BOOLEANS[text.toLowerCase()] ?? text
+/** Fault rules separated by white space (a space inside a glob is written `\\ `). */
+const asRules = (text: string): unknown => text.split(/(?<!\\)\s+/).filter((r) => r !== "")
 
 const variable = <B>(name: string, rule: Rules.Rule<B>, read: (text: string) => unknown): Variable<B> => ({
   name,
@@ -38,6 +40,8 @@ export const variables = {
   maxFrameLength: variable("SYSPROXY_MAX_FRAME_LENGTH", Rules.fileRules.maxFrameLength, asNumber),
   hostname: variable("SYSPROXY_HOSTNAME", Rules.fileRules.hostname, asText),
   ncpu: variable("SYSPROXY_NCPU", Rules.fileRules.ncpu, asNumber),
+  guestUid: variable("SYSPROXY_GUEST_UID", Rules.fileRules.guestUid, asNumber),
+  guestGid: variable("SYSPROXY_GUEST_GID", Rules.fileRules.guestGid, asNumber),
   root: variable("SYSPROXY_ROOT", Rules.fileRules.root, asText),
   socketMode: variable("SYSPROXY_SOCKET_MODE", Rules.fileRules.socketMode, asText),
   logFormat: variable("SYSPROXY_LOG_FORMAT", Rules.fileRules.logFormat, asText),
@@ -45,7 +49,10 @@ export const variables = {
   metrics: variable("SYSPROXY_METRICS", Rules.fileRules.metrics, asText),
   readyFd: variable("SYSPROXY_READY_FD", Rules.intAtLeast(3), asNumber),
   grace: variable("SYSPROXY_GRACE", Rules.fileRules.grace, asNumber),
-  trace: variable("SYSPROXY_TRACE", Rules.fileRules.trace, asBoolean)
+  trace: variable("SYSPROXY_TRACE", Rules.fileRules.trace, asBoolean),
+  inject: variable("SYSPROXY_INJECT", Rules.fileRules.inject, asRules),
+  traceFile: variable("SYSPROXY_TRACE_FILE", Rules.fileRules.traceFile, asText),
+  traceFormat: variable("SYSPROXY_TRACE_FORMAT", Rules.fileRules.traceFormat, asText)
 } satisfies { readonly [K in keyof FlagOptions]?: Variable<Option.Option.Value<FlagOptions[K]>> }
 
 type Variables = typeof variables

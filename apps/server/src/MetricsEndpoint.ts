@@ -1,63 +1,72 @@
 /**
- * `--metrics ADDR`: Prometheus text at http://ADDR/metrics, served with
- * node:http for as long as the scope is open. Anything else is 404.
+ * `--metrics ADDR`: the server's HTTP endpoint, on effect/http's HttpRouter
+ * served by @effect/platform-node's NodeHttpServer for as long as the scope
+ * is open: Prometheus text at /metrics (GET or HEAD), the live syscall
+ * trace at /trace (see TraceRoute.ts), 404 for anything else.
  *
- * Listening happens in acquireRelease's acquire, which is uninterruptible:
- * a signal during it waits for the listen to end, then the release closes
- * the server, so nothing is left listening.
+ * A failure to listen fails the start. An error after that (accept failing
+ * with EMFILE, ...) is logged: with no "error" listener node would throw it
+ * and end the whole program. Closing the scope closes every connection
+ * (a /trace reader too) and stops listening.
  */
+import { NodeHttpServer } from "@effect/platform-node"
+import type { LiveTrace } from "@sysproxy/hypervisor"
 import { Effect } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { StartupError } from "./AppErrors.ts"
 import type { ListenAddress } from "./OptionRules.ts"
+import { traceRoute } from "./TraceRoute.ts"
 
 const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 const formatAddress = (a: AddressInfo) => (a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`)
 
 export interface MetricsEndpoint {
-  /** Where it is reachable (the real port when 0 was asked). */
+  /** Where /metrics is reachable (the real port when 0 was asked). */
   readonly url: string
+  /** Where /trace is, when the endpoint serves it. */
+  readonly traceUrl: string | undefined
   readonly server: Http.Server
 }
 
-/**
- * Serves `render()` at /metrics while the scope is open. An error before
- * listening fails the start; one after (accept failing with EMFILE, ...)
- * is logged: with no "error" listener node would throw it and end the
- * whole program.
- */
-export const serveMetrics = (at: ListenAddress, render: () => string) =>
+const notFound = HttpServerResponse.text("not found; try /metrics\n", { status: 404 })
+
+const metricsRoute = (render: () => string) =>
+  Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (request) =>
+    request.method === "GET" || request.method === "HEAD"
+      ? HttpServerResponse.text(render(), { headers: { "content-type": CONTENT_TYPE } })
+      : notFound)
+
+/** Serves `render()` at /metrics, and `trace` at /trace when given, while the scope is open. */
+export const serveMetrics = (at: ListenAddress, render: () => string, trace?: LiveTrace) =>
   Effect.gen(function*() {
     const run = Effect.runForkWith(yield* Effect.context<never>())
     const where = `${at.host}:${at.port}`
-    const onLaterError = (e: Error) => void run(Effect.logError(`metrics on ${where}: ${e.message}; still serving`))
-    const server = yield* Effect.acquireRelease(
-      Effect.callback<Http.Server, StartupError>((resume) => {
-        const server = Http.createServer((req, res) => {
-          const path = (req.url ?? "").split("?")[0]
-          if (path !== "/metrics" || (req.method !== "GET" && req.method !== "HEAD")) {
-            res.writeHead(404, { "content-type": "text/plain" }).end("not found; try /metrics\n")
-            return
-          }
-          const body = render()
-          res.writeHead(200, { "content-type": CONTENT_TYPE }).end(req.method === "HEAD" ? undefined : body)
+    const node = Http.createServer()
+    const server = yield* NodeHttpServer.make(() => node, { host: at.host, port: at.port }).pipe(
+      Effect.mapError((e) =>
+        new StartupError({
+          message: `cannot serve metrics on ${where}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`
         })
-        const onError = (e: Error) =>
-          resume(Effect.fail(new StartupError({ message: `cannot serve metrics on ${where}: ${e.message}` })))
-        server.once("error", onError)
-        server.listen({ host: at.host, port: at.port }, () => {
-          server.on("error", onLaterError)
-          server.off("error", onError)
-          resume(Effect.succeed(server))
-        })
-      }),
-      (server) =>
-        Effect.sync(() => {
-          server.close()
-          server.closeAllConnections()
-        })
+      )
     )
-    return { url: `http://${formatAddress(server.address() as AddressInfo)}/metrics`, server } satisfies MetricsEndpoint
+    node.on("error", (e: Error) => void run(Effect.logError(`metrics on ${where}: ${e.message}; still serving`)))
+    const app = yield* HttpRouter.toHttpEffect(HttpRouter.use((router) =>
+      Effect.gen(function*() {
+        yield* router.add("*", "/metrics", metricsRoute(render))
+        if (trace !== undefined) yield* router.add("*", "/trace", traceRoute(trace))
+        yield* router.add("*", "*", notFound)
+      })
+    ))
+    yield* server.serve(app)
+    // added last, so it runs first: the server's graceful shutdown would wait for a /trace reader to leave
+    yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
+    const address = formatAddress(node.address() as AddressInfo)
+    return {
+      url: `http://${address}/metrics`,
+      traceUrl: trace === undefined ? undefined : `http://${address}/trace`,
+      server: node
+    } satisfies MetricsEndpoint
   })

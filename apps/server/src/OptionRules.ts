@@ -4,6 +4,8 @@
  * takes what the flag parser (a number, a string) or JSON gives and returns
  * the value, or undefined with `expected` saying what was wanted.
  */
+import type { FaultRuleInput, TraceFormat } from "@sysproxy/hypervisor"
+import { TraceFormats } from "@sysproxy/hypervisor"
 import type { LogLevel } from "effect"
 import { type LogFormat, LogFormats, LogLevelNames, parseLogLevel } from "./Logging.ts"
 
@@ -19,6 +21,12 @@ export const intAtLeast = (min: number): Rule<number> => ({
   expected: `an integer of at least ${min}`,
   decode: (u) => (typeof u === "number" && Number.isSafeInteger(u) && u >= min ? u : undefined)
 })
+
+/** A uid or gid: 0 to 4294967294 (4294967295 is -1, "no change", to the set*id calls). */
+export const userId: Rule<number> = {
+  expected: "an id from 0 to 4294967294",
+  decode: (u) => (typeof u === "number" && Number.isSafeInteger(u) && u >= 0 && u < 0xffff_ffff ? u : undefined)
+}
 
 /** Seconds (fractions allowed); `zero` allows 0. */
 export const seconds = (zero: boolean): Rule<number> => ({
@@ -52,6 +60,24 @@ export const logLevel: Rule<LogLevel.LogLevel> = {
   decode: (u) => (typeof u === "string" ? parseLogLevel(u) : undefined)
 }
 
+export const traceFormat: Rule<TraceFormat> = {
+  expected: `one of ${TraceFormats.join(", ")}`,
+  decode: (u) => TraceFormats.find((f) => f === u)
+}
+
+/**
+ * Fault rules: each in its one-line text form (`write:nth=3:errno=ENOSPC`)
+ * or, in the config file, as an object of the same fields. Whether each is
+ * a good rule is checked when the server starts (one line naming the rule).
+ */
+export const faultRules: Rule<ReadonlyArray<FaultRuleInput>> = {
+  expected: "fault rules (text such as \"write:nth=3:errno=ENOSPC\", or objects of the same fields)",
+  decode: (u) =>
+    Array.isArray(u) && u.every((r) => typeof r === "string" || (typeof r === "object" && r !== null && !Array.isArray(r)))
+      ? (u as ReadonlyArray<FaultRuleInput>)
+      : undefined
+}
+
 /** Where a TCP listener binds. */
 export interface ListenAddress {
   readonly host: string
@@ -76,7 +102,8 @@ export const listenAddress: Rule<ListenAddress> = {
 /**
  * The rules of everything a config file may set, by key; the flags and
  * variables set the same things (preforkExpiry, handshakeTimeout and grace
- * in seconds, maxFrameLength in bytes, root a host directory).
+ * in seconds, maxFrameLength in bytes, root a host directory, guestUid and
+ * guestGid the ids every new guest process gets).
  */
 export const fileRules = {
   url: nonEmptyString(4096),
@@ -88,13 +115,18 @@ export const fileRules = {
   handshakeTimeout: seconds(false),
   maxFrameLength: intAtLeast(4096),
   ncpu: intAtLeast(1),
+  guestUid: userId,
+  guestGid: userId,
   root: nonEmptyString(4096),
   socketMode: octalMode,
   logFormat,
   logLevel,
   metrics: listenAddress,
   grace: seconds(true),
-  trace: boolean
+  trace: boolean,
+  inject: faultRules,
+  traceFile: nonEmptyString(4096),
+  traceFormat
 } as const
 
 /** Every option's value type, by config key. */

@@ -1,8 +1,9 @@
 /**
  * The installed commands: after `npm ci` and a build, node_modules/.bin has
  * sysproxy-server, rump_server and sysproxy (two-line bins npm links at
- * install time, all running @sysproxy/launch) and they run the compiled
- * programs, `npx` included. Under a Node too old for Effect (the system's
+ * install time, all running @sysproxy/launch) and they run the bundled
+ * programs, `npx` included; run as commands, sh starts the pinned Node on
+ * them directly. Under a Node too old for Effect (the system's
  * Node 20, when there is one) the launcher reruns them on the pinned Node,
  * passing signals on and keeping the exit status.
  */
@@ -11,6 +12,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { BIN_PRELUDE } from "@sysproxy/launch"
 import { RUMP_USAGE } from "../src/rump/RumpServerArgs.ts"
 import { VERSION } from "../src/Version.ts"
 
@@ -38,10 +40,13 @@ describe("installed bins", () => {
     for (const [name, file] of Object.entries(BINS)) {
       assert.strictEqual(Fs.realpathSync(Path.join(BIN, name)), file, `${name} is linked (npm ci links the bins of workspace packages)`)
     }
-    // what `npm run build` does, for these packages and what they need
-    const tsc = Path.join(ROOT, "node_modules", "typescript", "bin", "tsc")
-    const build = run(process.execPath, [tsc, "-b", "apps/server", "apps/ctl"])
+    // the bundling half of `npm run build` (the other half, tsc -b, is the typecheck)
+    const build = run(process.execPath, [Path.join(ROOT, "scripts", "bundle.mjs")])
     assert.strictEqual(build.status, 0, build.stdout + build.stderr)
+    for (const file of Object.values(BINS)) {
+      // run as a command, sh execs the pinned Node: no system Node starts first
+      assert.deepStrictEqual(Fs.readFileSync(file, "utf8").split("\n").slice(0, 2), BIN_PRELUDE, file)
+    }
 
     const version = run(Path.join(BIN, "sysproxy-server"), ["--version"])
     assert.strictEqual(version.status, 0, version.stderr)

@@ -30,7 +30,12 @@ describe("config file rules", () => {
         logLevel: "debug",
         metrics: "9464",
         grace: 0,
-        trace: true
+        trace: true,
+        inject: ["write:nth=3:errno=ENOSPC", { syscall: "read", short: 1 }],
+        traceFile: "/var/log/sysproxy.trace",
+        traceFormat: "text",
+        guestUid: 1000,
+        guestGid: 0
       })
       assert.deepStrictEqual(decoded, {
         url: "unix:///run/rump.sock",
@@ -42,7 +47,12 @@ describe("config file rules", () => {
         logLevel: "Debug",
         metrics: { host: "127.0.0.1", port: 9464 },
         grace: 0,
-        trace: true
+        trace: true,
+        inject: ["write:nth=3:errno=ENOSPC", { syscall: "read", short: 1 }],
+        traceFile: "/var/log/sysproxy.trace",
+        traceFormat: "text",
+        guestUid: 1000,
+        guestGid: 0
       })
     }))
 
@@ -59,7 +69,14 @@ describe("config file rules", () => {
       )
       assert.match(yield* failure({ metrics: "localhost:99999" }), /metrics: expected HOST:PORT/)
       assert.match(yield* failure({ logLevel: "loud" }), /logLevel: expected one of all, trace, debug/)
+      assert.strictEqual(
+        yield* failure({ guestUid: -1 }),
+        "config /etc/x.json: guestUid: expected an id from 0 to 4294967294, got -1"
+      )
+      assert.match(yield* failure({ guestGid: 4294967295 }), /guestGid: expected an id from 0 to 4294967294/)
       assert.strictEqual(yield* failure([1]), "config /etc/x.json: expected a JSON object")
+      assert.match(yield* failure({ inject: "write:errno=EIO" }), /^config \/etc\/x\.json: inject: expected fault rules \(text such as/)
+      assert.match(yield* failure({ traceFormat: "xml" }), /traceFormat: expected one of json, text, got "xml"/)
     }))
 
   it("a flag (or its env variable) wins over the file, the file over the default", () => {

@@ -21,7 +21,8 @@ describe("environment variables", () => {
           SYSPROXY_TRACE: "yes",
           SYSPROXY_SOCKET_MODE: "0660",
           SYSPROXY_LOG_LEVEL: "debug",
-          SYSPROXY_NCPU: "4"
+          SYSPROXY_NCPU: "4",
+          SYSPROXY_GUEST_UID: "1000"
         },
         { ...NO_FLAGS, ncpu: Option.some(2) }
       )
@@ -32,6 +33,8 @@ describe("environment variables", () => {
       assert.deepStrictEqual(options.logLevel, Option.some("Debug"))
       assert.deepStrictEqual(options.ncpu, Option.some(2), "the flag")
       assert.deepStrictEqual(options.hostname, Option.none())
+      assert.deepStrictEqual(options.guestUid, Option.some(1000))
+      assert.deepStrictEqual(options.guestGid, Option.none())
     }))
 
   it.effect("a bad value is one line naming the variable, the value and what was expected", () =>
@@ -45,5 +48,6 @@ describe("environment variables", () => {
       assert.strictEqual(yield* bad({ SYSPROXY_LOG_FORMAT: "xml" }), `bad SYSPROXY_LOG_FORMAT "xml": expected one of pretty, json`)
       assert.strictEqual(yield* bad({ SYSPROXY_TRACE: "maybe" }), `bad SYSPROXY_TRACE "maybe": expected true or false`)
       assert.strictEqual(yield* bad({ SYSPROXY_GRACE: "-1" }), `bad SYSPROXY_GRACE "-1": expected a number of seconds, 0 or more`)
+      assert.strictEqual(yield* bad({ SYSPROXY_GUEST_GID: "wheel" }), `bad SYSPROXY_GUEST_GID "wheel": expected an id from 0 to 4294967294`)
     }))
 })

@@ -1,13 +1,16 @@
 /**
  * Ready signals for supervisors: --ready-fd (the URL on a descriptor,
  * which the client can use at once) and systemd's NOTIFY_SOCKET (READY=1
- * on a real unix datagram socket, received by a small C program).
+ * on a real unix datagram socket, received by a small C program that, as
+ * systemd does, stays for the barrier systemd-notify sends after it); a
+ * systemd-notify still running at shutdown is stopped quietly.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { connect } from "@sysproxy/client"
 import { SYS } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { spawnApp, tempDir } from "./ChildApp.ts"
 
@@ -85,6 +88,42 @@ describe.concurrent("sysproxy-server ready signals", () => {
       }))
       yield* app.kill("SIGTERM")
       assert.strictEqual((yield* app.ended()).code, 0)
+    }))
+
+  it.live("a systemd-notify still running at shutdown is stopped with the server, and that is not a failure", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const pidFile = Path.join(dir, "notify.pid")
+      // a stand-in that never finishes: it is still waiting for systemd when the server stops
+      Fs.writeFileSync(Path.join(dir, "systemd-notify"), `#!/bin/sh\necho $$ > ${pidFile}\nexec /bin/sleep 60\n`, { mode: 0o755 })
+      const url = `unix://${Path.join(dir, "rump.sock")}`
+      const app = yield* spawnApp(["--log-format", "json", "--log-level", "debug", url], {
+        NOTIFY_SOCKET: Path.join(dir, "notify"),
+        PATH: dir
+      })
+      yield* app.waitForStdout(/listening on/)
+      const pid = yield* Effect.sync(() => Fs.existsSync(pidFile) ? Number(Fs.readFileSync(pidFile, "utf8")) : 0).pipe(
+        Effect.repeat({ until: (n) => n > 0, schedule: Schedule.spaced("10 millis") }),
+        Effect.timeout("30 seconds"),
+        Effect.orDie
+      )
+      yield* app.kill("SIGTERM")
+      assert.strictEqual((yield* app.ended()).code, 0)
+      assert.notMatch(app.stdout(), /systemd-notify/)
+      // the helper was stopped with the server (and, orphaned, is reaped by init soon after)
+      const alive = () => {
+        try {
+          process.kill(pid, 0)
+          return true
+        } catch {
+          return false
+        }
+      }
+      const gone = yield* Effect.sync(alive).pipe(
+        Effect.repeat({ while: (a) => a, schedule: Schedule.spaced("20 millis") }),
+        Effect.timeoutOption("10 seconds")
+      )
+      assert.isTrue(gone._tag === "Some", "the helper outlived the server")
     }))
 
   it.live.runIf(onPath("systemd-notify") && onPath("gcc"))(

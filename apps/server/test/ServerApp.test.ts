@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { connect, makeClient, type SysproxyProcess } from "@sysproxy/client"
-import { openFlags, rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
+import { Errno, openFlags, rebootFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -139,6 +139,35 @@ describe.concurrent("sysproxy-server as a process", () => {
       assert.strictEqual(ended.code, 1)
       assert.strictEqual(app.stderr(), `sysproxy-server: cannot listen on unix://${path}: ${path} exists and is not a socket\n`)
       assert.strictEqual(Fs.readFileSync(path, "utf8"), "keep me")
+    }))
+
+  it.live("--guest-uid/--guest-gid: guests run as that user, so one cannot halt the server or open root's 0600 console", () =>
+    Effect.gen(function*() {
+      const sock = Path.join(yield* tempDir, "rump.sock")
+      const url = `unix://${sock}`
+      const app = yield* spawnApp(["--guest-uid", "1000", url], { SYSPROXY_GUEST_GID: "100" })
+      yield* app.waitForStdout(LISTENING)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const p = yield* makeClient({ url, comm: "unprivileged" })
+        assert.deepStrictEqual(yield* p.syscall(SYS.getuid), { error: 0, retval0: 1000n, retval1: 1000n })
+        assert.deepStrictEqual(yield* p.syscall(SYS.getgid), { error: 0, retval0: 100n, retval1: 100n })
+        const errno = <A, E extends { readonly errno: number }>(e: Effect.Effect<A, E>) =>
+          Effect.map(Effect.flip(e), (f) => f.errno)
+        assert.strictEqual(yield* errno(p.syscall(SYS.reboot, [0, 0])), Errno.EPERM)
+        // /dev/console is root's, mode 0600
+        assert.strictEqual(yield* errno(p.open("/dev/console", openFlags.O_RDONLY)), Errno.EACCES)
+      }))
+      assert.doesNotThrow(() => process.kill(app.pid, 0), "not halted")
+      yield* app.kill("SIGTERM")
+      assert.deepStrictEqual(yield* app.ended(), { code: 0, signal: null })
+    }))
+
+  it.live("--guest-uid takes an id: a bad one is a usage error", () =>
+    Effect.gen(function*() {
+      const app = yield* spawnApp(["--guest-uid", "-5", "unix:///tmp/never.sock"])
+      assert.strictEqual((yield* app.ended()).code, 2)
+      assert.match(app.stderr(), /guest-uid/)
+      assert.match(app.stderr(), /an id from 0 to 4294967294/)
     }))
 
   it.live("--root serves a host directory: a file written before a restart is read after it", () =>

@@ -26,6 +26,8 @@ interface Region {
   readonly size: number
   /** Allocated on the first write: untouched (anonymous) memory reads as zeros. */
   data: Uint8Array | undefined
+  /** Borrowed bytes the server may read but not write (adopt's readOnly). */
+  readonly readOnly?: boolean
 }
 
 const roundUpToPage = (n: bigint): bigint => ((n + PAGE_SIZE - 1n) / PAGE_SIZE) * PAGE_SIZE
@@ -75,6 +77,23 @@ export class AddressSpace {
     return start
   }
 
+  /**
+   * Maps `bytes` themselves (no copy) as a region: COPYIN answers from
+   * them, and COPYOUT writes into them unless `readOnly` (then it faults,
+   * and the caller's bytes stay as they were). Returns its address, or 0n
+   * as alloc.
+   */
+  adopt(bytes: Uint8Array, options: { readonly readOnly?: boolean } = {}): bigint {
+    if (bytes.byteLength > MAX_REGION_SIZE) return 0n
+    const start = this.next
+    const end = roundUpToPage(start + BigInt(bytes.byteLength)) + GUARD_GAP
+    if (end > MAX_U64) return 0n
+    this.next = end
+    this.regions.push({ start, size: bytes.byteLength, data: bytes, readOnly: options.readOnly === true })
+    this.mapped += bytes.byteLength
+    return start
+  }
+
   /** Maps `s` as a NUL-terminated UTF-8 string; returns its address. */
   allocString(s: string): bigint {
     const encoded = utf8Encoder.encode(s)
@@ -111,6 +130,19 @@ export class AddressSpace {
   }
 
   /**
+   * The `len` bytes at `addr` as a view of the region's memory (no copy:
+   * later writes show through), or undefined on a fault.
+   */
+  view(addr: bigint, len: bigint | number): Uint8Array | undefined {
+    const at = this.locate(addr, len)
+    if (at === undefined) return undefined
+    const region = at.region
+    if (region === undefined) return new Uint8Array(0)
+    region.data ??= new Uint8Array(region.size)
+    return region.data.subarray(at.offset, at.offset + at.length)
+  }
+
+  /**
    * The NUL-terminated string at `addr` as bytes, NUL included, cut at
    * `maxLen` bytes (what COPYINSTR answers). Undefined when the string runs
    * into unmapped memory before its NUL or `maxLen`.
@@ -140,12 +172,30 @@ export class AddressSpace {
     return utf8Decoder.decode(bytes.subarray(0, end))
   }
 
-  /** Writes `data` at `addr`; false (and nothing written) if any byte would be unmapped. */
+  /** Writes a copy of `data` at `addr`; false (and nothing written) if any byte would be unmapped. */
   write(addr: bigint, data: Uint8Array): boolean {
+    return this.store(addr, data, false)
+  }
+
+  /**
+   * As write, but `data` is handed over: when it covers the whole of a
+   * region not written yet, it becomes that region's memory instead of
+   * being copied (a decoded COPYOUT, which nothing else holds).
+   */
+  writeOwned(addr: bigint, data: Uint8Array): boolean {
+    return this.store(addr, data, true)
+  }
+
+  private store(addr: bigint, data: Uint8Array, owned: boolean): boolean {
     const at = this.locate(addr, data.byteLength)
     if (at === undefined) return false
     const region = at.region
     if (region === undefined || data.byteLength === 0) return true
+    if (region.readOnly === true) return false
+    if (owned && region.data === undefined && data.byteLength === region.size) {
+      region.data = data
+      return true
+    }
     if (region.data === undefined) region.data = new Uint8Array(region.size)
     region.data.set(data, at.offset)
     return true

@@ -14,7 +14,7 @@ import type * as Net from "node:net"
 import {
   errorCodeInfo,
   type ErrorFrame,
-  encodeFrameResult,
+  encodeFrameChunksResult,
   type Frame,
   FrameDecoder,
   type FrameOf,
@@ -179,16 +179,26 @@ export class ConnectionState {
     return Deferred.await(this.socketClosed)
   })
 
-  /** One frame, as a single write so that concurrent requests never interleave on the wire. */
+  /**
+   * One frame, its pieces written back to back in this tick (so concurrent
+   * requests never interleave on the wire); a large payload (a COPYIN
+   * answer) goes out as it is, not copied into the frame.
+   */
   private send(frame: Frame): Result.Result<void, RequestError> {
     if (this.closedError !== undefined) return Result.fail(this.closedError)
-    const bytes = encodeFrameResult(frame)
-    if (Result.isFailure(bytes)) {
+    const pieces = encodeFrameChunksResult(frame)
+    if (Result.isFailure(pieces)) {
       return Result.fail(
-        new ClientError({ reason: "BadRequest", errno: Errno.EINVAL, code: undefined, message: bytes.failure.message })
+        new ClientError({ reason: "BadRequest", errno: Errno.EINVAL, code: undefined, message: pieces.failure.message })
       )
     }
-    this.socket.write(bytes.success)
+    if (pieces.success.length === 1) {
+      this.socket.write(pieces.success[0]!)
+      return Result.void
+    }
+    this.socket.cork()
+    for (const piece of pieces.success) this.socket.write(piece)
+    this.socket.uncork()
     return Result.void
   }
 

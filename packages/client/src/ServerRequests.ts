@@ -58,8 +58,9 @@ export const answerServerRequest = (space: AddressSpace, request: ServerRequest)
   switch (request._tag) {
     case "CopyinRequest":
     case "CopyinstrRequest": {
+      // COPYIN answers from the memory itself: the frame's payload is written out as it is
       const data = request._tag === "CopyinRequest"
-        ? space.read(request.addr, request.len)
+        ? space.view(request.addr, request.len)
         : space.readCString(request.addr, request.len)
       // The C client would crash on an unmapped address; an empty answer
       // is the closest thing the server can observe (a short copyin).
@@ -70,7 +71,8 @@ export const answerServerRequest = (space: AddressSpace, request: ServerRequest)
     }
     case "CopyoutRequest":
     case "CopyoutstrRequest":
-      return outcome({ fault: space.write(request.addr, request.data) ? undefined : "copyout" })
+      // the frame's decoded bytes are its own copy: a read into a fresh buffer keeps them as they are
+      return outcome({ fault: space.writeOwned(request.addr, request.data) ? undefined : "copyout" })
     case "AnonmmapRequest": {
       // mmap(2) of 0 bytes fails too; 0 is how the client says "failed"
       const addr = request.size === 0n || request.size > BigInt(MAX_REGION_SIZE) ? 0n : space.alloc(request.size)

@@ -14,13 +14,24 @@ import {
   SYS,
   sysctlKern,
   sysctlKernProc,
+  sysctlSpecial,
   sysctlTop
 } from "@sysproxy/protocol/netbsd"
 import { Effect, Result } from "effect"
 import { type Dirent, decodeDirents } from "./abi/Dirent.ts"
 import { decodeKinfoProc2, KINFO_PROC2_SIZE, type ProcInfo } from "./abi/KinfoProc2.ts"
 import { decodeStat, type Stat, STAT_SIZE } from "./abi/Stat.ts"
-import { type ResolvedSysctl, resolveSysctlName } from "./abi/SysctlNames.ts"
+import {
+  decodeSysctlNodes,
+  isAnyNumber,
+  type ResolvedSysctl,
+  type SysctlNodeInfo,
+  sysctlNameError,
+  sysctlNameParts,
+  sysctlNumber,
+  sysctlQueryNode,
+  SYSCTLNODE_SIZE
+} from "./abi/SysctlNames.ts"
 import { decodeSysctlValue, encodeSysctlValue, type SysctlValue } from "./abi/SysctlValue.ts"
 import { viewOf } from "./abi/StructReader.ts"
 import type { AddressSpace } from "./AddressSpace.ts"
@@ -86,7 +97,17 @@ export interface Syscalls {
    * could be written fails with ConnectionClosed.
    */
   readonly reboot: (howto?: number, bootstr?: string) => Effect.Effect<void, CallError>
-  /** The value of a node, decoded by its type when the name table knows it (raw bytes otherwise). */
+  /**
+   * The MIB, type and node of a name, resolved through the kernel as libc's
+   * sysctlnametomib does (CTL_QUERY, level by level; a component may be a
+   * number). Numbers past a node the kernel lists no children of are taken
+   * as they are (kern.proc2.0.0.680.4). An unknown name fails with ENOENT
+   * and sysctl(8)'s words for it.
+   */
+  readonly sysctlResolve: (name: SysctlName) => Effect.Effect<ResolvedSysctl, CallError>
+  /** The children of the node at `mib` (the top level for []), as CTL_QUERY lists them. */
+  readonly sysctlQuery: (mib: ReadonlyArray<number>) => Effect.Effect<Array<SysctlNodeInfo>, CallError>
+  /** The value of a node, decoded by its type (raw bytes for a struct or past the listed nodes). */
   readonly sysctl: (name: SysctlName) => Effect.Effect<SysctlValue, CallError>
   /** Sets a node; the old value. */
   readonly sysctlWrite: (name: SysctlName, value: SysctlValue) => Effect.Effect<SysctlValue, CallError>
@@ -126,13 +147,6 @@ const badRequest = (message: string, errno: number = Errno.EINVAL) =>
 
 const badResponse = (message: string) =>
   new ClientError({ reason: "BadResponse", errno: Errno.EPROTO, code: undefined, message })
-
-const resolveName = (name: SysctlName): Effect.Effect<ResolvedSysctl, ClientError> => {
-  const resolved = resolveSysctlName(typeof name === "string" ? name : name.join("."))
-  return Result.isSuccess(resolved)
-    ? Effect.succeed(resolved.success)
-    : Effect.fail(badRequest(resolved.failure, Errno.ENOENT))
-}
 
 /** How often a sysctl read is retried when the value grew between asking its size and reading it. */
 const SYSCTL_RETRIES = 4
@@ -174,13 +188,15 @@ export const makeSyscalls = (raw: RawSyscall, space: AddressSpace): Syscalls => 
   const readInto = (sysnum: number, name: string, fd: number, length: number, extra: ReadonlyArray<SyscallArg>) =>
     buffers((b) => {
       const out = b.alloc(length)
-      return Effect.map(call(sysnum, [fd, out, length, ...extra], name), (r) => b.read(out, Number(r.retval0)))
+      // the bytes the kernel copied out, as they landed (no copy)
+      return Effect.map(call(sysnum, [fd, out, length, ...extra], name), (r) => b.view(out, Number(r.retval0)))
     })
 
   const writeFrom = (sysnum: number, name: string, fd: number, data: IoData, extra: ReadonlyArray<SyscallArg>) =>
     buffers((b) => {
       const bytes = bytesOf(data)
-      return ret(sysnum, [fd, b.alloc(bytes), bytes.byteLength, ...extra], name)
+      // the caller's bytes answer the kernel's COPYIN as they are
+      return ret(sysnum, [fd, b.borrow(bytes), bytes.byteLength, ...extra], name)
     })
 
   const open = (path: string, flags: number = openFlags.O_RDONLY, mode = 0o666) =>
@@ -283,12 +299,60 @@ export const makeSyscalls = (raw: RawSyscall, space: AddressSpace): Syscalls => 
       }
     })
 
+  const sysctlQuery = (mib: ReadonlyArray<number>) =>
+    Effect.gen(function*() {
+      // room for a kernel's usual fan-out first; ENOMEM says how much all of them take
+      let size = 64 * SYSCTLNODE_SIZE
+      for (let attempt = 0;; attempt++) {
+        const result = yield* Effect.result(sysctlOnce([...mib, sysctlSpecial.CTL_QUERY], size, sysctlQueryNode()))
+        if (Result.isSuccess(result)) return decodeSysctlNodes(result.success)
+        const e = result.failure
+        if (e._tag !== "SyscallError" || e.errno !== Errno.ENOMEM || attempt >= SYSCTL_RETRIES) return yield* e
+        size *= 4
+      }
+    })
+
+  const sysctlResolve = (name: SysctlName) =>
+    Effect.gen(function*() {
+      const written = typeof name === "string" ? name : name.join(".")
+      const parts = typeof name === "string" ? sysctlNameParts(name) : name.map(String)
+      const mib: Array<number> = []
+      const names: Array<string> = []
+      let node: SysctlNodeInfo | undefined
+      let listed = true
+      for (let level = 0; level < parts.length; level++) {
+        const part = parts[level]!
+        const number = sysctlNumber(part)
+        const invalid = badRequest(sysctlNameError(level, part, written), Errno.ENOENT)
+        if (node !== undefined && node.type !== "node") return yield* invalid
+        const children = listed ? yield* sysctlQuery(mib) : []
+        const any = children.find(isAnyNumber)
+        const child = number === undefined
+          ? children.find((c) => c.name === part)
+          : children.find((c) => c.num === number) ?? (number >= 0 ? any : undefined)
+        if (child !== undefined) {
+          mib.push(number ?? child.num)
+          names.push(child === any && number !== undefined ? part : child.name)
+          node = child
+          continue
+        }
+        // past a node the kernel lists nothing under (it answers by a function), numbers go as they are;
+        // a MIB given as numbers goes to the kernel as it is, for its errno
+        if (number === undefined || (children.length > 0 && typeof name === "string")) return yield* invalid
+        mib.push(number)
+        names.push(part)
+        node = undefined
+        listed = false
+      }
+      return { name: names.join("."), mib, type: listed ? node?.type : undefined, node: listed ? node : undefined }
+    })
+
   const sysctl = (name: SysctlName) =>
-    Effect.flatMap(resolveName(name), (node) => Effect.map(sysctlRaw(node.mib), (bytes) => decodeSysctlValue(node.type, bytes)))
+    Effect.flatMap(sysctlResolve(name), (node) => Effect.map(sysctlRaw(node.mib), (bytes) => decodeSysctlValue(node.type, bytes)))
 
   const sysctlWrite = (name: SysctlName, value: SysctlValue) =>
     Effect.gen(function*() {
-      const node = yield* resolveName(name)
+      const node = yield* sysctlResolve(name)
       const encoded = encodeSysctlValue(node.type, value)
       if (Result.isFailure(encoded)) return yield* badRequest(`${node.name}: ${encoded.failure}`)
       return decodeSysctlValue(node.type, yield* sysctlRaw(node.mib, encoded.success))
@@ -354,6 +418,8 @@ export const makeSyscalls = (raw: RawSyscall, space: AddressSpace): Syscalls => 
         // a connection already gone (the request never written) or closed by us is not
         Effect.catchTag("ConnectionClosed", (e) => (e.sent && e.reason !== "Local" ? Effect.void : Effect.fail(e)))
       ),
+    sysctlResolve,
+    sysctlQuery,
     sysctl,
     sysctlWrite,
     sysctlRaw,

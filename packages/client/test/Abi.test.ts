@@ -7,43 +7,51 @@ import { assert, describe, it } from "@effect/vitest"
 import { SYS } from "@sysproxy/protocol/netbsd"
 import { Result } from "effect"
 import { decodeDirents } from "../src/abi/Dirent.ts"
-import { resolveSysctlName, sysctlChildren } from "../src/abi/SysctlNames.ts"
+import {
+  decodeSysctlNodes,
+  SYSCTLNODE_SIZE,
+  sysctlNameError,
+  sysctlNameParts,
+  sysctlNumber,
+  sysctlQueryNode
+} from "../src/abi/SysctlNames.ts"
 import { decodeSysctlValue, encodeSysctlValue } from "../src/abi/SysctlValue.ts"
 import { slotsFor } from "../src/SyscallArgs.ts"
 
-const resolved = (name: string) => {
-  const r = resolveSysctlName(name)
-  return Result.isSuccess(r) ? { mib: r.success.mib, type: r.success.type } : r.failure
-}
-
 describe("sysctl names", () => {
-  it("resolves names of the table, numbers, and mixes of both", () => {
-    assert.deepStrictEqual(resolved("kern.hostname"), { mib: [1, 10], type: "string" })
-    assert.deepStrictEqual(resolved("hw.physmem64"), { mib: [6, 13], type: "quad" })
-    assert.deepStrictEqual(resolved("1.10"), { mib: [1, 10], type: "string" })
-    assert.deepStrictEqual(resolved("kern"), { mib: [1], type: "node" })
-    assert.deepStrictEqual(resolved("kern.proc2.0.0.680.4"), { mib: [1, 47, 0, 0, 680, 4], type: undefined })
-    assert.deepStrictEqual(resolved("kern.999"), { mib: [1, 999], type: undefined })
+  it("splits a name at its separator; numbers are ints", () => {
+    assert.deepStrictEqual(sysctlNameParts("kern.hostname"), ["kern", "hostname"])
+    assert.deepStrictEqual(sysctlNameParts("kern/proc.x"), ["kern", "proc.x"])
+    assert.strictEqual(sysctlNumber("10"), 10)
+    assert.strictEqual(sysctlNumber("-2"), -2)
+    assert.isUndefined(sysctlNumber("99999999999"))
+    assert.isUndefined(sysctlNumber("1e3"))
   })
 
   it("names the level that is wrong, as sysctl(8) does", () => {
-    assert.strictEqual(resolved("nope"), "top level name nope in nope is invalid")
-    assert.strictEqual(resolved("kern.nope"), "second level name nope in kern.nope is invalid")
-    assert.strictEqual(resolved("kern.proc2.x"), "third level name x in kern.proc2.x is invalid")
-    assert.strictEqual(resolved("kern."), "second level name  in kern. is invalid")
-    assert.strictEqual(resolved("1.99999999999"), "second level name 99999999999 in 1.99999999999 is invalid")
+    assert.strictEqual(sysctlNameError(0, "nope", "nope"), "top level name 'nope' in 'nope' is invalid")
+    assert.strictEqual(sysctlNameError(1, "nope", "kern.nope"), "second level name 'nope' in 'kern.nope' is invalid")
   })
 
-  it("lists the children of the top level and of kern; a leaf has none; unnamed ones are unknown", () => {
-    const children = (name: string) => sysctlChildren(Result.getOrThrow(resolveSysctlName(name)))
-    const top = (sysctlChildren(undefined) ?? []).map((c) => c.name)
-    assert.deepStrictEqual(top.slice(0, 3), ["kern", "vm", "vfs"])
-    const kern = children("kern") ?? []
-    assert.strictEqual(kern[0]?.name, "kern.ostype")
-    assert.isTrue(kern.some((c) => c.name === "kern.hostname" && c.type === "string"))
-    assert.deepStrictEqual(children("kern.hostname"), [])
-    // nodes whose children the table does not name: not "no children"
-    for (const name of ["kern.proc2", "kern.14", "kern.pipe", "vm"]) assert.isUndefined(children(name), name)
+  it("decodes what CTL_QUERY copies out", () => {
+    const bytes = new Uint8Array(2 * SYSCTLNODE_SIZE)
+    const v = new DataView(bytes.buffer)
+    v.setUint32(0, 0x01000000 | 0x200 | 1, true)
+    v.setInt32(4, 1, true)
+    bytes.set(new TextEncoder().encode("kern"), 8)
+    v.setUint32(52, 30, true)
+    v.setBigUint64(64, 96n, true)
+    v.setUint32(96, 0x01000000 | 0x270 | 3, true)
+    v.setInt32(100, 10, true)
+    bytes.set(new TextEncoder().encode("hostname"), 104)
+    v.setBigUint64(96 + 64, 256n, true)
+    assert.deepStrictEqual(decodeSysctlNodes(bytes), [
+      { name: "kern", num: 1, type: "node", flags: 0x200, size: 96, ver: 0, clen: 30 },
+      { name: "hostname", num: 10, type: "string", flags: 0x270, size: 256, ver: 0, clen: 0 }
+    ])
+    const q = sysctlQueryNode()
+    assert.strictEqual(q.byteLength, 96)
+    assert.strictEqual(new DataView(q.buffer).getUint32(0, true), 0x01000000)
   })
 })
 

@@ -199,15 +199,35 @@ describe("typed syscalls against the kernel", () => {
       assert.strictEqual(yield* c.sysctl("kern.hostname"), "renamed")
       const raw = yield* c.sysctlRaw([1, 10])
       assert.strictEqual(text(raw), "renamed\0")
-      // a name the table lacks is refused before anything is sent
+      // a name the kernel does not list: sysctlnametomib's ENOENT, in sysctl(8)'s words
       const bad = yield* Effect.flip(c.sysctl("kern.nosuchthing"))
       assert.deepInclude(bad, { _tag: "ClientError", reason: "BadRequest", errno: Errno.ENOENT })
-      assert.strictEqual(bad.message, "second level name nosuchthing in kern.nosuchthing is invalid")
-      // a name the kernel lacks is its errno
-      const missing = yield* syscallFailure(c.sysctl("kern.maxvnodes"))
+      assert.strictEqual(bad.message, "second level name 'nosuchthing' in 'kern.nosuchthing' is invalid")
+      // a full kernel's name a rump kernel lacks (kern.maxvnodes) is unknown by name too
+      assert.strictEqual((yield* Effect.flip(c.sysctl("kern.maxvnodes"))).message, "second level name 'maxvnodes' in 'kern.maxvnodes' is invalid")
+      // a MIB goes to the kernel as it is: its errno
+      const missing = yield* syscallFailure(c.sysctl([1, 5]))
       assert.strictEqual(missing.syscall, "sysctl")
       const badValue = yield* Effect.flip(c.sysctlWrite("hw.ncpu", "many"))
       assert.strictEqual(badValue._tag, "ClientError")
+    }))
+
+  it.live("names resolve through the kernel (CTL_QUERY) as sysctlnametomib does, numbers and any-number nodes too", () =>
+    Effect.gen(function*() {
+      const c = yield* client()
+      const top = yield* c.sysctlQuery([])
+      assert.deepStrictEqual(top.map((n) => n.name).slice(0, 3), ["kern", "vm", "vfs"])
+      assert.deepInclude(yield* c.sysctlResolve("kern.hostname"), { name: "kern.hostname", mib: [1, 10], type: "string" })
+      assert.deepInclude(yield* c.sysctlResolve("1.10"), { name: "kern.hostname", mib: [1, 10], type: "string" })
+      assert.deepInclude(yield* c.sysctlResolve("kern/timecounter/hardware"), { name: "kern.timecounter.hardware", type: "string" })
+      const soft = yield* c.sysctlResolve("proc.curproc.rlimit.descriptors.soft")
+      assert.deepStrictEqual(soft.mib, [10, 0x7fffffff, 2, 9, 1])
+      assert.strictEqual(yield* c.sysctl("proc.curproc.rlimit.descriptors.soft"), 1024n)
+      const pid = yield* c.getpid()
+      assert.deepInclude(yield* c.sysctlResolve(`proc.${pid}.corename`), { name: `proc.${pid}.corename`, type: "string" })
+      assert.deepInclude(yield* c.sysctlResolve("kern.proc2.0.0.680.4"), { mib: [1, 47, 0, 0, 680, 4], type: undefined })
+      assert.strictEqual((yield* Effect.flip(c.sysctlResolve("kern.hostname.x"))).message, "third level name 'x' in 'kern.hostname.x' is invalid")
+      assert.strictEqual((yield* Effect.flip(c.sysctlResolve("nope"))).message, "top level name 'nope' in 'nope' is invalid")
     }))
 
   it.live("processes decodes kern.proc2: this process and a second guest", () =>

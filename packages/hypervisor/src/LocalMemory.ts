@@ -41,6 +41,8 @@ export interface LocalMemory {
   readonly mappedBytes: number
   /** Signals raised through the service so far, oldest first. */
   readonly signals: ReadonlyArray<number>
+  /** Why the service's `disconnect` was called, once it was (copies fail with EFAULT from then on). */
+  readonly disconnected: string | undefined
   /** Calls `listener` on every later raise; returns a function that unsubscribes. */
   readonly onRaise: (listener: (signo: number) => void) => () => void
   /** This address space as the UserMemory service. */
@@ -68,6 +70,7 @@ export const makeLocalMemory = (options?: LocalMemoryOptions): LocalMemory => {
   const anonLimit = options?.anonmmapLimit ?? DEFAULT_ANON_LIMIT
   let next = roundUp(options?.base ?? DEFAULT_BASE)
   let anonBytes = 0n
+  let disconnected: string | undefined
 
   const map = (bytes: Uint8Array, anon: boolean): bigint => {
     const start = next
@@ -119,21 +122,25 @@ export const makeLocalMemory = (options?: LocalMemoryOptions): LocalMemory => {
     new MemoryFault({
       op,
       errno: Errno.EFAULT,
-      message: `${op}: ${len} bytes at 0x${addr.toString(16)} are not mapped`
+      message: disconnected !== undefined
+        ? `${op}: connection closed`
+        : `${op}: ${len} bytes at 0x${addr.toString(16)} are not mapped`
     })
 
   const store = (op: "copyout" | "copyoutstr") => (addr: bigint, data: Uint8Array) =>
-    Effect.suspend(() => (write(addr, data) ? Effect.void : Effect.fail(fault(op, addr, data.length))))
+    Effect.suspend(() =>
+      disconnected === undefined && write(addr, data) ? Effect.void : Effect.fail(fault(op, addr, data.length))
+    )
 
   const service: UserMemoryService = {
     copyin: (addr, len) =>
       Effect.suspend(() => {
-        const bytes = read(addr, len)
+        const bytes = disconnected === undefined ? read(addr, len) : undefined
         return bytes === undefined ? Effect.fail(fault("copyin", addr, len)) : Effect.succeed(bytes)
       }),
     copyinstr: (addr, maxLen) =>
       Effect.suspend(() => {
-        const bytes = readStringBytes(addr, maxLen)
+        const bytes = disconnected === undefined ? readStringBytes(addr, maxLen) : undefined
         return bytes === undefined ? Effect.fail(fault("copyinstr", addr, maxLen)) : Effect.succeed(bytes)
       }),
     copyout: store("copyout"),
@@ -160,6 +167,10 @@ export const makeLocalMemory = (options?: LocalMemoryOptions): LocalMemory => {
       Effect.sync(() => {
         signals.push(signo)
         for (const listener of [...listeners]) listener(signo)
+      }),
+    disconnect: (reason) =>
+      Effect.sync(() => {
+        disconnected ??= reason
       })
   }
 
@@ -197,6 +208,9 @@ export const makeLocalMemory = (options?: LocalMemoryOptions): LocalMemory => {
     },
     get signals() {
       return signals.slice()
+    },
+    get disconnected() {
+      return disconnected
     },
     onRaise: (listener) => {
       // Wrapped so the same function may be subscribed twice and removed once each.

@@ -32,6 +32,12 @@ export interface UserMemoryService {
   readonly anonmmap: (size: bigint) => Effect.Effect<bigint, MemoryFault>
   /** Delivers a signal (NetBSD numbering) to the client itself. */
   readonly raise: (signo: number) => Effect.Effect<void>
+  /**
+   * Ends the client's connection at once, as if the client had vanished
+   * (the server then cleans up as after any disconnect). Optional: a memory
+   * with no connection behind it has none. Used by fault injection's drop.
+   */
+  readonly disconnect?: ((reason: string) => Effect.Effect<void>) | undefined
 }
 
 export class UserMemory extends Context.Service<UserMemory, UserMemoryService>()("@sysproxy/hypervisor/UserMemory") {}

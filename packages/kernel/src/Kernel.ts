@@ -4,8 +4,9 @@
  * lwpexit, execnotify, syscall dispatch, halt), plus the Kernel service for
  * inspection.
  */
-import { Cause, Context, Deferred, Effect, Layer, Result } from "effect"
+import { Cause, Context, Deferred, Effect, Layer, Result, type Scope } from "effect"
 import {
+  DescriptorPaths,
   type HaltRequest,
   Hypervisor,
   HypervisorError,
@@ -18,16 +19,30 @@ import {
 import { Errno } from "@sysproxy/protocol/netbsd"
 import * as Os from "node:os"
 import { Args } from "./abi/Args.ts"
+import { notes } from "./abi/Kevent.ts"
 import { closeOnExec, FileTable, releaseTable, sweepOrphanTable } from "./fd/FileTable.ts"
 import { type KernelConfig, MACHINE, OSRELEASE, OSTYPE } from "./KernelConfig.ts"
 import type { KernelState } from "./KernelState.ts"
+import { Cred, ROOT_CRED } from "./kauth/Cred.ts"
+import { defaultLimits } from "./proc/Limits.ts"
+import { KernelClock } from "./kern/Clocks.ts"
+import { knoteCount } from "./kqueue/KQueue.ts"
 import { Lwp } from "./proc/Lwp.ts"
+import { mayFork } from "./proc/ForkLimit.ts"
 import { Proc } from "./proc/Proc.ts"
+import { releaseAio } from "./syscalls/aio/Jobs.ts"
+import { ProcessGroups } from "./proc/ProcessGroups.ts"
+import { bootSysctl } from "./sysctl/Boot.ts"
 import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
+import { makeCalloutQueue } from "./timers/Callout.ts"
+import { releaseTimers } from "./timers/PTimer.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
+import { makeDescriptorPaths } from "./vfs/DescriptorPath.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
 import { logWriteBack } from "./vfs/host/HostMirror.ts"
+import { inheritTrace, untrace } from "./ktrace/Ktrace.ts"
+import { releaseAllLocks } from "./vfs/Lockf.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
 const INIT_PID = 1
@@ -39,6 +54,10 @@ export interface KernelStats {
   readonly processes: number
   readonly lwps: number
   readonly openFiles: number
+  /** Knotes registered on the kernel's kqueues. */
+  readonly knotes: number
+  /** Timers armed (interval, POSIX and kqueue timers). */
+  readonly timers: number
   readonly unimplemented: ReadonlyMap<number, number>
 }
 
@@ -62,7 +81,12 @@ const succeedResult = (r: SyscallReturn) => Effect.succeed(toResult(r))
 const errnoResult = (errno: number): SyscallResult => ({ error: errno, retval0: -1n, retval1: 0n })
 const userMemory = Effect.service(UserMemory)
 
-export const makeKernel = (config: KernelConfig = {}) =>
+/** The kernel, living as long as the caller's scope (its timers run there). */
+export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
+  { readonly hypervisor: HypervisorService; readonly kernel: KernelService },
+  HostFileError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const halt = yield* Deferred.make<HaltRequest>()
     const console = config.console ?? ((pid: number, bytes: Uint8Array) => {
@@ -71,20 +95,42 @@ export const makeKernel = (config: KernelConfig = {}) =>
       ))
     })
     const physmem = config.physmem ?? 256 * 1024 * 1024
-    const vfs = makeVfs({ physmem, console, host: config.root })
+    const clock = new KernelClock()
+    const callouts = yield* makeCalloutQueue(config.maxKqueueTimers)
+    const vfs = makeVfs({ physmem, console, host: config.root, clock: () => clock.realtime() })
     yield* Effect.forEach(config.hostFiles ?? [], (mapping, i) => installHostFile(vfs, mapping, i), { discard: true })
-    const now = Date.now()
-    const init = new Proc(INIT_PID, 0, "init", new FileTable(), vfs.root, undefined)
+    const pgrps = new ProcessGroups()
+    const limit0 = defaultLimits(physmem)
+    const guestCred = config.guest === undefined ? ROOT_CRED : Cred.of(config.guest.uid, config.guest.gid)
+    const init = new Proc({
+      pid: INIT_PID,
+      ppid: 0,
+      comm: "init",
+      fds: new FileTable(limit0.openFiles),
+      cwd: vfs.root,
+      client: undefined,
+      cred: ROOT_CRED,
+      limits: limit0,
+      rdir: undefined,
+      pgrp: pgrps.group0
+    })
     const state: KernelState = {
       procs: new Map([[INIT_PID, init]]),
       init,
+      pgrps,
+      limit0,
       nextPid: INIT_PID + 1,
       nextLid: 1,
       vfs,
       hostname: config.hostname ?? `rump-${process.pid}.${Os.hostname()}`,
       ncpu: config.ncpu ?? 1,
       physmem,
-      boottime: { sec: BigInt(Math.floor(now / 1000)), nsec: (now % 1000) * 1_000_000 },
+      sysctl: bootSysctl({ physmem, extra: config.sysctl }),
+      get boottime() {
+        return clock.boottime
+      },
+      clock,
+      callouts,
       unimplemented: new Map(),
       halt,
       console
@@ -94,7 +140,8 @@ export const makeKernel = (config: KernelConfig = {}) =>
       for (let i = 0; i < PID_MAX; i++) {
         const pid = state.nextPid
         state.nextPid = pid >= PID_MAX ? INIT_PID + 1 : pid + 1
-        if (!state.procs.has(pid)) return pid
+        // a pid still naming a process group is not free (proc_alloc_pid skips such slots)
+        if (!state.procs.has(pid) && !pgrps.holds(pid)) return pid
       }
       return undefined
     }
@@ -108,11 +155,18 @@ export const makeKernel = (config: KernelConfig = {}) =>
       Effect.suspend(() => {
         const parent = o.parent === undefined ? init : live(o.parent)
         if (parent === undefined) return Effect.fail(refuse("rfork", Errno.ESRCH, "the parent process is gone"))
+        // a fork beyond RLIMIT_NPROC (fork1's check; root is exempt)
+        if (o.mode === "copy" && !mayFork(state, parent)) {
+          return Effect.fail(refuse("rfork", Errno.EAGAIN, "RLIMIT_NPROC reached"))
+        }
         const pid = allocPid()
         if (pid === undefined) return Effect.fail(refuse("rfork", Errno.EAGAIN, "no free pid"))
+        // a new guest: proc0's limits and the configured credentials; a fork shares its parent's
+        const guest = o.mode === "clear"
+        const limits = guest ? limit0 : parent.limits
         let fds: FileTable
-        if (o.mode === "clear") {
-          fds = new FileTable()
+        if (guest) {
+          fds = new FileTable(limits.openFiles)
           // a new guest starts with the console, write-only, on 0, 1 and 2
           const consoleFile = vfs.openConsole()
           consoleFile.refs = 3
@@ -123,14 +177,25 @@ export const makeKernel = (config: KernelConfig = {}) =>
           fds = parent.fds
           fds.users++
         }
-        const proc = new Proc(pid, parent.pid, o.comm ?? parent.comm, fds, parent.cwd, o.client)
+        const proc = new Proc({
+          pid,
+          ppid: parent.pid,
+          comm: o.comm ?? parent.comm,
+          fds,
+          cwd: parent.cwd,
+          client: o.client,
+          cred: guest ? guestCred : parent.cred,
+          limits,
+          rdir: parent.rdir,
+          pgrp: parent.pgrp
+        })
         proc.umask = parent.umask
-        if (o.mode !== "clear") {
-          proc.sid = parent.sid
-          proc.pgid = parent.pgid
-        }
+        proc.sugid = !guest && parent.sugid
         state.procs.set(pid, proc)
-        return Effect.succeed(proc)
+        // a prefork is the fork of the parent's process (the client binds it to its child later)
+        if (o.mode === "copy") parent.knotes.notify(notes.NOTE_FORK | pid)
+        // a traced process's child goes on being traced with KTRFAC_INHERIT
+        return Effect.as(inheritTrace(parent, proc), proc)
       })
 
     const newLwp: HypervisorService["newLwp"] = (pid) =>
@@ -166,10 +231,12 @@ export const makeKernel = (config: KernelConfig = {}) =>
       Effect.suspend(() => {
         const p = live(handle)
         if (p === undefined) return Effect.void
-        return closeOnExec(p.fds).pipe(
+        return closeOnExec(p.fds, p).pipe(
           Effect.andThen(Effect.sync(() => {
             p.exiting = false
+            p.execed = true
             p.comm = comm
+            p.knotes.notify(notes.NOTE_EXEC)
           }))
         )
       })
@@ -182,8 +249,13 @@ export const makeKernel = (config: KernelConfig = {}) =>
         p.exiting = true
         for (const lwp of p.lwps) lwp.orderOut()
         state.procs.delete(p.pid)
+        pgrps.leave(p)
         for (const child of state.procs.values()) if (child.ppid === p.pid) child.ppid = INIT_PID
-        return releaseTable(p.fds)
+        releaseTimers(state, p)
+        p.knotes.notify(notes.NOTE_EXIT)
+        // its record locks go with it, wherever its descriptors are; so does its aio worker
+        releaseAllLocks(p)
+        return Effect.andThen(Effect.andThen(releaseAio(state, p), untrace(p)), releaseTable(p.fds, p))
       })
 
     /** What the dispatcher does after every call: sweep a table released meanwhile, write a host root back. */
@@ -246,16 +318,31 @@ export const makeKernel = (config: KernelConfig = {}) =>
         lwps += p.lwps.size
         for (const fd of p.fds.openFds()) files.add(p.fds.get(fd)?.file)
       }
-      return { processes: state.procs.size - 1, lwps, openFiles: files.size, unimplemented: new Map(state.unimplemented) }
+      return {
+        processes: state.procs.size - 1,
+        lwps,
+        openFiles: files.size,
+        knotes: knoteCount(state),
+        timers: callouts.size,
+        unimplemented: new Map(state.unimplemented)
+      }
     }
 
     return { hypervisor, kernel: Kernel.of({ state, stats }) }
   })
 
-/** The kernel as the Hypervisor (and Kernel) for a server or an in-process user. */
-export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel, HostFileError> =>
+/**
+ * The kernel as the Hypervisor (and Kernel) for a server or an in-process
+ * user, with DescriptorPaths for middleware that matches files by name.
+ */
+export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel | DescriptorPaths, HostFileError> =>
   Layer.effectContext(
     makeKernel(config).pipe(
-      Effect.map(({ hypervisor, kernel }) => Context.make(Hypervisor, hypervisor).pipe(Context.add(Kernel, kernel)))
+      Effect.map(({ hypervisor, kernel }) =>
+        Context.make(Hypervisor, hypervisor).pipe(
+          Context.add(Kernel, kernel),
+          Context.add(DescriptorPaths, makeDescriptorPaths(kernel.state))
+        )
+      )
     )
   )

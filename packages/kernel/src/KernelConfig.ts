@@ -1,6 +1,7 @@
 /**
  * What a kernel is told when it boots.
  */
+import type { SysctlExtraNode } from "./sysctl/Extra.ts"
 import type { HostFileMapping } from "./vfs/HostFileNode.ts"
 import type { HostRootOptions } from "./vfs/Vfs.ts"
 
@@ -24,6 +25,23 @@ export interface KernelConfig {
    * vfs/HostFile.ts): opened by the caller, who closes them after the kernel.
    */
   readonly hostFiles?: ReadonlyArray<HostFileMapping> | undefined
+  /**
+   * The credentials every new guest starts with: uid and gid as its real,
+   * effective and saved ids, no supplementary groups (default 0 and 0: root,
+   * as NetBSD's server gives every guest).
+   */
+  readonly guest?: { readonly uid: number; readonly gid: number } | undefined
+  /**
+   * sysctl nodes of the booting code's own, added to the kernel's tree at
+   * boot (sysctl/Extra.ts): e.g. a node at CTL_SYSPROXY with string leaves
+   * the superuser may set. None: the tree is exactly a rump kernel's.
+   */
+  readonly sysctl?: ReadonlyArray<SysctlExtraNode> | undefined
+  /**
+   * EVFILT_TIMER knotes the kernel keeps at once, beyond which adding one is
+   * ENOMEM (NetBSD's kq_calloutmax, 4096, the default).
+   */
+  readonly maxKqueueTimers?: number | undefined
 }
 
 export const OSTYPE = "NetBSD"

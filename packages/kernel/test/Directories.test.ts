@@ -183,15 +183,20 @@ describe("rename", () => {
       assert.strictEqual(yield* cwdOf(g), "/tmp/q/empty")
     }))
 
-  it.effect("renaming onto itself or another link of the same file does nothing", () =>
+  it.effect("renaming onto itself does nothing; onto another link of the file, rename removes the source, __posix_rename neither", () =>
     Effect.gen(function*() {
       const g = yield* makeGuest()
       yield* g.writeFile("/tmp/f", "x")
       yield* g.ok(SYS.link, g.str("/tmp/f"), g.str("/tmp/g"))
       yield* g.ok(SYS.rename, g.str("/tmp/f"), g.str("/tmp/f"))
-      yield* g.ok(SYS.rename, g.str("/tmp/f"), g.str("/tmp/g"))
+      assert.strictEqual((yield* g.stat("/tmp/f")).nlink, 2)
+      yield* g.ok(SYS.__posix_rename, g.str("/tmp/f"), g.str("/tmp/g"))
       assert.strictEqual((yield* g.stat("/tmp/f")).nlink, 2)
       assert.strictEqual((yield* g.stat("/tmp/g")).nlink, 2)
+      yield* g.ok(SYS.rename, g.str("/tmp/f"), g.str("/tmp/g"))
+      yield* g.fails(Errno.ENOENT, SYS.__stat50, g.str("/tmp/f"), g.buf(152))
+      assert.strictEqual((yield* g.stat("/tmp/g")).nlink, 1)
+      assert.strictEqual(yield* g.readFile("/tmp/g"), "x")
     }))
 
   it.effect("renameat resolves each name against its own dirfd", () =>

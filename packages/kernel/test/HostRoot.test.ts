@@ -332,7 +332,7 @@ const countingFs = () => {
 }
 
 /** The messages logged while `effect` runs. */
-const logsOf = <A, E>(effect: Effect.Effect<A, E>) =>
+const logsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const lines: Array<{ readonly level: string; readonly text: string }> = []
     const collector = Logger.make((o) => {

@@ -54,6 +54,8 @@ describe("kill", () => {
     Effect.gen(function*() {
       const k = yield* boot()
       const a = yield* k.guest()
+      // a group of a's own, which its fork child joins; b stays in group 0
+      assert.strictEqual((yield* a.call(SYS.setsid)).error, 0)
       const child = yield* k.guest({ parent: a })
       const b = yield* k.guest()
       assert.strictEqual((yield* child.call(SYS.kill, 0, SIGHUP)).error, 0)
@@ -66,6 +68,7 @@ describe("kill", () => {
     Effect.gen(function*() {
       const k = yield* boot()
       const a = yield* k.guest()
+      assert.strictEqual((yield* a.call(SYS.setsid)).error, 0)
       const child = yield* k.guest({ parent: a })
       const b = yield* k.guest()
       assert.strictEqual((yield* b.call(SYS.kill, -a.pid, SIGUSR1)).error, 0)

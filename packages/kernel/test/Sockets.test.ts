@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { Errno, fcntlCmds, fdFlags, modeBits, netinet, openFlags, pollEvents, signals, socket as so, Structs, SYS } from "@sysproxy/protocol/netbsd"
+import { Errno, fcntlCmds, fdFlags, modeBits, netinet, openFlags, pollEvents, rlimit, signals, socket as so, Structs, SYS } from "@sysproxy/protocol/netbsd"
 import type { Lwp } from "../src/proc/Lwp.ts"
-import { boot, decode, type Guest, peek, peekI32, text } from "./support/SyscallHarness.ts"
+import { boot, decode, type Guest, peek, peekI32, text, u64s } from "./support/SyscallHarness.ts"
 
 const { AF_INET, AF_INET6, AF_LOCAL, SOCK_STREAM, SOCK_DGRAM, SOL_SOCKET } = so
 
@@ -250,6 +250,9 @@ describe("AF_INET stream sockets", () => {
     Effect.gen(function*() {
       const k = yield* boot()
       const g = yield* k.guest()
+      // more descriptors than RLIMIT_NOFILE's default 128, as a NetBSD program would ask
+      const limit = g.mem.alloc(u64s(300, 1772))
+      assert.strictEqual((yield* g.call(SYS.setrlimit, rlimit.RLIMIT_NOFILE, limit)).error, 0)
       for (let round = 0; round < 2; round++) {
         const fds: Array<number> = []
         for (let i = 0; i < 256; i++) {
@@ -505,6 +508,8 @@ describe("AF_INET stream sockets", () => {
       yield* write(client, c, text("quiet"))
       assert.deepStrictEqual(server.mem.signals, [signals.SIGIO, signals.SIGIO])
       yield* server.call(SYS.fcntl, a, fcntlCmds.F_SETFL, openFlags.O_ASYNC)
+      // a group of its own (a new guest is in group 0 with every other guest)
+      assert.strictEqual((yield* server.call(SYS.setsid)).retval0, BigInt(server.pid))
       yield* server.call(SYS.fcntl, a, fcntlCmds.F_SETOWN, -server.proc.pgid)
       yield* write(client, c, text("group"))
       assert.deepStrictEqual(server.mem.signals, [signals.SIGIO, signals.SIGIO, signals.SIGIO])

@@ -6,7 +6,7 @@
 import { assert } from "@effect/vitest"
 import { type LocalMemory, makeLocalMemory, type ProcessHandle, provideLocalMemory, type SyscallResult } from "@sysproxy/hypervisor"
 import { errnoName, openFlags, SYS, Structs } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { packArgs } from "../src/abi/Args.ts"
 import type { KernelConfig } from "../src/KernelConfig.ts"
 import { makeKernel } from "../src/Kernel.ts"
@@ -33,6 +33,7 @@ export interface Stat {
   readonly size: bigint
   readonly blocks: bigint
   readonly blksize: number
+  readonly flags: number
 }
 
 export const decodeStat = (bytes: Uint8Array): Stat => {
@@ -53,8 +54,22 @@ export const decodeStat = (bytes: Uint8Array): Stat => {
     birthtime: ts("st_birthtim"),
     size: v.getBigInt64(at("st_size"), true),
     blocks: v.getBigInt64(at("st_blocks"), true),
-    blksize: v.getInt32(at("st_blksize"), true)
+    blksize: v.getInt32(at("st_blksize"), true),
+    flags: v.getUint32(at("st_flags"), true)
   }
+}
+
+/** struct tmpfs_args version 1 (40 bytes). */
+export const tmpfsArgs = (o: { version?: number; mode?: number; uid?: number; gid?: number; sizeMax?: bigint; nodesMax?: bigint } = {}) => {
+  const bytes = new Uint8Array(40)
+  const v = new DataView(bytes.buffer)
+  v.setInt32(0, o.version ?? 1, true)
+  v.setBigUint64(8, o.nodesMax ?? 0n, true)
+  v.setBigInt64(16, o.sizeMax ?? 0n, true)
+  v.setUint32(24, o.uid ?? 0, true)
+  v.setUint32(28, o.gid ?? 0, true)
+  v.setUint32(32, o.mode ?? 0o755, true)
+  return bytes
 }
 
 const describeResult = (r: SyscallResult) => `error ${r.error} (${errnoName(r.error) ?? "?"}), retval0 ${r.retval0}`
@@ -90,7 +105,8 @@ export interface Guest {
 
 const text = (data: Uint8Array | string) => (typeof data === "string" ? new TextEncoder().encode(data) : data)
 
-export const makeGuest = (config: KernelConfig = {}): Effect.Effect<Guest> =>
+/** A guest of a fresh kernel that lives as long as the caller's scope. */
+export const makeGuest = (config: KernelConfig = {}): Effect.Effect<Guest, never, Scope.Scope> =>
   Effect.gen(function*() {
     const kernel = yield* Effect.orDie(makeKernel({ console: () => {}, ...config }))
     const mem = makeLocalMemory()

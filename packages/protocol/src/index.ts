@@ -1,7 +1,9 @@
 import "./SchemaJit.ts"
 
 export * from "./abi/Fields.ts"
+export * from "./abi/Flock.ts"
 export * from "./abi/Stat.ts"
+export * from "./abi/Statvfs.ts"
 export * from "./abi/Timespec.ts"
 export * from "./Banner.ts"
 export * from "./Bytes.ts"

@@ -23,6 +23,8 @@ export interface RemoteLink {
   /** Queues a frame and waits until the client has read enough of its backlog. */
   readonly sendPaced: (frame: Frame) => Effect.Effect<boolean>
   readonly onCopy: (direction: "in" | "out", bytes: number) => void
+  /** Closes the connection at once; `reason` is logged when it is cleaned up. */
+  readonly drop: (reason: string) => void
   /** Requests awaiting this client's answer at most; beyond, the copy fails with EFAULT. */
   readonly maxOutstanding?: number | undefined
 }
@@ -163,6 +165,11 @@ class RemoteMemory implements UserMemoryService {
     return Effect.sync(() => {
       this.link.send({ _tag: "RaiseRequest", reqno: this.link.nextReqno(), signo })
     })
+  }
+
+  /** For fault injection's drop: the client is cut off as if it had vanished. */
+  disconnect(reason: string): Effect.Effect<void> {
+    return Effect.sync(() => this.link.drop(reason))
   }
 }
 

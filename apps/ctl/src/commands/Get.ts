@@ -1,32 +1,30 @@
 /**
- * `sysproxy get REMOTE LOCAL`: copies a file from the server to the host
- * (or stdout, `-`), into LOCAL/name when LOCAL is a directory.
+ * `sysproxy get [-q] REMOTE LOCAL`: `cp REMOTE host:LOCAL` in short,
+ * stdout for `-`: into LOCAL/name when LOCAL is a directory, streamed in
+ * large chunks with several requests in flight, never held whole.
  */
-import { Effect } from "effect"
 import { Argument, Command } from "effect/cli"
-import * as Path from "node:path"
 import { withClient } from "../Connect.ts"
-import { failed } from "../ExitStatus.ts"
-import { warn } from "../Output.ts"
-import { describeLocal, isLocalDirectory, writeLocal } from "./LocalFiles.ts"
+import { copyAll } from "../copy/Run.ts"
+import { hostSide, kernelSide } from "../copy/Sides.ts"
+import { quietFlag } from "../Flags.ts"
 
 const TOOL = "get"
 
 export const get = Command.make(
   TOOL,
   {
+    quiet: quietFlag,
     remote: Argument.String("REMOTE").pipe(Argument.withDescription("a file on the server")),
     local: Argument.String("LOCAL").pipe(Argument.withDescription("where on the host, or - for stdout"))
   },
-  ({ local, remote }) =>
+  ({ local, quiet, remote }) =>
     withClient(TOOL, (c) =>
-      Effect.gen(function*() {
-        const data = yield* c.readFile(remote).pipe(
-          Effect.catchTag("SyscallError", (e) => Effect.andThen(warn(TOOL, remote, e.description), failed))
-        )
-        const target = (yield* isLocalDirectory(local)) ? Path.join(local, Path.posix.basename(remote)) : local
-        yield* writeLocal(target, data).pipe(
-          Effect.catchTag("PlatformError", (e) => Effect.andThen(warn(TOOL, target, describeLocal(e)), failed))
-        )
+      copyAll([{ side: kernelSide(c), path: remote }], { side: hostSide(""), path: local }, {
+        tool: TOOL,
+        recursive: false,
+        preserve: false,
+        force: false,
+        quiet
       }))
-).pipe(Command.withDescription("Copy a file from the server to the host."))
+).pipe(Command.withDescription("Copy a file from the server to the host (cp REMOTE host:LOCAL)."))

@@ -1,20 +1,27 @@
 /**
- * `sysproxy ls [-al] [path ...]` (rump.ls): files named first, then each
- * directory's entries (sorted by name, dot files only with -a), under a
- * `dir:` header when there are several operands. -l is the long format:
- * mode, links, owner, group, size, time, name (with `-> target` for a
- * symbolic link); owners are numbers, the server has no user database.
+ * `sysproxy ls [-1RSadhlt] [path ...]` (rump.ls, ls(1)): files named
+ * first, then each directory's entries (dot files only with -a), under a
+ * `dir:` header when there are several operands or -R. Sorted by name,
+ * by modification time (-t, newest first) or by size (-S, largest first).
+ * -l is the long format: mode, links, owner, group, size (-h: 12K), time,
+ * name (with `-> target` for a symbolic link); owners are numbers, the
+ * server has no user database. -d lists a directory itself, -R every
+ * directory below too. On a terminal names go in columns across its
+ * width (down each column first); -1 or a pipe gives one per line.
  */
 import { type CallError, isDirectory, isSymbolicLink, type Stat, type SysproxyProcess } from "@sysproxy/client"
-import { Clock, Effect, Option } from "effect"
+import { Clock, Effect, Option, type Stdio } from "effect"
 import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
-import { switchFlag } from "../Flags.ts"
 import { failed } from "../ExitStatus.ts"
+import { switchFlag } from "../Flags.ts"
 import { lsTime } from "../format/Dates.ts"
 import { modeString } from "../format/Mode.ts"
+import { humanSize } from "../format/Sizes.ts"
 import { attempt } from "../Operands.ts"
 import { line } from "../Output.ts"
+import { Terminal } from "../Terminal.ts"
+import { joinPath } from "../Walk.ts"
 
 const TOOL = "ls"
 
@@ -24,20 +31,40 @@ interface Entry {
   readonly stat: Stat
 }
 
-const join = (dir: string, name: string) => (dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`)
+interface Options {
+  readonly all: boolean
+  readonly long: boolean
+  readonly human: boolean
+  readonly order: "name" | "time" | "size"
+  /** Terminal columns for the multi-column format; undefined for one name per line. */
+  readonly columns: number | undefined
+  readonly now: number
+}
 
 /** C-locale order: by UTF-16 code unit, which for ASCII names is byte order. */
 const byName = (a: { readonly name: string }, b: { readonly name: string }) =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0
 
+const nanos = (s: Stat) => s.mtime.sec * 1_000_000_000n + BigInt(s.mtime.nsec)
+
+export const compareEntries = (order: Options["order"]) => (a: Entry, b: Entry): number => {
+  if (order === "time") {
+    const d = nanos(b.stat) - nanos(a.stat)
+    if (d !== 0n) return d > 0n ? 1 : -1
+  }
+  if (order === "size" && a.stat.size !== b.stat.size) return b.stat.size - a.stat.size
+  return byName(a, b)
+}
+
 /** The long-format lines for `entries`, columns as wide as their widest value. */
-const longLines = (c: SysproxyProcess, entries: ReadonlyArray<Entry>, now: number) =>
+const longLines = (c: SysproxyProcess, entries: ReadonlyArray<Entry>, options: Options) =>
   Effect.gen(function*() {
+    const size = (e: Entry) => (options.human ? humanSize(e.stat.size) : String(e.stat.size))
     const width = (f: (e: Entry) => string) => Math.max(0, ...entries.map((e) => f(e).length))
     const links = width((e) => String(e.stat.nlink))
     const owner = width((e) => String(e.stat.uid))
     const group = width((e) => String(e.stat.gid))
-    const size = width((e) => String(e.stat.size))
+    const sizes = width(size)
     const lines: Array<string> = []
     for (const e of entries) {
       const target = isSymbolicLink(e.stat)
@@ -45,36 +72,83 @@ const longLines = (c: SysproxyProcess, entries: ReadonlyArray<Entry>, now: numbe
         : ""
       lines.push(
         `${modeString(e.stat.mode)}  ${String(e.stat.nlink).padStart(links)} ${String(e.stat.uid).padEnd(owner)}  ` +
-          `${String(e.stat.gid).padEnd(group)}  ${String(e.stat.size).padStart(size)} ${lsTime(e.stat.mtime, now)} ` +
+          `${String(e.stat.gid).padEnd(group)}  ${size(e).padStart(sizes)} ${lsTime(e.stat.mtime, options.now)} ` +
           `${e.name}${target}`
       )
     }
     return lines
   })
 
-const print = (c: SysproxyProcess, entries: ReadonlyArray<Entry>, long: boolean, now: number) =>
-  long
-    ? Effect.flatMap(longLines(c, entries, now), (ls) => Effect.forEach(ls, line, { discard: true }))
-    : Effect.forEach(entries, (e) => line(e.name), { discard: true })
+/** Names in columns `width` wide, filled down each column first, as ls -C. */
+export const columnLines = (names: ReadonlyArray<string>, width: number): Array<string> => {
+  if (names.length === 0) return []
+  const colWidth = Math.max(...names.map((n) => n.length)) + 2
+  const cols = Math.max(1, Math.floor((width + 2) / colWidth))
+  const rows = Math.ceil(names.length / cols)
+  const out: Array<string> = []
+  for (let r = 0; r < rows; r++) {
+    let text = ""
+    for (let col = 0; col < cols; col++) {
+      const name = names[col * rows + r]
+      if (name !== undefined) text += name.padEnd(colWidth)
+    }
+    out.push(text.trimEnd())
+  }
+  return out
+}
+
+const print = (c: SysproxyProcess, entries: ReadonlyArray<Entry>, options: Options) =>
+  Effect.gen(function*() {
+    const lines = options.long
+      ? yield* longLines(c, entries, options)
+      : options.columns === undefined
+      ? entries.map((e) => e.name)
+      : columnLines(entries.map((e) => e.name), options.columns)
+    for (const l of lines) yield* line(l)
+  })
 
 /**
  * A directory's entries, each with its lstat. An entry the kernel will
  * not stat (gone meanwhile) is left out; a lost connection ends the
  * listing with the failure, never as a short list.
  */
-const contents = (c: SysproxyProcess, dir: string, all: boolean): Effect.Effect<Array<Entry>, CallError> =>
+const contents = (c: SysproxyProcess, dir: string, options: Options): Effect.Effect<Array<Entry>, CallError> =>
   Effect.gen(function*() {
-    const names = (yield* c.readdir(dir)).map((d) => d.name).filter((n) => all || !n.startsWith("."))
+    const names = (yield* c.readdir(dir)).map((d) => d.name).filter((n) => options.all || !n.startsWith("."))
     const entries: Array<Entry> = []
     for (const name of names) {
-      const path = join(dir, name)
+      const path = joinPath(dir, name)
       const stat = yield* c.lstat(path).pipe(
         Effect.map(Option.some),
         Effect.catchTag("SyscallError", () => Effect.succeedNone)
       )
       if (stat._tag === "Some") entries.push({ name, path, stat: stat.value })
     }
-    return entries.sort(byName)
+    return entries.sort(compareEntries(options.order))
+  })
+
+/** Lists one directory (and with -R those below it); false when any could not be read. */
+const listDirectory = (
+  c: SysproxyProcess,
+  dir: Entry,
+  options: Options,
+  recursive: boolean,
+  header: boolean,
+  first: boolean
+): Effect.Effect<boolean, CallError, Stdio.Stdio> =>
+  Effect.gen(function*() {
+    if (!first) yield* line("")
+    if (header) yield* line(`${dir.path}:`)
+    let subdirs: Array<Entry> = []
+    let ok = yield* attempt(TOOL, dir.path, Effect.gen(function*() {
+      const entries = yield* contents(c, dir.path, options)
+      if (options.long) yield* line(`total ${entries.reduce((n, e) => n + e.stat.blocks, 0)}`)
+      yield* print(c, entries, options)
+      subdirs = entries.filter((e) => isDirectory(e.stat) && e.name !== "." && e.name !== "..")
+    }))
+    if (!recursive) return ok
+    for (const sub of subdirs) ok = (yield* listDirectory(c, sub, options, true, true, false)) && ok
+    return ok
   })
 
 export const ls = Command.make(
@@ -82,40 +156,47 @@ export const ls = Command.make(
   {
     all: switchFlag("all", "a", "include names starting with ."),
     long: switchFlag("long", "l", "long format"),
+    recursive: switchFlag("recursive", "R", "list directories below too"),
+    directory: switchFlag("directory", "d", "list a directory itself, not its entries"),
+    human: switchFlag("human-readable", "h", "sizes with a unit (K, M, G) in the long format"),
+    time: switchFlag("time", "t", "sort by modification time, newest first"),
+    size: switchFlag("size-sort", "S", "sort by size, largest first"),
+    single: switchFlag("one-per-line", "1", "one name per line, even on a terminal"),
     paths: Argument.String("path").pipe(Argument.variadic())
   },
-  ({ all, long, paths }) =>
+  ({ all, directory, human, long, paths, recursive, single, size, time }) =>
     withClient(TOOL, (c) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
+        const terminal = yield* Terminal
+        const options: Options = {
+          all,
+          long,
+          human,
+          order: size ? "size" : time ? "time" : "name",
+          columns: single ? undefined : terminal.stdoutColumns,
+          now: yield* Clock.currentTimeMillis
+        }
         const operands = paths.length === 0 ? ["."] : paths
         let ok = true
         const files: Array<Entry> = []
         const dirs: Array<Entry> = []
         for (const path of operands) {
-          // the long format shows a link itself; otherwise a link to a directory is listed as one
-          const stat = yield* (long ? c.lstat(path) : c.stat(path)).pipe(Effect.result)
+          // the long format (and -d) shows a link itself; otherwise a link to a directory is listed as one
+          const stat = yield* (long || directory ? c.lstat(path) : c.stat(path)).pipe(Effect.result)
           if (stat._tag === "Failure") {
             ok = (yield* attempt(TOOL, path, Effect.fail(stat.failure))) && ok
             continue
           }
           const entry = { name: path, path, stat: stat.success }
-          if (isDirectory(stat.success)) dirs.push(entry)
+          if (isDirectory(stat.success) && !directory) dirs.push(entry)
           else files.push(entry)
         }
-        files.sort(byName)
-        dirs.sort(byName)
-        yield* print(c, files, long, now)
+        files.sort(compareEntries(options.order))
+        dirs.sort(compareEntries(options.order))
+        yield* print(c, files, options)
         const headers = operands.length > 1
         for (const [i, dir] of dirs.entries()) {
-          if (files.length > 0 || i > 0) yield* line("")
-          if (headers) yield* line(`${dir.name}:`)
-          const listed = yield* attempt(TOOL, dir.name, Effect.gen(function*() {
-            const entries = yield* contents(c, dir.path, all)
-            if (long) yield* line(`total ${entries.reduce((n, e) => n + e.stat.blocks, 0)}`)
-            yield* print(c, entries, long, now)
-          }))
-          ok = listed && ok
+          ok = (yield* listDirectory(c, dir, options, recursive, headers, files.length === 0 && i === 0)) && ok
         }
         if (!ok) return yield* failed
       }))

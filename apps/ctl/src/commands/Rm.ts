@@ -15,7 +15,7 @@ import { warn } from "../Output.ts"
 const TOOL = "rm"
 
 /** Removes `path` and, when it is a directory, everything in it; the first refusal ends it. */
-const removeTree = (c: SysproxyProcess, path: string): Effect.Effect<void, CallError> =>
+export const removeTree = (c: SysproxyProcess, path: string): Effect.Effect<void, CallError> =>
   Effect.gen(function*() {
     const st = yield* c.lstat(path)
     if (!isDirectory(st)) return yield* c.unlink(path)

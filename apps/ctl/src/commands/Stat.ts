@@ -23,7 +23,8 @@ export const statLine = (path: string, s: Stat): string =>
     s.nlink,
     s.uid,
     s.gid,
-    s.rdev,
+    // %r is unsigned: NODEV ((dev_t)-1, every node but a device) prints as 2^64 - 1
+    BigInt.asUintN(64, BigInt(s.rdev)),
     s.size,
     `"${statTime(s.atime)}"`,
     `"${statTime(s.mtime)}"`,

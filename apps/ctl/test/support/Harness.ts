@@ -10,8 +10,10 @@ import { ConfigProvider, Effect, type Scope, Sink, Stdio, Stream } from "effect"
 import { Command } from "effect/cli"
 import { TestConsole } from "effect/testing"
 import { startWorld, tempDir } from "../../../../packages/client/test/support/World.ts"
+import { commandLine } from "../../src/Argv.ts"
 import { command } from "../../src/Cli.ts"
 import { exitCode } from "../../src/ExitStatus.ts"
+import { Terminal, type TerminalInfo } from "../../src/Terminal.ts"
 import { VERSION } from "../../src/Version.ts"
 
 /** A fresh host directory, removed when the scope closes. */
@@ -40,10 +42,17 @@ export interface Ran {
 
 const decoder = new TextDecoder()
 
+const NO_TERMINAL: TerminalInfo = { stdoutColumns: undefined, stderrColumns: undefined }
+
 /** Runs `sysproxy ...args` with `env` as the environment and `stdin` as its input. */
 export const run = (
   args: ReadonlyArray<string>,
-  options: { readonly env?: Record<string, string>; readonly stdin?: Uint8Array | string } = {}
+  options: {
+    readonly env?: Record<string, string>
+    readonly stdin?: Uint8Array | string
+    /** What the tools take the terminal to be (none: stdout and stderr are pipes). */
+    readonly terminal?: TerminalInfo
+  } = {}
 ): Effect.Effect<Ran> =>
   Effect.gen(function*() {
     const stdout: Array<Uint8Array> = []
@@ -52,7 +61,8 @@ export const run = (
     const sink = (into: Array<Uint8Array>) => Sink.forEach((chunk: string | Uint8Array) => Effect.sync(() => void into.push(bytes(chunk))))
     const input = options.stdin === undefined ? Stream.empty : Stream.succeed(bytes(options.stdin))
     const stdio = Stdio.layerTest({ stdout: () => sink(stdout), stderr: () => sink(stderr), stdin: input })
-    const exit = yield* Effect.exit(Command.runWith(command, { version: VERSION })(args)).pipe(
+    const exit = yield* Effect.exit(Command.runWith(command, { version: VERSION })(commandLine(args))).pipe(
+      Effect.provideService(Terminal, options.terminal ?? NO_TERMINAL),
       Effect.provide(stdio),
       Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: options.env ?? {} }))),
       Effect.provide(NodeServices.layer)

@@ -2,7 +2,10 @@
  * Test tooling: a stand-in for systemd's notification socket. Binds a unix
  * datagram socket at argv[1], prints "bound", then prints every message it
  * gets on one line ('\n' shown as '|'), closing any descriptor passed along
- * (systemd-notify's barrier waits for that), and exits after READY=1.
+ * (systemd-notify's barrier waits for that). Like systemd's own socket it
+ * stays until the barrier that follows READY=1 has come: systemd-notify
+ * sends READY=1, then BARRIER=1 with a pipe, and fails ("Failed to invoke
+ * barrier: Connection refused") if the socket is gone by then.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@ int main(int argc, char **argv) {
 	}
 	printf("bound\n");
 	fflush(stdout);
+	int ready = 0;
 	for (;;) {
 		char data[4096];
 		char control[CMSG_SPACE(16 * sizeof(int))];
@@ -46,6 +50,7 @@ int main(int argc, char **argv) {
 			if (data[i] == '\n') data[i] = '|';
 		printf("%s\n", data);
 		fflush(stdout);
-		if (strstr(data, "READY=1") != NULL) return 0;
+		if (strstr(data, "READY=1") != NULL) ready = 1;
+		if (ready && strstr(data, "BARRIER=1") != NULL) return 0;
 	}
 }

@@ -1,135 +1,103 @@
 /**
- * sysctl names ("kern.hostname") as MIBs. The kernel has no CTL_QUERY
- * name lookup, so names are resolved on the client from the node table in
- * @sysproxy/protocol/netbsd (sysctlNodeNames: the fixed-number nodes of
- * kern and hw, the top level). A component may also be a number, so every
- * MIB can be written ("kern.proc2.0.0.680.4", "1.10").
+ * sysctl names as libc's sysctlgetmibinfo reads them: components split at
+ * "." (or "/", whichever comes first), each the name of a child the kernel
+ * lists for its parent with CTL_QUERY, or its number. What CTL_QUERY
+ * copies out (struct sysctlnode) is decoded here; the asking is done by
+ * Syscalls (sysctlQuery, sysctlResolve).
  */
-import { sysctlNodeNames } from "@sysproxy/protocol/netbsd"
-import { Result } from "effect"
+import { Structs, sysctlCtlflag, sysctlCtltype, sysctlSpecial } from "@sysproxy/protocol/netbsd"
+import { viewOf } from "./StructReader.ts"
 
 /** What a node holds, from its CTLTYPE. */
 export type SysctlType = "node" | "int" | "string" | "quad" | "struct" | "bool"
 
+/** A node as CTL_QUERY describes it. */
+export interface SysctlNodeInfo {
+  readonly name: string
+  readonly num: number
+  /** Undefined for a CTLTYPE this library does not know. */
+  readonly type: SysctlType | undefined
+  /** The CTLFLAG_* bits. */
+  readonly flags: number
+  /** The value's size (a string's largest; 0: worked out when read). */
+  readonly size: number
+  readonly ver: number
+  /** How many children the kernel says a node has. */
+  readonly clen: number
+}
+
 export interface ResolvedSysctl {
-  /** The name as written. */
+  /** The name as sysctl(8) prints it: the nodes' names, then any numbers past them. */
   readonly name: string
   readonly mib: ReadonlyArray<number>
-  /** Known for the named nodes of the table; undefined past them (numbers). */
+  /** Undefined past the nodes the kernel lists (kern.proc2.0.0.680.4). */
   readonly type: SysctlType | undefined
+  /** The node the name ends at; undefined past the listed nodes and for the root. */
+  readonly node: SysctlNodeInfo | undefined
 }
 
-const typeOf = (ctltype: string): SysctlType | undefined => {
-  switch (ctltype) {
-    case "CTLTYPE_NODE":
-      return "node"
-    case "CTLTYPE_INT":
-      return "int"
-    case "CTLTYPE_STRING":
-      return "string"
-    case "CTLTYPE_QUAD":
-      return "quad"
-    case "CTLTYPE_STRUCT":
-      return "struct"
-    case "CTLTYPE_BOOL":
-      return "bool"
-    default:
-      return undefined
+const TYPES: Readonly<Record<number, SysctlType>> = {
+  [sysctlCtltype.CTLTYPE_NODE]: "node",
+  [sysctlCtltype.CTLTYPE_INT]: "int",
+  [sysctlCtltype.CTLTYPE_STRING]: "string",
+  [sysctlCtltype.CTLTYPE_QUAD]: "quad",
+  [sysctlCtltype.CTLTYPE_STRUCT]: "struct",
+  [sysctlCtltype.CTLTYPE_BOOL]: "bool"
+}
+
+export const SYSCTLNODE_SIZE = Structs.sysctlnode.size
+const NAME_AT = 8
+const NAME_LEN = 32
+const decoder = new TextDecoder()
+
+/** The struct sysctlnode CTL_QUERY must be sent: SYSCTL_VERSION in its flags, all else 0. */
+export const sysctlQueryNode = (): Uint8Array => {
+  const node = new Uint8Array(SYSCTLNODE_SIZE)
+  viewOf(node).setUint32(0, sysctlSpecial.SYSCTL_VERSION, true)
+  return node
+}
+
+/** The nodes CTL_QUERY copied out. */
+export const decodeSysctlNodes = (bytes: Uint8Array): Array<SysctlNodeInfo> => {
+  const view = viewOf(bytes)
+  const nodes: Array<SysctlNodeInfo> = []
+  for (let at = 0; at + SYSCTLNODE_SIZE <= bytes.byteLength; at += SYSCTLNODE_SIZE) {
+    const flags = view.getUint32(at, true)
+    const name = bytes.subarray(at + NAME_AT, at + NAME_AT + NAME_LEN)
+    const nul = name.indexOf(0)
+    nodes.push({
+      name: decoder.decode(nul < 0 ? name : name.subarray(0, nul)),
+      num: view.getInt32(at + 4, true),
+      type: TYPES[flags & sysctlSpecial.SYSCTL_TYPEMASK],
+      flags: flags & sysctlSpecial.SYSCTL_FLAGMASK,
+      size: Number(view.getBigUint64(at + 64, true)),
+      ver: view.getUint32(at + 40, true),
+      clen: view.getUint32(at + 52, true)
+    })
   }
+  return nodes
 }
 
-interface Child {
-  readonly name: string
-  readonly mib: ReadonlyArray<number>
-  readonly type: SysctlType | undefined
+/** A node that answers for every non-negative number (proc.curproc). */
+export const isAnyNumber = (node: SysctlNodeInfo): boolean => (node.flags & sysctlCtlflag.CTLFLAG_ANYNUMBER) !== 0
+
+/** The components of a name, split at its separator ("." or "/", whichever comes first). */
+export const sysctlNameParts = (name: string): Array<string> => {
+  const sep = /[./]/.exec(name)?.[0] ?? "."
+  return name.split(sep)
 }
-
-const top: ReadonlyMap<string, number> = new Map(Object.entries(sysctlNodeNames.top))
-
-/** Second-level nodes by top-level number. */
-const second: ReadonlyMap<number, ReadonlyArray<Child>> = (() => {
-  const byTop = new Map<number, Array<Child>>()
-  const add = (table: Readonly<Record<string, { readonly mib: ReadonlyArray<number>; readonly ctltype: string }>>) => {
-    for (const [name, node] of Object.entries(table)) {
-      const first = node.mib[0]
-      if (first === undefined) continue
-      const list = byTop.get(first) ?? []
-      list.push({ name, mib: node.mib, type: typeOf(node.ctltype) })
-      byTop.set(first, list)
-    }
-  }
-  add(sysctlNodeNames.kern)
-  add(sysctlNodeNames.hw)
-  return byTop
-})()
-
-const topName = (n: number): string | undefined => [...top].find(([, v]) => v === n)?.[0]
-
-const ORDINALS = ["top", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
 
 const MAX_COMPONENT = 0x7fff_ffff
 
-const asNumber = (component: string): number | undefined => {
+/** A component written as a number (an int). */
+export const sysctlNumber = (component: string): number | undefined => {
   if (!/^-?\d+$/.test(component)) return undefined
   const n = Number(component)
   return Number.isSafeInteger(n) && n >= -MAX_COMPONENT - 1 && n <= MAX_COMPONENT ? n : undefined
 }
 
-/**
- * The MIB of `name`; the failure is sysctl(8)'s wording ("second level name
- * foo in kern.foo is invalid").
- */
-export const resolveSysctlName = (name: string): Result.Result<ResolvedSysctl, string> => {
-  const parts = name.split(".")
-  const mib: Array<number> = []
-  let type: SysctlType | undefined = undefined
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!
-    const invalid = () => Result.fail(`${ORDINALS[i] ?? `level ${i + 1}`} level name ${part} in ${name} is invalid`)
-    const number = asNumber(part)
-    if (i === 0) {
-      const n = number ?? top.get(part)
-      if (n === undefined) return invalid()
-      mib.push(n)
-      type = "node"
-      continue
-    }
-    if (i === 1) {
-      const children = second.get(mib[0]!) ?? []
-      const child = number === undefined ? children.find((c) => c.name === part) : children.find((c) => c.mib[1] === number)
-      if (child !== undefined) {
-        mib.push(child.mib[1]!)
-        type = child.type
-        continue
-      }
-      if (number === undefined) return invalid()
-      mib.push(number)
-      type = undefined
-      continue
-    }
-    if (number === undefined) return invalid()
-    mib.push(number)
-    type = undefined
-  }
-  return Result.succeed({ name, mib, type })
-}
+const LEVELS = ["top", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth"]
 
-/**
- * The named children of a node, in MIB order (the top level for
- * undefined); none for a leaf. Undefined for a node whose children the
- * table does not name (kern.proc2, vm, anything past the second level):
- * without CTL_QUERY there is no asking the kernel, so they are unknown,
- * which is not the same as having none.
- */
-export const sysctlChildren = (node: ResolvedSysctl | undefined): ReadonlyArray<ResolvedSysctl> | undefined => {
-  if (node === undefined) {
-    return [...top].sort((a, b) => a[1] - b[1]).map(([name, n]) => ({ name, mib: [n], type: "node" as const }))
-  }
-  if (node.type !== "node") return []
-  const named = node.mib.length === 1 ? second.get(node.mib[0]!) : undefined
-  if (named === undefined) return undefined
-  const prefix = topName(node.mib[0]!) ?? String(node.mib[0])
-  return [...named]
-    .sort((a, b) => a.mib[1]! - b.mib[1]!)
-    .map((c) => ({ name: `${prefix}.${c.name}`, mib: c.mib, type: c.type }))
-}
+/** sysctl(8)'s words for a name it cannot resolve: "second level name 'nosuch' in 'kern.nosuch' is invalid". */
+export const sysctlNameError = (level: number, component: string, name: string): string =>
+  `${LEVELS[level] ?? `level ${level + 1}`} level name '${component}' in '${name}' is invalid`

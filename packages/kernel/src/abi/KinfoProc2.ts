@@ -67,7 +67,8 @@ export const encodeKinfoProc2 = (values: Readonly<Partial<Record<KinfoField, Val
 }
 
 /**
- * fill_kproc2 for `p`. Its lwps are the main lwp, always runnable, plus
+ * fill_kproc2 for `p`: ids from its credentials (p_uid the effective
+ * uid, p_ruid the real one), its group, session and login name. Its lwps are the main lwp, always runnable, plus
  * the syscall lwps in the kernel, running unless asleep; p_stat is the most
  * active one's state (LSONPROC while a syscall runs, as the caller's own
  * does when it asks about itself).
@@ -75,19 +76,24 @@ export const encodeKinfoProc2 = (values: Readonly<Partial<Record<KinfoField, Val
 export const kinfoProc2 = (p: Proc): Uint8Array => {
   let running = 0
   for (const lwp of p.lwps) if (lwp.wakeup === undefined) running++
-  return encodeKinfoProc2({
-    p_eflag: p.sid === p.pid ? sysctlKinfo.EPROC_SLEADER : 0,
+  const cred = p.cred
+  const session = p.pgrp.session
+  const bytes = encodeKinfoProc2({
+    p_eflag: session.leader === p ? sysctlKinfo.EPROC_SLEADER : 0,
     p_pid: p.pid,
     p_ppid: p.ppid,
     p_sid: p.sid,
     p__pgid: p.pgid,
     p_tpgid: NO_PGID,
-    p_uid: p.uid,
-    p_ruid: p.uid,
-    p_gid: p.gid,
-    p_rgid: p.gid,
-    p_svuid: p.uid,
-    p_svgid: p.gid,
+    p_uid: cred.euid,
+    p_ruid: cred.uid,
+    p_gid: cred.egid,
+    p_rgid: cred.gid,
+    p_svuid: cred.svuid,
+    p_svgid: cred.svgid,
+    p_ngroups: cred.groups.length,
+    // the session's login name: MAXLOGNAME bytes, NUL-terminated here (p_login is larger)
+    p_login: session.login,
     p_tdev: NODEV,
     p_stat: running > 0 ? LSONPROC : LSRUN,
     p_realstat: SACTIVE,
@@ -96,4 +102,10 @@ export const kinfoProc2 = (p: Proc): Uint8Array => {
     p_nlwps: p.nlwps,
     p_nrlwps: 1 + running
   })
+  const groups = fields.get("p_groups")
+  if (groups !== undefined) {
+    const view = new DataView(bytes.buffer)
+    cred.groups.forEach((g, i) => view.setUint32(groups.offset + i * 4, g, true))
+  }
+  return bytes
 }

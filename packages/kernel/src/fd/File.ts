@@ -5,6 +5,7 @@
  */
 import type { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
+import type { Knote } from "../kqueue/Knote.ts"
 import type { WaitQueue } from "../proc/Sleep.ts"
 import type { SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
@@ -16,7 +17,7 @@ export const FWRITE = 2
 
 /** What a kind of file (vnode, pipe, socket, device) does with the descriptor calls. */
 export interface FileOps {
-  readonly kind: "vnode" | "pipe" | "socket" | "device"
+  readonly kind: "vnode" | "pipe" | "socket" | "device" | "kqueue" | "sem"
   /** Reads up to `len` bytes at `offset` (or the file offset when undefined, which it advances). */
   readonly read: (ctx: SyscallContext, file: File, len: number, offset: bigint | undefined) => Effect.Effect<Uint8Array, SysErr>
   /** Writes `data` at `offset` (or the file offset / end for O_APPEND); returns the count written. */
@@ -42,6 +43,12 @@ export interface FileOps {
    * and select sleep on it). Absent: the answer never changes by itself.
    */
   readonly pollQueue?: (file: File) => WaitQueue
+  /**
+   * fo_kqfilter: attaches an EVFILT_READ, EVFILT_WRITE or EVFILT_VNODE knote
+   * to what the file watches (setting its filter ops); an errno when the file
+   * does not support that filter. Absent: EOPNOTSUPP.
+   */
+  readonly kqfilter?: (file: File, kn: Knote) => number
   /** fstat answered by the file itself (a pipe, a socket); absent: its vnode's attributes, or EOPNOTSUPP with none. */
   readonly stat?: (file: File) => StatInfo
   /** fsync(2) of what the file reaches beyond the kernel (a host file); absent: nothing to do. */
@@ -63,7 +70,8 @@ export class File {
   /** F_SETOWN: the pid to send SIGIO to (negative: a process group). */
   owner = 0
 
-  readonly ops: FileOps
+  /** What the file does; a revoked file (vfs/Revoke.ts) is given dead ops. */
+  ops: FileOps
   /** FREAD | FWRITE | the FCNTLFLAGS bits (O_APPEND, O_NONBLOCK, O_ASYNC, ...). */
   flag: number
   readonly vnode: Vnode | undefined

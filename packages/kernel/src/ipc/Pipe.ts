@@ -24,9 +24,10 @@ import { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import { File, type FileOps, FREAD, FWRITE } from "../fd/File.ts"
 import type { KernelState } from "../KernelState.ts"
+import { pipeKqfilter } from "../kqueue/filters/PipeFilter.ts"
+import { KnoteList } from "../kqueue/Knote.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
 import { sysErr } from "../kern/SysErr.ts"
-import { realtimeNs } from "../kern/Clocks.ts"
 
 /** The buffer a pipe starts with (sys/pipe.h PIPE_SIZE). */
 export const PIPE_SIZE = 16384
@@ -58,10 +59,8 @@ const bigPipesOf = (kernel: KernelState): { count: number } => {
 /** How many of the kernel's pipes are big now. */
 export const bigPipeCount = (kernel: KernelState): number => bigPipes.get(kernel)?.count ?? 0
 
-const now = (): Time => {
-  const ns = realtimeNs()
-  return { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) }
-}
+/** Pipe times are on the kernel's CLOCK_REALTIME. */
+const now = (kernel: KernelState): Time => kernel.clock.realtime()
 
 /** The state both ends share. */
 export class Pipe {
@@ -77,9 +76,11 @@ export class Pipe {
   readonly writers = new WaitQueue()
   /** poll and select sleepers on either end. */
   readonly selectors = new WaitQueue()
-  readonly birthtime: Time = now()
-  atime: Time = this.birthtime
-  mtime: Time = this.birthtime
+  /** Knotes on either end (EVFILT_READ, EVFILT_WRITE), told of every change the selectors are. */
+  readonly knotes = new KnoteList()
+  readonly birthtime: Time
+  atime: Time
+  mtime: Time
   /** The creator's credentials, which fstat reports (the open file's f_cred). */
   readonly uid: number
   readonly gid: number
@@ -87,12 +88,15 @@ export class Pipe {
   private buffer: Uint8Array = new Uint8Array(0)
   /** Where the oldest buffered byte is. */
   private out = 0
-  private readonly kernel: KernelState
+  readonly kernel: KernelState
 
   constructor(kernel: KernelState, uid: number, gid: number) {
     this.kernel = kernel
     this.uid = uid
     this.gid = gid
+    this.birthtime = now(kernel)
+    this.atime = this.birthtime
+    this.mtime = this.birthtime
   }
 
   /** Bytes a write may add now when `resid` bytes are still to go (0 while an atomic write does not fit). */
@@ -164,7 +168,8 @@ const stat = (pipe: Pipe, reader: boolean): StatInfo => ({
   birthtime: pipe.birthtime
 })
 
-const readEnd = (pipe: Pipe): FileOps => ({
+/** The read end's ops (a fifo's reads go through them too). */
+export const readEnd = (pipe: Pipe): FileOps => ({
   kind: "pipe",
   seekable: false,
   read: (ctx, file, len) =>
@@ -172,9 +177,10 @@ const readEnd = (pipe: Pipe): FileOps => ({
       for (;;) {
         if (pipe.count > 0) {
           const data = pipe.take(len)
-          pipe.atime = now()
+          pipe.atime = now(pipe.kernel)
           pipe.writers.wakeAll()
           pipe.selectors.wakeAll()
+          pipe.knotes.notify(0)
           return data
         }
         // end of file: the writer is gone and everything it wrote has been read
@@ -194,6 +200,7 @@ const readEnd = (pipe: Pipe): FileOps => ({
     return revents
   },
   pollQueue: () => pipe.selectors,
+  kqfilter: (_file, kn) => pipeKqfilter(pipe, true, kn),
   stat: () => stat(pipe, true),
   close: () =>
     Effect.sync(() => {
@@ -202,10 +209,12 @@ const readEnd = (pipe: Pipe): FileOps => ({
       pipe.writers.wakeAll()
       pipe.readers.wakeAll()
       pipe.selectors.wakeAll()
+      pipe.knotes.notify(0)
     })
 })
 
-const writeEnd = (pipe: Pipe): FileOps => ({
+/** The write end's ops (a fifo's writes go through them too). */
+export const writeEnd = (pipe: Pipe): FileOps => ({
   kind: "pipe",
   seekable: false,
   read: () => sysErr(Errno.EBADF),
@@ -222,9 +231,10 @@ const writeEnd = (pipe: Pipe): FileOps => ({
           const n = Math.min(room, resid)
           pipe.put(data.subarray(done, done + n))
           done += n
-          pipe.mtime = now()
+          pipe.mtime = now(pipe.kernel)
           pipe.readers.wakeAll()
           pipe.selectors.wakeAll()
+          pipe.knotes.notify(0)
           continue
         }
         // a short count when some went in (dofilewrite turns EAGAIN and EINTR after progress into one)
@@ -243,6 +253,7 @@ const writeEnd = (pipe: Pipe): FileOps => ({
     return revents
   },
   pollQueue: () => pipe.selectors,
+  kqfilter: (_file, kn) => pipeKqfilter(pipe, false, kn),
   stat: () => stat(pipe, false),
   close: () =>
     Effect.sync(() => {
@@ -250,6 +261,7 @@ const writeEnd = (pipe: Pipe): FileOps => ({
       pipe.readers.wakeAll()
       pipe.writers.wakeAll()
       pipe.selectors.wakeAll()
+      pipe.knotes.notify(0)
     })
 })
 

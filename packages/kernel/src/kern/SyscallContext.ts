@@ -29,12 +29,16 @@ export const copyout = (ctx: SyscallContext, addr: bigint, data: Uint8Array) => 
 export const copyoutstr = (ctx: SyscallContext, addr: bigint, data: Uint8Array) => asSysErr(ctx.mem.copyoutstr(addr, data))
 
 /**
- * A path argument: at most PATH_MAX bytes with its NUL (ENAMETOOLONG
+ * A string argument: at most `max` bytes with its NUL (ENAMETOOLONG
  * without one), one char per byte so any byte string survives.
  */
-export const copyinPath = (ctx: SyscallContext, addr: bigint): Effect.Effect<string, SysErr> =>
-  Effect.flatMap(asSysErr(ctx.mem.copyinstr(addr, limits.PATH_MAX)), (bytes) => {
+export const copyinString = (ctx: SyscallContext, addr: bigint, max: number): Effect.Effect<string, SysErr> =>
+  Effect.flatMap(asSysErr(ctx.mem.copyinstr(addr, max)), (bytes) => {
     const nul = bytes.indexOf(0)
     if (nul < 0) return Effect.fail(new SysErr({ errno: Errno.ENAMETOOLONG }))
     return Effect.succeed(nameFromBytes(bytes.subarray(0, nul)))
   })
+
+/** A path argument: at most PATH_MAX bytes with its NUL. */
+export const copyinPath = (ctx: SyscallContext, addr: bigint): Effect.Effect<string, SysErr> =>
+  copyinString(ctx, addr, limits.PATH_MAX)

@@ -58,6 +58,8 @@ import { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import { File, type FileOps, FREAD, FWRITE } from "../fd/File.ts"
 import type { KernelState } from "../KernelState.ts"
+import { socketKqfilter } from "../kqueue/filters/SocketFilter.ts"
+import { KnoteList } from "../kqueue/Knote.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
@@ -161,6 +163,8 @@ export class Socket {
   readonly dgrams = new DatagramQueue()
   /** Every sleeper on this socket (readers, writers, accept, poll) is woken on any change. */
   readonly queue = new WaitQueue()
+  /** Knotes on the socket (EVFILT_READ, EVFILT_WRITE), told of every change. */
+  readonly knotes = new KnoteList()
   /** The open file, for SIGIO to its owner. */
   file: File | undefined = undefined
   /** The VFS node an AF_LOCAL socket is bound to. */
@@ -197,6 +201,7 @@ export class Socket {
   /** Wakes every sleeper and tells the owner (SIGIO) when `io` and the file is O_ASYNC. */
   changed(io: boolean): Effect.Effect<void> {
     this.queue.wakeAll()
+    this.knotes.notify(0)
     return io ? signalOwner(this) : Effect.void
   }
 }
@@ -789,6 +794,7 @@ export const socketOps = (s: Socket): FileOps => ({
   ioctl: (_ctx, _file, cmd) => (cmd === ioc.FIONREAD ? Effect.succeed(BigInt(s.received)) : sysErr(Errno.ENOTTY)),
   poll: (_file, events) => pollSocket(s, events),
   pollQueue: () => s.queue,
+  kqfilter: (_file, kn) => socketKqfilter(s, kn),
   stat: () => statSocket(s),
   close: () => closeSocket(s)
 })

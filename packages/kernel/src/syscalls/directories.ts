@@ -47,7 +47,7 @@ const unlinkat: SyscallImpl = (ctx) => {
   return removeAt(ctx, ctx.args.int(0), 1, (flag & atFlags.AT_REMOVEDIR) !== 0)
 }
 
-const renameAt = (ctx: SyscallContext, fromfd: number, fromSlot: number, tofd: number, toSlot: number) =>
+const renameAt = (ctx: SyscallContext, fromfd: number, fromSlot: number, tofd: number, toSlot: number, retain = false) =>
   Effect.gen(function*() {
     const from = yield* path(ctx, fromSlot)
     const to = yield* path(ctx, toSlot)
@@ -56,13 +56,15 @@ const renameAt = (ctx: SyscallContext, fromfd: number, fromSlot: number, tofd: n
       Effect.gen(function*() {
         const a = yield* lookupAt(ctx, fromfd, from, false)
         const b = yield* lookupAt(ctx, tofd, to, false)
-        yield* rename(ctx.proc, a, b)
+        yield* rename(ctx.proc, a, b, retain)
       })
     )
   })
 
 const renamePath: SyscallImpl = (ctx) => renameAt(ctx, AT_FDCWD, 0, AT_FDCWD, 1)
 const renameat: SyscallImpl = (ctx) => renameAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), 3)
+/** __posix_rename(from, to): two links to one file both stay (POSIX), where rename removes `from`. */
+const posixRename: SyscallImpl = (ctx) => renameAt(ctx, AT_FDCWD, 0, AT_FDCWD, 1, true)
 
 const chdir: SyscallImpl = (ctx) =>
   Effect.flatMap(path(ctx, 0), (p) =>
@@ -129,7 +131,8 @@ const mount: SyscallImpl = (ctx) =>
     )
     const nul = typeBytes.indexOf(0)
     if (nul < 0) return yield* sysErr(Errno.ENAMETOOLONG)
-    if (nameFromBytes(typeBytes.subarray(0, nul)) !== "tmpfs") return yield* sysErr(Errno.EOPNOTSUPP)
+    // no file system of that type (and no module to load one): ENODEV, as mount_get_vfsops
+    if (nameFromBytes(typeBytes.subarray(0, nul)) !== "tmpfs") return yield* sysErr(Errno.ENODEV)
     // updating a mount or reading its arguments back is not supported
     if ((ctx.args.int(2) & (mountFlags.MNT_UPDATE | mountFlags.MNT_GETARGS)) !== 0) return yield* sysErr(Errno.EOPNOTSUPP)
     const p = yield* path(ctx, 1)
@@ -142,7 +145,8 @@ const mount: SyscallImpl = (ctx) =>
       Effect.gen(function*() {
         const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
         if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
-        yield* ctx.kernel.vfs.mountTmpfs(node, options)
+        const flags = ctx.args.int(2) & (mountFlags.MNT_BASIC_FLAGS | mountFlags.MNT_IGNORE)
+        yield* ctx.kernel.vfs.mountTmpfs(node, options, { onName: p, owner: ctx.proc.uid, flags })
       })
     )
   })
@@ -154,6 +158,7 @@ export const family: SyscallFamily = [
   [SYS.unlinkat, unlinkat],
   [SYS.rename, renamePath],
   [SYS.renameat, renameat],
+  [SYS.__posix_rename, posixRename],
   [SYS.chdir, chdir],
   [SYS.__getcwd, getcwd],
   [SYS.__getdents30, getdents],

@@ -13,12 +13,17 @@ import { encodeStat } from "../abi/Stat.ts"
 import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
 import { decodeTimeval, TIMEVAL_SIZE } from "../abi/Timeval.ts"
 import { FWRITE } from "../fd/File.ts"
-import { checkAccess, VEXEC, VWRITE } from "../vfs/Access.ts"
+import { knoteAttrib } from "../kqueue/VnodeEvents.ts"
+import { checkAccess, isRoot, VEXEC, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
-import { chmod, chown, markAccessed, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
+import { chmod, chown, markAccessed, markChanged, setTimes, statOf, type TimeUpdate, truncate } from "../vfs/Attributes.ts"
+import { chflags } from "../vfs/Flags.ts"
+import { isDead, revokeNode } from "../vfs/Revoke.ts"
 import { makeLink, makeSymlink } from "../vfs/Create.ts"
+import { isUnder } from "../vfs/Getcwd.ts"
 import { bytesOfName } from "../vfs/Names.ts"
-import { openAt } from "../vfs/Open.ts"
+import { installOpened, openFileAt } from "../vfs/Open.ts"
+import { devicePathconf, pathconfOf, pipePathconf } from "../vfs/Pathconf.ts"
 import { unlink } from "../vfs/Remove.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
@@ -26,6 +31,8 @@ import { copyin, copyinPath, copyout, type SyscallContext } from "../kern/Syscal
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const has = (flags: number, bit: number): boolean => (flags & bit) !== 0
+
+const SETID = modeBits.S_ISUID | modeBits.S_ISGID
 
 /** EINVAL when `flag` has bits beyond `allowed` (the *at calls' flag checks). */
 const onlyFlags = (flag: number, allowed: number): Effect.Effect<void, SysErr> =>
@@ -51,11 +58,14 @@ const withFd = <A>(ctx: SyscallContext, fd: number, f: (node: Vnode) => Effect.E
 
 // open
 
-const open: SyscallImpl = (ctx) =>
-  Effect.flatMap(path(ctx, 0), (p) => locked(ctx, openAt(ctx, AT_FDCWD, p, ctx.args.int(1), ctx.args.uint(2))))
+/** The lookup and checks under the VFS lock; any waiting (a lock, a fifo's other end) after it. */
+const openPath = (ctx: SyscallContext, dirfd: number, pathSlot: number, oflags: number, mode: number) =>
+  Effect.flatMap(path(ctx, pathSlot), (p) =>
+    Effect.flatMap(locked(ctx, openFileAt(ctx, dirfd, p, oflags, mode)), (file) => installOpened(ctx, file, oflags)))
 
-const openat: SyscallImpl = (ctx) =>
-  Effect.flatMap(path(ctx, 1), (p) => locked(ctx, openAt(ctx, ctx.args.int(0), p, ctx.args.int(2), ctx.args.uint(3))))
+const open: SyscallImpl = (ctx) => openPath(ctx, AT_FDCWD, 0, ctx.args.int(1), ctx.args.uint(2))
+
+const openat: SyscallImpl = (ctx) => openPath(ctx, ctx.args.int(0), 1, ctx.args.int(2), ctx.args.uint(3))
 
 // stat
 
@@ -77,7 +87,7 @@ const fstatat: SyscallImpl = (ctx) =>
 const fstat: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
-    if (file === undefined) return yield* sysErr(Errno.EBADF)
+    if (file === undefined || isDead(file)) return yield* sysErr(Errno.EBADF)
     // a pipe or socket answers for itself (fo_stat); a file with neither is EOPNOTSUPP
     const info = file.ops.stat?.(file) ?? (file.vnode === undefined ? undefined : statOf(file.vnode))
     if (info === undefined) return yield* sysErr(Errno.EOPNOTSUPP)
@@ -112,6 +122,9 @@ const fchmodat: SyscallImpl = (ctx) =>
     withPath(ctx, ctx.args.int(0), 1, !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW), (n) => chmod(ctx.proc, n, ctx.args.uint(2)))
   )
 
+/** lchmod(path, mode): chmod of a symlink itself. */
+const lchmod: SyscallImpl = (ctx) => withPath(ctx, AT_FDCWD, 0, false, (n) => chmod(ctx.proc, n, ctx.args.uint(1)))
+
 const chownPath = (follow: boolean): SyscallImpl => (ctx) =>
   withPath(ctx, AT_FDCWD, 0, follow, (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
 const fchown: SyscallImpl = (ctx) => withFd(ctx, ctx.args.int(0), (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2)))
@@ -126,6 +139,11 @@ const fchownat: SyscallImpl = (ctx) =>
       (n) => chown(ctx.proc, n, ctx.args.uint(2), ctx.args.uint(3))
     )
   )
+
+const posixChownPath = (follow: boolean): SyscallImpl => (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, follow, (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2), true))
+const posixFchown: SyscallImpl = (ctx) =>
+  withFd(ctx, ctx.args.int(0), (n) => chown(ctx.proc, n, ctx.args.uint(1), ctx.args.uint(2), true))
 
 // times
 
@@ -253,6 +271,46 @@ const readlinkat: SyscallImpl = (ctx) => readlinkAt(ctx, ctx.args.int(0), 1, 2, 
 const unlinkPath: SyscallImpl = (ctx) =>
   Effect.flatMap(path(ctx, 0), (p) => locked(ctx, Effect.flatMap(lookupAt(ctx, AT_FDCWD, p, false), (l) => unlink(ctx.proc, l))))
 
+// flags (st_flags)
+
+/** change_flags: VOP_SETATTR of va_flags, which marks the change time. */
+const changeFlags = (ctx: SyscallContext, node: Vnode) =>
+  Effect.map(chflags(ctx.proc, node, ctx.args.ulong(1)), (changed) => {
+    if (!changed) return
+    markChanged(node)
+    knoteAttrib(node)
+  })
+
+const chflagsPath = (follow: boolean): SyscallImpl => (ctx) => withPath(ctx, AT_FDCWD, 0, follow, (n) => changeFlags(ctx, n))
+const fchflags: SyscallImpl = (ctx) => withFd(ctx, ctx.args.int(0), (n) => changeFlags(ctx, n))
+
+// pathconf
+
+const pathconfAnswer = (value: number | undefined): Effect.Effect<number, SysErr> =>
+  value === undefined ? sysErr(Errno.EINVAL) : Effect.succeed(value)
+
+/** pathconf(path, name): the file system's answer for the node (followed). */
+const pathconfPath: SyscallImpl = (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, true, (node) => pathconfAnswer(pathconfOf(node.type, ctx.args.int(1))))
+
+/** fpathconf(fd, name): a vnode's file system, or for a pipe or socket only _PC_PIPE_BUF. */
+const fpathconf: SyscallImpl = (ctx) =>
+  Effect.suspend(() => {
+    const file = ctx.proc.fds.get(ctx.args.int(0))?.file
+    if (file === undefined) return sysErr(Errno.EBADF)
+    const name = ctx.args.int(1)
+    if (file.vnode !== undefined) return pathconfAnswer(pathconfOf(file.vnode.type, name))
+    if (file.ops.kind === "pipe" || file.ops.kind === "socket") return pathconfAnswer(pipePathconf(name))
+    // a semaphore (DTYPE_SEM) answers nothing
+    if (file.ops.kind === "sem") return sysErr(Errno.EOPNOTSUPP)
+    return pathconfAnswer(devicePathconf(name))
+  })
+
+/** revoke(path): the owner (or the superuser) cuts every open file on it off (vfs/Revoke.ts). */
+const revoke: SyscallImpl = (ctx) =>
+  withPath(ctx, AT_FDCWD, 0, true, (node) =>
+    isRoot(ctx.proc) || ctx.proc.uid === node.uid ? revokeNode(ctx.kernel, node) : sysErr(Errno.EPERM))
+
 // cwd by descriptor
 
 const fchdir: SyscallImpl = (ctx) =>
@@ -260,6 +318,9 @@ const fchdir: SyscallImpl = (ctx) =>
     Effect.gen(function*() {
       if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
       yield* checkAccess(ctx.proc, node, VEXEC)
+      // a descriptor from before a chroot does not lead out of it
+      const root = ctx.proc.rdir
+      if (root !== undefined && !isUnder(node, root)) return yield* sysErr(Errno.EPERM)
       ctx.proc.cwd = node
     }))
 
@@ -275,10 +336,17 @@ export const family: SyscallFamily = [
   [SYS.chmod, chmodPath],
   [SYS.fchmod, fchmod],
   [SYS.fchmodat, fchmodat],
+  [SYS.lchmod, lchmod],
   [SYS.chown, chownPath(true)],
   [SYS.lchown, chownPath(false)],
   [SYS.fchown, fchown],
   [SYS.fchownat, fchownat],
+  [SYS.__posix_chown, posixChownPath(true)],
+  [SYS.__posix_lchown, posixChownPath(false)],
+  [SYS.__posix_fchown, posixFchown],
+  [SYS.chflags, chflagsPath(true)],
+  [SYS.lchflags, chflagsPath(false)],
+  [SYS.fchflags, fchflags],
   [SYS.__utimes50, utimes],
   [SYS.__lutimes50, lutimes],
   [SYS.__futimes50, futimes],
@@ -294,5 +362,8 @@ export const family: SyscallFamily = [
   [SYS.readlink, readlink],
   [SYS.readlinkat, readlinkat],
   [SYS.unlink, unlinkPath],
-  [SYS.fchdir, fchdir]
+  [SYS.fchdir, fchdir],
+  [SYS.revoke, revoke],
+  [SYS.pathconf, pathconfPath],
+  [SYS.fpathconf, fpathconf]
 ]

@@ -8,6 +8,7 @@
  */
 import { Deferred, Effect } from "effect"
 import { Errno, rebootFlags, signals, SYS } from "@sysproxy/protocol/netbsd"
+import { isRoot, requireRoot, uidMatch } from "../kauth/Cred.ts"
 import type { Proc } from "../proc/Proc.ts"
 import { sysErr, SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
@@ -16,25 +17,34 @@ import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 /** reboot's boot string is at most this long (sys_reboot's buffer). */
 const BOOTSTR_MAX = 128
 
-const live = (ctx: SyscallContext): Array<Proc> => [...ctx.kernel.procs.values()].filter((p) => !p.released)
-
 /** Sends `sig` (0: none, only the check) to the process's client. */
 const deliver = (p: Proc, sig: number): Effect.Effect<void> =>
   sig === 0 || p.client === undefined ? Effect.void : p.client.raise(sig)
 
 /**
- * killpg1: every process of the group (all = every process but the caller)
- * except pid 1; ESRCH when there was none.
+ * KAUTH_PROCESS_SIGNAL: root may signal anyone; others a process whose
+ * real or effective uid is one of theirs, and any process of their own
+ * session with SIGCONT.
  */
-const killMany = (targets: ReadonlyArray<Proc>, sig: number): Effect.Effect<void, SysErr> =>
-  targets.length === 0
-    ? sysErr(Errno.ESRCH)
-    : Effect.forEach(targets, (p) => deliver(p, sig), { discard: true })
+const maySignal = (from: Proc, to: Proc, sig: number): boolean =>
+  isRoot(from) || uidMatch(from.cred, to.cred) || sig === signals.SIGCONT && from.pgrp.session === to.pgrp.session
+
+/**
+ * killpg1: every process of `targets` but pid 1 that the caller may
+ * signal; ESRCH when there was none (whether none existed or none was
+ * permitted).
+ */
+const killMany = (ctx: SyscallContext, targets: Iterable<Proc>, sig: number): Effect.Effect<void, SysErr> => {
+  const permitted = [...targets].filter((p) => !p.released && p.pid > 1 && maySignal(ctx.proc, p, sig))
+  return permitted.length === 0 ? sysErr(Errno.ESRCH) : Effect.forEach(permitted, (p) => deliver(p, sig), { discard: true })
+}
 
 /**
  * kill(pid, sig), as sys_kill: pid > 0 one process (ESRCH if none, EPERM
- * for init, which has no client to raise it in); 0 the caller's process
- * group; -1 every process but init and the caller; < -1 process group -pid.
+ * for init, which has no client to raise it in, or for a process the
+ * caller may not signal); 0 the caller's process group; -1 every process
+ * but init and the caller; < -1 process group -pid (ESRCH if it has no
+ * members).
  */
 const kill: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
@@ -45,20 +55,24 @@ const kill: SyscallImpl = (ctx) =>
       const p = ctx.kernel.procs.get(pid)
       if (p === undefined || p.released) return yield* sysErr(Errno.ESRCH)
       if (sig !== 0 && p.client === undefined) return yield* sysErr(Errno.EPERM)
+      if (!maySignal(ctx.proc, p, sig)) return yield* sysErr(Errno.EPERM)
       return yield* deliver(p, sig)
     }
-    const others = live(ctx).filter((p) => p.pid > 1)
-    if (pid === -1) return yield* killMany(others.filter((p) => p !== ctx.proc), sig)
-    const pgid = pid === 0 ? ctx.proc.pgid : -pid
-    return yield* killMany(others.filter((p) => p.pgid === pgid), sig)
+    if (pid === -1) {
+      return yield* killMany(ctx, [...ctx.kernel.procs.values()].filter((p) => p !== ctx.proc), sig)
+    }
+    const pgrp = pid === 0 ? ctx.proc.pgrp : ctx.kernel.pgrps.find(-pid)
+    return yield* killMany(ctx, pgrp?.members ?? [], sig)
   })
 
 /**
- * reboot(opt, bootstr): asks the server to halt. The caller gets its
- * answer first; the server stops after sending it (HaltRequest.lwp).
+ * reboot(opt, bootstr): root only. Asks the server to halt; the caller
+ * gets its answer first, the server stops after sending it
+ * (HaltRequest.lwp).
  */
 const reboot: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
+    yield* requireRoot(ctx.proc)
     const howto = ctx.args.int(0)
     if ((howto & rebootFlags.RB_STRING) !== 0) {
       yield* ctx.mem.copyinstr(ctx.args.ptr(1), BOOTSTR_MAX).pipe(

@@ -1,7 +1,8 @@
 /**
  * The sockets family: socket (__socket30), socketpair, bind, listen,
  * accept, paccept, connect, shutdown, getsockname, getpeername,
- * setsockopt, getsockopt, sendto, recvfrom, sendmsg, recvmsg. The sockets
+ * setsockopt, getsockopt, sendto, recvfrom, sendmsg, recvmsg, sendmmsg,
+ * recvmmsg. The sockets
  * themselves are net/Socket.ts (read, write, poll, fstat and close go
  * through their FileOps); these calls move arguments, addresses and
  * options between the caller and them.
@@ -46,6 +47,7 @@ import { checkAccess, VWRITE } from "../vfs/Access.ts"
 import { AT_FDCWD, lookupAt, nodeAt } from "../vfs/At.ts"
 import { makeSocketNode } from "../vfs/Create.ts"
 import { CHUNK, type Segment, SSIZE_MAX } from "./descriptors/Transfer.ts"
+import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { copyin, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
@@ -587,25 +589,24 @@ const msghdrIn = (ctx: SyscallContext, ptr: bigint): Effect.Effect<Msghdr, SysEr
     controllen: view(b).getUint32(40, true)
   }))
 
-/** sendmsg(s, msg, flags): no control data (EOPNOTSUPP with any). */
-const sendmsg: SyscallImpl = (ctx) =>
+/** One message out (do_sys_sendmsg_so): no control data (EOPNOTSUPP with any). */
+const sendOne = (ctx: SyscallContext, sock: SockFd, msg: Msghdr, flags: number): Effect.Effect<number, SysErr> =>
   Effect.gen(function*() {
-    const sock = yield* getSock(ctx, ctx.args.int(0))
-    const msg = yield* msghdrIn(ctx, ctx.args.ptr(1))
     if (msg.control !== 0n && msg.controllen > 0) return yield* sysErr(Errno.EOPNOTSUPP)
     const segs = yield* iovecs(ctx, msg.iov, msg.iovlen)
     const to = msg.name === 0n ? undefined : yield* addrIn(ctx, sock.socket, msg.name, msg.namelen)
-    return yield* sendSegs(ctx, sock, segs, ctx.args.int(2), to)
+    return yield* sendSegs(ctx, sock, segs, flags, to)
   })
 
-/** recvmsg(s, msg, flags): the source address and its length, no control data (msg_controllen 0), MSG_TRUNC in msg_flags. */
-const recvmsg: SyscallImpl = (ctx) =>
+/**
+ * One message in (do_sys_recvmsg_so) for the msghdr at `msgPtr`: the
+ * source address and its length, no control data (msg_controllen 0),
+ * MSG_TRUNC in msg_flags.
+ */
+const recvOne = (ctx: SyscallContext, sock: SockFd, msgPtr: bigint, msg: Msghdr, flags: number): Effect.Effect<number, SysErr> =>
   Effect.gen(function*() {
-    const sock = yield* getSock(ctx, ctx.args.int(0))
-    const msgPtr = ctx.args.ptr(1)
-    const msg = yield* msghdrIn(ctx, msgPtr)
     const segs = yield* iovecs(ctx, msg.iov, msg.iovlen)
-    const r = yield* recvSegs(ctx, sock, segs, ctx.args.int(2))
+    const r = yield* recvSegs(ctx, sock, segs, flags)
     let namelen = 0
     if (msg.name !== 0n && r.from !== undefined) {
       const bytes = encodeSockAddr(r.from)
@@ -616,6 +617,98 @@ const recvmsg: SyscallImpl = (ctx) =>
     yield* copyout(ctx, msgPtr + 40n, int32(0))
     yield* copyout(ctx, msgPtr + 44n, int32(r.truncated ? so.MSG_TRUNC : 0))
     return r.count
+  })
+
+/** sendmsg(s, msg, flags) */
+const sendmsg: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const sock = yield* getSock(ctx, ctx.args.int(0))
+    const msg = yield* msghdrIn(ctx, ctx.args.ptr(1))
+    return yield* sendOne(ctx, sock, msg, ctx.args.int(2))
+  })
+
+/** recvmsg(s, msg, flags) */
+const recvmsg: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const sock = yield* getSock(ctx, ctx.args.int(0))
+    const msgPtr = ctx.args.ptr(1)
+    return yield* recvOne(ctx, sock, msgPtr, yield* msghdrIn(ctx, msgPtr), ctx.args.int(2))
+  })
+
+/** struct mmsghdr: a msghdr and the byte count of its message (msg_len, padded to 8). */
+const MMSGHDR_SIZE = MSGHDR_SIZE + 8
+/** Messages one sendmmsg or recvmmsg handles at most (the rest is left for the next call). */
+const MMSG_MAX = 1024
+
+/**
+ * The end of sendmmsg and recvmmsg: the count done. An error after some
+ * messages is kept as the socket's pending error (SO_ERROR, the next call)
+ * and the call succeeds with what it did.
+ */
+const mmsgResult = (s: Socket, done: number, error: SysErr | undefined): Effect.Effect<number, SysErr> => {
+  if (error === undefined) return Effect.succeed(done)
+  s.error = error.errno
+  return done > 0 ? Effect.succeed(done) : Effect.fail(error)
+}
+
+/** sendmmsg(s, mmsg, vlen, flags): each message as sendmsg, its count into msg_len. */
+const sendmmsg: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const sock = yield* getSock(ctx, ctx.args.int(0))
+    const base = ctx.args.ptr(1)
+    const vlen = Math.min(ctx.args.uint(2), MMSG_MAX)
+    const flags = ctx.args.uint(3) & so.MSG_USERFLAGS
+    let done = 0
+    for (; done < vlen; done++) {
+      const at = base + BigInt(done * MMSGHDR_SIZE)
+      const r = yield* Effect.result(
+        Effect.flatMap(msghdrIn(ctx, at), (msg) => sendOne(ctx, sock, msg, flags)).pipe(
+          Effect.tap((n) => copyout(ctx, at + BigInt(MSGHDR_SIZE), int32(n)))
+        )
+      )
+      if (r._tag === "Failure") return yield* mmsgResult(sock.socket, done, r.failure)
+    }
+    return yield* mmsgResult(sock.socket, done, undefined)
+  })
+
+/**
+ * recvmmsg(s, mmsg, vlen, flags, timeout): each message as recvmsg, its
+ * count into msg_len. MSG_WAITFORONE: only the first may wait. EAGAIN after
+ * a message is not an error. The timeout is looked at between messages
+ * only (it does not bound a wait), as NetBSD's.
+ */
+const recvmmsg: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const timeoutPtr = ctx.args.ptr(4)
+    const deadline = timeoutPtr === 0n
+      ? undefined
+      : Effect.map(copyin(ctx, timeoutPtr, TIMESPEC_SIZE), (b) => {
+        const t = decodeTimespec(b, 0)
+        return ctx.kernel.clock.realtimeNs() + t.sec * 1_000_000_000n + t.nsec
+      })
+    const until = deadline === undefined ? undefined : yield* deadline
+    const sock = yield* getSock(ctx, ctx.args.int(0))
+    const base = ctx.args.ptr(1)
+    const vlen = Math.min(ctx.args.uint(2), MMSG_MAX)
+    let flags = ctx.args.uint(3) & so.MSG_USERFLAGS
+    let done = 0
+    while (done < vlen) {
+      const at = base + BigInt(done * MMSGHDR_SIZE)
+      const r = yield* Effect.result(
+        Effect.flatMap(msghdrIn(ctx, at), (msg) => recvOne(ctx, sock, at, msg, flags & ~so.MSG_WAITFORONE)).pipe(
+          Effect.tap((n) => copyout(ctx, at + BigInt(MSGHDR_SIZE), int32(n)))
+        )
+      )
+      if (r._tag === "Failure") {
+        if (r.failure.errno === Errno.EAGAIN && done > 0) break
+        return yield* mmsgResult(sock.socket, done, r.failure)
+      }
+      done++
+      // a full second past the deadline ends it (timespecsub, then tv_sec > 0)
+      if (until !== undefined && ctx.kernel.clock.realtimeNs() - until >= 1_000_000_000n) break
+      if ((flags & so.MSG_WAITFORONE) !== 0) flags |= so.MSG_DONTWAIT
+    }
+    return done
   })
 
 export const family: SyscallFamily = [
@@ -634,5 +727,7 @@ export const family: SyscallFamily = [
   [SYS.sendto, sendto],
   [SYS.recvfrom, recvfrom],
   [SYS.sendmsg, sendmsg],
-  [SYS.recvmsg, recvmsg]
+  [SYS.recvmsg, recvmsg],
+  [SYS.sendmmsg, sendmmsg],
+  [SYS.recvmmsg, recvmmsg]
 ]

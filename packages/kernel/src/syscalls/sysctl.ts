@@ -1,17 +1,17 @@
 /**
- * The sysctl family: __sysctl(name, namelen, oldp, oldlenp, newp, newlen)
- * with NetBSD's rules (sys___sysctl): *oldlenp is read first and always
- * written back, error or not; a NULL oldp asks only for the size; a
- * buffer smaller than the value is ENOMEM with the length the value
- * needs. Names are MIBs (no CTL_QUERY name lookup).
+ * __sysctl(name, namelen, oldp, oldlenp, newp, newlen), NetBSD's
+ * sys___sysctl: *oldlenp is read first and always written back, error or
+ * not; a NULL oldp asks only for the size; a buffer smaller than the value
+ * is ENOMEM with the length the value needs. The tree and what its names
+ * mean are the sysctl subsystem's (../sysctl/).
  */
 import { allocBytes, viewOf } from "@sysproxy/protocol"
 import { Effect, Result } from "effect"
 import { Errno, SYS, sysctlSpecial } from "@sysproxy/protocol/netbsd"
-import { root } from "./sysctl/Nodes.ts"
-import { dispatch, type SysctlRequest } from "./sysctl/Tree.ts"
 import { sysErr } from "../kern/SysErr.ts"
 import { copyin, copyout } from "../kern/SyscallContext.ts"
+import { dispatch } from "../sysctl/Dispatch.ts"
+import type { SysctlRequest } from "../sysctl/Request.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const SIZE_T = 8
@@ -37,10 +37,11 @@ const sysctl: SyscallImpl = (ctx) =>
     if (namelen < 1 || namelen > sysctlSpecial.CTL_MAXNAME) return yield* sysErr(Errno.EINVAL)
     const nameBytes = yield* copyin(ctx, namep, namelen * 4)
     const view = viewOf(nameBytes)
-    const name = Array.from({ length: namelen }, (_, i) => view.getInt32(nameBytes.byteOffset + i * 4, true))
+    const name = new Int32Array(namelen)
+    for (let i = 0; i < namelen; i++) name[i] = view.getInt32(nameBytes.byteOffset + i * 4, true)
 
     const req: SysctlRequest = { ctx, oldp, oldlen, newp: ctx.args.ptr(4), newlen: ctx.args.ulong(5) }
-    const outcome = yield* Effect.result(dispatch(root, name, req))
+    const outcome = yield* Effect.result(dispatch(ctx.kernel.sysctl, name, req))
     let errno = Result.isFailure(outcome) ? outcome.failure.errno : 0
     // the caller's oldlen is set even in the face of an error
     if (oldlenp !== 0n) {

@@ -1,14 +1,16 @@
 /**
- * Permission checks. The usual owner/group/other rules, with the
- * superuser's exceptions as NetBSD has them: uid 0 may read and write
- * anything and search any directory, but may execute a non-directory only
- * when at least one of its execute bits is set. (Every guest runs as uid 0
- * for now, so in practice that exec rule is the one that shows.)
+ * Permission checks (genfs_can_access, with secmodel suser's exceptions):
+ * the owner's bits when the effective uid owns the node, else the group's
+ * when the effective gid or a supplementary group is the node's, else the
+ * others'. The superuser may read and write anything and search any
+ * directory, but may execute a non-directory only when one of its execute
+ * bits is set.
  */
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
-import { type Cred, isRoot } from "../kauth/Cred.ts"
+import { type CredHolder, isRoot } from "../kauth/Cred.ts"
+import { IMMUTABLE } from "./Flags.ts"
 import type { Vnode } from "./Vnode.ts"
 
 /** Access wanted, as the access(2) bits: read 4, write 2, execute/search 1. */
@@ -16,18 +18,28 @@ export const VREAD = 4
 export const VWRITE = 2
 export const VEXEC = 1
 
-export { type Cred, isRoot } from "../kauth/Cred.ts"
+export { type CredHolder, isRoot } from "../kauth/Cred.ts"
 
-export const canAccess = (cred: Cred, node: Vnode, want: number): boolean => {
-  if (isRoot(cred)) return (want & VEXEC) === 0 || node.type === "dir" || (node.mode & 0o111) !== 0
-  const bits = cred.uid === node.uid ? node.mode >> 6 : cred.gid === node.gid ? node.mode >> 3 : node.mode
+/** Is gid the effective gid or one of the supplementary groups of `who`? (the group test of genfs_can_access) */
+export const inGroup = (who: CredHolder, gid: number): boolean => who.cred.egid === gid || who.cred.isMember(gid)
+
+export const canAccess = (who: CredHolder, node: Vnode, want: number): boolean => {
+  if (isRoot(who)) return (want & VEXEC) === 0 || node.type === "dir" || (node.mode & 0o111) !== 0
+  const bits = who.cred.euid === node.uid ? node.mode >> 6 : inGroup(who, node.gid) ? node.mode >> 3 : node.mode
   return (want & ~bits & 7) === 0
 }
 
-/** EACCES unless `cred` may have `want` on `node`. */
-export const checkAccess = (cred: Cred, node: Vnode, want: number): Effect.Effect<void, SysErr> =>
-  canAccess(cred, node, want) ? Effect.void : sysErr(Errno.EACCES)
+/** EACCES unless `who` may have `want` on `node`; writing an immutable node is EPERM for anyone (tmpfs_access). */
+export const checkAccess = (who: CredHolder, node: Vnode, want: number): Effect.Effect<void, SysErr> =>
+  (want & VWRITE) !== 0 && (node.flags & IMMUTABLE) !== 0
+    ? sysErr(Errno.EPERM)
+    : canAccess(who, node, want)
+    ? Effect.void
+    : sysErr(Errno.EACCES)
 
-/** EPERM unless `cred` owns `node` or is the superuser (chmod, chown, setting times). */
-export const checkOwner = (cred: Cred, node: Vnode): Effect.Effect<void, SysErr> =>
-  isRoot(cred) || cred.uid === node.uid ? Effect.void : sysErr(Errno.EPERM)
+/** Does `who` own `node` (its effective uid is the node's)? */
+export const owns = (who: CredHolder, node: Vnode): boolean => who.cred.euid === node.uid
+
+/** EPERM unless `who` owns `node` or is the superuser (chmod, setting times). */
+export const checkOwner = (who: CredHolder, node: Vnode): Effect.Effect<void, SysErr> =>
+  isRoot(who) || owns(who, node) ? Effect.void : sysErr(Errno.EPERM)

@@ -9,17 +9,23 @@ import type { File } from "../fd/File.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
 import { type Lookup, namei, type NameiEnv } from "./Namei.ts"
+import { isDead } from "./Revoke.ts"
 import type { Vnode } from "./Vnode.ts"
 
 export const AT_FDCWD = atFlags.AT_FDCWD
 
-export const envOf = (ctx: SyscallContext): NameiEnv => ({ root: ctx.kernel.vfs.root, cred: ctx.proc })
+/** The caller's lookup environment: its root (a chroot or "/") and its credentials. */
+export const envOf = (ctx: SyscallContext): NameiEnv => ({ root: ctx.proc.rdir ?? ctx.kernel.vfs.root, cred: ctx.proc })
 
-/** The open file on `fd` with the node behind it: EBADF when none is open, EINVAL when it is no vnode (a pipe). */
+/**
+ * The open file on `fd` with the node behind it: EBADF when none is open
+ * (or it was revoked: a dead vnode answers EBADF), EINVAL when it is no
+ * vnode (a pipe).
+ */
 export const fileNode = (ctx: SyscallContext, fd: number): Effect.Effect<{ readonly file: File; readonly node: Vnode }, SysErr> =>
   Effect.suspend(() => {
     const file = ctx.proc.fds.get(fd)?.file
-    if (file === undefined) return sysErr(Errno.EBADF)
+    if (file === undefined || isDead(file)) return sysErr(Errno.EBADF)
     return file.vnode === undefined ? sysErr(Errno.EINVAL) : Effect.succeed({ file, node: file.vnode })
   })
 

@@ -7,17 +7,22 @@ import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { StatInfo } from "../abi/Stat.ts"
 import type { Timespec } from "../abi/Timespec.ts"
+import { NO_ID } from "../kauth/Cred.ts"
+import { knoteAttrib, knoteResized } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
-import { checkAccess, checkOwner, type Cred, isRoot, VWRITE } from "./Access.ts"
+import { checkAccess, checkOwner, type CredHolder, inGroup, isRoot, owns, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
+import { checkChangeable } from "./Flags.ts"
 import { DeviceNode, typeBits, type Vnode } from "./Vnode.ts"
 
 /** st_blksize: the page size. */
 export const BLKSIZE = 4096
 /** A directory's st_size grows by this per entry, as a tmpfs directory grows by its dirent size. */
 export const DIRENT_BYTES = 40
+/** st_rdev of a node that is no device: NODEV, (dev_t)-1. */
+export const NODEV = -1
 /** uid_t/gid_t -1: leave it as it is. */
-export const NO_CHANGE = 0xffff_ffff
+export const NO_CHANGE = NO_ID
 
 export const sizeOf = (node: Vnode): number => {
   switch (node.type) {
@@ -45,14 +50,15 @@ export const statOf = (node: Vnode): StatInfo => ({
   nlink: node instanceof DeviceNode ? (node.driver.shownNlink ?? node.nlink) : node.nlink,
   uid: node.uid,
   gid: node.gid,
-  rdev: node instanceof DeviceNode ? node.driver.rdev : 0,
+  rdev: node instanceof DeviceNode ? node.driver.rdev : NODEV,
   atime: node.atime,
   mtime: node.mtime,
   ctime: node.ctime,
   birthtime: node.birthtime,
   size: sizeOf(node),
   blocks: blocksOf(node),
-  blksize: BLKSIZE
+  blksize: BLKSIZE,
+  flags: node.flags
 })
 
 export const markAccessed = (node: Vnode): void => {
@@ -71,32 +77,69 @@ export const markChanged = (node: Vnode): void => {
   node.ctime = node.mount.clock()
 }
 
-export const chmod = (cred: Cred, node: Vnode, mode: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
-    yield* checkOwner(cred, node)
-    const perms = mode & modeBits.ALLPERMS
-    if (!isRoot(cred)) {
-      // only the superuser may set the sticky bit on a file, or setgid to a group it is not in
-      if (node.type !== "dir" && (perms & modeBits.S_ISTXT) !== 0) return yield* sysErr(Errno.EFTYPE)
-      if ((perms & modeBits.S_ISGID) !== 0 && node.gid !== cred.gid) return yield* sysErr(Errno.EPERM)
-    }
-    node.mode = perms
-    markChanged(node)
+/**
+ * genfs_can_chmod: only the owner (or root) may; a non-root owner may not
+ * put the sticky bit on a non-directory (EFTYPE), nor set-group-id unless
+ * the file's group is one of its supplementary groups (EPERM).
+ */
+const checkChmod = (who: CredHolder, node: Vnode, perms: number): Effect.Effect<void, SysErr> =>
+  Effect.suspend(() => {
+    if (isRoot(who)) return Effect.void
+    if (!owns(who, node)) return sysErr(Errno.EPERM)
+    if (node.type !== "dir" && (perms & modeBits.S_ISTXT) !== 0) return sysErr(Errno.EFTYPE)
+    if ((perms & modeBits.S_ISGID) !== 0 && !who.cred.isMember(node.gid)) return sysErr(Errno.EPERM)
+    return Effect.void
   })
 
-export const chown = (cred: Cred, node: Vnode, uid: number, gid: number): Effect.Effect<void, SysErr> =>
+export const chmod = (who: CredHolder, node: Vnode, mode: number): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
-    const newUid = uid === NO_CHANGE ? node.uid : uid
-    const newGid = gid === NO_CHANGE ? node.gid : gid
-    if (!isRoot(cred) && (cred.uid !== node.uid || newUid !== node.uid || newGid !== cred.gid && newGid !== node.gid)) {
-      return yield* sysErr(Errno.EPERM)
-    }
-    if (uid === NO_CHANGE && gid === NO_CHANGE) return
-    node.uid = newUid
-    node.gid = newGid
-    // a non-superuser giving a file away loses its set-id bits
-    if (!isRoot(cred)) node.mode &= ~(modeBits.S_ISUID | modeBits.S_ISGID)
+    yield* checkChangeable(node)
+    const perms = mode & modeBits.ALLPERMS
+    yield* checkChmod(who, node, perms)
+    node.mode = perms
     markChanged(node)
+    knoteAttrib(node)
+  })
+
+/**
+ * genfs_can_chown: the owner may only change the group, to its effective
+ * gid or one of its groups (or leave it as it is); root may do anything.
+ */
+const checkChown = (who: CredHolder, node: Vnode, uid: number, gid: number): Effect.Effect<void, SysErr> =>
+  isRoot(who) || owns(who, node) && uid === node.uid && (gid === node.gid || inGroup(who, gid))
+    ? Effect.void
+    : sysErr(Errno.EPERM)
+
+/**
+ * chown, fchown, lchown, fchownat (vfs_syscalls' change_owner, then the file
+ * system's setattr). NetBSD semantics clear S_ISUID when an owner is given
+ * and S_ISGID when a group is given, for root too; the POSIX variants
+ * (`posix`: __posix_chown and friends) clear both only for a non-root caller
+ * and keep them for root. The new mode then goes through chmod's checks, as
+ * setattr applies it after the new owner (a refused mode leaves the new
+ * owner in place). Both ids NO_CHANGE changes nothing and checks nothing.
+ */
+export const chown = (who: CredHolder, node: Vnode, uid: number, gid: number, posix = false): Effect.Effect<void, SysErr> =>
+  Effect.gen(function*() {
+    let mode = node.mode
+    if (posix) {
+      if (!isRoot(who)) mode &= ~(modeBits.S_ISUID | modeBits.S_ISGID)
+    } else {
+      if (uid !== NO_CHANGE) mode &= ~modeBits.S_ISUID
+      if (gid !== NO_CHANGE) mode &= ~modeBits.S_ISGID
+    }
+    if (uid === NO_CHANGE && gid === NO_CHANGE && mode === node.mode) return
+    if (uid !== NO_CHANGE || gid !== NO_CHANGE) {
+      const newUid = uid === NO_CHANGE ? node.uid : uid
+      const newGid = gid === NO_CHANGE ? node.gid : gid
+      yield* checkChangeable(node)
+      yield* checkChown(who, node, newUid, newGid)
+      node.uid = newUid
+      node.gid = newGid
+      markChanged(node)
+      knoteAttrib(node)
+    }
+    if (mode !== node.mode) yield* chmod(who, node, mode)
   })
 
 /** A new access or modification time: a given time, the current time, or unchanged. */
@@ -106,18 +149,20 @@ export type TimeUpdate = Timespec | "now" | "omit"
  * utimes/utimensat: setting both to now needs ownership or write access,
  * setting any to a given time needs ownership; setting nothing changes nothing.
  */
-export const setTimes = (cred: Cred, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate): Effect.Effect<void, SysErr> =>
+export const setTimes = (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     if (atime === "omit" && mtime === "omit") return
+    yield* checkChangeable(node)
     if (atime !== "now" && atime !== "omit" || mtime !== "now" && mtime !== "omit") {
-      yield* checkOwner(cred, node)
-    } else if (!isRoot(cred) && cred.uid !== node.uid) {
-      yield* checkAccess(cred, node, VWRITE)
+      yield* checkOwner(who, node)
+    } else if (!isRoot(who) && !owns(who, node)) {
+      yield* checkAccess(who, node, VWRITE)
     }
     const now = node.mount.clock()
     if (atime !== "omit") node.atime = atime === "now" ? now : atime
     if (mtime !== "omit") node.mtime = mtime === "now" ? now : mtime
     node.ctime = now
+    knoteAttrib(node)
   })
 
 /** Sets a file's size (truncate/ftruncate/O_TRUNC); devices ignore it. */
@@ -126,9 +171,12 @@ export const truncate = (node: Vnode, length: bigint): Effect.Effect<void, SysEr
     if (length < 0n) return yield* sysErr(Errno.EINVAL)
     if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
     if (node.type !== "reg") return node.type === "lnk" ? yield* sysErr(Errno.EINVAL) : undefined
+    yield* checkChangeable(node)
     if (length > BigInt(MAX_FILE_SIZE)) return yield* sysErr(Errno.EFBIG)
     const size = Number(length)
     if (size === node.data.size) return
+    const from = node.data.size
     node.data.resize(size)
     markModified(node)
+    knoteResized(node, from, size)
   })

@@ -7,6 +7,7 @@
 import { Errno, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { FileOps } from "../fd/File.ts"
+import { seltrueKqfilter } from "../kqueue/filters/VnodeFilter.ts"
 import { sysErr } from "../kern/SysErr.ts"
 import type { DeviceDriver } from "./Vnode.ts"
 
@@ -21,7 +22,7 @@ const ZEROES = new Uint8Array(ZERO_READ_MAX)
 const READABLE = pollEvents.POLLIN | pollEvents.POLLRDNORM
 const WRITABLE = pollEvents.POLLOUT | pollEvents.POLLWRNORM
 
-const deviceOps = (ops: Pick<FileOps, "read" | "write" | "poll">): FileOps => ({
+const deviceOps = (ops: Pick<FileOps, "read" | "write" | "poll" | "kqfilter">): FileOps => ({
   kind: "device",
   seekable: true,
   close: () => Effect.void,
@@ -50,7 +51,8 @@ export const nullDriver: DeviceDriver = {
   ops: deviceOps({
     read: () => Effect.succeed(new Uint8Array(0)),
     write: (_ctx, _file, data) => Effect.succeed(data.length),
-    poll: (_file, events) => events & (READABLE | WRITABLE)
+    poll: (_file, events) => events & (READABLE | WRITABLE),
+    kqfilter: seltrueKqfilter
   })
 }
 
@@ -61,6 +63,19 @@ export const zeroDriver: DeviceDriver = {
     // one shared block of zeroes: read data is only ever copied out, never written to
     read: (_ctx, _file, len) => Effect.succeed(ZEROES.subarray(0, Math.max(0, Math.min(len, ZERO_READ_MAX)))),
     write: (_ctx, _file, data) => Effect.succeed(data.length),
-    poll: (_file, events) => events & (READABLE | WRITABLE)
+    poll: (_file, events) => events & (READABLE | WRITABLE),
+    kqfilter: seltrueKqfilter
   })
 }
+
+/** What a device node with numbers no driver has leads to (spec_open: ENXIO). */
+export const absentDriver = (rdev: number): DeviceDriver => ({
+  name: "",
+  rdev,
+  absent: true,
+  ops: deviceOps({
+    read: () => sysErr(Errno.ENXIO),
+    write: () => sysErr(Errno.ENXIO),
+    poll: () => 0
+  })
+})

@@ -1,7 +1,8 @@
 /**
- * The path of a directory, found by walking up to the root: each
- * directory's name in its parent (a directory has exactly one), a mounted
- * root continuing from the directory it covers.
+ * The path of a directory, found by walking up to the process's root (a
+ * chroot's paths start there): each directory's name in its parent (a
+ * directory has exactly one), a mounted root continuing from the directory
+ * it covers. The same walk tells whether a directory is under another.
  */
 import { mountedRoot, type NameiEnv } from "./Namei.ts"
 import type { DirectoryNode } from "./Vnode.ts"
@@ -31,4 +32,18 @@ export const pathOf = (env: NameiEnv, dir: DirectoryNode): string | undefined =>
     d = parent
   }
   return "/" + names.reverse().join("/")
+}
+
+/** vn_isunder: is `dir` `root` or below it (`root` met on the way up to the file system's root)? */
+export const isUnder = (dir: DirectoryNode, root: DirectoryNode): boolean => {
+  let d = dir
+  for (;;) {
+    if (d === root) return true
+    if (d === d.mount.root) {
+      if (d.mount.covered === undefined) return false
+      d = d.mount.covered
+    } else {
+      d = d.parent
+    }
+  }
 }

@@ -1,10 +1,12 @@
 /**
  * A mounted file system (every one is a tmpfs): its device number, its
  * root, the directory it covers, and what it hands out — inode numbers and,
- * within its own limits and the machine's memory, nodes and data pages.
+ * within its own limits and the machine's memory, nodes and data pages;
+ * and what statvfs reports of it (its name, owner, flags and usage).
  */
+import type { Statvfs } from "@sysproxy/protocol"
 import type { Timespec } from "../abi/Timespec.ts"
-import { FileData, type Space } from "./FileData.ts"
+import { FileData, PAGE_SIZE, type Space } from "./FileData.ts"
 import { type DeviceDriver, DeviceNode, DirectoryNode, RegularNode, SpecialNode, SymlinkNode, type Vnode } from "./Vnode.ts"
 
 /** The machine's memory, shared by every tmpfs: file data may not outgrow it. */
@@ -30,6 +32,27 @@ export interface MountOptions {
   readonly pagesMax?: number | undefined
   /** Most nodes (tmpfs_args ta_nodes_max); none: no limit beyond memory. */
   readonly nodesMax?: number | undefined
+  /** f_mntonname: the path as the mount call gave it ("/" for the root file system). */
+  readonly onName?: string | undefined
+  /** f_owner: the uid that mounted it. */
+  readonly owner?: number | undefined
+  /** The MNT_* flags it was mounted with (MNT_LOCAL is always added). */
+  readonly flags?: number | undefined
+}
+
+/** sizeof(struct tmpfs_node) on amd64: tmpfs_statvfs counts free nodes in units of it. */
+export const TMPFS_NODE_SIZE = 208
+
+/** MNT_LOCAL: every tmpfs is local. */
+const MNT_LOCAL = 0x1000
+
+/** What a file system's own accounting says of its space and nodes (tmpfs_statvfs). */
+export interface Usage {
+  /** Pages it may hold at most now: its limit, or what it holds plus the machine's free memory. */
+  readonly blocks: number
+  readonly bfree: number
+  readonly files: number
+  readonly ffree: number
 }
 
 /** The root directory's inode number, as on most file systems. */
@@ -46,6 +69,16 @@ export class Mount {
   pages = 0
   /** Told of every node made or changed (its ctime set): how a host-backed mount knows what to write back. */
   onChange: ((node: Vnode) => void) | undefined = undefined
+  readonly onName: string
+  readonly owner: number
+  /** mnt_flag: the MNT_* flags statvfs shows in f_flag. */
+  readonly flags: number
+  /** The figures of the last statvfs that asked for fresh ones: what ST_NOWAIT answers (mnt_stat). */
+  lastStat: Statvfs | undefined = undefined
+  /** unmount took it away: nothing may be mounted on or looked up in it any more. */
+  unmounted = false
+  /** Its nodes that are not reclaimed, by inode number (tmpfs's tm_nodes: file handles find them here). */
+  readonly byIno = new Map<number, Vnode>()
   private nextIno = ROOT_INO
   private readonly memory: Memory
   private readonly pagesMax: number
@@ -58,8 +91,20 @@ export class Mount {
     this.clock = options.clock
     this.pagesMax = options.pagesMax ?? Number.POSITIVE_INFINITY
     this.nodesMax = options.nodesMax ?? Number.POSITIVE_INFINITY
+    this.onName = options.onName ?? "/"
+    this.owner = options.owner ?? 0
+    this.flags = (options.flags ?? 0) | MNT_LOCAL
     this.root = new DirectoryNode(this.init(options.root), undefined)
     this.nodes = 1
+  }
+
+  /** tmpfs_statvfs: data pages against the limit (or the free memory), nodes against theirs and the room left. */
+  usage(): Usage {
+    const free = this.memory.limitPages - this.memory.usedPages
+    const blocks = Math.min(this.pagesMax, this.pages + free)
+    const bfree = Math.max(0, blocks - this.pages)
+    const ffree = Math.max(0, Math.min(this.nodesMax - this.nodes, Math.floor((bfree * PAGE_SIZE) / TMPFS_NODE_SIZE)))
+    return { blocks, bfree, files: this.nodes + ffree, ffree }
   }
 
   /** Data pages come from this file system's allowance and the machine's memory. */
@@ -80,9 +125,9 @@ export class Mount {
     return { mount: this, ino: this.nextIno++, mode: attrs.mode, uid: attrs.uid, gid: attrs.gid, now: this.clock() }
   }
 
-  /** Room for one more node (ENOSPC otherwise). */
+  /** Room for one more node (ENOSPC otherwise); as tmpfs_alloc_node, the count may not reach nodes_max. */
   private hasRoom(): boolean {
-    if (this.nodes >= this.nodesMax) return false
+    if (this.nodes + 1 >= this.nodesMax) return false
     this.nodes++
     return true
   }
@@ -113,6 +158,7 @@ export class Mount {
   release(node: Vnode): void {
     if (node.reclaimed || node.nlink > 0 || node.opens > 0) return
     node.reclaimed = true
+    this.byIno.delete(node.ino)
     this.nodes--
     if (node.type === "reg") node.data.clear()
   }

@@ -1,20 +1,23 @@
 /**
  * Path lookup (namei): from a start directory (the cwd or a dirfd's) or the
- * root for an absolute path, one component at a time, checking search
- * permission on every directory passed, crossing into file systems mounted
- * on the way, `..` leaving a mounted file system through the directory it
- * covers, and symlinks expanded in place (ELOOP after MAXSYMLINKS).
+ * process's root for an absolute path, one component at a time, checking
+ * search permission on every directory passed, crossing into file systems
+ * mounted on the way, `..` leaving a mounted file system through the
+ * directory it covers, and symlinks expanded in place (ELOOP after
+ * MAXSYMLINKS). `..` at the process's root (a chroot) stays there, as it
+ * does at the file system's root; a start directory outside the chroot (a
+ * descriptor opened before it) is not held in, as NetBSD does not hold it.
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
-import { checkAccess, type Cred, VEXEC } from "./Access.ts"
+import { checkAccess, type CredHolder, VEXEC } from "./Access.ts"
 import type { DirectoryNode, Vnode } from "./Vnode.ts"
 
 export interface NameiEnv {
-  /** The root file system's root ("/"). */
+  /** Where "/" leads: the process's chroot directory, or the root file system's root. */
   readonly root: DirectoryNode
-  readonly cred: Cred
+  readonly cred: CredHolder
 }
 
 /** What a path names, and where its last component was looked up. */
@@ -41,7 +44,7 @@ export const mountedRoot = (dir: DirectoryNode): DirectoryNode => {
 /** What a lookup landing on `node` sees: a mount point shows the mounted root. */
 export const crossMounts = (node: Vnode): Vnode => (node.type === "dir" ? mountedRoot(node) : node)
 
-/** `..` of `dir`: the root's is itself; a mounted root's is the parent of the directory it covers. */
+/** `..` of `dir`: the (process's or file system's) root's is itself; a mounted root's is the parent of the directory it covers. */
 export const parentOf = (env: NameiEnv, dir: DirectoryNode): DirectoryNode => {
   if (dir === mountedRoot(env.root)) return dir
   let d = dir

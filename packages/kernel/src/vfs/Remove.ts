@@ -6,20 +6,22 @@
  */
 import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { knoteDetached } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
-import { checkAccess, type Cred, isRoot, VEXEC, VWRITE } from "./Access.ts"
+import { checkAccess, type CredHolder, isRoot, owns, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
+import { checkRemovePossible } from "./Flags.ts"
 import type { Lookup } from "./Namei.ts"
 import type { DirectoryNode, Vnode } from "./Vnode.ts"
 
 /** In a sticky directory (/tmp) only the owner of an entry or of the directory may remove or rename it. */
-export const checkSticky = (cred: Cred, dir: DirectoryNode, node: Vnode): Effect.Effect<void, SysErr> =>
-  (dir.mode & modeBits.S_ISVTX) === 0 || isRoot(cred) || cred.uid === node.uid || cred.uid === dir.uid
+export const checkSticky = (cred: CredHolder, dir: DirectoryNode, node: Vnode): Effect.Effect<void, SysErr> =>
+  (dir.mode & modeBits.S_ISVTX) === 0 || isRoot(cred) || owns(cred, node) || owns(cred, dir)
     ? Effect.void
     : sysErr(Errno.EPERM)
 
 /** May `cred` take `node` out of `dir`? */
-export const checkRemovable = (cred: Cred, dir: DirectoryNode, node: Vnode): Effect.Effect<void, SysErr> =>
+export const checkRemovable = (cred: CredHolder, dir: DirectoryNode, node: Vnode): Effect.Effect<void, SysErr> =>
   Effect.andThen(checkAccess(cred, dir, VWRITE | VEXEC), checkSticky(cred, dir, node))
 
 /** A directory that is some file system's root (mounted there) or has one mounted on it. */
@@ -37,6 +39,7 @@ export const detach = (dir: DirectoryNode, name: string, node: Vnode): void => {
   }
   markChanged(node)
   markModified(dir)
+  knoteDetached(dir, node)
   node.mount.release(node)
 }
 
@@ -47,17 +50,18 @@ export const detach = (dir: DirectoryNode, name: string, node: Vnode): void => {
 const checkRemoval = (l: Lookup, node: Vnode): Effect.Effect<void, SysErr> =>
   isMountPoint(node) ? sysErr(Errno.EBUSY) : l.name === "." ? sysErr(Errno.EINVAL) : Effect.void
 
-export const unlink = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
+export const unlink = (cred: CredHolder, l: Lookup): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     const node = l.entry
     if (node === undefined) return yield* sysErr(Errno.ENOENT)
     yield* checkRemoval(l, node)
     if (node.type === "dir") return yield* sysErr(Errno.EPERM)
     yield* checkRemovable(cred, l.dir, node)
+    yield* checkRemovePossible(l.dir, node)
     detach(l.dir, l.name, node)
   })
 
-export const rmdir = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
+export const rmdir = (cred: CredHolder, l: Lookup): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     const node = l.entry
     if (node === undefined) return yield* sysErr(Errno.ENOENT)
@@ -67,5 +71,6 @@ export const rmdir = (cred: Cred, l: Lookup): Effect.Effect<void, SysErr> =>
     if (l.name === "..") return yield* sysErr(Errno.ENOTEMPTY)
     if (node.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
     yield* checkRemovable(cred, l.dir, node)
+    yield* checkRemovePossible(l.dir, node)
     detach(l.dir, l.name, node)
   })

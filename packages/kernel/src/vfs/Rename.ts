@@ -3,16 +3,20 @@
  * rules: a file may not replace a directory (EISDIR), a directory only an
  * empty directory (ENOTDIR, ENOTEMPTY), a directory may not move into its
  * own subtree (EINVAL), and names stay on their file system (EXDEV).
- * Renaming a node onto itself (or onto another of its hard links) does
- * nothing.
+ * Renaming a name onto itself does nothing; onto another hard link of the
+ * same node, BSD's rename removes the source name while POSIX's
+ * (__posix_rename, `retain`) leaves both. Immutable and append-only
+ * flags stop it (Flags.ts).
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { knoteRenamed } from "../kqueue/VnodeEvents.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
-import { checkAccess, type Cred, VEXEC, VWRITE } from "./Access.ts"
+import { checkAccess, type CredHolder, VEXEC, VWRITE } from "./Access.ts"
 import { markChanged, markModified } from "./Attributes.ts"
 import type { Lookup } from "./Namei.ts"
 import { isDotName } from "./Names.ts"
+import { checkRemovePossible, checkRenamePossible } from "./Flags.ts"
 import { checkRemovable, detach, isMountPoint } from "./Remove.ts"
 import type { DirectoryNode } from "./Vnode.ts"
 
@@ -24,7 +28,7 @@ const isWithin = (dir: DirectoryNode, ancestor: DirectoryNode): boolean => {
   }
 }
 
-export const rename = (cred: Cred, from: Lookup, to: Lookup): Effect.Effect<void, SysErr> =>
+export const rename = (cred: CredHolder, from: Lookup, to: Lookup, retain = false): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     const src = from.entry
     if (src === undefined) return yield* sysErr(Errno.ENOENT)
@@ -33,7 +37,12 @@ export const rename = (cred: Cred, from: Lookup, to: Lookup): Effect.Effect<void
     if (to.dir.removed) return yield* sysErr(Errno.ENOENT)
     if (from.dir.mount !== to.dir.mount) return yield* sysErr(Errno.EXDEV)
     const dst = to.entry
-    if (dst === src) return
+    if (dst === src) {
+      if (retain || (from.dir === to.dir && from.name === to.name)) return
+      yield* checkRemovable(cred, from.dir, src)
+      yield* checkRemovePossible(from.dir, src)
+      return detach(from.dir, from.name, src)
+    }
     if (dst !== undefined && isMountPoint(dst)) return yield* sysErr(Errno.EBUSY)
     if (src.type === "dir") {
       if (dst !== undefined && dst.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
@@ -46,6 +55,7 @@ export const rename = (cred: Cred, from: Lookup, to: Lookup): Effect.Effect<void
       if (dst?.type === "dir") return yield* sysErr(Errno.EISDIR)
       if (to.trailingSlash) return yield* sysErr(Errno.ENOTDIR)
     }
+    yield* checkRenamePossible(from.dir, src, to.dir, dst)
     yield* checkRemovable(cred, from.dir, src)
     if (dst !== undefined) yield* checkRemovable(cred, to.dir, dst)
     else yield* checkAccess(cred, to.dir, VWRITE | VEXEC)
@@ -61,4 +71,5 @@ export const rename = (cred: Cred, from: Lookup, to: Lookup): Effect.Effect<void
     markChanged(src)
     markModified(from.dir)
     markModified(to.dir)
+    knoteRenamed(from.dir, to.dir, src, dst !== undefined)
   })

@@ -4,7 +4,7 @@
  * data shares, and a lock that makes each namespace change (lookup plus
  * the change it leads to) happen as one step.
  */
-import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
+import { Errno, modeBits, mountFlags } from "@sysproxy/protocol/netbsd"
 import { Effect, Semaphore } from "effect"
 import { type Timespec, wallClock } from "../abi/Timespec.ts"
 import { File, FWRITE } from "../fd/File.ts"
@@ -23,10 +23,18 @@ export interface Vfs {
   readonly openConsole: () => File
   /** The machine memory file data is taken from. */
   readonly memory: Memory
+  /** The character devices by number: a node mknod makes with one's numbers is that device. */
+  readonly charDevices: ReadonlyMap<number, DeviceDriver>
   /** Every mounted file system, the root's first. */
   readonly mounts: ReadonlyArray<Mount>
   /** Mounts a fresh, empty tmpfs on `on`. */
-  readonly mountTmpfs: (on: DirectoryNode, options: TmpfsOptions) => Effect.Effect<Mount, SysErr>
+  readonly mountTmpfs: (on: DirectoryNode, options: TmpfsOptions, at?: MountAt) => Effect.Effect<Mount, SysErr>
+  /**
+   * Takes an unmounted file system out of the tree: its mount point shows
+   * what it covered again, and (but for the host-backed one, whose files
+   * stay on the host) its data goes back to the machine's memory.
+   */
+  readonly detach: (mount: Mount) => void
   /** Runs `effect` with no other namespace change in between. */
   readonly exclusive: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** The host-backed file system, if one was configured (see host/HostMirror.ts). */
@@ -56,6 +64,13 @@ export interface VfsOptions {
   readonly host?: HostRootOptions | undefined
 }
 
+/** What statvfs will say of a new mount: the path it was asked for, who asked, the MNT_* flags given. */
+export interface MountAt {
+  readonly onName: string
+  readonly owner: number
+  readonly flags: number
+}
+
 /** tmpfs_args as far as the VFS uses them. */
 export interface TmpfsOptions {
   readonly root: Attrs
@@ -66,6 +81,10 @@ export interface TmpfsOptions {
 }
 
 const ROOT_ATTRS: Attrs = { mode: 0o755, uid: 0, gid: 0 }
+const INT_MAX = 0x7fff_ffff
+
+/** A file system the kernel mounts itself at boot. */
+const bootMount = (onName: string): MountAt => ({ onName, owner: 0, flags: 0 })
 
 export const makeVfs = (options: VfsOptions): Vfs => {
   const clock = options.clock ?? wallClock
@@ -80,15 +99,16 @@ export const makeVfs = (options: VfsOptions): Vfs => {
     covered: DirectoryNode | undefined,
     root: Attrs,
     pagesMax?: number,
-    nodesMax?: number
+    nodesMax?: number,
+    at?: MountAt
   ): Mount => {
-    const mount = new Mount({ dev: nextDev++, covered, memory, clock, root, pagesMax, nodesMax })
+    const mount = new Mount({ dev: nextDev++, covered, memory, clock, root, pagesMax, nodesMax, ...at })
     mounts.push(mount)
     return mount
   }
 
   const mountAt = options.host === undefined ? undefined : normalizeMountPoint(options.host.mountAt ?? "/")
-  const rootfs = newMount(undefined, ROOT_ATTRS)
+  const rootfs = newMount(undefined, ROOT_ATTRS, undefined, undefined, { onName: "/", owner: 0, flags: mountFlags.MNT_ROOTFS })
   const root = rootfs.root
   // The host directory as "/": the root file system is loaded from it; /dev is then a tmpfs of its own
   // mounted on the host tree's dev directory (so the devices are never written to the host).
@@ -108,7 +128,7 @@ export const makeVfs = (options: VfsOptions): Vfs => {
     return dir
   }
   const hostDev = host !== undefined ? bootDir("dev", 0o755) : undefined
-  const devfs = hostDev !== undefined ? newMount(hostDev, ROOT_ATTRS) : rootfs
+  const devfs = hostDev !== undefined ? newMount(hostDev, ROOT_ATTRS, undefined, undefined, bootMount("/dev")) : rootfs
   if (hostDev !== undefined) hostDev.mountedHere = devfs
   const bootDevice = (dir: DirectoryNode | undefined, driver: DeviceDriver, mode: number): DeviceNode | undefined => {
     const node = devfs.newDevice({ mode, uid: 0, gid: 0 }, driver)
@@ -138,7 +158,7 @@ export const makeVfs = (options: VfsOptions): Vfs => {
       on.nlink++
       on = dir
     }
-    const mount = newMount(on, ROOT_ATTRS)
+    const mount = newMount(on, ROOT_ATTRS, undefined, undefined, bootMount(mountAt))
     host = new HostMirror(mount, options.host.hostPath, options.host.fs)
     host.load()
     on.mountedHere = mount
@@ -149,19 +169,41 @@ export const makeVfs = (options: VfsOptions): Vfs => {
     root,
     openConsole: () => (consoleNode !== undefined ? openNode(consoleNode, FWRITE) : new File(console.ops, FWRITE, undefined)),
     memory,
+    charDevices: new Map([console, nullDriver, zeroDriver].map((d) => [d.rdev, d])),
     mounts,
-    mountTmpfs: (on, o) =>
+    mountTmpfs: (on, o, at) =>
       Effect.suspend(() => {
         if (on.removed) return sysErr(Errno.ENOENT)
-        const pagesMax = o.sizeMax > 0 ? Math.ceil(o.sizeMax / PAGE_SIZE) : undefined
-        const mount = newMount(on, o.root, pagesMax, o.nodesMax > 0 ? o.nodesMax : undefined)
+        // tmpfs_mount: a size under a page is no limit; a node limit of 3 or less is 3 + a node per KiB of the limit
+        const pagesMax = o.sizeMax >= PAGE_SIZE ? Math.ceil(o.sizeMax / PAGE_SIZE) : undefined
+        const nodesMax = o.nodesMax > 3
+          ? o.nodesMax
+          : pagesMax === undefined
+          ? undefined
+          : Math.min(INT_MAX, 3 + Math.floor(o.sizeMax / 1024))
+        const mount = newMount(on, o.root, pagesMax, nodesMax, at)
         on.mountedHere = mount
         return Effect.succeed(mount)
       }),
+    detach: (mount) => {
+      const i = mounts.indexOf(mount)
+      if (i >= 0) mounts.splice(i, 1)
+      mount.unmounted = true
+      if (mount.covered !== undefined && mount.covered.mountedHere === mount) mount.covered.mountedHere = undefined
+      if (hostfs?.mount !== mount) freeData(mount.root)
+    },
     exclusive: (effect) => lock.withPermits(1)(effect),
     host: hostfs,
     flush: () => hostfs?.flush() ?? [],
     syncNode: (node) => hostfs === undefined || node.mount !== hostfs.mount || hostfs.sync(node)
+  }
+}
+
+/** Gives back the data pages of every file below `dir` (a file system being unmounted). */
+const freeData = (dir: DirectoryNode): void => {
+  for (const { node } of dir.entries.values()) {
+    if (node.type === "reg") node.data.clear()
+    else if (node.type === "dir") freeData(node)
   }
 }
 

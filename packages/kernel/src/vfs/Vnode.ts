@@ -6,6 +6,7 @@
 import { direntTypes, modeBits } from "@sysproxy/protocol/netbsd"
 import type { Timespec } from "../abi/Timespec.ts"
 import type { FileOps } from "../fd/File.ts"
+import { KnoteList } from "../kqueue/Knote.ts"
 import type { FileData } from "./FileData.ts"
 import type { Mount } from "./Mount.ts"
 
@@ -52,6 +53,8 @@ abstract class NodeBase {
   uid: number
   gid: number
   nlink = 1
+  /** st_flags: the chflags(2) bits (UF_* and SF_*; see Flags.ts). */
+  flags = 0
   atime: Timespec
   mtime: Timespec
   birthtime: Timespec
@@ -60,6 +63,10 @@ abstract class NodeBase {
   opens = 0
   /** The node's space went back to its file system (no links and no opens left). */
   reclaimed = false
+  /** tn_gen: a file handle (FileHandle.ts) names the node by inode number and this. */
+  readonly gen = Math.floor(Math.random() * 0x8000_0000)
+  /** Knotes on the node (EVFILT_VNODE, EVFILT_READ): told of its changes (kqueue/VnodeEvents.ts). */
+  readonly knotes = new KnoteList()
 
   constructor(init: NodeInit) {
     this.mount = init.mount
@@ -71,6 +78,7 @@ abstract class NodeBase {
     this.mtime = init.now
     this.#ctime = init.now
     this.birthtime = init.now
+    this.mount.byIno.set(this.ino, this as NodeBase as Vnode)
     this.mount.onChange?.(this as NodeBase as Vnode)
   }
 
@@ -147,6 +155,8 @@ export interface DeviceDriver {
   readonly ops: FileOps
   /** st_nlink as the reference shows it, when it is not the link count (the console's is 0). */
   readonly shownNlink?: number
+  /** No driver has these numbers (a node mknod made): opening it is ENXIO, as spec_open. */
+  readonly absent?: boolean
 }
 
 /** A device node: a character device, or a block device (a host file mapping, see HostFileNode.ts). */

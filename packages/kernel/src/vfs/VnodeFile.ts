@@ -2,13 +2,17 @@
  * Open files on regular files and directories: the FileOps the descriptor
  * calls (read, write, pread, pwrite, lseek) use. A regular file reads and
  * writes at the given offset or the file offset, which it advances; with
- * O_APPEND every write (pwrite too, as on NetBSD) goes to the end. The open
+ * O_APPEND every write (pwrite too, as on NetBSD) goes to the end; one
+ * reaching past RLIMIT_FSIZE is refused whole (EFBIG, SIGXFSZ). The open
  * file keeps the node's data alive after an unlink until the last close.
  */
-import { Errno, openFlags, pollEvents } from "@sysproxy/protocol/netbsd"
+import { Errno, openFlags, pollEvents, rlimit, signals } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { File, FileOps } from "../fd/File.ts"
-import { sysErr } from "../kern/SysErr.ts"
+import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
+import { vnodeKqfilter } from "../kqueue/filters/VnodeFilter.ts"
+import { knoteWritten } from "../kqueue/VnodeEvents.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
 import { hostFailure, hostIo } from "./HostIo.ts"
@@ -16,13 +20,18 @@ import { DeviceNode, type Vnode } from "./Vnode.ts"
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
 
-const closeNode = (file: File): Effect.Effect<void> =>
+/** The node is no longer open through `file`: its space may go back (unlinked, no other opens). */
+export const closeNode = (file: File): Effect.Effect<void> =>
   Effect.sync(() => {
     const node = file.vnode
     if (node === undefined) return
     node.opens--
     node.mount.release(node)
   })
+
+/** A write past the caller's RLIMIT_FSIZE: SIGXFSZ to its client, and EFBIG. */
+const fileTooBig = (ctx: SyscallContext): Effect.Effect<never, SysErr> =>
+  Effect.andThen(ctx.proc.client?.raise(signals.SIGXFSZ) ?? Effect.void, sysErr(Errno.EFBIG))
 
 export const regularOps: FileOps = {
   kind: "vnode",
@@ -43,7 +52,7 @@ export const regularOps: FileOps = {
       if (offset === undefined) file.offset = at + BigInt(data.length)
       return Effect.succeed(data)
     }),
-  write: (_ctx, file, data, offset) =>
+  write: (ctx, file, data, offset) =>
     Effect.suspend(() => {
       const node = file.vnode
       if (node?.type !== "reg") return sysErr(Errno.EBADF)
@@ -51,7 +60,10 @@ export const regularOps: FileOps = {
       if (at < 0n) return sysErr(Errno.EINVAL)
       if (data.length === 0) return Effect.succeed(0)
       const end = at + BigInt(data.length)
+      // past RLIMIT_FSIZE: nothing is written, and the writer gets SIGXFSZ
+      if (end > ctx.proc.limits.get(rlimit.RLIMIT_FSIZE).cur) return fileTooBig(ctx)
       if (end > BigInt(MAX_FILE_SIZE)) return sysErr(Errno.EFBIG)
+      const grows = end > BigInt(node.data.size)
       // all or nothing: a write that does not fit leaves the file as it was
       let fits: boolean
       try {
@@ -61,10 +73,12 @@ export const regularOps: FileOps = {
       }
       if (!fits) return sysErr(Errno.ENOSPC)
       markModified(node)
+      knoteWritten(node, grows)
       if (offset === undefined) file.offset = end
       return Effect.succeed(data.length)
     }),
   poll: (_file, events) => events & READY,
+  kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
   sync: (file) => {
     const node = file.vnode
@@ -80,6 +94,7 @@ export const directoryOps: FileOps = {
   read: () => sysErr(Errno.EISDIR),
   write: () => sysErr(Errno.EISDIR),
   poll: (_file, events) => events & READY,
+  kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
   close: closeNode
 }

@@ -5,7 +5,7 @@
  * the guest's memory, releaseLwp).
  */
 import { assert } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, type Fiber, type Scope } from "effect"
 import {
   type HypervisorService,
   type LocalMemory,
@@ -15,9 +15,11 @@ import {
   provideLocalMemory,
   type SyscallResult
 } from "@sysproxy/hypervisor"
+import { Cred } from "../../src/kauth/Cred.ts"
 import { packArgs } from "../../src/abi/Args.ts"
 import { type KernelService, makeKernel } from "../../src/Kernel.ts"
 import type { KernelConfig } from "../../src/KernelConfig.ts"
+import type { Lwp } from "../../src/proc/Lwp.ts"
 import type { Proc } from "../../src/proc/Proc.ts"
 
 export interface Guest {
@@ -41,7 +43,8 @@ export interface TestKernel {
   readonly guest: (options?: { readonly comm?: string; readonly parent?: Guest; readonly mode?: "copy" | "share" }) => Effect.Effect<Guest>
 }
 
-export const boot = (config: KernelConfig = {}): Effect.Effect<TestKernel> =>
+/** A booted kernel living as long as the caller's scope (its timers stop with it). */
+export const boot = (config: KernelConfig = {}): Effect.Effect<TestKernel, never, Scope.Scope> =>
   Effect.gen(function*() {
     const console: Array<{ readonly pid: number; readonly text: string }> = []
     const { hypervisor, kernel } = yield* Effect.orDie(makeKernel({
@@ -103,3 +106,40 @@ export const timespec = (sec: bigint | number, nsec: bigint | number): Uint8Arra
   view(bytes).setBigInt64(8, BigInt(nsec), true)
   return bytes
 }
+
+/** A syscall that must succeed: its retval[0]. */
+export const callOk = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>): Effect.Effect<bigint> =>
+  Effect.gen(function*() {
+    const r = yield* g.call(n, ...args)
+    assert.strictEqual(r.error, 0, `syscall ${n} failed with ${r.error}`)
+    return r.retval0
+  })
+
+/** A syscall's errno (0 for success). */
+export const errnoOf = (g: Guest, n: number, ...args: ReadonlyArray<bigint | number>): Effect.Effect<number> =>
+  Effect.map(g.call(n, ...args), (r) => r.error)
+
+/** Waits (in real time) until the lwp sleeps in the kernel. */
+export const untilAsleep = (lwp: LwpHandle): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const l = lwp as Lwp
+    for (let i = 0; i < 200 && l.wakeup === undefined; i++) yield* Effect.sleep("5 millis")
+    assert.isDefined(l.wakeup, "the lwp went to sleep")
+  })
+
+/** Makes the guest's process run as `uid` (and a group of the same number): the one place that knows where a process keeps its ids. */
+export const setUid = (g: Guest, uid: number): void => {
+  g.proc.cred = Cred.of(uid, uid)
+}
+
+/** Starts `number(args)` in a new lwp of `g`; the lwp and the running call. */
+export const inLwp = (
+  g: Guest,
+  number: number,
+  ...args: ReadonlyArray<bigint | number>
+): Effect.Effect<{ readonly lwp: Lwp; readonly fiber: Fiber.Fiber<SyscallResult> }> =>
+  Effect.gen(function*() {
+    const lwp = yield* g.newLwp()
+    const fiber = yield* g.callIn(lwp, number, ...args).pipe(Effect.forkChild)
+    return { lwp: lwp as Lwp, fiber }
+  })

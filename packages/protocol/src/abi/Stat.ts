@@ -16,6 +16,7 @@ export interface Stat {
   readonly nlink: number
   readonly uid: number
   readonly gid: number
+  /** st_rdev; -1 is NODEV (not a device). */
   readonly rdev: number
   readonly atime: Timespec
   readonly mtime: Timespec
@@ -62,7 +63,8 @@ export const encodeStat = (s: Omit<Stat, "flags" | "gen"> & Partial<Pick<Stat, "
   view.setUint32(o + NLINK, s.nlink, true)
   view.setUint32(o + UID, s.uid, true)
   view.setUint32(o + GID, s.gid, true)
-  view.setBigUint64(o + RDEV, BigInt(s.rdev), true)
+  // NODEV is (dev_t)-1: a negative rdev is written as its 64-bit two's complement
+  view.setBigUint64(o + RDEV, BigInt.asUintN(64, BigInt(s.rdev)), true)
   writeTimespec(view, o + ATIM, s.atime)
   writeTimespec(view, o + MTIM, s.mtime)
   writeTimespec(view, o + CTIM, s.ctime)
@@ -86,7 +88,8 @@ export const decodeStat = (bytes: Uint8Array): Stat => {
     nlink: view.getUint32(o + NLINK, true),
     uid: view.getUint32(o + UID, true),
     gid: view.getUint32(o + GID, true),
-    rdev: Number(view.getBigUint64(o + RDEV, true)),
+    // signed, so NODEV ((dev_t)-1, a file that is no device) reads back as -1
+    rdev: Number(view.getBigInt64(o + RDEV, true)),
     atime: readTimespec(view, o + ATIM),
     mtime: readTimespec(view, o + MTIM),
     ctime: readTimespec(view, o + CTIM),

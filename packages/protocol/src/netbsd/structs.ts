@@ -444,6 +444,111 @@ export const Structs = {
       { name: "rf_auth", offset: 0, size: 16, ctype: "uint32_t[4]", count: 4, signed: false },
       { name: "rf_cancel", offset: 16, size: 4, ctype: "int", signed: true }
     ]
+  },
+  /**
+   * struct sysctlnode (sys/sysctl.h, SYSCTL_VERS_1): what CTL_QUERY copies out
+   * per child and CTL_CREATE, CTL_DESTROY, CTL_DESCRIBE take in. sysctl_un is a
+   * union at 48: the child array of a node (csize, clen, child), the data
+   * pointer and offset of a leaf, or the immediate value (idata int32, qdata
+   * u_quad_t, bdata bool) of a CTLFLAG_IMMEDIATE leaf.
+   */
+  sysctlnode: {
+    size: 96,
+    align: 8,
+    fields: [
+      { name: "sysctl_flags", offset: 0, size: 4, ctype: "uint32_t", signed: false },
+      { name: "sysctl_num", offset: 4, size: 4, ctype: "int32_t", signed: true },
+      { name: "sysctl_name", offset: 8, size: 32, ctype: "char[32]", count: 32, signed: true },
+      { name: "sysctl_ver", offset: 40, size: 4, ctype: "uint32_t", signed: false },
+      { name: "__rsvd", offset: 44, size: 4, ctype: "uint32_t", signed: false },
+      { name: "sysctl_csize", offset: 48, size: 4, ctype: "uint32_t", signed: false },
+      { name: "sysctl_clen", offset: 52, size: 4, ctype: "uint32_t", signed: false },
+      { name: "sysctl_child", offset: 56, size: 8, ctype: "struct sysctlnode *" },
+      { name: "sysctl_size", offset: 64, size: 8, ctype: "uint64_t", signed: false },
+      { name: "sysctl_func", offset: 72, size: 8, ctype: "sysctlfn" },
+      { name: "sysctl_parent", offset: 80, size: 8, ctype: "struct sysctlnode *" },
+      { name: "sysctl_desc", offset: 88, size: 8, ctype: "const char *" }
+    ]
+  },
+  /**
+   * struct sysctldesc (sys/sysctl.h): one CTL_DESCRIBE record, the header
+   * before descr_str; a record takes 12 + descr_len rounded up to 4 bytes
+   * (NEXT_DESCR), descr_len counting the NUL.
+   */
+  sysctldesc: {
+    size: 12,
+    align: 4,
+    fields: [
+      { name: "descr_num", offset: 0, size: 4, ctype: "int32_t", signed: true },
+      { name: "descr_ver", offset: 4, size: 4, ctype: "uint32_t", signed: false },
+      { name: "descr_len", offset: 8, size: 4, ctype: "uint32_t", signed: false }
+    ]
+  },
+  /** struct clockinfo (sys/time.h): kern.clockrate. */
+  clockinfo: {
+    size: 20,
+    align: 4,
+    fields: [
+      { name: "hz", offset: 0, size: 4, ctype: "int32_t", signed: true },
+      { name: "tick", offset: 4, size: 4, ctype: "int32_t", signed: true },
+      { name: "tickadj", offset: 8, size: 4, ctype: "int32_t", signed: true },
+      { name: "stathz", offset: 12, size: 4, ctype: "int32_t", signed: true },
+      { name: "profhz", offset: 16, size: 4, ctype: "int32_t", signed: true }
+    ]
+  },
+  /** struct kinfo_file (sys/sysctl.h): one kern.file2 record. */
+  kinfo_file: {
+    size: 120,
+    align: 8,
+    fields: [
+      { name: "ki_fileaddr", offset: 0, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_flag", offset: 8, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_iflags", offset: 12, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_ftype", offset: 16, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_count", offset: 20, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_msgcount", offset: 24, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_usecount", offset: 28, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_fucred", offset: 32, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_fuid", offset: 40, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_fgid", offset: 44, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_fops", offset: 48, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_foffset", offset: 56, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_fdata", offset: 64, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_vun", offset: 72, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_vsize", offset: 80, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_vtype", offset: 88, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_vtag", offset: 92, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_vdata", offset: 96, size: 8, ctype: "uint64_t", signed: false },
+      { name: "ki_pid", offset: 104, size: 4, ctype: "uint32_t", signed: false },
+      { name: "ki_fd", offset: 108, size: 4, ctype: "int32_t", signed: true },
+      { name: "ki_ofileflags", offset: 112, size: 4, ctype: "uint32_t", signed: false },
+      { name: "_ki_padto64bits", offset: 116, size: 4, ctype: "uint32_t", signed: false }
+    ]
+  },
+  /**
+   * The kernel's struct file (sys/file.h, _KERNEL/_KMEMUSER) as kern.file
+   * copies it out after the 8-byte filehead; f_lock is an amd64 kmutex_t (8
+   * bytes).
+   */
+  file: {
+    size: 96,
+    align: 8,
+    fields: [
+      { name: "f_offset", offset: 0, size: 8, ctype: "off_t", signed: true },
+      { name: "f_cred", offset: 8, size: 8, ctype: "kauth_cred_t" },
+      { name: "f_ops", offset: 16, size: 8, ctype: "const struct fileops *" },
+      { name: "f_data", offset: 24, size: 8, ctype: "void *" },
+      { name: "f_list", offset: 32, size: 16, ctype: "LIST_ENTRY(file)" },
+      { name: "f_lock", offset: 48, size: 8, ctype: "kmutex_t" },
+      { name: "f_flag", offset: 56, size: 4, ctype: "int32_t", signed: true },
+      { name: "f_marker", offset: 60, size: 4, ctype: "uint32_t", signed: false },
+      { name: "f_type", offset: 64, size: 4, ctype: "uint32_t", signed: false },
+      { name: "f_advice", offset: 68, size: 4, ctype: "uint32_t", signed: false },
+      { name: "f_count", offset: 72, size: 4, ctype: "uint32_t", signed: false },
+      { name: "f_msgcount", offset: 76, size: 4, ctype: "uint32_t", signed: false },
+      { name: "f_unpcount", offset: 80, size: 4, ctype: "uint32_t", signed: false },
+      { name: "f_unplist", offset: 88, size: 8, ctype: "SLIST_ENTRY(file)" }
+    ]
   }
 } as const satisfies Record<string, StructLayout>
 

@@ -1,5 +1,5 @@
 /**
- * lseek, ioctl, fsync, fdatasync.
+ * lseek, ioctl, fsync, fdatasync, fsync_range.
  */
 import { Effect } from "effect"
 import { Errno, fileFlagsCompat, fileFlagsKernel, ioctl as ioc, ioctlEncoding, lseekWhence } from "@sysproxy/protocol/netbsd"
@@ -76,8 +76,10 @@ const command = (ctx: SyscallContext, file: File, cmd: number, arg: bigint): Eff
     case ioc.FIOGETOWN:
       return Effect.succeed(BigInt(file.owner))
     default:
-      // vn_ioctl answers FIONREAD for files itself: the bytes between the offset and the end
-      if (cmd === ioc.FIONREAD && file.ops.kind === "vnode") return Effect.succeed(sizeOf(file) - file.offset)
+      // vn_ioctl answers FIONREAD for files and directories itself: the bytes between the offset and the end
+      if (cmd === ioc.FIONREAD && (file.vnode?.type === "reg" || file.vnode?.type === "dir")) {
+        return Effect.succeed(sizeOf(file) - file.offset)
+      }
       return file.ops.ioctl === undefined ? sysErr(Errno.ENOTTY) : file.ops.ioctl(ctx, file, cmd, arg)
   }
 }
@@ -109,7 +111,9 @@ export const ioctl: SyscallImpl = (ctx) =>
 const vnodeFile = (ctx: SyscallContext) =>
   getFd(ctx, ctx.args.int(0)).pipe(
     Effect.flatMap(({ file }) =>
-      file.ops.kind === "pipe" || file.ops.kind === "socket" ? sysErr(Errno.EINVAL) : Effect.succeed(file)
+      file.ops.kind === "pipe" || file.ops.kind === "socket" || file.ops.kind === "sem"
+        ? sysErr(Errno.EINVAL)
+        : Effect.succeed(file)
     )
   )
 
@@ -118,7 +122,7 @@ const vnodeFile = (ctx: SyscallContext) =>
  * writes back its node if it is on the host file system; EIO when either
  * failed. A no-op for memory-only nodes.
  */
-const syncFile = (ctx: SyscallContext, file: File): Effect.Effect<void, SysErr> =>
+export const syncFile = (ctx: SyscallContext, file: File): Effect.Effect<void, SysErr> =>
   Effect.andThen(
     file.ops.sync?.(file) ?? Effect.void,
     Effect.suspend(() =>
@@ -135,3 +139,26 @@ export const fdatasync: SyscallImpl = (ctx) =>
   vnodeFile(ctx).pipe(
     Effect.flatMap((file) => ((file.flag & FWRITE) === 0 ? sysErr(Errno.EBADF) : syncFile(ctx, file)))
   )
+
+/** fsync_range's flags (sys/fcntl.h). */
+const FDATASYNC = 0x0010
+const FFILESYNC = 0x0020
+
+/**
+ * fsync_range(fd, flags, start, length): EBADF unless open for writing;
+ * exactly one of FDATASYNC and FFILESYNC (EINVAL); a range that wraps is
+ * EINVAL; length 0 is the whole file. Then as fsync.
+ */
+export const fsyncRange: SyscallImpl = (ctx) =>
+  Effect.gen(function*() {
+    const file = yield* vnodeFile(ctx)
+    if ((file.flag & FWRITE) === 0) return yield* sysErr(Errno.EBADF)
+    const flags = ctx.args.int(1)
+    const kinds = flags & (FDATASYNC | FFILESYNC)
+    if (kinds === 0 || kinds === (FDATASYNC | FFILESYNC)) return yield* sysErr(Errno.EINVAL)
+    const start = ctx.args.long(2)
+    const length = ctx.args.long(3)
+    // off_t arithmetic: an end past OFF_MAX wraps below the start in C
+    if (length !== 0n && BigInt.asIntN(64, start + length) < start) return yield* sysErr(Errno.EINVAL)
+    yield* syncFile(ctx, file)
+  })

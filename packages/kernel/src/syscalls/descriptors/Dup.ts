@@ -13,7 +13,7 @@ const DUP3_FLAGS = openFlags.O_CLOEXEC | openFlags.O_NONBLOCK | openFlags.O_NOSI
 
 /** close(fd) */
 export const close: SyscallImpl = (ctx) =>
-  closeFd(ctx.proc.fds, ctx.args.int(0)).pipe(Effect.flatMap((closed) => (closed ? Effect.void : sysErr(Errno.EBADF))))
+  closeFd(ctx.proc.fds, ctx.args.int(0), ctx.proc).pipe(Effect.flatMap((closed) => (closed ? Effect.void : sysErr(Errno.EBADF))))
 
 /** dup(fd): the lowest free descriptor, without close-on-exec. */
 export const dup: SyscallImpl = (ctx) =>
@@ -27,10 +27,10 @@ export const dup: SyscallImpl = (ctx) =>
 const dodup = (from: number, to: number, flags: number): SyscallImpl => (ctx) =>
   Effect.gen(function*() {
     const d = yield* getFd(ctx, from)
-    if (!inRange(to)) return yield* sysErr(Errno.EBADF)
+    if (!inRange(ctx.proc.fds, to)) return yield* sysErr(Errno.EBADF)
     if (from === to) return to
     if ((flags & ~DUP3_FLAGS) !== 0) return yield* sysErr(Errno.EINVAL)
-    yield* installAt(ctx.proc.fds, d.file, to, (flags & openFlags.O_CLOEXEC) !== 0)
+    yield* installAt(ctx.proc.fds, d.file, to, (flags & openFlags.O_CLOEXEC) !== 0, ctx.proc)
     // fd_dup2 sets these on the open file itself, shared by every descriptor of it
     d.file.flag |= flags & (fileFlagsKernel.FNONBLOCK | fileFlagsKernel.FNOSIGPIPE)
     return to

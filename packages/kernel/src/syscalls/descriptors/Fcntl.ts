@@ -1,7 +1,7 @@
 /**
  * fcntl (NetBSD's sys_fcntl). Record locks (F_GETLK, F_SETLK, F_SETLKW)
- * and file-system controls are not implemented: EINVAL, like any unknown
- * command.
+ * are Lock.ts; file-system controls (F_FSCTL) are not implemented: EINVAL,
+ * like any unknown command.
  */
 import { Effect } from "effect"
 import { Errno, fcntlCmds, fdFlags, fileFlagsKernel } from "@sysproxy/protocol/netbsd"
@@ -10,6 +10,7 @@ import { sysErr } from "../../kern/SysErr.ts"
 import type { SyscallContext } from "../../kern/SyscallContext.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { allocFd, getFd, inRange } from "./Fd.ts"
+import { fcntlLock } from "./Lock.ts"
 
 const { FCNTLFLAGS, FNOSIGPIPE } = fileFlagsKernel
 
@@ -17,7 +18,7 @@ const { FCNTLFLAGS, FNOSIGPIPE } = fileFlagsKernel
 const closeFrom = (ctx: SyscallContext, fd: number) =>
   fd < 0
     ? sysErr(Errno.EBADF)
-    : Effect.forEach(ctx.proc.fds.openFds().filter((n) => n >= fd), (n) => closeFd(ctx.proc.fds, n), {
+    : Effect.forEach(ctx.proc.fds.openFds().filter((n) => n >= fd), (n) => closeFd(ctx.proc.fds, n, ctx.proc), {
       discard: true
     })
 
@@ -29,6 +30,9 @@ export const fcntl: SyscallImpl = (ctx) =>
     // the commands that do not look at fd come first, as in sys_fcntl
     if (cmd === fcntlCmds.F_CLOSEM) return yield* closeFrom(ctx, fd)
     if (cmd === fcntlCmds.F_MAXFD) return ctx.proc.fds.openFds().at(-1) ?? -1
+    if (cmd === fcntlCmds.F_GETLK) return yield* fcntlLock(ctx, "get")
+    if (cmd === fcntlCmds.F_SETLK) return yield* fcntlLock(ctx, "set")
+    if (cmd === fcntlCmds.F_SETLKW) return yield* fcntlLock(ctx, "wait")
 
     const d = yield* getFd(ctx, fd)
     const file = d.file
@@ -37,7 +41,7 @@ export const fcntl: SyscallImpl = (ctx) =>
     switch (cmd) {
       case fcntlCmds.F_DUPFD:
       case fcntlCmds.F_DUPFD_CLOEXEC:
-        if (!inRange(arg)) return yield* sysErr(Errno.EINVAL)
+        if (!inRange(ctx.proc.fds, arg)) return yield* sysErr(Errno.EINVAL)
         return yield* allocFd(ctx.proc.fds, file, arg, cmd === fcntlCmds.F_DUPFD_CLOEXEC)
       case fcntlCmds.F_GETFD:
         return d.cloexec ? fdFlags.FD_CLOEXEC : 0

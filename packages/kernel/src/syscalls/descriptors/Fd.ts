@@ -4,7 +4,8 @@
 import { Effect } from "effect"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import type { File } from "../../fd/File.ts"
-import { type Descriptor, type FileTable, OPEN_MAX, releaseFile } from "../../fd/FileTable.ts"
+import { type Descriptor, type FileTable, releaseFile } from "../../fd/FileTable.ts"
+import { type LockOwner, releaseLocks } from "../../vfs/Lockf.ts"
 import { sysErr, type SysErr } from "../../kern/SysErr.ts"
 import type { SyscallContext } from "../../kern/SyscallContext.ts"
 
@@ -14,8 +15,8 @@ export const getFd = (ctx: SyscallContext, fd: number): Effect.Effect<Descriptor
   return d === undefined ? sysErr(Errno.EBADF) : Effect.succeed(d)
 }
 
-/** A descriptor number a table may hold (RLIMIT_NOFILE): what dup2 and F_DUPFD accept. */
-export const inRange = (fd: number): boolean => fd >= 0 && fd < OPEN_MAX
+/** A descriptor number the table may hold (below RLIMIT_NOFILE): what dup2 and F_DUPFD accept. */
+export const inRange = (table: FileTable, fd: number): boolean => fd >= 0 && fd < table.limit
 
 /** A new descriptor for `file` at the lowest free number >= min (one more reference); EMFILE when full. */
 export const allocFd = (table: FileTable, file: File, min: number, cloexec: boolean): Effect.Effect<number, SysErr> => {
@@ -29,12 +30,15 @@ export const allocFd = (table: FileTable, file: File, min: number, cloexec: bool
 /**
  * Puts `file` at descriptor `to` and then drops what was there: the slot
  * never looks free in between, and dup2 onto another descriptor of the same
- * file never closes it (its new reference is taken first).
+ * file never closes it (its new reference is taken first). The replaced
+ * descriptor is closed as close(2) would: `owner`'s record locks on it go.
  */
-export const installAt = (table: FileTable, file: File, to: number, cloexec: boolean): Effect.Effect<void> =>
+export const installAt = (table: FileTable, file: File, to: number, cloexec: boolean, owner: LockOwner): Effect.Effect<void> =>
   Effect.suspend(() => {
     file.refs++
     const old = table.remove(to)
     table.install(to, file, cloexec)
-    return old === undefined ? Effect.void : releaseFile(old)
+    if (old === undefined) return Effect.void
+    if (old.vnode !== undefined) releaseLocks(old.vnode, owner)
+    return releaseFile(old)
   })

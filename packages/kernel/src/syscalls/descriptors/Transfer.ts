@@ -7,7 +7,7 @@
 import { Effect, Result } from "effect"
 import { Errno, fileFlagsKernel, pollEvents, signals } from "@sysproxy/protocol/netbsd"
 import type { File } from "../../fd/File.ts"
-import { releaseFile } from "../../fd/FileTable.ts"
+import { holdingFile } from "../../fd/FileTable.ts"
 import { SysErr } from "../../kern/SysErr.ts"
 import { copyin, copyout, type SyscallContext } from "../../kern/SyscallContext.ts"
 
@@ -38,17 +38,6 @@ const mayReadOn = (file: File): boolean =>
 const keepsPartial = (errno: number): boolean =>
   errno === Errno.EINTR || errno === Errno.EAGAIN
 
-/**
- * Keeps a reference to the file for the whole transfer (NetBSD's
- * fd_getfile/fd_putfile): another lwp closing the descriptor between two
- * chunks must not free the file under us.
- */
-const holding = <A, E>(file: File, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
-    file.refs++
-    return effect.pipe(Effect.ensuring(releaseFile(file)))
-  })
-
 const minChunk = (left: bigint): number => (left < BigInt(CHUNK) ? Number(left) : CHUNK)
 
 /**
@@ -61,7 +50,7 @@ export const readInto = (
   segs: ReadonlyArray<Segment>,
   offset: bigint | undefined
 ): Effect.Effect<number, SysErr> =>
-  holding(file, Effect.gen(function*() {
+  holdingFile(file, Effect.gen(function*() {
     let total = 0
     let off = offset
     for (const seg of segs) {
@@ -96,7 +85,7 @@ export const writeFrom = (
   segs: ReadonlyArray<Segment>,
   offset: bigint | undefined
 ): Effect.Effect<number, SysErr> =>
-  holding(file, Effect.gen(function*() {
+  holdingFile(file, Effect.gen(function*() {
     let total = 0
     let off = offset
     for (const seg of segs) {

@@ -1,5 +1,6 @@
 /**
- * kern.proc2 (sysctl_doeproc for KERN_PROC2): name is op, arg, elem_size,
+ * kern.proc2 (sysctl_doeproc for KERN_PROC2): CTL_QUERY finds no children;
+ * otherwise the name is op, arg, elem_size,
  * elem_count; each matching process gives one elem_size record (the first
  * min(680, elem_size) bytes of its struct kinfo_proc2), at most elem_count
  * of them and as many as fit. Processes come newest first, as NetBSD's
@@ -15,7 +16,8 @@ import { KINFO_PROC2_SIZE, kinfoProc2 } from "../../abi/KinfoProc2.ts"
 import type { Proc } from "../../proc/Proc.ts"
 import { sysErr } from "../../kern/SysErr.ts"
 import { copyout } from "../../kern/SyscallContext.ts"
-import type { Handler } from "./Tree.ts"
+import { query } from "../Meta.ts"
+import type { SysctlFunc } from "../Node.ts"
 
 const SLOP_RECORDS = 5n
 
@@ -34,30 +36,32 @@ const selects = (op: number, arg: number, p: Proc): boolean | undefined => {
       // no process has a controlling terminal: only "no tty" (NODEV, -1 as an int) matches
       return arg === -1
     case sysctlKernProc.KERN_PROC_UID:
+      return p.cred.euid === arg >>> 0
     case sysctlKernProc.KERN_PROC_RUID:
-      return p.uid === arg >>> 0
+      return p.cred.uid === arg >>> 0
     case sysctlKernProc.KERN_PROC_GID:
+      return p.cred.egid === arg >>> 0
     case sysctlKernProc.KERN_PROC_RGID:
-      return p.gid === arg >>> 0
+      return p.cred.gid === arg >>> 0
     default:
       return undefined
   }
 }
 
-export const proc2: Handler = {
-  _tag: "Handler",
-  run: (req, rest) =>
+/** Newest first, as NetBSD's allproc list has them. */
+export const liveProcs = (procs: ReadonlyMap<number, Proc>): Array<Proc> => [...procs.values()].filter((p) => !p.released).reverse()
+
+export const proc2: SysctlFunc = (req, node, name, at) =>
     Effect.gen(function*() {
-      if (rest.length === 1 && rest[0] === sysctlSpecial.CTL_QUERY) return yield* sysErr(Errno.EOPNOTSUPP)
-      const [op = 0, arg = 0, elemSize = 0, elemCount = 0] = rest
-      if (rest.length !== 4 || elemSize < 1 || elemCount < 0) return yield* sysErr(Errno.EINVAL)
+      if (name.length - at === 1 && name[at] === sysctlSpecial.CTL_QUERY) return yield* query(req, node, name, at)
+      const [op = 0, arg = 0, elemSize = 0, elemCount = 0] = name.subarray(at)
+      if (name.length - at !== 4 || elemSize < 1 || elemCount < 0) return yield* sysErr(Errno.EINVAL)
       const size = BigInt(elemSize)
       let room = req.oldp !== 0n ? req.oldlen : 0n
       let left = elemCount
       let dp = req.oldp
       let needed = 0n
-      const procs = [...req.ctx.kernel.procs.values()].filter((p) => !p.released).reverse()
-      for (const p of procs) {
+      for (const p of liveProcs(req.ctx.kernel.procs)) {
         const match = selects(op, arg, p)
         if (match === undefined) return yield* sysErr(Errno.EINVAL)
         if (!match) continue
@@ -76,4 +80,3 @@ export const proc2: Handler = {
       req.oldlen = dp - req.oldp
       if (needed > req.oldlen) return yield* sysErr(Errno.ENOMEM)
     })
-}

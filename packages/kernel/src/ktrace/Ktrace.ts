@@ -1,0 +1,158 @@
+/**
+ * Kernel tracing (NetBSD's kern_ktrace.c): a process being traced has a
+ * trace file (a regular file of the kernel's, opened for appending) and the
+ * facilities (KTRFAC_*) to record; records are appended to the file in
+ * NetBSD's format, a struct ktr_header (of the version the facilities ask
+ * for) and the record's payload, so the file can be copied out and read by
+ * a host kdump(1).
+ *
+ * Recorded here: KTR_USER (utrace(2)) and KTR_EMUL (when tracing is set,
+ * the "netbsd" emulation). A file traced to by nobody any more is closed.
+ *
+ * struct ktr_header (amd64): int ktr_len (the payload's size); short
+ * ktr_type, ktr_version; pid_t ktr_pid; char ktr_comm[17]; then, 8-aligned
+ * at 32, the time (v0: int32 seconds, long microseconds, a pointer; v1:
+ * int32 seconds, long nanoseconds, lwpid; v2: struct timespec, lwpid). 56
+ * bytes in all.
+ */
+import { Effect } from "effect"
+import type { File } from "../fd/File.ts"
+import { releaseFile } from "../fd/FileTable.ts"
+import type { KernelState } from "../KernelState.ts"
+import type { Proc } from "../proc/Proc.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
+
+/** Record types. */
+export const KTR_EMUL = 7
+export const KTR_USER = 8
+
+/** KTRFAC_* bits: one per record type, and the flags above them. */
+export const ktrFac = (type: number): number => 1 << type
+export const KTRFAC_MASK = 0x00ff_ffff
+export const KTRFAC_VER_MASK = 0x0f00_0000
+export const KTRFAC_VER_SHIFT = 24
+export const KTRFAC_INHERIT = 0x4000_0000
+export const KTRFAC_PERSISTENT = 0x8000_0000 | 0
+
+/** KTR_USER_MAXIDLEN and KTR_USER_MAXLEN. */
+export const KTR_USER_MAXIDLEN = 20
+export const KTR_USER_MAXLEN = 2048
+
+export const KTR_HEADER_SIZE = 56
+const MAXCOMLEN = 16
+
+/** A trace file and how many processes trace to it. */
+export class TraceFile {
+  refs = 0
+  readonly file: File
+
+  constructor(file: File) {
+    this.file = file
+  }
+}
+
+/** A traced process's state: where to and what (p_tracep, p_traceflag). */
+export interface Trace {
+  readonly to: TraceFile
+  flags: number
+}
+
+const traces = new WeakMap<Proc, Trace>()
+
+export const traceOf = (p: Proc): Trace | undefined => traces.get(p)
+
+/** The processes of a kernel that trace to `to`. */
+export const tracingTo = (kernel: KernelState, to: TraceFile): Array<Proc> =>
+  [...kernel.procs.values()].filter((p) => traces.get(p)?.to === to)
+
+/** The trace files by what they write to (a node, or an open file that has none): samefiles. */
+const files = new WeakMap<object, TraceFile>()
+
+/** The trace file writing to what `file` reaches: an existing one, or a new one holding a reference to `file`. */
+export const traceFileFor = (file: File): TraceFile => {
+  const key = file.vnode ?? file
+  let tf = files.get(key)
+  if (tf === undefined || tf.refs === 0) {
+    file.refs++
+    tf = new TraceFile(file)
+    files.set(key, tf)
+  }
+  return tf
+}
+
+/** The trace file writing to what `file` reaches, if there is one. */
+export const existingTraceFile = (file: File): TraceFile | undefined => files.get(file.vnode ?? file)
+
+/** A process stops tracing (to anything): the file goes with its last tracer. */
+export const untrace = (p: Proc): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const t = traces.get(p)
+    if (t === undefined) return Effect.void
+    traces.delete(p)
+    return --t.to.refs === 0 ? releaseFile(t.to.file) : Effect.void
+  })
+
+/** The process traces to `to` with `flags` (replacing another file it traced to). */
+export const setTrace = (p: Proc, to: TraceFile, flags: number): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const t = traces.get(p)
+    if (t !== undefined && t.to === to) {
+      t.flags = flags
+      return
+    }
+    yield* untrace(p)
+    to.refs++
+    traces.set(p, { to, flags })
+  })
+
+/** A process forked from a traced one that asked for KTRFAC_INHERIT traces as it does. */
+export const inheritTrace = (parent: Proc, child: Proc): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const t = traces.get(parent)
+    return t === undefined || (t.flags & KTRFAC_INHERIT) === 0 ? Effect.void : setTrace(child, t.to, t.flags)
+  })
+
+/** struct ktr_header for a record of `len` payload bytes, in the version `flags` asks for. */
+export const encodeHeader = (p: Proc, lid: number, type: number, len: number, flags: number, nowNs: bigint): Uint8Array => {
+  const bytes = new Uint8Array(KTR_HEADER_SIZE)
+  const v = new DataView(bytes.buffer)
+  const version = (flags & KTRFAC_VER_MASK) >>> KTRFAC_VER_SHIFT
+  v.setInt32(0, len, true)
+  v.setInt16(4, type, true)
+  v.setInt16(6, version, true)
+  v.setInt32(8, p.pid, true)
+  for (let i = 0; i < p.comm.length && i < MAXCOMLEN; i++) bytes[12 + i] = p.comm.charCodeAt(i) & 0xff
+  const sec = nowNs / 1_000_000_000n
+  const nsec = nowNs % 1_000_000_000n
+  if (version >= 2) {
+    v.setBigInt64(32, sec, true)
+    v.setBigInt64(40, nsec, true)
+    v.setInt32(48, lid, true)
+  } else {
+    v.setInt32(32, Number(BigInt.asIntN(32, sec)), true)
+    v.setBigInt64(40, version === 1 ? nsec : nsec / 1000n, true)
+    if (version === 1) v.setInt32(48, lid, true)
+  }
+  return bytes
+}
+
+/**
+ * Appends a record about process `p` (by default the caller's) to its trace
+ * file, if it traces `type` (a failed write is dropped, as NetBSD's).
+ */
+export const record = (ctx: SyscallContext, type: number, payload: Uint8Array, p: Proc = ctx.proc): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const t = traces.get(p)
+    if (t === undefined || (t.flags & ktrFac(type)) === 0) return Effect.void
+    const header = encodeHeader(p, ctx.lwp.lid, type, payload.length, t.flags, ctx.kernel.clock.realtimeNs())
+    const rec = new Uint8Array(header.length + payload.length)
+    rec.set(header)
+    rec.set(payload, header.length)
+    return Effect.ignore(t.to.file.ops.write(ctx, t.to.file, rec, undefined))
+  })
+
+/** Does the caller's process trace `type`? (KTRPOINT) */
+export const tracing = (p: Proc, type: number): boolean => ((traces.get(p)?.flags ?? 0) & ktrFac(type)) !== 0
+
+/** KTR_EMUL's payload: the emulation's name. */
+export const EMUL_NAME = "netbsd"

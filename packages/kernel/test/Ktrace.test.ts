@@ -1,0 +1,151 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import { boot, decode, type Guest, text } from "./support/SyscallHarness.ts"
+import { Cred } from "../src/kauth/Cred.ts"
+
+const { O_WRONLY, O_RDONLY, O_CREAT, O_APPEND } = openFlags
+const KTROP_SET = 0
+const KTROP_CLEAR = 1
+const KTROP_CLEARFILE = 2
+const KTRFLAG_DESCEND = 4
+const KTR_EMUL = 7
+const KTR_USER = 8
+const FAC_EMUL = 1 << KTR_EMUL
+const FAC_USER = 1 << KTR_USER
+const V2 = 2 << 24
+const INHERIT = 0x4000_0000
+const HEADER = 56
+
+interface Rec {
+  readonly len: number
+  readonly type: number
+  readonly version: number
+  readonly pid: number
+  readonly comm: string
+  readonly sec: bigint
+  readonly lid: number
+  readonly payload: Uint8Array
+}
+
+/** The records in a trace file, as kdump reads them (version 2 headers). */
+const records = (bytes: Uint8Array): Array<Rec> => {
+  const out: Array<Rec> = []
+  let at = 0
+  while (at + HEADER <= bytes.length) {
+    const v = new DataView(bytes.buffer, bytes.byteOffset + at, HEADER)
+    const len = v.getInt32(0, true)
+    const comm = bytes.subarray(at + 12, at + 29)
+    out.push({
+      len,
+      type: v.getInt16(4, true),
+      version: v.getInt16(6, true),
+      pid: v.getInt32(8, true),
+      comm: decode(comm.subarray(0, comm.indexOf(0))),
+      sec: v.getBigInt64(32, true),
+      lid: v.getInt32(48, true),
+      payload: bytes.subarray(at + HEADER, at + HEADER + len)
+    })
+    at += HEADER + len
+  }
+  assert.strictEqual(at, bytes.length, "the file is whole records")
+  return out
+}
+
+const open = (g: Guest, path: string, flags: number) =>
+  Effect.map(g.call(SYS.open, g.mem.allocString(path), flags, 0o644), (r) => {
+    assert.strictEqual(r.error, 0, `open ${path}`)
+    return Number(r.retval0)
+  })
+
+const readAll = (g: Guest, path: string) =>
+  Effect.gen(function*() {
+    const fd = yield* open(g, path, O_RDONLY)
+    const buf = g.mem.alloc(1 << 16)
+    const n = Number((yield* g.call(SYS.read, fd, buf, 1 << 16)).retval0)
+    yield* g.call(SYS.close, fd)
+    return (g.mem.read(buf, n) ?? new Uint8Array(0)).slice()
+  })
+
+const utrace = (g: Guest, label: string, data: string) => g.call(SYS.utrace, g.mem.allocString(label), g.mem.alloc(text(data)), data.length)
+
+describe("ktrace, fktrace, utrace", () => {
+  it.effect("fktrace sets KTR_USER tracing: an emulation record, then each utrace as a KTR_USER record a kdump reads", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest({ comm: "traced" })
+      assert.strictEqual((yield* utrace(g, "before", "x")).error, 0, "not traced: nothing")
+      const fd = yield* open(g, "/tmp/trace", O_WRONLY | O_CREAT | O_APPEND)
+      assert.strictEqual((yield* g.call(SYS.fktrace, fd, KTROP_SET, FAC_USER | FAC_EMUL | V2, g.pid)).error, 0)
+      assert.strictEqual((yield* utrace(g, "label", "hello")).error, 0)
+      assert.strictEqual((yield* g.call(SYS.utrace, g.mem.allocString("big"), g.mem.alloc(3000), 2049)).error, Errno.EINVAL)
+      const recs = records(yield* readAll(g, "/tmp/trace"))
+      assert.deepStrictEqual(recs.map((r) => [r.type, r.version, r.pid, r.comm]), [
+        [KTR_EMUL, 2, g.pid, "traced"],
+        [KTR_USER, 2, g.pid, "traced"]
+      ])
+      assert.strictEqual(decode(recs[0]?.payload ?? new Uint8Array(0)), "netbsd")
+      const user = recs[1]?.payload ?? new Uint8Array(0)
+      assert.strictEqual(user.length, 25)
+      assert.strictEqual(decode(user.subarray(0, 5)), "label")
+      assert.strictEqual(user[5], 0)
+      assert.strictEqual(decode(user.subarray(20)), "hello")
+      assert.isAbove(Number(recs[1]?.sec ?? 0n), 1_600_000_000)
+      assert.strictEqual((yield* g.call(SYS.fktrace, fd, KTROP_CLEAR, FAC_USER, g.pid)).error, 0)
+      yield* utrace(g, "after", "y")
+      assert.strictEqual(records(yield* readAll(g, "/tmp/trace")).length, 2, "cleared: no more")
+    }))
+
+  it.effect("ktrace by name traces another process and, with KTRFLAG_DESCEND, its children; KTROP_CLEARFILE stops them all", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const tracer = yield* k.guest({ comm: "tracer" })
+      const parent = yield* k.guest({ comm: "parent" })
+      const child = yield* k.guest({ comm: "child", parent, mode: "copy" })
+      yield* open(tracer, "/tmp/t", O_WRONLY | O_CREAT)
+      const name = tracer.mem.allocString("/tmp/t")
+      assert.strictEqual((yield* tracer.call(SYS.ktrace, name, KTROP_SET | KTRFLAG_DESCEND, FAC_USER | V2, parent.pid)).error, 0)
+      yield* utrace(parent, "p", "1")
+      yield* utrace(child, "c", "2")
+      yield* utrace(tracer, "t", "3")
+      assert.deepStrictEqual(records(yield* readAll(tracer, "/tmp/t")).map((r) => r.comm), ["parent", "child"])
+      assert.strictEqual((yield* tracer.call(SYS.ktrace, name, KTROP_CLEARFILE, 0, 0)).error, 0)
+      yield* utrace(parent, "p", "again")
+      assert.strictEqual(records(yield* readAll(tracer, "/tmp/t")).length, 2)
+    }))
+
+  it.effect("KTRFAC_INHERIT: a process forked from a traced one is traced too", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest({ comm: "p" })
+      const fd = yield* open(g, "/tmp/t", O_WRONLY | O_CREAT)
+      yield* g.call(SYS.fktrace, fd, KTROP_SET, FAC_USER | V2 | INHERIT, g.pid)
+      const child = yield* k.guest({ comm: "kid", parent: g, mode: "copy" })
+      yield* utrace(child, "k", "z")
+      yield* k.hypervisor.releaseProcess(g.handle)
+      yield* utrace(child, "k", "zz")
+      const fd2 = yield* open(child, "/tmp/t", O_RDONLY)
+      const buf = child.mem.alloc(1024)
+      const n = Number((yield* child.call(SYS.read, fd2, buf, 1024)).retval0)
+      assert.deepStrictEqual(records((child.mem.read(buf, n) ?? new Uint8Array(0)).slice()).map((r) => r.comm), ["kid", "kid"])
+    }))
+
+  it.effect("errors: EINVAL without facilities, ESRCH, EPERM for another user's process, EBADF, EACCES for a file that is no regular file", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const a = yield* k.guest()
+      const b = yield* k.guest()
+      const fd = yield* open(a, "/tmp/t", O_WRONLY | O_CREAT)
+      const ro = yield* open(a, "/tmp/t", O_RDONLY)
+      assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, 0, a.pid)).error, Errno.EINVAL)
+      assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, 29999)).error, Errno.ESRCH)
+      assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, -29999)).error, Errno.ESRCH)
+      assert.strictEqual((yield* a.call(SYS.fktrace, ro, KTROP_SET, FAC_USER, a.pid)).error, Errno.EBADF)
+      assert.strictEqual((yield* a.call(SYS.fktrace, 99, KTROP_SET, FAC_USER, a.pid)).error, Errno.EBADF)
+      assert.strictEqual((yield* a.call(SYS.ktrace, a.mem.allocString("/dev/null"), KTROP_SET, FAC_USER, a.pid)).error, Errno.EACCES)
+      assert.strictEqual((yield* a.call(SYS.ktrace, a.mem.allocString("/nope"), KTROP_SET, FAC_USER, a.pid)).error, Errno.ENOENT)
+      a.proc.cred = Cred.of(1000, 0)
+      assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, b.pid)).error, Errno.EPERM)
+      assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, a.pid)).error, 0, "its own")
+    }))
+})
