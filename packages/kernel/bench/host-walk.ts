@@ -143,7 +143,8 @@ const fullWalk = (tree: HostTree, capacity: number) =>
             Effect.gen(function*() {
               const fd = yield* tree.lookupOwned(dir, e.name)
               const st = yield* tree.fstat(fd)
-              const v = yield* cache.insert(vnodeKey(st.dev, st.ino), { fd, dir: st.isDirectory() })
+              const v = yield* cache.add(vnodeKey(st.dev, st.ino), { fd, dir: st.isDirectory() })
+              cache.hold(v)
               if (v.dir) yield* visit(v.fd)
               yield* cache.release(v)
             }), { concurrency, discard: true })

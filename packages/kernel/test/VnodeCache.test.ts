@@ -1,7 +1,7 @@
 /**
  * The host file system's vnode cache (vfs/host/VnodeCache.ts): bounded,
- * least recently used dropped first, held vnodes never dropped, one vnode
- * per host node. A lookup or an insert answers the vnode held.
+ * least recently used dropped first (a lookup that finds a vnode makes it
+ * the most recent), held vnodes never dropped, one vnode per host node.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
@@ -27,15 +27,17 @@ const cacheOf = (capacity: number) => {
 
 const node = (name: string): Node => ({ name, open: true })
 
-/** Inserts `n` as a lookup that found it would, and lets it go. */
-const enter = (cache: VnodeCache<Node>, key: bigint, n: Node) =>
-  Effect.flatMap(cache.insert(key, n), (v) => Effect.as(cache.release(v), v))
+/** Keeps `n` as a lookup that made it would. */
+const enter = (cache: VnodeCache<Node>, key: bigint, n: Node) => cache.add(key, n)
 
-/** Uses the vnode of `key` (a lookup and its release). */
-const touch = (cache: VnodeCache<Node>, key: bigint) =>
-  Effect.suspend(() => {
-    const v = cache.lookup(key)
-    return v === undefined ? Effect.succeed(undefined) : Effect.as(cache.release(v), v)
+/** Finds the vnode of `key` (a lookup). */
+const touch = (cache: VnodeCache<Node>, key: bigint) => Effect.sync(() => cache.find(key))
+
+/** Keeps `n` and holds it (as a host call on it, or an open file, does). */
+const held = (cache: VnodeCache<Node>, key: bigint, n: Node) =>
+  Effect.map(cache.add(key, n), (v) => {
+    cache.hold(v)
+    return v
   })
 
 describe("vnode cache", () => {
@@ -58,18 +60,18 @@ describe("vnode cache", () => {
   it.effect("a held vnode is never dropped; released, it waits with the idle ones", () =>
     Effect.gen(function*() {
       const { cache, dropped } = cacheOf(10)
-      const held: Array<Node> = []
-      for (let i = 0; i < 25; i++) held.push(yield* cache.insert(BigInt(i), node(`h${i}`)))
+      const nodes: Array<Node> = []
+      for (let i = 0; i < 25; i++) nodes.push(yield* held(cache, BigInt(i), node(`h${i}`)))
       assert.strictEqual(cache.size, 25, "beyond the capacity only by what is held")
       assert.deepStrictEqual(dropped, [])
-      cache.hold(held[0]!)
-      for (const n of held) yield* cache.release(n)
+      cache.hold(nodes[0]!)
+      for (const n of nodes) yield* cache.release(n)
       // h0 is still held once; the first released go first
       assert.strictEqual(cache.size, 10)
-      assert.isTrue(held[0]!.open)
+      assert.isTrue(nodes[0]!.open)
       assert.deepStrictEqual(dropped, Array.from({ length: 15 }, (_, i) => `h${i + 1}`))
-      assert.strictEqual(cache.holds(held[0]!), 1)
-      const bad = yield* Effect.exit(Effect.andThen(cache.release(held[0]!), cache.release(held[0]!)))
+      assert.strictEqual(cache.holds(nodes[0]!), 1)
+      const bad = yield* Effect.exit(Effect.andThen(cache.release(nodes[0]!), cache.release(nodes[0]!)))
       assert.isTrue(Exit.isFailure(bad), "a release without a hold is a defect")
     }))
 
@@ -77,11 +79,11 @@ describe("vnode cache", () => {
     Effect.gen(function*() {
       const { cache, dropped } = cacheOf(10)
       const key = vnodeKey(64770n, 1234n)
-      const first = yield* cache.insert(key, node("first"))
-      const second = yield* cache.insert(key, node("second"))
+      const first = yield* cache.add(key, node("first"))
+      const second = yield* cache.add(key, node("second"))
       assert.strictEqual(second, first)
       assert.deepStrictEqual(dropped, ["second"])
-      assert.strictEqual(cache.holds(first), 2, "both lookups hold it")
+      assert.strictEqual(cache.size, 1)
       // keys of different devices or inodes differ, 64-bit values included
       assert.notStrictEqual(vnodeKey(1n, 2n), vnodeKey(2n, 1n))
       assert.notStrictEqual(vnodeKey(0n, 2n ** 64n - 1n), vnodeKey(1n, 0n))
@@ -95,23 +97,26 @@ describe("vnode cache", () => {
       assert.deepStrictEqual(dropped, ["a"])
       assert.isFalse(a.open)
       assert.strictEqual(yield* touch(cache, 1n), a, "the same object: its owner reopens what drop closed")
-      assert.deepStrictEqual(dropped, ["a", "b"])
-      // and a hold on a dropped one makes it the node's vnode again
+      assert.strictEqual(cache.size, 1, "found, not kept again")
       yield* enter(cache, 3n, node("c"))
-      assert.deepStrictEqual(dropped, ["a", "b", "a"])
+      assert.deepStrictEqual(dropped, ["a", "b"])
+      // a hold on a dropped one makes it the node's vnode again
       cache.hold(a)
+      assert.strictEqual(cache.size, 2)
       assert.strictEqual(yield* touch(cache, 1n), a)
       assert.strictEqual(cache.holds(a), 1)
       yield* cache.release(a)
       assert.strictEqual(cache.size, 1)
+      assert.deepStrictEqual(dropped, ["a", "b", "c"])
+      // once nothing references a dropped vnode, its key finds nothing (a new vnode is made)
     }))
 
   it.effect("a node gone from the host: its key is free at once, its vnode dropped at the last release", () =>
     Effect.gen(function*() {
       const { cache, dropped } = cacheOf(10)
-      const old = yield* cache.insert(7n, node("old"))
+      const old = yield* held(cache, 7n, node("old"))
       yield* cache.forget(7n)
-      assert.isUndefined(cache.lookup(7n))
+      assert.isUndefined(cache.find(7n))
       const fresh = yield* enter(cache, 7n, node("new"))
       assert.notStrictEqual(fresh, old)
       cache.hold(old) // e.g. a second process reaching it through an open directory
@@ -123,6 +128,10 @@ describe("vnode cache", () => {
       // an idle one goes at once
       yield* cache.forget(7n)
       assert.deepStrictEqual(dropped, ["old", "new"])
-      assert.throws(() => cache.hold(fresh))
+      // still held by someone after that (a removed cwd): held and dropped again, never back under its key
+      cache.hold(fresh)
+      yield* cache.release(fresh)
+      assert.deepStrictEqual(dropped, ["old", "new", "new"])
+      assert.isUndefined(cache.find(7n))
     }))
 })

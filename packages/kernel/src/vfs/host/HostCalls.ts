@@ -22,6 +22,9 @@ import type { HostPath } from "./HostPath.ts"
 /** A host stat: node:fs's with bigint fields (inode numbers and nanoseconds stay exact). */
 export type HostStat = Fs.BigIntStats
 
+/** A host statfs: node:fs's with bigint fields. */
+export type HostStatfs = Fs.BigIntStatsFs
+
 /** A host directory open for reading, and one entry of it. */
 export type HostDirStream = Fs.Dir
 export type HostDirEntry = Fs.Dirent<Buffer>
@@ -43,6 +46,10 @@ export interface HostCallsService {
   readonly fsync: (fd: number) => Effect.Effect<void, HostError>
   readonly fdatasync: (fd: number) => Effect.Effect<void, HostError>
   readonly ftruncate: (fd: number, length: number) => Effect.Effect<void, HostError>
+  /** truncate(2) of what `path` leads to (called on `/proc/self/fd/N`: the node N holds). */
+  readonly truncate: (path: HostPath, length: number) => Effect.Effect<void, HostError>
+  /** statfs(2) of the file system `path` is on. */
+  readonly statfs: (path: HostPath) => Effect.Effect<HostStatfs, HostError>
   readonly mkdir: (path: HostPath, mode: number) => Effect.Effect<void, HostError>
   readonly unlink: (path: HostPath) => Effect.Effect<void, HostError>
   readonly rmdir: (path: HostPath) => Effect.Effect<void, HostError>
@@ -105,6 +112,8 @@ export const nodeHostCalls: HostCallsService = {
   fsync: (fd) => voidCall("fsync", (cb) => Fs.fsync(fd, cb)),
   fdatasync: (fd) => voidCall("fdatasync", (cb) => Fs.fdatasync(fd, cb)),
   ftruncate: (fd, length) => change("ftruncate", (cb) => Fs.ftruncate(fd, length, cb)),
+  truncate: (path, length) => change("truncate", (cb) => Fs.truncate(path, length, cb)),
+  statfs: (path) => call("statfs", (cb) => Fs.statfs(path, BIGINT, cb)),
   mkdir: (path, mode) => change("mkdir", (cb) => Fs.mkdir(path, { mode }, (err) => cb(err))),
   unlink: (path) => change("unlink", (cb) => Fs.unlink(path, cb)),
   rmdir: (path) => change("rmdir", (cb) => Fs.rmdir(path, cb)),

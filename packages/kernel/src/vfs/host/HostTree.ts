@@ -32,7 +32,7 @@
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect, Scope } from "effect"
 import * as Fs from "node:fs"
-import { HostCalls, type HostCallsService, type HostDirStream, type HostStat, O_PATH } from "./HostCalls.ts"
+import { HostCalls, type HostCallsService, type HostDirStream, type HostStat, type HostStatfs, O_PATH } from "./HostCalls.ts"
 import { HostError } from "./HostError.ts"
 import { HostFd } from "./HostFd.ts"
 import { componentBytes, type HostPath, nameOfBytes, procPath } from "./HostPath.ts"
@@ -224,8 +224,20 @@ export class HostTree {
 
   /** A node's data opened through its path descriptor: regular files and directories only. */
   reopen(node: HostFd, flags: number): Effect.Effect<HostFd, HostError, Scope.Scope> {
+    return this.checkedReopen(node, flags, this.opened("io", this.reopenCall(node, flags)))
+  }
+
+  /** `reopen` for a descriptor that outlives any scope (an open file's, closed when the file is); run it with what takes it over uninterruptibly. */
+  reopenOwned(node: HostFd, flags: number): Effect.Effect<HostFd, HostError> {
+    return this.checkedReopen(node, flags, this.wrap("io", this.reopenCall(node, flags)))
+  }
+
+  private reopenCall(node: HostFd, flags: number): Effect.Effect<number, HostError> {
+    return this.onNode(node, "open", (p) => this.calls.open(p, flags & ~O_CREAT, 0))
+  }
+
+  private checkedReopen<R>(node: HostFd, flags: number, open: Effect.Effect<HostFd, HostError, R>): Effect.Effect<HostFd, HostError, R> {
     const calls = this.calls
-    const open = this.opened("io", this.onNode(node, "open", (p) => calls.open(p, flags & ~O_CREAT, 0)))
     return Effect.gen(function*() {
       const type = hostTypeOf(yield* node.use("fstat", (fd) => calls.fstat(fd)))
       if (type !== "reg" && type !== "dir") {
@@ -240,8 +252,13 @@ export class HostTree {
 
   /** A new regular file `name` in `dir`, open for I/O with `flags` (O_CREAT|O_EXCL|O_NOFOLLOW added). */
   create(dir: HostFd, name: string, flags: number, mode: number): Effect.Effect<HostFd, HostError, Scope.Scope> {
+    return Effect.acquireRelease(this.createOwned(dir, name, flags, mode), (fd) => fd.close)
+  }
+
+  /** `create` for a descriptor that outlives any scope (an open file's); run it with what takes it over uninterruptibly. */
+  createOwned(dir: HostFd, name: string, flags: number, mode: number): Effect.Effect<HostFd, HostError> {
     const how = flags | O_CREAT | O_EXCL | O_NOFOLLOW
-    return this.opened("io", this.at(dir, name, "open", (p) => this.calls.open(p, how, mode)))
+    return this.wrap("io", this.at(dir, name, "open", (p) => this.calls.open(p, how, mode)))
   }
 
   lstat(dir: HostFd, name: string): Effect.Effect<HostStat, HostError> {
@@ -332,6 +349,16 @@ export class HostTree {
 
   truncate(file: HostFd, length: number): Effect.Effect<void, HostError> {
     return file.use("ftruncate", (fd) => this.calls.ftruncate(fd, length))
+  }
+
+  /** Truncates the regular file a path descriptor holds (no descriptor opened for it). */
+  truncateNode(node: HostFd, length: number): Effect.Effect<void, HostError> {
+    return this.onNode(node, "truncate", (p) => this.calls.truncate(p, length))
+  }
+
+  /** The host file system's figures (statfs) for the one `node` is on. */
+  statfs(node: HostFd): Effect.Effect<HostStatfs, HostError> {
+    return this.onNode(node, "statfs", (p) => this.calls.statfs(p))
   }
 
   /** A listing of the directory `dir` holds (opened through its descriptor), closed with the scope. */

@@ -162,21 +162,23 @@ export class Sidecar {
   }
 
   /**
-   * The store at `path` (made when missing) for the tree whose root is
-   * `root`; closed with the scope. The path is the operator's (never a
+   * The store at `path` (made when missing, unless `readOnly`) for the tree
+   * whose root is `root`; closed with the scope. The path is the operator's (never a
    * client's); a symlink there, or as its directory, is refused.
    */
-  static open(path: string, root: HostStat): Effect.Effect<Sidecar, HostError, Scope.Scope> {
+  static open(path: string, root: HostStat, readOnly = false): Effect.Effect<Sidecar, HostError, Scope.Scope> {
     return Effect.acquireRelease(
       Effect.suspend(() => {
         const refused = refuseSymlink(path)
         if (refused !== undefined) return Effect.fail(refused)
         return Effect.flatten(attempt(() => {
-          const db = new DatabaseSync(path)
+          const db = new DatabaseSync(path, { readOnly })
           try {
-            db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-            db.exec(SCHEMA)
-            const checked = checkTree(db, path, root)
+            if (!readOnly) {
+              db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+              db.exec(SCHEMA)
+            }
+            const checked = checkTree(db, path, root, readOnly)
             if (checked !== undefined) {
               db.close()
               return Effect.fail(checked)
@@ -275,7 +277,7 @@ const refuseSymlink = (path: string): HostError | undefined => {
  * The store must be the tree's: the same root inode (records move to a
  * renumbered device). Undefined when it is; what is wrong otherwise.
  */
-const checkTree = (db: DatabaseSync, path: string, root: HostStat): HostError | undefined => {
+const checkTree = (db: DatabaseSync, path: string, root: HostStat, readOnly: boolean): HostError | undefined => {
   const read = db.prepare("SELECT value FROM meta WHERE key = ?")
   read.setReadBigInts(true)
   const meta = (key: string) => (read.get(key) as { readonly value: bigint } | undefined)?.value
@@ -289,6 +291,8 @@ const checkTree = (db: DatabaseSync, path: string, root: HostStat): HostError | 
   const rootIno = meta("root_ino")
   if (rootIno !== undefined && rootIno !== i64(root.ino)) return refuse("it belongs to another tree (its root's inode differs)")
   const rootDev = meta("root_dev")
+  // a store opened read-only is taken as it is (a renumbered device's records are not found)
+  if (readOnly) return undefined
   db.exec("BEGIN IMMEDIATE")
   try {
     if (rootDev !== undefined && rootDev !== i64(root.dev)) {

@@ -4,19 +4,20 @@
  *
  * Vnodes are keyed by host identity (`vnodeKey(st_dev, st_ino)`), so every
  * name of a node (hard links) and every lookup of it finds the one vnode.
- * A vnode is held while something of the kernel keeps it (an open file, a
- * process's cwd or root, a directory below it, a lookup in progress; a
- * lookup or an insert answers it held, to be released): a held vnode is
- * never dropped. The others wait, least recently used first,
- * and are dropped (their `drop` run: it closes the vnode's host
- * descriptor) once the cache holds more than `capacity` vnodes; so the
- * cache exceeds its capacity only by vnodes held beyond it, as NetBSD's
- * vcache does past desiredvnodes.
+ * A vnode is held while a host call runs on it, and while something keeps
+ * it that needs its descriptor (an open file, a mount point, the root): a
+ * held vnode is never dropped. The others wait, least recently used first
+ * (a lookup that finds one makes it the most recent), and are dropped
+ * (their `drop` run: it closes the vnode's host descriptor) once the cache
+ * holds more than `capacity` vnodes; so the cache exceeds its capacity only
+ * by vnodes held beyond it, as NetBSD's vcache does past desiredvnodes.
  *
- * A dropped vnode that something still references (a hold forgotten) is
- * not replaced by a second vnode for the same node: a weak index finds it
- * again as long as it lives, and it comes back as an idle entry (its owner
- * reopens what `drop` closed). Only a vnode nothing references is gone.
+ * A dropped vnode that something still references (a process's cwd, a
+ * directory's child, a bound socket) is not replaced by a second vnode for
+ * the same node: a weak index finds it again as long as it lives, and it
+ * comes back as an idle entry (its owner reopens what `drop` closed). So
+ * the kernel's state of a node (knotes, locks) is never split between two
+ * vnodes; only a vnode nothing references is gone.
  */
 import { Effect } from "effect"
 
@@ -71,38 +72,41 @@ export class VnodeCache<V extends object> {
   }
 
   /**
-   * The vnode of `key`, if one is kept (or still referenced since it was
-   * dropped), held: release it when done (as NetBSD's vcache_get answers a
-   * referenced vnode).
+   * The vnode of `key`, if one is kept (it becomes the most recently used),
+   * or still referenced since it was dropped (it is kept again when held,
+   * its descriptor reopened by its owner). Not held.
    */
-  lookup(key: bigint): V | undefined {
+  find(key: bigint): V | undefined {
     const e = this.#entries.get(key)
-    if (e !== undefined) {
-      if (e.holds++ === 0) this.#idle.delete(key)
-      return e.value
+    if (e === undefined) return this.#dropped.get(key)?.deref()
+    if (e.holds === 0) {
+      // most recently used: to the end of the idle order
+      this.#idle.delete(key)
+      this.#idle.set(key, e)
     }
-    const revived = this.#dropped.get(key)?.deref()
-    if (revived === undefined) return undefined
-    this.#dropped.delete(key)
-    this.#keep(key, revived).holds = 1
-    return revived
+    return e.value
   }
 
   /**
-   * Keeps `value` as the vnode of `key` and answers it held. When `key` has
-   * a vnode already (two lookups of one node at once), that one is answered
-   * and `value` is dropped.
+   * Keeps `value` as the vnode of `key` (idle, the most recently used: older
+   * idle ones make room for it) and answers it. When `key` has a vnode
+   * already (two lookups of one node at once), that one is answered and
+   * `value` is dropped.
    */
-  insert(key: bigint, value: V): Effect.Effect<V> {
+  add(key: bigint, value: V): Effect.Effect<V> {
     return Effect.suspend(() => {
-      const existing = this.lookup(key)
+      const existing = this.find(key)
       if (existing !== undefined) return existing === value ? Effect.succeed(value) : Effect.as(this.#drop(value), existing)
-      this.#keep(key, value).holds = 1
-      return Effect.as(this.trim, value)
+      const e = this.#keep(key, value)
+      return Effect.as(Effect.andThen(this.trim, Effect.sync(() => this.#idle.set(key, e))), value)
     })
   }
 
-  /** Something of the kernel keeps `value`: it is not dropped until released as often. */
+  /**
+   * Something of the kernel keeps `value`: it is not dropped until released
+   * as often. A dropped vnode held again is its node's vnode again; one
+   * whose node is gone stays out of the index (held, then dropped again).
+   */
   hold(value: V): void {
     let e = this.#entryOf.get(value)
     if (e === undefined) throw new Error("vnode cache: hold of a vnode never kept")
@@ -111,11 +115,8 @@ export class VnodeCache<V extends object> {
       if (this.#entries.has(e.key)) throw new Error("vnode cache: hold of a vnode replaced")
       this.#dropped.delete(e.key)
       e = this.#keep(e.key, value)
-      e.holds++
-      return
     }
-    if (e.forgotten && e.holds === 0) throw new Error("vnode cache: hold of a vnode whose node is gone")
-    if (e.holds++ === 0) this.#idle.delete(e.key)
+    if (e.holds++ === 0 && this.#idle.get(e.key) === e) this.#idle.delete(e.key)
   }
 
   /** One hold less; the vnode waits among the idle ones when it was the last. */
@@ -128,6 +129,7 @@ export class VnodeCache<V extends object> {
         this.drops++
         return this.#drop(e.value)
       }
+      if (this.#entries.get(e.key) !== e) return Effect.void
       this.#idle.set(e.key, e)
       return this.trim
     })
@@ -172,7 +174,7 @@ export class VnodeCache<V extends object> {
     return out.length === 0 ? Effect.void : Effect.forEach(out, this.#drop, { discard: true })
   })
 
-  /** A new entry, held: `hold` or the caller sets the count. */
+  /** A new entry, not held. */
   #keep(key: bigint, value: V): Entry<V> {
     const e: Entry<V> = { key, value, holds: 0, forgotten: false }
     this.#entries.set(key, e)

@@ -1,0 +1,276 @@
+/**
+ * Namespace changes on a host file system: new files, directories,
+ * symlinks, placeholders (devices, fifos, sockets), hard links, removals
+ * and renames, each one host call through the walker (HostTree.ts) after
+ * the kernel's own checks (vfs/Create.ts, Remove.ts, Rename.ts), so the
+ * host's refusals (EEXIST, ENOTEMPTY, ENOSPC, EDQUOT, EIO, EMLINK) come
+ * back as they are, at once.
+ *
+ * Owners and modes: a server running as root gives the host the kernel's
+ * owners (chown) and permission bits, but never the set-id bits; a server
+ * that is not root keeps owners in the sidecar, and keeps u+rw (u+rwx for a
+ * directory) on the host so it can always reopen its own files. Whatever
+ * the host copy does not show is recorded (Sidecar.ts), after the host
+ * change it belongs to.
+ *
+ * A placeholder is made under a reserved name (`.sysproxy-new-*`, hidden
+ * from the kernel), recorded, then linked to its name (which must be new)
+ * and the reserved name removed: a crash leaves at worst a hidden orphan
+ * (HostListing.ts removes it), never a visible name without its record.
+ */
+import { Errno } from "@sysproxy/protocol/netbsd"
+import { Effect, Exit } from "effect"
+import * as Fs from "node:fs"
+import { randomBytes } from "node:crypto"
+import { type SysErr, sysErr } from "../../kern/SysErr.ts"
+import type { HostStat } from "./HostCalls.ts"
+import type { HostError } from "./HostError.ts"
+import type { HostFd } from "./HostFd.ts"
+import { type HostMount, isReserved, RESERVED_PREFIX, serverIsRoot, toSysErr } from "./HostMount.ts"
+import type { HostDevice, HostDirectory, HostRegular, HostSpecial, HostSymlink, HostVnode } from "./HostNode.ts"
+import { hostIdOf, type SidecarRecord } from "./Sidecar.ts"
+
+/** The owner and permission bits a new node gets in the kernel. */
+export interface NewAttrs {
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+}
+
+/** What a placeholder stands for. */
+export interface Placeholder {
+  readonly type: "chr" | "blk" | "fifo" | "sock"
+  readonly rdev?: number | undefined
+}
+
+const { O_APPEND, O_RDWR, O_WRONLY } = Fs.constants
+const SETID = 0o6000
+
+/** The permission bits the host copy of a node gets for the kernel's `mode`. */
+export const hostModeFor = (kind: "reg" | "dir", mode: number): number => {
+  const own = serverIsRoot() ? 0 : kind === "dir" ? 0o700 : 0o600
+  return (mode & ~SETID & 0o7777) | own
+}
+
+/** What the sidecar must say of a node whose host stat is `st` so that the kernel sees `attrs`. */
+const recordFor = (st: HostStat, attrs: NewAttrs, placeholder?: Placeholder): SidecarRecord => {
+  const hostMode = Number(st.mode) & 0o7777
+  return {
+    type: placeholder?.type,
+    rdev: placeholder?.rdev,
+    mode: attrs.mode !== hostMode ? attrs.mode : undefined,
+    uid: attrs.uid !== Number(st.uid) ? attrs.uid : undefined,
+    gid: attrs.gid !== Number(st.gid) ? attrs.gid : undefined
+  }
+}
+
+const hasFields = (r: SidecarRecord): boolean => Object.values(r).some((v) => v !== undefined)
+
+/** EROFS for a read-only tree; EPERM for a name the driver keeps for itself. */
+const checkNewName = (dir: HostDirectory, name: string): Effect.Effect<void, SysErr> =>
+  Effect.andThen(dir.mount.checkWritable(), isReserved(dir, name) ? sysErr(Errno.EPERM) : Effect.void)
+
+/**
+ * Gives a node just made the kernel's owners (as root: chown on the host)
+ * and records what the host copy does not show; answers its stat as it is now.
+ */
+const settle = (
+  mount: HostMount,
+  fd: HostFd,
+  st: HostStat,
+  attrs: NewAttrs,
+  placeholder?: Placeholder
+): Effect.Effect<{ readonly st: HostStat; readonly record: SidecarRecord | undefined }, HostError> =>
+  Effect.gen(function*() {
+    let now = st
+    if (serverIsRoot() && (Number(st.uid) !== attrs.uid || Number(st.gid) !== attrs.gid)) {
+      yield* mount.tree.chown(fd, attrs.uid, attrs.gid)
+      now = yield* mount.tree.fstat(fd)
+    }
+    const record = recordFor(now, attrs, placeholder)
+    const sidecar = mount.sidecar
+    // a record left by an earlier node of this inode number goes, whatever this one needs
+    if (sidecar !== undefined) yield* sidecar.put(hostIdOf(now), record)
+    return { st: now, record: hasFields(record) ? record : undefined }
+  })
+
+/** Undoes a name just made when what follows failed (best effort: the failure is what the caller hears). */
+const undo = (mount: HostMount, dir: HostFd, name: string, directory = false) =>
+  Effect.ignore(directory ? mount.tree.rmdir(dir, name) : mount.tree.unlink(dir, name))
+
+/**
+ * A new regular file `name` in `dir`, and a descriptor of it open for
+ * reading and writing (with O_APPEND when asked), which the caller owns.
+ */
+export const hostCreate = (
+  dir: HostDirectory,
+  name: string,
+  attrs: NewAttrs,
+  append: boolean
+): Effect.Effect<{ readonly node: HostRegular; readonly io: HostFd }, SysErr> =>
+  Effect.andThen(checkNewName(dir, name), () => {
+    const mount = dir.mount
+    const tree = mount.tree
+    const flags = O_RDWR | (append ? O_APPEND : 0)
+    return mount.withFd(dir, (dfd) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(tree.createOwned(dfd, name, flags, hostModeFor("reg", attrs.mode)), (io) =>
+          restore(Effect.flatMap(tree.fstat(io), (st) => settle(mount, io, st, attrs))).pipe(
+            Effect.flatMap((s) => mount.adopt(dir, name, s.st, s.record)),
+            Effect.map((node) => ({ node: node as HostRegular, io })),
+            // the file is not left behind by a create that failed
+            Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.andThen(io.close, undo(mount, dfd, name))))
+          ))
+      ))
+  })
+
+/** A new directory `name` in `dir`. */
+export const hostMkdir = (dir: HostDirectory, name: string, attrs: NewAttrs): Effect.Effect<HostDirectory, SysErr> =>
+  Effect.andThen(checkNewName(dir, name), () => {
+    const mount = dir.mount
+    const tree = mount.tree
+    return Effect.flatMap(
+      mount.withFd(dir, (dfd) =>
+        Effect.andThen(
+          tree.mkdir(dfd, name, hostModeFor("dir", attrs.mode)),
+          Effect.scoped(Effect.flatMap(tree.openDir(dfd, name), (fd) =>
+            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs)))).pipe(
+              Effect.tapError(() => undo(mount, dfd, name, true))
+            )
+        )),
+      (s) => Effect.andThen(Effect.sync(() => dir.nlink++), Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => n as HostDirectory))
+    )
+  })
+
+/** A new symlink `name` in `dir` holding `target` (the kernel's bytes; the host never resolves it). */
+export const hostSymlink = (dir: HostDirectory, name: string, target: string, attrs: NewAttrs): Effect.Effect<HostSymlink, SysErr> =>
+  Effect.andThen(checkNewName(dir, name), () => {
+    const mount = dir.mount
+    const tree = mount.tree
+    return Effect.flatMap(
+      mount.withFd(dir, (dfd) =>
+        Effect.andThen(
+          tree.symlink(target, dfd, name),
+          Effect.scoped(Effect.flatMap(tree.lookup(dfd, name), (fd) =>
+            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs)))).pipe(
+              Effect.tapError(() => undo(mount, dfd, name))
+            )
+        )),
+      (s) =>
+        Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => {
+          const link = n as HostSymlink
+          link.target = target
+          return link
+        })
+    )
+  })
+
+/** A new device node, fifo or socket `name` in `dir`: an empty host file (0600) whose record says what it is. */
+export const hostPlaceholder = (
+  dir: HostDirectory,
+  name: string,
+  attrs: NewAttrs,
+  what: Placeholder
+): Effect.Effect<HostDevice | HostSpecial, SysErr> =>
+  Effect.andThen(checkNewName(dir, name), () => {
+    const mount = dir.mount
+    const tree = mount.tree
+    const temp = `${RESERVED_PREFIX}new-${randomBytes(8).toString("hex")}`
+    return Effect.flatMap(
+      mount.withFd(dir, (dfd) =>
+        Effect.gen(function*() {
+          const made = yield* Effect.scoped(Effect.flatMap(tree.create(dfd, temp, O_WRONLY, 0o600), (fd) =>
+            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, what))))
+          // the name must be new: a hard link never replaces one (rename would)
+          const linked = yield* Effect.exit(tree.link(dfd, temp, dfd, name))
+          yield* Effect.ignore(tree.unlink(dfd, temp))
+          if (Exit.isFailure(linked)) {
+            if (mount.sidecar !== undefined) yield* Effect.ignore(mount.sidecar.forget(hostIdOf(made.st)))
+            return yield* Effect.failCause(linked.cause)
+          }
+          return made
+        })),
+      (s) => Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => n as HostDevice | HostSpecial)
+    )
+  })
+
+/** link(2) on the host: `name` in `dir` for `node`, which must still be where it was found. */
+export const hostLink = (node: HostVnode, dir: HostDirectory, name: string): Effect.Effect<void, SysErr> =>
+  Effect.andThen(checkNewName(dir, name), () => {
+    const mount = dir.mount
+    const tree = mount.tree
+    return mount.withFd(node.parent, (from) =>
+      mount.withFd(dir, (dfd) =>
+        Effect.gen(function*() {
+          yield* tree.link(from, node.name, dfd, name)
+          const st = yield* tree.lstat(dfd, name)
+          if (st.ino !== node.id.ino || st.dev !== node.id.dev) {
+            // the old name led to another node by now: the new link goes again
+            yield* Effect.ignore(tree.unlink(dfd, name))
+            return yield* sysErr(Errno.ESTALE)
+          }
+          node.applyStat(st)
+        })))
+  })
+
+/** The node's last name went: its record and its vnode's place in the cache go too. */
+const gone = (node: HostVnode): Effect.Effect<void, SysErr> => {
+  const mount = node.mount
+  const forgetRecord = node.record !== undefined && mount.sidecar !== undefined
+    ? Effect.mapError(mount.sidecar.forget(node.id), toSysErr)
+    : Effect.void
+  return Effect.andThen(forgetRecord, mount.cache.forget(node.key))
+}
+
+/** unlink(2) of `name` (which names `node`) in `dir`. */
+export const hostUnlink = (dir: HostDirectory, name: string, node: HostVnode): Effect.Effect<void, SysErr> =>
+  Effect.andThen(dir.mount.checkWritable(), () => {
+    const mount = dir.mount
+    return Effect.andThen(mount.withFd(dir, (dfd) => mount.tree.unlink(dfd, name)), () => {
+      node.nlink = Math.max(0, node.nlink - 1)
+      return node.nlink === 0 ? gone(node) : Effect.void
+    })
+  })
+
+/** rmdir(2) of `name` (the directory `node`) in `dir`. */
+export const hostRmdir = (dir: HostDirectory, name: string, node: HostDirectory): Effect.Effect<void, SysErr> =>
+  Effect.andThen(dir.mount.checkWritable(), () => {
+    const mount = dir.mount
+    return Effect.andThen(mount.withFd(dir, (dfd) => mount.tree.rmdir(dfd, name)), () => {
+      node.removed = true
+      node.nlink = 0
+      dir.nlink = Math.max(2, dir.nlink - 1)
+      return gone(node)
+    })
+  })
+
+/** rename(2) on the host: `src`, named `fromName` in `from`, becomes `toName` in `to`, replacing `dst` if given. */
+export const hostRename = (
+  from: HostDirectory,
+  fromName: string,
+  src: HostVnode,
+  to: HostDirectory,
+  toName: string,
+  dst: HostVnode | undefined
+): Effect.Effect<void, SysErr> =>
+  Effect.andThen(checkNewName(to, toName), () => {
+    const mount = from.mount
+    const moved = mount.withFd(from, (f) => mount.withFd(to, (t) => mount.tree.rename(f, fromName, t, toName)))
+    return Effect.andThen(moved, () => {
+      src.parent = to
+      src.name = toName
+      if (src.type === "dir" && from !== to) {
+        from.nlink = Math.max(2, from.nlink - 1)
+        to.nlink++
+      }
+      if (dst === undefined) return Effect.void
+      if (dst.type === "dir") {
+        dst.removed = true
+        dst.nlink = 0
+        to.nlink = Math.max(2, to.nlink - 1)
+      } else {
+        dst.nlink = Math.max(0, dst.nlink - 1)
+      }
+      return dst.nlink === 0 ? gone(dst) : Effect.void
+    })
+  })
