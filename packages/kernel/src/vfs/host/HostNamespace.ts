@@ -45,6 +45,8 @@ export interface Placeholder {
 
 const { O_APPEND, O_RDWR, O_WRONLY } = Fs.constants
 const SETID = 0o6000
+/** A placeholder's mode on the host: the server's alone. */
+const PLACEHOLDER_MODE = 0o600
 
 /** The permission bits the host copy of a node gets for the kernel's `mode`. */
 export const hostModeFor = (kind: "reg" | "dir", mode: number): number => {
@@ -71,7 +73,8 @@ const checkNewName = (dir: HostDirectory, name: string): Effect.Effect<void, Sys
   Effect.andThen(dir.mount.checkWritable(), isReserved(dir, name) ? sysErr(Errno.EPERM) : Effect.void)
 
 /**
- * Gives a node just made the kernel's owners (as root: chown on the host)
+ * Gives a node just made the host mode meant for it (the server's umask
+ * took bits away) and the kernel's owners (as root: chown on the host),
  * and records what the host copy does not show; answers its stat as it is now.
  */
 const settle = (
@@ -79,11 +82,16 @@ const settle = (
   fd: HostFd,
   st: HostStat,
   attrs: NewAttrs,
+  hostMode: number | undefined,
   placeholder?: Placeholder
 ): Effect.Effect<{ readonly st: HostStat; readonly record: SidecarRecord | undefined }, HostError> =>
   Effect.gen(function*() {
     let now = st
-    if (serverIsRoot() && (Number(st.uid) !== attrs.uid || Number(st.gid) !== attrs.gid)) {
+    if (hostMode !== undefined && (Number(st.mode) & 0o7777) !== hostMode) {
+      yield* mount.tree.chmod(fd, hostMode)
+      now = yield* mount.tree.fstat(fd)
+    }
+    if (serverIsRoot() && (Number(now.uid) !== attrs.uid || Number(now.gid) !== attrs.gid)) {
       yield* mount.tree.chown(fd, attrs.uid, attrs.gid)
       now = yield* mount.tree.fstat(fd)
     }
@@ -112,10 +120,11 @@ export const hostCreate = (
     const mount = dir.mount
     const tree = mount.tree
     const flags = O_RDWR | (append ? O_APPEND : 0)
+    const mode = hostModeFor("reg", attrs.mode)
     return mount.withFd(dir, (dfd) =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(tree.createOwned(dfd, name, flags, hostModeFor("reg", attrs.mode)), (io) =>
-          restore(Effect.flatMap(tree.fstat(io), (st) => settle(mount, io, st, attrs))).pipe(
+        Effect.flatMap(tree.createOwned(dfd, name, flags, mode), (io) =>
+          restore(Effect.flatMap(tree.fstat(io), (st) => settle(mount, io, st, attrs, mode))).pipe(
             Effect.flatMap((s) => mount.adopt(dir, name, s.st, s.record)),
             Effect.map((node) => ({ node: node as HostRegular, io })),
             // the file is not left behind by a create that failed
@@ -129,12 +138,13 @@ export const hostMkdir = (dir: HostDirectory, name: string, attrs: NewAttrs): Ef
   Effect.andThen(checkNewName(dir, name), () => {
     const mount = dir.mount
     const tree = mount.tree
+    const mode = hostModeFor("dir", attrs.mode)
     return Effect.flatMap(
       mount.withFd(dir, (dfd) =>
         Effect.andThen(
-          tree.mkdir(dfd, name, hostModeFor("dir", attrs.mode)),
+          tree.mkdir(dfd, name, mode),
           Effect.scoped(Effect.flatMap(tree.openDir(dfd, name), (fd) =>
-            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs)))).pipe(
+            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, mode)))).pipe(
               Effect.tapError(() => undo(mount, dfd, name, true))
             )
         )),
@@ -152,7 +162,7 @@ export const hostSymlink = (dir: HostDirectory, name: string, target: string, at
         Effect.andThen(
           tree.symlink(target, dfd, name),
           Effect.scoped(Effect.flatMap(tree.lookup(dfd, name), (fd) =>
-            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs)))).pipe(
+            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, undefined)))).pipe(
               Effect.tapError(() => undo(mount, dfd, name))
             )
         )),
@@ -179,8 +189,8 @@ export const hostPlaceholder = (
     return Effect.flatMap(
       mount.withFd(dir, (dfd) =>
         Effect.gen(function*() {
-          const made = yield* Effect.scoped(Effect.flatMap(tree.create(dfd, temp, O_WRONLY, 0o600), (fd) =>
-            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, what))))
+          const made = yield* Effect.scoped(Effect.flatMap(tree.create(dfd, temp, O_WRONLY, PLACEHOLDER_MODE), (fd) =>
+            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, PLACEHOLDER_MODE, what))))
           // the name must be new: a hard link never replaces one (rename would)
           const linked = yield* Effect.exit(tree.link(dfd, temp, dfd, name))
           yield* Effect.ignore(tree.unlink(dfd, temp))
