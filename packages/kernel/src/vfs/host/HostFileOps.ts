@@ -57,10 +57,10 @@ const attach = (node: HostRegular, fd: HostFd, flag: number, append: boolean): F
 export const openHostRegular = (node: HostRegular, flag: number): Effect.Effect<File, SysErr> => {
   const mount = node.mount
   const append = (flag & openFlags.O_APPEND) !== 0
+  // uninterruptible: the descriptor opened is the file's, or it would be lost; the path descriptor is the regular
+  // file's own (pathFd checked its identity), so its type is not asked again
   return mount.withFd(node, (pfd) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.map(restore(mount.tree.reopenOwned(pfd, hostFlags(flag, append))), (fd) => attach(node, fd, flag, append))
-    ))
+    Effect.uninterruptible(Effect.map(mount.tree.reopenOwned(pfd, hostFlags(flag, append), "reg"), (fd) => attach(node, fd, flag, append))))
 }
 
 /** An open file on a file just created (hostCreate), on the descriptor its creation opened (read-write). */
@@ -94,14 +94,12 @@ const descriptor = (file: File, node: HostRegular): Effect.Effect<HostFd, SysErr
     if (o.append === append) return Effect.succeed(o.fd)
     const mount: HostMount = node.mount
     return mount.withFd(node, (pfd) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(restore(mount.tree.reopenOwned(pfd, hostFlags(file.flag, append))), (fd) => {
-          const old = o.fd
-          o.fd = fd
-          o.append = append
-          return Effect.as(old.close, fd)
-        })
-      ))
+      Effect.uninterruptible(Effect.flatMap(mount.tree.reopenOwned(pfd, hostFlags(file.flag, append), "reg"), (fd) => {
+        const old = o.fd
+        o.fd = fd
+        o.append = append
+        return Effect.as(old.close, fd)
+      })))
   })
 
 /** A write past the caller's RLIMIT_FSIZE: SIGXFSZ to its client, and EFBIG. */

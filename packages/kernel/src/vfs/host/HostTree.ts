@@ -227,9 +227,16 @@ export class HostTree {
     return this.checkedReopen(node, flags, this.opened("io", this.reopenCall(node, flags)))
   }
 
-  /** `reopen` for a descriptor that outlives any scope (an open file's, closed when the file is); run it with what takes it over uninterruptibly. */
-  reopenOwned(node: HostFd, flags: number): Effect.Effect<HostFd, HostError> {
-    return this.checkedReopen(node, flags, this.wrap("io", this.reopenCall(node, flags)))
+  /**
+   * `reopen` for a descriptor that outlives any scope (an open file's, closed
+   * when the file is); run it with what takes it over uninterruptibly. With
+   * `known`, the caller vouches for the node's type (an fstat of this very
+   * descriptor said it: an inode's type never changes), so it is not asked again.
+   */
+  reopenOwned(node: HostFd, flags: number, known?: "reg" | "dir"): Effect.Effect<HostFd, HostError> {
+    const open = this.wrap("io", this.reopenCall(node, flags))
+    if (known === "reg" || (known === "dir" && (flags & O_ACCMODE) === O_RDONLY)) return open
+    return this.checkedReopen(node, flags, open)
   }
 
   private reopenCall(node: HostFd, flags: number): Effect.Effect<number, HostError> {
@@ -313,7 +320,11 @@ export class HostTree {
     return this.onNode(node, "utime", (p) => this.calls.utimes(p, atime, mtime))
   }
 
-  /** Up to `length` bytes of `file` at `position`, fewer only at its end. */
+  /**
+   * Up to `length` bytes of the regular file `file` at `position`, fewer only
+   * at its end (a positioned read of a regular file that comes back short
+   * has met the end: it is not asked again).
+   */
   read(file: HostFd, length: number, position: number): Effect.Effect<Uint8Array, HostError> {
     const calls = this.calls
     return file.use("read", (fd) =>
@@ -322,8 +333,8 @@ export class HostTree {
         let done = 0
         while (done < length) {
           const n = yield* calls.read(fd, out, done, length - done, position + done)
-          if (n === 0) break
           done += n
+          if (n === 0 || done < length) break
         }
         return done === length ? out : out.subarray(0, done)
       }))
