@@ -47,15 +47,15 @@ export class HostFd {
     return Effect.suspend((): Effect.Effect<A, E | HostError, R> => {
       if (this.#state !== "open") return Effect.fail(closedError(syscall))
       this.#uses++
-      return Effect.ensuring(
-        f(this.#fd),
-        Effect.suspend(() => {
-          this.#uses--
-          return this.#state === "closing" && this.#uses === 0 ? this.#finish : Effect.void
-        })
-      )
+      return Effect.ensuring(f(this.#fd), this.#unuse)
     })
   }
+
+  /** A use ended: the number goes back to the host if it was the last of a closing descriptor. */
+  readonly #unuse: Effect.Effect<void> = Effect.suspend(() => {
+    this.#uses--
+    return this.#state === "closing" && this.#uses === 0 ? this.#finish : Effect.void
+  })
 
   /** Closes the descriptor, at once or when its last use ends; completes when it is closed. */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {

@@ -213,10 +213,9 @@ export class HostMount {
     const vnode = node as HostVnode
     return Effect.suspend(() => {
       this.cache.hold(vnode)
-      return Effect.ensuring(
-        Effect.mapError(Effect.flatMap(this.pathFd(vnode), f), toSysErr),
-        this.cache.release(vnode)
-      )
+      const fd = vnode.fd
+      const run = fd !== undefined && fd.isOpen ? f(fd) : Effect.flatMap(this.pathFd(vnode), f)
+      return Effect.ensuring(Effect.mapError(run, toSysErr), this.cache.release(vnode))
     })
   }
 
@@ -269,7 +268,12 @@ export class HostMount {
     const merged: SidecarRecord = { ...node.record, ...patch }
     const empty = Object.values(merged).every((v) => v === undefined)
     return Effect.mapError(sidecar.put(node.id, merged), toSysErr).pipe(
-      Effect.tap(() => Effect.sync(() => (node.record = empty ? undefined : merged)))
+      Effect.tap(() =>
+        Effect.sync(() => {
+          node.record = empty ? undefined : merged
+          node.recordChanged()
+        })
+      )
     )
   }
 }

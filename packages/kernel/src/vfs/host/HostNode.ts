@@ -77,8 +77,16 @@ export abstract class HostNodeBase extends VnodeAttrs {
     this.applyStat(st)
   }
 
+  /** The host's change time at the last refresh: while it stays, only the access time may have moved. */
+  #ctimeNs = -1n
+
   /** The host's stat with the sidecar record over it. */
   applyStat(st: HostStat): void {
+    if (st.ctimeNs === this.#ctimeNs) {
+      if (st.atimeNs !== this.#atimeNs) this.setAtime(st.atimeNs)
+      return
+    }
+    this.#ctimeNs = st.ctimeNs
     const r = this.record
     this.hostMode = Number(st.mode) & 0o7777
     this.hostUid = Number(st.uid)
@@ -91,10 +99,22 @@ export abstract class HostNodeBase extends VnodeAttrs {
     this.size = Number(st.size)
     this.blocks = Number(st.blocks)
     this.blksize = Number(st.blksize)
-    this.atime = timespecOf(st.atimeNs)
+    this.setAtime(st.atimeNs)
     this.mtime = timespecOf(st.mtimeNs)
     this.ctime = timespecOf(st.ctimeNs)
     this.birthtime = st.birthtimeNs === 0n ? this.ctime : timespecOf(st.birthtimeNs)
+  }
+
+  #atimeNs = -1n
+
+  private setAtime(ns: bigint): void {
+    this.#atimeNs = ns
+    this.atime = timespecOf(ns)
+  }
+
+  /** The sidecar record changed what the host's stat shows: the next refresh applies it again. */
+  recordChanged(): void {
+    this.#ctimeNs = -1n
   }
 }
 

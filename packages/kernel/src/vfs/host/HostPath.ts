@@ -34,6 +34,32 @@ export const componentBytes = (name: string): Buffer | undefined => {
 /** The kernel name for host name bytes. */
 export const nameOfBytes = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
 
+/** "/proc/self/fd/<fd>/" for the descriptors a lookup goes through, made once each. */
+const prefixes: Array<Buffer | undefined> = []
+
+const prefixOf = (fd: number): Buffer => {
+  let p = prefixes[fd]
+  if (p === undefined) {
+    p = Buffer.from(`/proc/self/fd/${fd}/`)
+    if (fd < 65536) prefixes[fd] = p
+  }
+  return p
+}
+
+/**
+ * `/proc/self/fd/<fd>/<name>` for a kernel name (componentBytes's rules),
+ * built in one buffer; undefined for what is not one component.
+ */
+export const procNamePath = (fd: number, name: string): HostPath | undefined => {
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) return undefined
+  if (!Number.isInteger(fd) || fd < 0) throw new Error(`procPath: bad descriptor ${fd}`)
+  const prefix = prefixOf(fd)
+  const path = Buffer.allocUnsafe(prefix.length + name.length)
+  prefix.copy(path)
+  path.write(name, prefix.length, "latin1")
+  return path as HostPath
+}
+
 /** `/proc/self/fd/<fd>`, or `/proc/self/fd/<fd>/<name>` for a component from `componentBytes`. */
 export const procPath = (fd: number, name?: Buffer): HostPath => {
   if (!Number.isInteger(fd) || fd < 0) throw new Error(`procPath: bad descriptor ${fd}`)

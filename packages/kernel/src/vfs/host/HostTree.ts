@@ -35,7 +35,7 @@ import * as Fs from "node:fs"
 import { HostCalls, type HostCallsService, type HostDirStream, type HostStat, type HostStatfs, O_PATH } from "./HostCalls.ts"
 import { HostError } from "./HostError.ts"
 import { HostFd } from "./HostFd.ts"
-import { componentBytes, type HostPath, nameOfBytes, procPath } from "./HostPath.ts"
+import { type HostPath, nameOfBytes, procNamePath, procPath } from "./HostPath.ts"
 
 const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY } = Fs.constants
 const O_ACCMODE = 3
@@ -159,9 +159,10 @@ export class HostTree {
 
   /** Runs `f` on the path of `name` in `dir`, with `dir` held for the call. */
   at<A>(dir: HostFd, name: string, syscall: string, f: (path: HostPath) => Effect.Effect<A, HostError>): Effect.Effect<A, HostError> {
-    const bytes = componentBytes(name)
-    if (bytes === undefined) return Effect.fail(refusal(Errno.EINVAL, "EINVAL", syscall, `not a name: ${JSON.stringify(name)}`))
-    return dir.use(syscall, (fd) => f(procPath(fd, bytes)))
+    return dir.use(syscall, (fd) => {
+      const path = procNamePath(fd, name)
+      return path === undefined ? Effect.fail(refusal(Errno.EINVAL, "EINVAL", syscall, `not a name: ${JSON.stringify(name)}`)) : f(path)
+    })
   }
 
   /** Runs `f` on `/proc/self/fd/N` of `node`: the node itself, wherever it is named now. */

@@ -1,0 +1,236 @@
+/**
+ * The host file system's bench (issue 18's targets), from outside, on the
+ * server program (`sysproxy-server`, its sources on the pinned Node) and C
+ * clients (bench/c/hostcopy.c, bench/c/loadgen.c):
+ *
+ * - ready: from spawning `sysproxy-server --root TREE` (TREE: 12,500 files,
+ *   500 MB, in 520 directories) until it writes its URL to --ready-fd; the
+ *   same server without --root beside it, for scale.
+ * - memory: the server's resident memory idle, then after a walk of the
+ *   whole tree through the kernel (every directory read, every entry
+ *   lstat'ed), with the default vnode cache.
+ * - copies: a COPY_MIB MiB file written into the host root through the
+ *   kernel, 64 KiB a write, then fsynced, and read back out, MB/s; the
+ *   server's resident memory sampled throughout (peak less start). Beside
+ *   them in the same run: loadgen write64k (to /dev/null) and the same
+ *   64 KiB writes into a tmpfs file, on a server without --root.
+ * - latency: getpid p50/p99 of another client of the --root server, idle and
+ *   while a copy runs.
+ *
+ * A JSON line and a markdown table on stdout, with the load average before
+ * and after (the machine may be shared). `-- --quick`: a 256 MiB copy and
+ * shorter loads.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs"
+import { cpus, loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { gcc, loadgen, type LoadResult, log, root, run } from "./support.ts"
+
+const quick = process.argv.includes("--quick")
+const COPY_MIB = quick ? 256 : 1024
+const LOAD_SECS = quick ? 2 : 5
+const READY_RUNS = quick ? 3 : 7
+/** The tree: TOP directories of SUB directories of FILES files of FILE_BYTES (sparse). */
+const TOP = 20
+const SUB = 25
+const FILES = 25
+const FILE_BYTES = 40_000
+
+const SERVER = join(root, "apps", "server", "src", "main.ts")
+
+const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+/** A server on `url` with `args`; resolves once it wrote its URL to descriptor 3, with the ms that took. */
+const startServer = (url: string, args: ReadonlyArray<string>) =>
+  new Promise<{ readonly child: ChildProcess; readonly ms: number }>((ok, fail) => {
+    const start = performance.now()
+    const child = spawn(process.execPath, ["--conditions=@sysproxy/source", SERVER, "--log-level", "warn", "--ready-fd", "3", ...args, url], {
+      stdio: ["ignore", "ignore", "inherit", "pipe"]
+    })
+    child.stdio[3]!.once("data", () => ok({ child, ms: performance.now() - start }))
+    child.once("exit", (code) => fail(new Error(`sysproxy-server exited (${code}) before it was ready`)))
+  })
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((ok) => {
+    if (child.exitCode !== null || child.signalCode !== null) return ok()
+    child.once("exit", () => ok())
+    child.kill("SIGTERM")
+  })
+
+const rssMiB = (pid: number): number => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
+  return m === null ? 0 : Number(m[1]) / 1024
+}
+
+const settle = (ms: number) => new Promise((ok) => setTimeout(ok, ms))
+
+/** Runs `work` while sampling `pid`'s resident memory every 50 ms: its result and the lowest and highest MiB seen. */
+const sampled = async <A>(pid: number, work: () => Promise<A>) => {
+  let low = rssMiB(pid)
+  let high = low
+  const timer = setInterval(() => {
+    const now = rssMiB(pid)
+    low = Math.min(low, now)
+    high = Math.max(high, now)
+  }, 50)
+  try {
+    return { result: await work(), lowMiB: low, highMiB: high }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+interface CopyResult {
+  readonly mode: string
+  readonly bytes?: number
+  readonly seconds: number
+  readonly mb_per_s?: number
+  readonly entries?: number
+  readonly dirs?: number
+}
+
+const hostcopy = async (bin: string, url: string, mode: string, path: string, mib: number) =>
+  JSON.parse((await run(bin, [mode, path, String(mib)], { RUMP_SERVER: url }, 600_000)).trim()) as CopyResult
+
+/** The tree: 12,500 sparse files of 40,000 bytes (500 MB apparent) in 520 directories. */
+const makeTree = (dir: string) => {
+  for (let t = 0; t < TOP; t++) {
+    for (let s = 0; s < SUB; s++) {
+      const sub = join(dir, `top${t}`, `sub${s}`)
+      mkdirSync(sub, { recursive: true })
+      for (let f = 0; f < FILES; f++) {
+        const fd = openSync(join(sub, `file${f}.bin`), "w")
+        ftruncateSync(fd, FILE_BYTES)
+        closeSync(fd)
+      }
+    }
+  }
+  return { files: TOP * SUB * FILES, dirs: TOP * SUB + TOP, bytes: TOP * SUB * FILES * FILE_BYTES }
+}
+
+const main = async () => {
+  const loadBefore = loadavg()
+  const work = mkdtempSync(join(tmpdir(), "sp-bench-hostfs-"))
+  const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: cpus().length, loadBefore, copyMiB: COPY_MIB }
+  const children: Array<ChildProcess> = []
+  try {
+    const hostcopyBin = join(work, "hostcopy")
+    const loadgenBin = join(work, "loadgen")
+    gcc(hostcopyBin, "bench/c/hostcopy.c", "interop/c/rumpsp.c")
+    gcc(loadgenBin, "bench/c/loadgen.c", "interop/c/rumpsp.c")
+    const tree = join(work, "tree")
+    const shape = makeTree(tree)
+    results.tree = shape
+    log(`tree: ${JSON.stringify(shape)}`)
+
+    // ---- ready ----
+    const readyRoot: Array<number> = []
+    const readyTmpfs: Array<number> = []
+    for (let i = 0; i < READY_RUNS + 1; i++) {
+      const a = await startServer(`unix://${join(work, `ready-root-${i}.sock`)}`, ["--root", tree])
+      await stop(a.child)
+      const b = await startServer(`unix://${join(work, `ready-tmpfs-${i}.sock`)}`, [])
+      await stop(b.child)
+      // the first of each warms the disk cache and the compile cache
+      if (i > 0) {
+        readyRoot.push(a.ms)
+        readyTmpfs.push(b.ms)
+      }
+    }
+    results.readyMs = { root: median(readyRoot), tmpfs: median(readyTmpfs), rootMax: Math.max(...readyRoot) }
+    log(`ready: ${JSON.stringify(results.readyMs)}`)
+
+    // ---- the --root server: memory across a whole walk ----
+    const rootUrl = `unix://${join(work, "root.sock")}`
+    const server = await startServer(rootUrl, ["--root", tree])
+    children.push(server.child)
+    const pid = server.child.pid!
+    await settle(1000)
+    const idleMiB = rssMiB(pid)
+    const walk = await hostcopy(hostcopyBin, rootUrl, "walk", "/", 0)
+    await settle(1000)
+    const walkedMiB = rssMiB(pid)
+    results.walk = { entries: walk.entries, dirs: walk.dirs, seconds: walk.seconds, idleMiB, afterMiB: walkedMiB, growthMiB: walkedMiB - idleMiB }
+    log(`walk: ${JSON.stringify(results.walk)}`)
+
+    // ---- tmpfs figures of the same run, on a server without --root ----
+    const tmpfsUrl = `unix://${join(work, "tmpfs.sock")}`
+    const tmpfsServer = await startServer(tmpfsUrl, [])
+    children.push(tmpfsServer.child)
+    const write64k: LoadResult = await loadgen(loadgenBin, tmpfsUrl, "write64k", 1, 1, LOAD_SECS)
+    const tmpfsFile = await hostcopy(hostcopyBin, tmpfsUrl, "cycle", "/tmp/cycle", 64)
+    await stop(tmpfsServer.child)
+    log(`tmpfs: write64k ${write64k.mb_per_s} MB/s, tmpfs file ${tmpfsFile.mb_per_s} MB/s`)
+
+    // ---- copies in and out of the host root ----
+    const copyIn = await sampled(pid, () => hostcopy(hostcopyBin, rootUrl, "in", "/big", COPY_MIB))
+    const copyOut = await sampled(pid, () => hostcopy(hostcopyBin, rootUrl, "out", "/big", COPY_MIB))
+    results.copy = {
+      inMbPerS: copyIn.result.mb_per_s,
+      outMbPerS: copyOut.result.mb_per_s,
+      loadgenWrite64kMbPerS: write64k.mb_per_s,
+      tmpfsFileMbPerS: tmpfsFile.mb_per_s,
+      inVsWrite64k: (copyIn.result.mb_per_s ?? 0) / write64k.mb_per_s,
+      inVsTmpfsFile: (copyIn.result.mb_per_s ?? 0) / (tmpfsFile.mb_per_s ?? 1),
+      outVsWrite64k: (copyOut.result.mb_per_s ?? 0) / write64k.mb_per_s,
+      rssInMiB: { low: copyIn.lowMiB, high: copyIn.highMiB },
+      rssOutMiB: { low: copyOut.lowMiB, high: copyOut.highMiB }
+    }
+    log(`copies: ${JSON.stringify(results.copy)}`)
+
+    // ---- getpid of another client, idle and during a copy ----
+    const idle = await loadgen(loadgenBin, rootUrl, "getpid", 1, 1, LOAD_SECS)
+    const copying = hostcopy(hostcopyBin, rootUrl, "in", "/big2", COPY_MIB)
+    await settle(300)
+    const busy = await loadgen(loadgenBin, rootUrl, "getpid", 1, 1, LOAD_SECS)
+    await copying
+    results.getpid = {
+      idle: { p50Us: idle.p50_us, p99Us: idle.p99_us, opsPerS: idle.ops_per_s },
+      duringCopy: { p50Us: busy.p50_us, p99Us: busy.p99_us, opsPerS: busy.ops_per_s },
+      p99Ratio: busy.p99_us / idle.p99_us
+    }
+    log(`getpid: ${JSON.stringify(results.getpid)}`)
+  } finally {
+    for (const c of children) await stop(c)
+    rmSync(work, { recursive: true, force: true })
+  }
+  results.loadAfter = loadavg()
+  process.stdout.write(`${JSON.stringify(results)}\n`)
+
+  const f = (n: number | undefined, digits = 0) => (n ?? 0).toFixed(digits)
+  const r = results as {
+    readyMs: { root: number; tmpfs: number; rootMax: number }
+    walk: { entries: number; seconds: number; idleMiB: number; afterMiB: number; growthMiB: number }
+    copy: {
+      inMbPerS: number
+      outMbPerS: number
+      loadgenWrite64kMbPerS: number
+      tmpfsFileMbPerS: number
+      inVsWrite64k: number
+      inVsTmpfsFile: number
+      rssInMiB: { low: number; high: number }
+      rssOutMiB: { low: number; high: number }
+    }
+    getpid: { idle: { p50Us: number; p99Us: number }; duringCopy: { p50Us: number; p99Us: number }; p99Ratio: number }
+  }
+  const lines = [
+    "| measurement | figure | target |",
+    "| --- | --- | --- |",
+    `| --root on 12,500 files / 500 MB: ready (median; max) | ${f(r.readyMs.root)} ms; ${f(r.readyMs.rootMax)} ms (tmpfs root ${f(r.readyMs.tmpfs)} ms) | < 1 s |`,
+    `| RSS idle → after a walk of ${r.walk.entries} entries (${f(r.walk.seconds, 1)} s) | ${f(r.walk.idleMiB)} → ${f(r.walk.afterMiB)} MiB (+${f(r.walk.growthMiB)}) | within 64 MiB |`,
+    `| ${COPY_MIB} MiB copy in (64 KiB writes, fsync) | ${f(r.copy.inMbPerS)} MB/s = ${f(r.copy.inVsWrite64k * 100)}% of write64k, ${f(r.copy.inVsTmpfsFile * 100)}% of the tmpfs file | >= 60% |`,
+    `| ${COPY_MIB} MiB copy out (64 KiB reads) | ${f(r.copy.outMbPerS)} MB/s | |`,
+    `| loadgen write64k (/dev/null); 64 KiB writes to a tmpfs file | ${f(r.copy.loadgenWrite64kMbPerS)}; ${f(r.copy.tmpfsFileMbPerS)} MB/s | |`,
+    `| server RSS during the copy in; out (low → high) | ${f(r.copy.rssInMiB.low)} → ${f(r.copy.rssInMiB.high)}; ${f(r.copy.rssOutMiB.low)} → ${f(r.copy.rssOutMiB.high)} MiB | flat |`,
+    `| getpid p50/p99 idle → during a copy | ${f(r.getpid.idle.p50Us)}/${f(r.getpid.idle.p99Us)} → ${f(r.getpid.duringCopy.p50Us)}/${f(r.getpid.duringCopy.p99Us)} µs (${f(r.getpid.p99Ratio, 2)}x) | p99 within 2x |`,
+    `| load average before → after | ${loadBefore.map((x) => x.toFixed(1)).join(" ")} → ${(results.loadAfter as Array<number>).map((x) => x.toFixed(1)).join(" ")} (${cpus().length} CPUs) | |`
+  ]
+  process.stdout.write(`${lines.join("\n")}\n`)
+}
+
+main().catch((e) => {
+  log(String(e instanceof Error ? (e.stack ?? e.message) : e))
+  process.exit(1)
+})
