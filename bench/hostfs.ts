@@ -1,7 +1,8 @@
 /**
  * The host file system's bench (issue 18's targets), from outside, on the
- * server program (`sysproxy-server`, its sources on the pinned Node) and C
- * clients (bench/c/hostcopy.c, bench/c/loadgen.c):
+ * server program as installed (`sysproxy-server`: the bundle on the pinned
+ * Node; `npm run bench:hostfs` bundles first) and C clients
+ * (bench/c/hostcopy.c, bench/c/loadgen.c):
  *
  * - ready: from spawning `sysproxy-server --root TREE` (TREE: 12,500 files,
  *   500 MB, in 520 directories) until it writes its URL to --ready-fd; the
@@ -15,7 +16,8 @@
  *   them in the same run: loadgen write64k (to /dev/null) and the same
  *   64 KiB writes into a tmpfs file, on a server without --root.
  * - latency: getpid p50/p99 of another client of the --root server, idle and
- *   while a copy runs.
+ *   while a copy runs; beside them, the same on the server without --root
+ *   while loadgen write64k runs (what any 64 KiB write load costs getpid).
  *
  * A JSON line and a markdown table on stdout, with the load average before
  * and after (the machine may be shared). `-- --quick`: a 256 MiB copy and
@@ -37,7 +39,7 @@ const SUB = 25
 const FILES = 25
 const FILE_BYTES = 40_000
 
-const SERVER = join(root, "apps", "server", "src", "main.ts")
+const SERVER = join(root, "node_modules", ".bin", "sysproxy-server")
 
 const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
@@ -45,7 +47,7 @@ const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math
 const startServer = (url: string, args: ReadonlyArray<string>) =>
   new Promise<{ readonly child: ChildProcess; readonly ms: number }>((ok, fail) => {
     const start = performance.now()
-    const child = spawn(process.execPath, ["--conditions=@sysproxy/source", SERVER, "--log-level", "warn", "--ready-fd", "3", ...args, url], {
+    const child = spawn(SERVER, ["--log-level", "warn", "--ready-fd", "3", ...args, url], {
       stdio: ["ignore", "ignore", "inherit", "pipe"]
     })
     child.stdio[3]!.once("data", () => ok({ child, ms: performance.now() - start }))
@@ -161,6 +163,11 @@ const main = async () => {
     children.push(tmpfsServer.child)
     const write64k: LoadResult = await loadgen(loadgenBin, tmpfsUrl, "write64k", 1, 1, LOAD_SECS)
     const tmpfsFile = await hostcopy(hostcopyBin, tmpfsUrl, "cycle", "/tmp/cycle", 64)
+    const tmpfsIdle = await loadgen(loadgenBin, tmpfsUrl, "getpid", 1, 1, LOAD_SECS)
+    const writing = loadgen(loadgenBin, tmpfsUrl, "write64k", 1, 1, LOAD_SECS + 1)
+    await settle(300)
+    const tmpfsBusy = await loadgen(loadgenBin, tmpfsUrl, "getpid", 1, 1, LOAD_SECS)
+    await writing
     await stop(tmpfsServer.child)
     log(`tmpfs: write64k ${write64k.mb_per_s} MB/s, tmpfs file ${tmpfsFile.mb_per_s} MB/s`)
 
@@ -189,7 +196,10 @@ const main = async () => {
     results.getpid = {
       idle: { p50Us: idle.p50_us, p99Us: idle.p99_us, opsPerS: idle.ops_per_s },
       duringCopy: { p50Us: busy.p50_us, p99Us: busy.p99_us, opsPerS: busy.ops_per_s },
-      p99Ratio: busy.p99_us / idle.p99_us
+      p99Ratio: busy.p99_us / idle.p99_us,
+      tmpfsIdle: { p50Us: tmpfsIdle.p50_us, p99Us: tmpfsIdle.p99_us },
+      tmpfsDuringWrite64k: { p50Us: tmpfsBusy.p50_us, p99Us: tmpfsBusy.p99_us },
+      tmpfsP99Ratio: tmpfsBusy.p99_us / tmpfsIdle.p99_us
     }
     log(`getpid: ${JSON.stringify(results.getpid)}`)
   } finally {
@@ -213,7 +223,14 @@ const main = async () => {
       rssInMiB: { low: number; high: number }
       rssOutMiB: { low: number; high: number }
     }
-    getpid: { idle: { p50Us: number; p99Us: number }; duringCopy: { p50Us: number; p99Us: number }; p99Ratio: number }
+    getpid: {
+      idle: { p50Us: number; p99Us: number }
+      duringCopy: { p50Us: number; p99Us: number }
+      p99Ratio: number
+      tmpfsIdle: { p50Us: number; p99Us: number }
+      tmpfsDuringWrite64k: { p50Us: number; p99Us: number }
+      tmpfsP99Ratio: number
+    }
   }
   const lines = [
     "| measurement | figure | target |",
@@ -225,6 +242,7 @@ const main = async () => {
     `| loadgen write64k (/dev/null); 64 KiB writes to a tmpfs file | ${f(r.copy.loadgenWrite64kMbPerS)}; ${f(r.copy.tmpfsFileMbPerS)} MB/s | |`,
     `| server RSS during the copy in; out (low → high) | ${f(r.copy.rssInMiB.low)} → ${f(r.copy.rssInMiB.high)}; ${f(r.copy.rssOutMiB.low)} → ${f(r.copy.rssOutMiB.high)} MiB | flat |`,
     `| getpid p50/p99 idle → during a copy | ${f(r.getpid.idle.p50Us)}/${f(r.getpid.idle.p99Us)} → ${f(r.getpid.duringCopy.p50Us)}/${f(r.getpid.duringCopy.p99Us)} µs (${f(r.getpid.p99Ratio, 2)}x) | p99 within 2x |`,
+    `| the same, tmpfs server idle → during write64k | ${f(r.getpid.tmpfsIdle.p50Us)}/${f(r.getpid.tmpfsIdle.p99Us)} → ${f(r.getpid.tmpfsDuringWrite64k.p50Us)}/${f(r.getpid.tmpfsDuringWrite64k.p99Us)} µs (${f(r.getpid.tmpfsP99Ratio, 2)}x) | |`,
     `| load average before → after | ${loadBefore.map((x) => x.toFixed(1)).join(" ")} → ${(results.loadAfter as Array<number>).map((x) => x.toFixed(1)).join(" ")} (${cpus().length} CPUs) | |`
   ]
   process.stdout.write(`${lines.join("\n")}\n`)

@@ -5,7 +5,8 @@
  * client library (interop/c/rumpsp.c), talking to $RUMP_SERVER:
  *
  *   in PATH MIB     create PATH and write MIB MiB into it, 64 KiB per write,
- *                   then fsync it (a copy into the kernel)
+ *                   then fsync it (a copy into the kernel); MB/s of the
+ *                   writes, and the fsync's seconds apart
  *   out PATH MIB    read PATH to its end, 64 KiB per read (a copy out)
  *   cycle PATH MIB  write 64 KiB at a time into PATH for as long as `in`
  *                   would, each write at the next offset modulo MIB MiB
@@ -119,6 +120,7 @@ int main(int argc, char **argv)
 		buf[i] = (char)(i * 131 + 7);
 	uint64_t moved = 0;
 	double t0 = now();
+	double sync_secs = -1;
 	if (strcmp(mode, "in") == 0) {
 		int64_t fd = open_path(path, RSP_O_WRONLY | RSP_O_CREAT | RSP_O_TRUNC);
 		while (moved < bytes) {
@@ -127,9 +129,12 @@ int main(int argc, char **argv)
 				die("short write", (int)n);
 			moved += (uint64_t)n;
 		}
+		double t1 = now();
 		uint64_t a[1] = { (uint64_t)fd };
 		if ((e = rsp_syscall(SYS_fsync, a, sizeof a, NULL)) != 0)
 			die("fsync", e);
+		sync_secs = now() - t1;
+		t0 += sync_secs;
 		sys3(RSP_SYS_close, (uint64_t)fd, 0, 0);
 	} else if (strcmp(mode, "out") == 0) {
 		int64_t fd = open_path(path, RSP_O_RDONLY);
@@ -163,8 +168,8 @@ int main(int argc, char **argv)
 		printf("{\"mode\":\"walk\",\"entries\":%llu,\"dirs\":%llu,\"seconds\":%.3f}\n", (unsigned long long)walked_entries,
 		       (unsigned long long)walked_dirs, secs);
 	else
-		printf("{\"mode\":\"%s\",\"bytes\":%llu,\"seconds\":%.3f,\"mb_per_s\":%.1f}\n", mode, (unsigned long long)moved, secs,
-		       (double)moved / 1e6 / secs);
+		printf("{\"mode\":\"%s\",\"bytes\":%llu,\"seconds\":%.3f,\"mb_per_s\":%.1f,\"fsync_seconds\":%.3f}\n", mode,
+		       (unsigned long long)moved, secs, (double)moved / 1e6 / secs, sync_secs);
 	rsp_fini();
 	return 0;
 }

@@ -344,11 +344,13 @@ export class HostTree {
   /** All of `data` into `file` at `position`; a host refusal (ENOSPC, EDQUOT, EIO) fails it as that errno. */
   write(file: HostFd, data: Uint8Array, position: number): Effect.Effect<void, HostError> {
     const calls = this.calls
-    return file.use("write", (fd) =>
-      Effect.gen(function*() {
-        let done = 0
-        while (done < data.length) done += yield* calls.write(fd, data, done, data.length - done, position + done)
-      }))
+    return file.use("write", (fd) => {
+      // one host call almost always; a short write goes on from where it stopped
+      const from = (done: number): Effect.Effect<void, HostError> =>
+        Effect.flatMap(calls.write(fd, data, done, data.length - done, position + done), (n) =>
+          done + n >= data.length ? Effect.void : from(done + n))
+      return data.length === 0 ? Effect.void : from(0)
+    })
   }
 
   fsync(file: HostFd): Effect.Effect<void, HostError> {
