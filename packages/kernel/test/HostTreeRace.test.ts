@@ -54,14 +54,20 @@ const startSwapper = (binary: string, a: string, b: string): Promise<Swapper> =>
 
 type Outcome = "inside" | "outside" | "refused"
 
+/** A tree with a/etc/passwd and the swapper built beside it. */
+const raceTree = () => {
+  const { base, root } = hostDir()
+  const binary = Path.join(base, "swapper")
+  ChildProcess.execFileSync("gcc", ["-O2", "-o", binary, Path.join(import.meta.dirname, "support/c/swapper.c")])
+  Fs.mkdirSync(Path.join(root, "a", "etc"), { recursive: true })
+  Fs.writeFileSync(Path.join(root, "a", "etc", "passwd"), "inside the tree\n")
+  return { root, binary }
+}
+
 describe("host walker: a directory swapped for a symlink to / meanwhile", () => {
   it.live("10,000 opens through the walker never land outside the tree", () =>
     Effect.gen(function*() {
-      const { base, root } = hostDir()
-      const binary = Path.join(base, "swapper")
-      ChildProcess.execFileSync("gcc", ["-O2", "-o", binary, Path.join(import.meta.dirname, "support/c/swapper.c")])
-      Fs.mkdirSync(Path.join(root, "a", "etc"), { recursive: true })
-      Fs.writeFileSync(Path.join(root, "a", "etc", "passwd"), "inside the tree\n")
+      const { root, binary } = raceTree()
       Fs.symlinkSync("/", Path.join(root, "x"))
       const inside = Fs.statSync(Path.join(root, "a", "etc", "passwd"), { bigint: true })
       const outside = Fs.statSync("/etc/passwd", { bigint: true })
@@ -121,11 +127,7 @@ describe("host walker: a directory swapped for a symlink to / meanwhile", () => 
 
   it.live("10,000 client opens through a kernel serving the tree never reach outside it", () =>
     Effect.gen(function*() {
-      const { base, root } = hostDir()
-      const binary = Path.join(base, "swapper")
-      ChildProcess.execFileSync("gcc", ["-O2", "-o", binary, Path.join(import.meta.dirname, "support/c/swapper.c")])
-      Fs.mkdirSync(Path.join(root, "a", "etc"), { recursive: true })
-      Fs.writeFileSync(Path.join(root, "a", "etc", "passwd"), "inside the tree\n")
+      const { root, binary } = raceTree()
       // what the symlink to / leads to in the kernel: the tree's own root
       Fs.mkdirSync(Path.join(root, "etc"))
       Fs.writeFileSync(Path.join(root, "etc", "passwd"), "the tree's root\n")

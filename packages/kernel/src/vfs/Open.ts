@@ -20,7 +20,7 @@ import { awaitFifoPeer, openFifo } from "./FifoFile.ts"
 import { checkAppendOpen } from "./Flags.ts"
 import { flockFile } from "./Flock.ts"
 import { F_RDLCK, F_WRLCK } from "./Lockf.ts"
-import { openHostDirectory, openHostRegular } from "./host/HostFileOps.ts"
+import { openHostRegular } from "./host/HostFileOps.ts"
 import { opsFor } from "./VnodeFile.ts"
 import { driverOf, type Vnode } from "./Vnode.ts"
 
@@ -96,7 +96,8 @@ export const openNodeFor = (ctx: SyscallContext, node: Vnode, oflags: number, cr
     const flag = flags & fileFlagsKernel.FMASK
     if (node.type === "fifo") return openFifo(ctx, node, flag)
     if (node.fs === "host" && node.type === "reg") return yield* openHostRegular(node, flag)
-    if (node.fs === "host" && node.type === "dir") return openHostDirectory(node, flag)
+    // an open host directory keeps its vnode (and descriptor) for its listing
+    if (node.fs === "host" && node.type === "dir") node.mount.cache.hold(node)
     return openNode(node, flag)
   })
 

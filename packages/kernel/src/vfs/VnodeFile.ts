@@ -17,7 +17,7 @@ import { vnodeKqfilter } from "../kqueue/filters/VnodeFilter.ts"
 import { knoteWritten } from "../kqueue/VnodeEvents.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
-import { hostDirectoryOps, hostRegularOps } from "./host/HostFileOps.ts"
+import { closeHostDirectory, hostRegularOps } from "./host/HostFileOps.ts"
 import { driverOf, type Vnode } from "./Vnode.ts"
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
@@ -74,7 +74,11 @@ export const regularOps: FileOps = {
   close: closeNode
 }
 
-/** A directory open for reading: getdents lists it (the file offset is the entry cookie); read(2) is EISDIR. */
+/**
+ * A directory open for reading: getdents lists it (the file offset is the
+ * entry cookie); read(2) is EISDIR. A host directory's listing has a host
+ * stream that goes with the file.
+ */
 export const directoryOps: FileOps = {
   kind: "vnode",
   seekable: true,
@@ -83,7 +87,7 @@ export const directoryOps: FileOps = {
   poll: (_file, events) => events & READY,
   kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
-  close: closeNode
+  close: (file) => (file.vnode?.fs === "host" ? closeHostDirectory(file) : closeNode(file))
 }
 
 /** Fifos and sockets have nothing behind them yet. */
@@ -101,7 +105,7 @@ export const opsFor = (node: Vnode): FileOps => {
     case "reg":
       return node.fs === "host" ? hostRegularOps : node.ops ?? regularOps
     case "dir":
-      return node.fs === "host" ? hostDirectoryOps : directoryOps
+      return directoryOps
     case "chr":
     case "blk":
       return driverOf(node)?.ops ?? unsupportedOps

@@ -8,7 +8,8 @@
  * at once, the file offset unmoved. fsync and fdatasync are the host's,
  * and a node with a sidecar record has the store's log synced too.
  * O_APPEND goes to the host descriptor (pwrite on it appends, as NetBSD's
- * does). A directory's listing is HostListing.ts's.
+ * does). A directory's open file is tmpfs's (VnodeFile.ts), its listing
+ * HostListing.ts's.
  */
 import { Errno, openFlags, pollEvents, rlimit, signals } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -22,7 +23,7 @@ import { MAX_FILE_SIZE } from "../FileData.ts"
 import type { HostFd } from "./HostFd.ts"
 import { closeListing } from "./HostListing.ts"
 import { type HostMount, toSysErr } from "./HostMount.ts"
-import type { HostDirectory, HostRegular, HostVnode } from "./HostNode.ts"
+import type { HostRegular, HostVnode } from "./HostNode.ts"
 
 const { O_APPEND, O_RDONLY, O_RDWR, O_WRONLY } = Fs.constants
 
@@ -66,13 +67,6 @@ export const openHostRegular = (node: HostRegular, flag: number): Effect.Effect<
 /** An open file on a file just created (hostCreate), on the descriptor its creation opened (read-write). */
 export const openHostCreated = (node: HostRegular, io: HostFd, flag: number): File =>
   attach(node, io, flag, (flag & openFlags.O_APPEND) !== 0)
-
-/** An open directory: its listing is read from the host when getdents asks. */
-export const openHostDirectory = (node: HostDirectory, flag: number): File => {
-  node.opens++
-  node.mount.cache.hold(node)
-  return new File(hostDirectoryOps, flag, node)
-}
 
 const closeHost = (file: File): Effect.Effect<void> =>
   Effect.suspend(() => {
@@ -170,17 +164,8 @@ export const hostRegularOps: FileOps = {
   close: closeHost
 }
 
-/** A directory open for reading: getdents lists it (HostListing.ts); read(2) is EISDIR. */
-export const hostDirectoryOps: FileOps = {
-  kind: "vnode",
-  seekable: true,
-  read: () => sysErr(Errno.EISDIR),
-  write: () => sysErr(Errno.EISDIR),
-  poll: (_file, events) => events & READY,
-  kqfilter: vnodeKqfilter,
-  size: (file) => BigInt(file.vnode?.fs === "host" ? file.vnode.size : 0),
-  close: (file) => Effect.andThen(closeListing(file), closeHost(file))
-}
+/** A host directory's open file is closed: its listing's host stream with it. */
+export const closeHostDirectory = (file: File): Effect.Effect<void> => Effect.andThen(closeListing(file), closeHost(file))
 
 /** fstat: the node's attributes from the host, through the file's own descriptor when it has one. */
 export const refreshOpen = (file: File, node: HostVnode): Effect.Effect<void, SysErr> => {

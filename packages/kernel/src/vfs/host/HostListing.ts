@@ -17,11 +17,11 @@
  */
 import { direntTypes, Errno } from "@sysproxy/protocol/netbsd"
 import { Effect, Exit, Scope, Semaphore } from "effect"
-import { type DirentRecord, direntSize, encodeDirent } from "../../abi/Dirent.ts"
+import type { DirentRecord } from "../../abi/Dirent.ts"
 import type { File } from "../../fd/File.ts"
 import type { SysErr } from "../../kern/SysErr.ts"
 import { bytesOfName } from "../Names.ts"
-import type { Listing } from "../Readdir.ts"
+import { type Listing, ListingWriter } from "../Readdir.ts"
 import { direntType } from "../Vnode.ts"
 import type { HostStat } from "./HostCalls.ts"
 import type { HostError } from "./HostError.ts"
@@ -148,22 +148,12 @@ export const hostReaddir = (file: File, dir: HostDirectory, cookie: bigint, max:
   const mount = dir.mount
   return s.lock.withPermits(1)(mount.withFd(dir, (dfd) =>
     Effect.gen(function*() {
-      const chunks: Array<Uint8Array> = []
-      let used = 0
-      let next = cookie
+      const out = new ListingWriter(max, cookie)
       let full = false
-      const take = (rec: DirentRecord, at: bigint): boolean => {
-        const size = direntSize(rec.name.length)
-        if (used + size > max) return false
-        chunks.push(encodeDirent(rec))
-        used += size
-        next = at + 1n
-        return true
-      }
       if (!dir.removed) {
         // `..` of a file system's root is the root itself, as for tmpfs
-        if (cookie <= 0n) full = !take({ fileno: dir.ino, type: direntTypes.DT_DIR, name: DOT }, 0n)
-        if (!full && cookie <= 1n) full = !take({ fileno: dir.parent.ino, type: direntTypes.DT_DIR, name: DOTDOT }, 1n)
+        if (cookie <= 0n) full = !out.take({ fileno: dir.ino, type: direntTypes.DT_DIR, name: DOT }, 0n)
+        if (!full && cookie <= 1n) full = !out.take({ fileno: dir.parent.ino, type: direntTypes.DT_DIR, name: DOTDOT }, 1n)
         let from = cookie < FIRST ? FIRST : cookie
         // a first listing, or a seek back before where the last one ended, reads the stream again
         let reader = s.reader
@@ -172,7 +162,7 @@ export const hostReaddir = (file: File, dir: HostDirectory, cookie: bigint, max:
           const entry = s.pending[0]
           if (entry === undefined) {
             if (reader.ended) {
-              next = next < s.position ? s.position : next
+              if (out.next < s.position) out.next = s.position
               break
             }
             yield* nextPiece(s, dir, dfd, reader)
@@ -182,7 +172,7 @@ export const hostReaddir = (file: File, dir: HostDirectory, cookie: bigint, max:
             s.pending.shift()
             continue
           }
-          if (!take(entry.rec, entry.cookie)) {
+          if (!out.take(entry.rec, entry.cookie)) {
             full = true
             break
           }
@@ -190,15 +180,9 @@ export const hostReaddir = (file: File, dir: HostDirectory, cookie: bigint, max:
           from = entry.cookie + 1n
         }
       }
-      if (full && chunks.length === 0) return undefined
-      s.resume = next
-      const bytes = new Uint8Array(used)
-      let at = 0
-      for (const c of chunks) {
-        bytes.set(c, at)
-        at += c.length
-      }
-      return { bytes, next }
+      if (full && out.empty) return undefined
+      s.resume = out.next
+      return out.listing()
     })
   ))
 }

@@ -19,7 +19,7 @@
  * (HostListing.ts removes it), never a visible name without its record.
  */
 import { Errno } from "@sysproxy/protocol/netbsd"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, type Scope } from "effect"
 import * as Fs from "node:fs"
 import { randomBytes } from "node:crypto"
 import { type SysErr, sysErr } from "../../kern/SysErr.ts"
@@ -133,47 +133,55 @@ export const hostCreate = (
       ))
   })
 
-/** A new directory `name` in `dir`. */
-export const hostMkdir = (dir: HostDirectory, name: string, attrs: NewAttrs): Effect.Effect<HostDirectory, SysErr> =>
+/**
+ * A node `make` puts at `name` in `dir`, then opened (`open`: a path
+ * descriptor of it) to be settled (its host mode, owners, record) and given
+ * its vnode; what `make` made goes again when that fails.
+ */
+const madeNode = (
+  dir: HostDirectory,
+  name: string,
+  attrs: NewAttrs,
+  hostMode: number | undefined,
+  make: (dfd: HostFd) => Effect.Effect<void, HostError>,
+  open: (dfd: HostFd) => Effect.Effect<HostFd, HostError, Scope.Scope>,
+  directory: boolean
+): Effect.Effect<HostVnode, SysErr> =>
   Effect.andThen(checkNewName(dir, name), () => {
     const mount = dir.mount
-    const tree = mount.tree
-    const mode = hostModeFor("dir", attrs.mode)
-    return Effect.flatMap(
-      mount.withFd(dir, (dfd) =>
-        Effect.andThen(
-          tree.mkdir(dfd, name, mode),
-          Effect.scoped(Effect.flatMap(tree.openDir(dfd, name), (fd) =>
-            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, mode)))).pipe(
-              Effect.tapError(() => undo(mount, dfd, name, true))
-            )
-        )),
-      (s) => Effect.andThen(Effect.sync(() => dir.nlink++), Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => n as HostDirectory))
-    )
+    const settled = mount.withFd(dir, (dfd) =>
+      Effect.andThen(
+        make(dfd),
+        Effect.scoped(Effect.flatMap(open(dfd), (fd) => Effect.flatMap(mount.tree.fstat(fd), (st) => settle(mount, fd, st, attrs, hostMode))))
+          .pipe(Effect.tapError(() => undo(mount, dfd, name, directory)))
+      ))
+    return Effect.flatMap(settled, (s) => mount.adopt(dir, name, s.st, s.record))
   })
 
+/** A new directory `name` in `dir`. */
+export const hostMkdir = (dir: HostDirectory, name: string, attrs: NewAttrs): Effect.Effect<HostDirectory, SysErr> => {
+  const tree = dir.mount.tree
+  const mode = hostModeFor("dir", attrs.mode)
+  return madeNode(dir, name, attrs, mode, (dfd) => tree.mkdir(dfd, name, mode), (dfd) => tree.openDir(dfd, name), true).pipe(
+    Effect.map((node) => {
+      dir.nlink++
+      return node as HostDirectory
+    })
+  )
+}
+
 /** A new symlink `name` in `dir` holding `target` (the kernel's bytes; the host never resolves it). */
-export const hostSymlink = (dir: HostDirectory, name: string, target: string, attrs: NewAttrs): Effect.Effect<HostSymlink, SysErr> =>
-  Effect.andThen(checkNewName(dir, name), () => {
-    const mount = dir.mount
-    const tree = mount.tree
-    return Effect.flatMap(
-      mount.withFd(dir, (dfd) =>
-        Effect.andThen(
-          tree.symlink(target, dfd, name),
-          Effect.scoped(Effect.flatMap(tree.lookup(dfd, name), (fd) =>
-            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, undefined)))).pipe(
-              Effect.tapError(() => undo(mount, dfd, name))
-            )
-        )),
-      (s) =>
-        Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => {
-          const link = n as HostSymlink
-          link.target = target
-          return link
-        })
-    )
-  })
+export const hostSymlink = (dir: HostDirectory, name: string, target: string, attrs: NewAttrs): Effect.Effect<HostSymlink, SysErr> => {
+  const tree = dir.mount.tree
+  // a symlink's mode is the sidecar's (Linux has no lchmod)
+  return madeNode(dir, name, attrs, undefined, (dfd) => tree.symlink(target, dfd, name), (dfd) => tree.lookup(dfd, name), false).pipe(
+    Effect.map((node) => {
+      const link = node as HostSymlink
+      link.target = target
+      return link
+    })
+  )
+}
 
 /** A new device node, fifo or socket `name` in `dir`: an empty host file (0600) whose record says what it is. */
 export const hostPlaceholder = (
