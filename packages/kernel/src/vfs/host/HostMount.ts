@@ -23,7 +23,6 @@ import type { HostStat, HostStatfs } from "./HostCalls.ts"
 import { HostError } from "./HostError.ts"
 import type { HostFd } from "./HostFd.ts"
 import {
-  HostDevice,
   HostDirectory,
   type HostNodeBase,
   HostRegular,
@@ -188,13 +187,13 @@ export class HostMount {
     switch (hostTypeOf(st)) {
       case "reg": {
         const kind = record?.type
-        if (kind === "chr" || kind === "blk") {
-          const rdev = record?.rdev ?? 0
-          const driver = (kind === "chr" ? this.#charDevices.get(rdev) : undefined) ?? absentDriver(rdev)
-          return new HostDevice(this, dir, name, st, key, record, kind, driver)
-        }
-        if (kind === "fifo" || kind === "sock") return new HostSpecial(this, dir, name, st, key, record, kind)
-        return new HostRegular(this, dir, name, st, key, record)
+        if (kind === undefined) return new HostRegular(this, dir, name, st, key, record)
+        const rdev = record?.rdev ?? 0
+        // a character device with the numbers of one of the kernel's is that device; others open as ENXIO
+        const driver = kind === "fifo" || kind === "sock"
+          ? undefined
+          : (kind === "chr" ? this.#charDevices.get(rdev) : undefined) ?? absentDriver(rdev)
+        return new HostSpecial(this, dir, name, st, key, record, kind, driver)
       }
       case "dir":
         return new HostDirectory(this, dir, name, st, key, record)

@@ -27,7 +27,7 @@ import type { HostStat } from "./HostCalls.ts"
 import type { HostError } from "./HostError.ts"
 import type { HostFd } from "./HostFd.ts"
 import { type HostMount, isReserved, RESERVED_PREFIX, serverIsRoot, toSysErr } from "./HostMount.ts"
-import type { HostDevice, HostDirectory, HostRegular, HostSpecial, HostSymlink, HostVnode } from "./HostNode.ts"
+import type { HostDirectory, HostRegular, HostSpecial, HostSymlink, HostVnode } from "./HostNode.ts"
 import { hostIdOf, type SidecarRecord } from "./Sidecar.ts"
 
 /** The owner and permission bits a new node gets in the kernel. */
@@ -189,7 +189,7 @@ export const hostPlaceholder = (
   name: string,
   attrs: NewAttrs,
   what: Placeholder
-): Effect.Effect<HostDevice | HostSpecial, SysErr> =>
+): Effect.Effect<HostSpecial, SysErr> =>
   Effect.andThen(checkNewName(dir, name), () => {
     const mount = dir.mount
     const tree = mount.tree
@@ -208,7 +208,7 @@ export const hostPlaceholder = (
           }
           return made
         })),
-      (s) => Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => n as HostDevice | HostSpecial)
+      (s) => Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => n as HostSpecial)
     )
   })
 

@@ -136,10 +136,13 @@ export class HostSymlink extends HostNodeBase {
   target: string | undefined = undefined
 }
 
-/** A device node: a placeholder file whose record has the type and number. */
-export class HostDevice extends HostNodeBase {
-  readonly type: "chr" | "blk"
-  readonly driver: DeviceDriver
+/**
+ * A device node, fifo or socket: a placeholder file whose record has the
+ * type (and a device's number); a device has the driver of its number.
+ */
+export class HostSpecial extends HostNodeBase {
+  readonly type: "chr" | "blk" | "fifo" | "sock"
+  readonly driver: DeviceDriver | undefined
 
   constructor(
     mount: HostMount,
@@ -148,8 +151,8 @@ export class HostDevice extends HostNodeBase {
     st: HostStat,
     key: bigint,
     record: SidecarRecord | undefined,
-    type: "chr" | "blk",
-    driver: DeviceDriver
+    type: "chr" | "blk" | "fifo" | "sock",
+    driver: DeviceDriver | undefined
   ) {
     super(mount, parent, name, st, key, record)
     this.type = type
@@ -157,22 +160,4 @@ export class HostDevice extends HostNodeBase {
   }
 }
 
-/** A fifo or a socket: a placeholder file whose record has the type. */
-export class HostSpecial extends HostNodeBase {
-  readonly type: "fifo" | "sock"
-
-  constructor(
-    mount: HostMount,
-    parent: HostDirectory,
-    name: string,
-    st: HostStat,
-    key: bigint,
-    record: SidecarRecord | undefined,
-    type: "fifo" | "sock"
-  ) {
-    super(mount, parent, name, st, key, record)
-    this.type = type
-  }
-}
-
-export type HostVnode = HostRegular | HostDirectory | HostSymlink | HostDevice | HostSpecial
+export type HostVnode = HostRegular | HostDirectory | HostSymlink | HostSpecial
