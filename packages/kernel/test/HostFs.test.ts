@@ -368,6 +368,23 @@ describe("host file system: identities, links and what the host cannot hold", ()
       assert.deepStrictEqual([st.uid, st.gid, st.mode & 0o7777], [1234, 5678, 0o6755])
     }))
 
+  it.effect("an AF_LOCAL socket bound on the host file system is reached by its name from another process", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      const k = yield* boot({ ...at(root), vnodeCacheSize: 16 })
+      const a = yield* k.guest()
+      const b = yield* k.guest()
+      const addr = sun("/srv.sock")
+      const l = Number(yield* callOk(a, SYS.__socket30, 1, 1, 0))
+      yield* callOk(a, SYS.bind, l, a.mem.alloc(addr), addr.length)
+      yield* callOk(a, SYS.listen, l, 5)
+      // many other names looked up meanwhile: the socket's vnode may leave the cache, never its binding
+      for (let i = 0; i < 64; i++) yield* callOk(a, SYS.mkdir, a.mem.allocString(`/d${i}`), 0o755)
+      const c = Number(yield* callOk(b, SYS.__socket30, 1, 1, 0))
+      assert.strictEqual(yield* errnoOf(b, SYS.connect, c, b.mem.alloc(addr), addr.length), 0)
+      assert.strictEqual(yield* errnoOf(b, SYS.connect, Number(yield* callOk(b, SYS.__socket30, 1, 1, 0)), b.mem.alloc(sun("/none")), 106), Errno.ENOENT)
+    }))
+
   it.effect("a fifo on the host file system carries data between two processes", () =>
     Effect.gen(function*() {
       const { root } = hostDir()
@@ -469,6 +486,11 @@ describe("host file system: mounts", () => {
       yield* g.fails(Errno.EXDEV, SYS.rename, g.str("/x/y/new"), g.str("/new"))
       yield* g.fails(Errno.EBUSY, SYS.rmdir, g.str("/x/y"))
       assert.notStrictEqual((yield* g.stat("/x/y")).dev, (yield* g.stat("/x")).dev)
+      // unmounted, the mount point shows the root tree's directory again; the files stay on their host directory
+      yield* g.ok(SYS.unmount, g.str("/x/y"), 0)
+      assert.strictEqual((yield* g.stat("/x/y")).dev, (yield* g.stat("/x")).dev)
+      yield* g.fails(Errno.ENOENT, SYS.open, g.str("/x/y/inb"), O_RDONLY, 0)
+      assert.strictEqual(Fs.readFileSync(Path.join(b, "new"), "utf8"), "n")
     }))
 })
 
