@@ -15,6 +15,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { evFlags, evfilt, notes } from "../src/abi/Kevent.ts"
+import { makeDescriptorPaths } from "../src/vfs/DescriptorPath.ts"
 import { makedev } from "../src/vfs/Devices.ts"
 import type { HostMount } from "../src/vfs/host/HostMount.ts"
 import { countingCalls } from "./support/CountingHostCalls.ts"
@@ -115,6 +116,24 @@ describe("host file system: lazy", () => {
       assert.isAtMost(fds() - fds0, 32 + 8, "one host descriptor per kept vnode, not per file walked")
       // a vnode dropped and needed again is reopened by its name
       assert.strictEqual(yield* g.readFile("/d0/f0"), "x")
+    }))
+
+  it.effect("the path of a descriptor open on a host file (for middleware matching by path), before and after a rename", () =>
+    Effect.gen(function*() {
+      const { root } = hostDir()
+      Fs.mkdirSync(Path.join(root, "d"))
+      const g = yield* makeGuest(at(root, "/data"))
+      const paths = makeDescriptorPaths(g.kernel.kernel.state)
+      const fd = yield* g.open("/data/d/f", O_WRONLY | O_CREAT)
+      const dir = yield* g.open("/data/d", O_RDONLY)
+      const null_ = yield* g.open("/dev/null", O_WRONLY)
+      assert.strictEqual(paths.pathOf(g.process.pid, fd), "/data/d/f")
+      assert.strictEqual(paths.pathOf(g.process.pid, dir), "/data/d")
+      assert.strictEqual(paths.pathOf(g.process.pid, null_), "/dev/null")
+      yield* g.ok(SYS.rename, g.str("/data/d"), g.str("/data/e"))
+      assert.strictEqual(paths.pathOf(g.process.pid, fd), "/data/e/f")
+      yield* g.ok(SYS.unlink, g.str("/data/e/f"))
+      assert.isUndefined(paths.pathOf(g.process.pid, fd), "an unlinked file has no name")
     }))
 
   it.effect("a process's cwd in a directory the cache dropped still works, and getcwd names it", () =>
