@@ -30,7 +30,8 @@ import { parseServerUrl } from "@sysproxy/protocol"
 import { rebootFlags } from "@sysproxy/protocol/netbsd"
 import { makeServerMetrics, type ServerStartError, SysproxyServer, type SysproxyServerService } from "@sysproxy/server"
 import { KernelPanic, StartupError, UsageError } from "./AppErrors.ts"
-import { type AppOptions, type HostFileOption, toKernelConfig, toServerOptions } from "./AppOptions.ts"
+import { type AppOptions, type HostFileOption, hostMountsOf, toKernelConfig, toServerOptions } from "./AppOptions.ts"
+import { checkMountPoints, sizeThreadPool, vnodeCacheSize } from "./HostMounts.ts"
 import { injectNode } from "./InjectNode.ts"
 import { watchKernel } from "./KernelMetrics.ts"
 import { defaultLogFormat, loggerLayer } from "./Logging.ts"
@@ -174,8 +175,10 @@ const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleI
     // the sysproxy.inject node reaches the rules through this, set before the server listens
     let faults: FaultInjectionService | undefined
     const run = Effect.runForkWith(yield* Effect.context<never>())
+    const mounts = hostMountsOf(options)
     const kernelConfig: KernelConfig = {
       ...toKernelConfig(options, yield* kernelConsole, hostFiles),
+      vnodeCacheSize: yield* vnodeCacheSize(options.vnodes, mounts.length),
       sysctl: rules === undefined ? undefined : [
         injectNode(() => faults, (set, refused) =>
           void run(
@@ -186,8 +189,9 @@ const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleI
       ]
     }
     const kernel = yield* Layer.build(kernelStack(kernelConfig, rules, sinks)).pipe(
-      // a -d mapping the kernel could not install: one line, exit 1
+      // a -d mapping the kernel could not install, a host directory it could not mount: one line, exit 1
       Effect.catchTag("HostFileError", (e) => Effect.fail(new StartupError({ message: e.message }))),
+      Effect.catchTag("HostMountError", (e) => Effect.fail(new StartupError({ message: `cannot mount ${e.message}` }))),
       // checked before, so only a rule that changed meaning could get here
       Effect.catchTag("FaultRuleError", (e) => Effect.fail(new UsageError({ message: `bad fault rule ${e.rule}: ${e.message}` })))
     )
@@ -226,6 +230,9 @@ const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleI
 export const runApp = (options: AppOptions) =>
   Effect.gen(function*() {
     const url = yield* resolveUrl(options.url)
+    // before anything starts libuv's pool (the first asynchronous file call does)
+    yield* sizeThreadPool(options)
+    yield* checkMountPoints(hostMountsOf(options))
     yield* checkReadyFd(options.readyFd)
     const rules = yield* checkFaultRules(options.inject)
     const format = Option.getOrElse(options.logFormat, defaultLogFormat)

@@ -7,7 +7,7 @@ import { Duration, type LogLevel, Option } from "effect"
 import type { FaultRuleInput, TraceFormat } from "@sysproxy/hypervisor"
 import type { HostFileSpec, HostFileType, KernelConfig } from "@sysproxy/kernel"
 import type { ServerObserver, ServerOptions } from "@sysproxy/server"
-import type { FileOptions, Settings } from "./OptionRules.ts"
+import type { FileOptions, MountOption, Settings } from "./OptionRules.ts"
 
 /** A host file named in the kernel's tree (rump_server -d). */
 export interface HostFileOption {
@@ -54,6 +54,9 @@ export const NO_FLAGS: FlagOptions = {
   guestUid: Option.none(),
   guestGid: Option.none(),
   root: Option.none(),
+  mounts: Option.none(),
+  vnodes: Option.none(),
+  ioThreads: Option.none(),
   socketMode: Option.none(),
   logFormat: Option.none(),
   logLevel: Option.none(),
@@ -87,6 +90,9 @@ export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions 
     guestGid: pick(flags.guestGid, file.guestGid),
     physmem: Option.none(),
     root: pick(flags.root, file.root),
+    mounts: pick(flags.mounts, file.mounts),
+    vnodes: pick(flags.vnodes, file.vnodes),
+    ioThreads: pick(flags.ioThreads, file.ioThreads),
     hostFiles: [],
     socketMode: Option.getOrElse(pick(flags.socketMode, file.socketMode), () => DEFAULT_SOCKET_MODE),
     logFormat: pick(flags.logFormat, file.logFormat),
@@ -119,6 +125,12 @@ export const toServerOptions = (o: AppOptions, url: string, observer: ServerObse
   traceSyscalls: o.trace
 })
 
+/** The host directories the kernel mounts: `--root` at "/", then each `--mount` in order. */
+export const hostMountsOf = (o: AppOptions): ReadonlyArray<MountOption> => [
+  ...Option.match(o.root, { onNone: () => [], onSome: (hostPath) => [{ hostPath, at: "/", readOnly: false }] }),
+  ...Option.getOrElse(o.mounts, () => [])
+]
+
 /** The kernel's boot config; `console` routes console writes to the program's logger. */
 export const toKernelConfig = (
   o: AppOptions,
@@ -128,7 +140,8 @@ export const toKernelConfig = (
   hostname: Option.getOrUndefined(o.hostname),
   ncpu: Option.getOrUndefined(o.ncpu),
   physmem: Option.getOrUndefined(o.physmem),
-  root: Option.getOrUndefined(Option.map(o.root, (hostPath) => ({ hostPath }))),
+  mounts: hostMountsOf(o),
+  vnodeCacheSize: Option.getOrUndefined(o.vnodes),
   hostFiles,
   // either id alone: the other stays 0 (root's)
   guest: Option.isNone(o.guestUid) && Option.isNone(o.guestGid)

@@ -13,6 +13,7 @@ import { type FlagOptions, mergeOptions } from "./AppOptions.ts"
 import { readConfigFile } from "./ConfigFile.ts"
 import { type Variable, variables, withEnvironment } from "./Environment.ts"
 import { LogFormats } from "./Logging.ts"
+import { hostMounts } from "./OptionRules.ts"
 import type * as Rules from "./OptionRules.ts"
 import { PROGRAM } from "./Version.ts"
 
@@ -92,6 +93,28 @@ export const flags = {
     variables.root,
     "dir",
     "serve this host directory as / so files persist (default: tmpfs)"
+  ),
+  mounts: Flag.String("mount").pipe(
+    Flag.atLeast(0),
+    Flag.filterMap(
+      (texts) => (texts.length === 0 ? Option.some(Option.none()) : Option.map(Option.fromUndefinedOr(hostMounts.decode(texts)), Option.some)),
+      () => hostMounts.expected
+    ),
+    Flag.withMetavar("dir:/path[:ro]"),
+    Flag.withDescription(described(
+      "mount this host directory on /path in the kernel (made if missing; :ro read-only); repeat for more",
+      variables.mounts.name
+    ))
+  ),
+  vnodes: int(
+    "vnodes",
+    variables.vnodes,
+    "vnodes of host files each host mount keeps when unused, each holding a host descriptor (default 8192)"
+  ),
+  ioThreads: int(
+    "io-threads",
+    variables.ioThreads,
+    "libuv's thread pool, where host file I/O runs: host calls in flight at once (default 4; 1 to 1024)"
   ),
   socketMode: string(
     "socket-mode",
@@ -187,6 +210,10 @@ export const command = Command.make(
     {
       command: `${PROGRAM} --guest-uid 1000 --guest-gid 100 unix:///tmp/rump.sock`,
       description: "clients' processes run as uid 1000, gid 100 instead of root"
+    },
+    {
+      command: `${PROGRAM} --root /srv/rump --mount /srv/ref:/ref:ro unix:///tmp/rump.sock`,
+      description: "/ is /srv/rump (files persist), /ref the host's /srv/ref read-only"
     },
     { command: `RUMP_SERVER=unix:///tmp/rump.sock ${PROGRAM}`, description: "take the URL from the environment" }
   ])

@@ -3,8 +3,13 @@
  * camelCase (`maxClients`, `logFormat`, ...; see OptionRules.fileRules).
  * Flags and environment variables win over it. An unknown key, a value of
  * the wrong kind or a file that is not a JSON object is a usage error.
+ *
+ * The file is read synchronously, once, at startup: an asynchronous read
+ * would start libuv's thread pool, whose size (`ioThreads`, which the file
+ * may set) can only be chosen before it starts.
  */
-import { Effect, FileSystem } from "effect"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
 import { UsageError } from "./AppErrors.ts"
 import { type FileOptions, fileRules } from "./OptionRules.ts"
 
@@ -28,12 +33,12 @@ export const decodeConfig = (path: string, json: unknown): Effect.Effect<FileOpt
     return out as FileOptions
   })
 
-export const readConfigFile = (path: string): Effect.Effect<FileOptions, UsageError, FileSystem.FileSystem> =>
+export const readConfigFile = (path: string): Effect.Effect<FileOptions, UsageError> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(path).pipe(
-      Effect.mapError((e) => new UsageError({ message: `config ${path}: cannot read it: ${e.message}` }))
-    )
+    const text = yield* Effect.try({
+      try: () => Fs.readFileSync(path, "utf8"),
+      catch: (e) => new UsageError({ message: `config ${path}: cannot read it: ${e instanceof Error ? e.message : String(e)}` })
+    })
     const json = yield* Effect.try({
       try: (): unknown => JSON.parse(text),
       catch: (e) => new UsageError({ message: `config ${path}: not JSON: ${e instanceof Error ? e.message : String(e)}` })

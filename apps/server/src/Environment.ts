@@ -23,6 +23,9 @@ const BOOLEANS: Record<string, boolean> = { true: true, yes: true, on: true, 1: 
 const asBoolean = (text: string): unknown => BOOLEANS[text.toLowerCase()] ?? text
 /** Fault rules separated by white space (a space inside a glob is written `\\ `). */
 const asRules = (text: string): unknown => text.split(/(?<!\\)\s+/).filter((r) => r !== "")
+/** Host mounts separated by white space (a space in a path is written `\\ `). */
+const asMounts = (text: string): unknown =>
+  text.split(/(?<!\\)\s+/).filter((r) => r !== "").map((r) => r.replace(/\\(\s)/g, "$1"))
 
 const variable = <B>(name: string, rule: Rules.Rule<B>, read: (text: string) => unknown): Variable<B> => ({
   name,
@@ -43,6 +46,9 @@ export const variables = {
   guestUid: variable("SYSPROXY_GUEST_UID", Rules.fileRules.guestUid, asNumber),
   guestGid: variable("SYSPROXY_GUEST_GID", Rules.fileRules.guestGid, asNumber),
   root: variable("SYSPROXY_ROOT", Rules.fileRules.root, asText),
+  mounts: variable("SYSPROXY_MOUNTS", Rules.fileRules.mounts, asMounts),
+  vnodes: variable("SYSPROXY_VNODES", Rules.fileRules.vnodes, asNumber),
+  ioThreads: variable("SYSPROXY_IO_THREADS", Rules.fileRules.ioThreads, asNumber),
   socketMode: variable("SYSPROXY_SOCKET_MODE", Rules.fileRules.socketMode, asText),
   logFormat: variable("SYSPROXY_LOG_FORMAT", Rules.fileRules.logFormat, asText),
   logLevel: variable(LOG_LEVEL_ENV, Rules.fileRules.logLevel, asText),

@@ -22,6 +22,11 @@ export const intAtLeast = (min: number): Rule<number> => ({
   decode: (u) => (typeof u === "number" && Number.isSafeInteger(u) && u >= min ? u : undefined)
 })
 
+export const intBetween = (min: number, max: number): Rule<number> => ({
+  expected: `an integer from ${min} to ${max}`,
+  decode: (u) => (typeof u === "number" && Number.isSafeInteger(u) && u >= min && u <= max ? u : undefined)
+})
+
 /** A uid or gid: 0 to 4294967294 (4294967295 is -1, "no change", to the set*id calls). */
 export const userId: Rule<number> = {
   expected: "an id from 0 to 4294967294",
@@ -78,6 +83,62 @@ export const faultRules: Rule<ReadonlyArray<FaultRuleInput>> = {
       : undefined
 }
 
+/** A host directory to mount in the kernel (`--mount DIR:/path[:ro]`). */
+export interface MountOption {
+  readonly hostPath: string
+  /** The kernel path it is mounted on (absolute, no ".."). */
+  readonly at: string
+  readonly readOnly: boolean
+}
+
+/** A kernel mount point: absolute, without ".." (the kernel makes what is missing). */
+const isMountPoint = (at: string): boolean => at.startsWith("/") && !at.split("/").includes("..") && !at.includes("\0")
+
+/**
+ * `DIR:/path` or `DIR:/path:ro` (`:rw` is the default, also accepted). The
+ * kernel path is what follows the last ":/", so DIR may hold ":" itself.
+ */
+export const parseMount = (text: string): MountOption | undefined => {
+  let rest = text
+  let readOnly = false
+  if (rest.endsWith(":ro")) {
+    rest = rest.slice(0, -3)
+    readOnly = true
+  } else if (rest.endsWith(":rw")) {
+    rest = rest.slice(0, -3)
+  }
+  const at = rest.lastIndexOf(":/")
+  if (at <= 0) return undefined
+  const mount = { hostPath: rest.slice(0, at), at: rest.slice(at + 1), readOnly }
+  return isMountPoint(mount.at) ? mount : undefined
+}
+
+const mountOf = (u: unknown): MountOption | undefined => {
+  if (typeof u === "string") return parseMount(u)
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
+  const o = u as Record<string, unknown>
+  const keys = Object.keys(o)
+  if (keys.some((k) => k !== "hostPath" && k !== "at" && k !== "readOnly")) return undefined
+  if (typeof o["hostPath"] !== "string" || o["hostPath"] === "" || typeof o["at"] !== "string" || !isMountPoint(o["at"])) return undefined
+  if (o["readOnly"] !== undefined && typeof o["readOnly"] !== "boolean") return undefined
+  return { hostPath: o["hostPath"], at: o["at"], readOnly: o["readOnly"] === true }
+}
+
+/** Host directories to mount: `DIR:/path[:ro]` texts or, in the config file, objects {hostPath, at, readOnly}. */
+export const hostMounts: Rule<ReadonlyArray<MountOption>> = {
+  expected: "host mounts such as \"/srv/data:/data\" or \"/srv/ref:/ref:ro\" (DIR:/path, :ro for read-only)",
+  decode: (u) => {
+    if (!Array.isArray(u)) return undefined
+    const out: Array<MountOption> = []
+    for (const m of u) {
+      const mount = mountOf(m)
+      if (mount === undefined) return undefined
+      out.push(mount)
+    }
+    return out
+  }
+}
+
 /** Where a TCP listener binds. */
 export interface ListenAddress {
   readonly host: string
@@ -102,8 +163,9 @@ export const listenAddress: Rule<ListenAddress> = {
 /**
  * The rules of everything a config file may set, by key; the flags and
  * variables set the same things (preforkExpiry, handshakeTimeout and grace
- * in seconds, maxFrameLength in bytes, root a host directory, guestUid and
- * guestGid the ids every new guest process gets).
+ * in seconds, maxFrameLength in bytes, root a host directory, mounts more
+ * host directories, vnodes the vnode cache of each, ioThreads libuv's
+ * thread pool, guestUid and guestGid the ids every new guest process gets).
  */
 export const fileRules = {
   url: nonEmptyString(4096),
@@ -118,6 +180,9 @@ export const fileRules = {
   guestUid: userId,
   guestGid: userId,
   root: nonEmptyString(4096),
+  mounts: hostMounts,
+  vnodes: intAtLeast(16),
+  ioThreads: intBetween(1, 1024),
   socketMode: octalMode,
   logFormat,
   logLevel,

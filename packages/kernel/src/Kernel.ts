@@ -37,10 +37,10 @@ import type { SyscallReturn } from "./syscalls/SyscallImpl.ts"
 import { syscallTable } from "./syscalls/Table.ts"
 import { makeCalloutQueue } from "./timers/Callout.ts"
 import { releaseTimers } from "./timers/PTimer.ts"
+import type { HostMountError } from "./vfs/host/HostTrees.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
 import { makeDescriptorPaths } from "./vfs/DescriptorPath.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
-import { logWriteBack } from "./vfs/host/HostMirror.ts"
 import { inheritTrace, untrace } from "./ktrace/Ktrace.ts"
 import { releaseAllLocks } from "./vfs/Lockf.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
@@ -84,7 +84,7 @@ const userMemory = Effect.service(UserMemory)
 /** The kernel, living as long as the caller's scope (its timers run there). */
 export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
   { readonly hypervisor: HypervisorService; readonly kernel: KernelService },
-  HostFileError,
+  HostFileError | HostMountError,
   Scope.Scope
 > =>
   Effect.gen(function*() {
@@ -97,7 +97,14 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
     const physmem = config.physmem ?? 256 * 1024 * 1024
     const clock = new KernelClock()
     const callouts = yield* makeCalloutQueue(config.maxKqueueTimers)
-    const vfs = makeVfs({ physmem, console, host: config.root, clock: () => clock.realtime() })
+    const vfs = yield* makeVfs({
+      physmem,
+      console,
+      mounts: config.mounts,
+      vnodeCacheSize: config.vnodeCacheSize,
+      hostCalls: config.hostCalls,
+      clock: () => clock.realtime()
+    })
     yield* Effect.forEach(config.hostFiles ?? [], (mapping, i) => installHostFile(vfs, mapping, i), { discard: true })
     const pgrps = new ProcessGroups()
     const limit0 = defaultLimits(physmem)
@@ -258,15 +265,10 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
         return Effect.andThen(Effect.andThen(releaseAio(state, p), untrace(p)), releaseTable(p.fds, p))
       })
 
-    /** What the dispatcher does after every call: sweep a table released meanwhile, write a host root back. */
-    const afterCall = (proc: Proc) => (): Effect.Effect<void> | undefined => {
+    /** What the dispatcher does after every call: sweep a table released meanwhile. */
+    const afterCall = (proc: Proc) => (): Effect.Effect<void> | undefined =>
       // a call that outlived its process must not leave files in the dead table
-      const sweep = proc.released ? sweepOrphanTable(proc.fds) : undefined
-      // a host-backed file system gets what the call changed written back before the reply
-      if (vfs.host === undefined) return sweep
-      const writeBack = Effect.suspend(() => logWriteBack(vfs.flush()))
-      return sweep === undefined ? writeBack : Effect.andThen(sweep, writeBack)
-    }
+      proc.released ? sweepOrphanTable(proc.fds) : undefined
 
     const syscall: HypervisorService["syscall"] = (handle, number, argBytes) =>
       Effect.flatMap(userMemory, (mem) => {
@@ -335,7 +337,7 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
  * The kernel as the Hypervisor (and Kernel) for a server or an in-process
  * user, with DescriptorPaths for middleware that matches files by name.
  */
-export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel | DescriptorPaths, HostFileError> =>
+export const layer = (config: KernelConfig = {}): Layer.Layer<Hypervisor | Kernel | DescriptorPaths, HostFileError | HostMountError> =>
   Layer.effectContext(
     makeKernel(config).pipe(
       Effect.map(({ hypervisor, kernel }) =>

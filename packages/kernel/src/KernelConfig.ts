@@ -2,8 +2,9 @@
  * What a kernel is told when it boots.
  */
 import type { SysctlExtraNode } from "./sysctl/Extra.ts"
+import type { HostCallsService } from "./vfs/host/HostCalls.ts"
+import type { HostMountSpec } from "./vfs/host/HostTrees.ts"
 import type { HostFileMapping } from "./vfs/HostFileNode.ts"
-import type { HostRootOptions } from "./vfs/Vfs.ts"
 
 export interface KernelConfig {
   /** kern.hostname at boot (default `rump-<server pid>.<host name>`). */
@@ -15,11 +16,16 @@ export interface KernelConfig {
   /** Where console writes go (default: the Effect logger at Info). */
   readonly console?: ((pid: number, bytes: Uint8Array) => void) | undefined
   /**
-   * A host directory served as a file system so that what clients write survives a restart
-   * (vfs/host/HostMirror.ts): mounted at `mountAt` (default "/", with /dev a tmpfs of its own).
-   * None: everything is in memory.
+   * Host directories served as file systems of the kernel, so that what clients write survives a
+   * restart (vfs/host/: a host file system, looked up on demand): mounted in order, each at its
+   * `at` (one at "/" is the root file system, with /dev a tmpfs of its own), read-only with
+   * `readOnly`. None: everything is in memory.
    */
-  readonly root?: HostRootOptions | undefined
+  readonly mounts?: ReadonlyArray<HostMountSpec> | undefined
+  /** Vnodes each host mount keeps that nobody uses (default 8192; each holds a host descriptor). */
+  readonly vnodeCacheSize?: number | undefined
+  /** The host calls of the host file systems (default node:fs on libuv's pool; tests make them fail). */
+  readonly hostCalls?: HostCallsService | undefined
   /**
    * Windows of host files named in the kernel's tree (rump_server -d; see
    * vfs/HostFile.ts): opened by the caller, who closes them after the kernel.

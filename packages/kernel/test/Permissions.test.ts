@@ -208,8 +208,9 @@ describe("chmod, chown and times", () => {
       const { k, root } = yield* world
       yield* file(root, "/tmp/f", 0o644, 1000, 100)
       assert.strictEqual(yield* errnoOf(root, SYS.chmod, p(root, "/tmp/f"), 0o6755), 0)
-      const tmp = k.kernel.state.vfs.root.entries.get("tmp")?.node
-      const node = tmp?.type === "dir" ? tmp.entries.get("f")?.node : undefined
+      const root0 = k.kernel.state.vfs.root
+      const tmp = root0.fs === "tmpfs" ? root0.entries.get("tmp")?.node : undefined
+      const node = tmp?.type === "dir" && tmp.fs === "tmpfs" ? tmp.entries.get("f")?.node : undefined
       if (node === undefined) return assert.fail("no /tmp/f")
       yield* chown(Cred.of(0, 0), node, 1000, 100, true)
       assert.strictEqual(node.mode, 0o6755)

@@ -57,8 +57,8 @@ export interface FileOps {
   readonly kqfilter?: (file: File, kn: Knote) => number
   /** fstat answered by the file itself (a pipe, a socket); absent: its vnode's attributes, or EOPNOTSUPP with none. */
   readonly stat?: (file: File) => StatInfo
-  /** fsync(2) of what the file reaches beyond the kernel (a host file); absent: nothing to do. */
-  readonly sync?: (file: File) => Effect.Effect<void, SysErr>
+  /** fsync(2) of what the file reaches beyond the kernel (a host file), fdatasync(2) with `dataOnly`; absent: nothing to do. */
+  readonly sync?: (file: File, dataOnly: boolean) => Effect.Effect<void, SysErr>
   /** The last reference is gone. */
   readonly close: (file: File) => Effect.Effect<void>
   /** lseek, pread and pwrite are allowed (ESPIPE otherwise). */

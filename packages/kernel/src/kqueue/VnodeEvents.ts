@@ -17,7 +17,7 @@
  * - revoke: NOTE_REVOKE.
  */
 import { notes } from "../abi/Kevent.ts"
-import type { DirectoryNode, Vnode } from "../vfs/Vnode.ts"
+import type { Directory, Vnode } from "../vfs/Vnode.ts"
 
 const { NOTE_DELETE, NOTE_WRITE, NOTE_EXTEND, NOTE_ATTRIB, NOTE_LINK, NOTE_RENAME, NOTE_REVOKE } = notes
 
@@ -38,13 +38,13 @@ export const knoteResized = (node: Vnode, from: number, to: number): void => {
 export const knoteAttrib = (node: Vnode): void => node.knotes.notify(NOTE_ATTRIB)
 
 /** `node` got a name in `dir`; `linked` when that is a new hard link of an existing node. */
-export const knoteAttached = (dir: DirectoryNode, node: Vnode, linked = false): void => {
+export const knoteAttached = (dir: Directory, node: Vnode, linked = false): void => {
   dir.knotes.notify(dirHint(node))
   if (linked) node.knotes.notify(NOTE_LINK)
 }
 
 /** `node`'s name in `dir` is gone (its link count already dropped). */
-export const knoteDetached = (dir: DirectoryNode, node: Vnode): void => {
+export const knoteDetached = (dir: Directory, node: Vnode): void => {
   node.knotes.notify(node.nlink > 0 ? NOTE_LINK : NOTE_DELETE)
   dir.knotes.notify(dirHint(node))
 }
@@ -53,7 +53,7 @@ export const knoteDetached = (dir: DirectoryNode, node: Vnode): void => {
  * `node` was renamed from `from` into `to` (a replaced entry was detached
  * already, `replaced` telling whether there was one).
  */
-export const knoteRenamed = (from: DirectoryNode, to: DirectoryNode, node: Vnode, replaced: boolean): void => {
+export const knoteRenamed = (from: Directory, to: Directory, node: Vnode, replaced: boolean): void => {
   if (from !== to) {
     // detached and attached again: its last link gone for a moment
     node.knotes.notify(node.nlink > 1 ? NOTE_LINK : NOTE_DELETE)

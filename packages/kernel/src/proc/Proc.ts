@@ -6,7 +6,7 @@
 import type { ProcessHandle, UserMemoryService } from "@sysproxy/hypervisor"
 import type { FileTable } from "../fd/FileTable.ts"
 import type { Cred, CredHolder } from "../kauth/Cred.ts"
-import type { DirectoryNode, Vnode } from "../vfs/Vnode.ts"
+import type { Directory, Vnode } from "../vfs/Vnode.ts"
 import type { Limits } from "./Limits.ts"
 import { KnoteList } from "../kqueue/Knote.ts"
 import type { Lwp } from "./Lwp.ts"
@@ -22,7 +22,7 @@ export interface ProcInit {
   readonly client: UserMemoryService | undefined
   readonly cred: Cred
   readonly limits: Limits
-  readonly rdir: DirectoryNode | undefined
+  readonly rdir: Directory | undefined
   /** The group it starts in (its parent's, or group 0 for a new guest). */
   readonly pgrp: ProcessGroup
 }
@@ -49,7 +49,7 @@ export class Proc implements ProcessHandle, CredHolder {
   /** p_limit: shared with a fork child; setrlimit replaces it. */
   limits: Limits
   /** cwdi_rdir: the root chroot(2) gave the process; undefined for the file system's own. */
-  rdir: DirectoryNode | undefined
+  rdir: Directory | undefined
   /** The process group (and through it the session); setsid and setpgid move it (ProcessGroups). */
   pgrp: ProcessGroup
   /** PK_SUGID: its ids changed (a set*id call, chroot) since it was made; issetugid(2) says so. */

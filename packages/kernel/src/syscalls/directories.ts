@@ -10,6 +10,7 @@ import { markAccessed } from "../vfs/Attributes.ts"
 import { makeDirectory } from "../vfs/Create.ts"
 import { pathOf } from "../vfs/Getcwd.ts"
 import { bytesOfName, nameFromBytes } from "../vfs/Names.ts"
+import { hostReaddir } from "../vfs/host/HostListing.ts"
 import { readdir } from "../vfs/Readdir.ts"
 import { rmdir, unlink } from "../vfs/Remove.ts"
 import { rename } from "../vfs/Rename.ts"
@@ -101,18 +102,16 @@ const GETDENTS_MAX = 64 * 1024
 
 const getdents: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
-    const { file, listing } = yield* locked(
-      ctx,
-      Effect.gen(function*() {
-        const { file, node } = yield* fileNode(ctx, ctx.args.int(0))
-        if ((file.flag & fileFlagsCompat.FREAD) === 0) return yield* sysErr(Errno.EBADF)
-        if (node.type !== "dir") return yield* sysErr(Errno.EINVAL)
-        const listing = readdir(node, file.offset, Math.min(ctx.args.size(2), GETDENTS_MAX))
-        if (listing === undefined) return yield* sysErr(Errno.EINVAL)
-        markAccessed(node)
-        return { file, listing }
-      })
-    )
+    const max = Math.min(ctx.args.size(2), GETDENTS_MAX)
+    const { file, node } = yield* fileNode(ctx, ctx.args.int(0))
+    if ((file.flag & fileFlagsCompat.FREAD) === 0) return yield* sysErr(Errno.EBADF)
+    if (node.type !== "dir") return yield* sysErr(Errno.EINVAL)
+    // a host directory is listed from its own open stream, outside the lock: the host's order is its own
+    const listing = node.fs === "host"
+      ? yield* hostReaddir(file, node, file.offset, max)
+      : yield* locked(ctx, Effect.sync(() => readdir(node, file.offset, max)))
+    if (listing === undefined) return yield* sysErr(Errno.EINVAL)
+    markAccessed(node)
     yield* copyout(ctx, ctx.args.ptr(1), listing.bytes)
     // the offset moves past what the caller got, and only once it got it
     file.offset = listing.next

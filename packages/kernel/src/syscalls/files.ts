@@ -23,6 +23,8 @@ import { makeLink, makeSymlink } from "../vfs/Create.ts"
 import { isUnder } from "../vfs/Getcwd.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 import { installOpened, openFileAt } from "../vfs/Open.ts"
+import { refreshOpen } from "../vfs/host/HostFileOps.ts"
+import { hostReadlink } from "../vfs/host/HostLookup.ts"
 import { devicePathconf, pathconfOf, pipePathconf } from "../vfs/Pathconf.ts"
 import { unlink } from "../vfs/Remove.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
@@ -88,6 +90,8 @@ const fstat: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
     if (file === undefined || isDead(file)) return yield* sysErr(Errno.EBADF)
+    // a host file's attributes are the host's now (another host process may have changed them)
+    if (file.vnode?.fs === "host") yield* refreshOpen(file, file.vnode)
     // a pipe or socket answers for itself (fo_stat); a file with neither is EOPNOTSUPP
     const info = file.ops.stat?.(file) ?? (file.vnode === undefined ? undefined : statOf(file.vnode))
     if (info === undefined) return yield* sysErr(Errno.EOPNOTSUPP)
@@ -258,7 +262,7 @@ const readlinkAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, bufSlo
     const target = yield* withPath(ctx, dirfd, pathSlot, false, (node) => {
       if (node.type !== "lnk") return sysErr(Errno.EINVAL)
       markAccessed(node)
-      return Effect.succeed(bytesOfName(node.target))
+      return node.fs === "tmpfs" ? Effect.succeed(bytesOfName(node.target)) : Effect.map(hostReadlink(node), bytesOfName)
     })
     const out = target.subarray(0, Math.min(count, target.length))
     yield* copyout(ctx, ctx.args.ptr(bufSlot), out)

@@ -25,7 +25,7 @@ import {
   resolveHandle
 } from "../vfs/FileHandle.ts"
 import { installOpened, openNodeFor } from "../vfs/Open.ts"
-import { statvfsOf } from "../vfs/Statvfs.ts"
+import { statvfsNow } from "../vfs/Statvfs.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
@@ -82,6 +82,7 @@ const fhstat: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     yield* requireRoot(ctx.proc)
     const node = yield* handleNode(ctx)
+    if (node.fs === "host") yield* node.mount.refresh(node)
     yield* copyout(ctx, ctx.args.ptr(2), encodeStat(statOf(node)))
   })
 
@@ -90,7 +91,7 @@ const fhstatvfs: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     yield* requireRoot(ctx.proc)
     const node = yield* handleNode(ctx)
-    yield* copyout(ctx, ctx.args.ptr(2), encodeStatvfs(statvfsOf(node.mount, ctx.args.int(3))))
+    yield* copyout(ctx, ctx.args.ptr(2), encodeStatvfs(yield* statvfsNow(node.mount, ctx.args.int(3))))
   })
 
 export const family: SyscallFamily = [

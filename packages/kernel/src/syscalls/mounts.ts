@@ -10,7 +10,7 @@ import { copyinPath, copyout, type SyscallContext } from "../kern/SyscallContext
 import { AT_FDCWD, fileNode, nodeAt } from "../vfs/At.ts"
 import { requireRoot } from "../kauth/Cred.ts"
 import { sysErr } from "../kern/SysErr.ts"
-import { statvfsOf } from "../vfs/Statvfs.ts"
+import { statvfsNow } from "../vfs/Statvfs.ts"
 import { unmount } from "../vfs/Unmount.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
@@ -21,14 +21,14 @@ const statvfs1: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     const p = yield* copyinPath(ctx, ctx.args.ptr(0))
     const node = yield* locked(ctx, nodeAt(ctx, AT_FDCWD, p, true))
-    yield* copyout(ctx, ctx.args.ptr(1), encodeStatvfs(statvfsOf(node.mount, ctx.args.int(2))))
+    yield* copyout(ctx, ctx.args.ptr(1), encodeStatvfs(yield* statvfsNow(node.mount, ctx.args.int(2))))
   })
 
 /** fstatvfs1(fd, buf, flags): EBADF, or EINVAL for a descriptor with no vnode (fd_getvnode). */
 const fstatvfs1: SyscallImpl = (ctx) =>
   Effect.gen(function*() {
     const { node } = yield* fileNode(ctx, ctx.args.int(0))
-    yield* copyout(ctx, ctx.args.ptr(1), encodeStatvfs(statvfsOf(node.mount, ctx.args.int(2))))
+    yield* copyout(ctx, ctx.args.ptr(1), encodeStatvfs(yield* statvfsNow(node.mount, ctx.args.int(2))))
   })
 
 /**
@@ -45,7 +45,7 @@ const getvfsstat: SyscallImpl = (ctx) =>
     if (buf === 0n) return mounts.length
     const shown = mounts.slice(0, maxcount)
     for (const [i, mount] of shown.entries()) {
-      yield* copyout(ctx, buf + BigInt(i * STATVFS_SIZE), encodeStatvfs(statvfsOf(mount, flags)))
+      yield* copyout(ctx, buf + BigInt(i * STATVFS_SIZE), encodeStatvfs(yield* statvfsNow(mount, flags)))
     }
     return shown.length
   })
@@ -71,8 +71,15 @@ const unmountPath: SyscallImpl = (ctx) =>
     )
   })
 
-/** sync(): every file system is in memory, and a host-backed one is written back after every call anyway. */
-const sync: SyscallImpl = () => Effect.void
+/**
+ * sync(): a tmpfs is in memory; a host file system's data is on the host
+ * as soon as it is written, and its sidecar store's log is synced here
+ * (the host's own sync of its page cache is left to the host).
+ */
+const sync: SyscallImpl = (ctx) =>
+  Effect.forEach(ctx.kernel.vfs.mounts, (m) => (m.fstype === "hostfs" && m.sidecar !== undefined ? Effect.ignore(m.sidecar.sync) : Effect.void), {
+    discard: true
+  })
 
 export const family: SyscallFamily = [
   [SYS.unmount, unmountPath],

@@ -30,8 +30,7 @@ const mkfifoAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: nu
     const perms = mode & ALLPERMS & ~ctx.proc.umask
     yield* locked(
       ctx,
-      Effect.flatMap(lookupAt(ctx, dirfd, p, false), (l) =>
-        makeSpecial(ctx.proc, l, (dir) => dir.mount.newSpecial({ mode: perms, uid: ctx.proc.uid, gid: dir.gid }, "fifo")))
+      Effect.flatMap(lookupAt(ctx, dirfd, p, false), (l) => makeSpecial(ctx.proc, l, perms, { type: "fifo" }))
     )
   })
 
@@ -52,11 +51,7 @@ const mknodAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: num
         const rdev = Number(BigInt.asUintN(53, dev))
         const known = type === S_IFCHR ? ctx.kernel.vfs.charDevices.get(rdev) : undefined
         const driver = known ?? absentDriver(rdev)
-        return yield* makeSpecial(
-          ctx.proc,
-          l,
-          (dir) => dir.mount.newDevice({ mode: perms, uid: ctx.proc.uid, gid: dir.gid }, driver, type === S_IFCHR ? "chr" : "blk")
-        )
+        return yield* makeSpecial(ctx.proc, l, perms, { type: type === S_IFCHR ? "chr" : "blk", driver })
       })
     )
   })

@@ -1,7 +1,10 @@
 /**
  * A node's attributes: what stat reports, and the calls that change them
  * (chmod, chown, setting times, truncating), with the time stamps POSIX
- * says each change marks.
+ * says each change marks. The checks are the kernel's whatever the file
+ * system; a host file system's node then changes on the host
+ * (host/HostAttributes.ts), which keeps its times itself, and reports the
+ * host's size, blocks and block size.
  */
 import { Errno, modeBits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -13,7 +16,8 @@ import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, checkOwner, type CredHolder, inGroup, isRoot, owns, VWRITE } from "./Access.ts"
 import { MAX_FILE_SIZE, PAGE_SIZE } from "./FileData.ts"
 import { checkChangeable } from "./Flags.ts"
-import { DeviceNode, typeBits, type Vnode } from "./Vnode.ts"
+import { hostChmod, hostChown, hostSetTimes, hostTruncate } from "./host/HostAttributes.ts"
+import { driverOf, typeBits, type Vnode } from "./Vnode.ts"
 
 /** st_blksize: the page size. */
 export const BLKSIZE = 4096
@@ -25,6 +29,7 @@ export const NODEV = -1
 export const NO_CHANGE = NO_ID
 
 export const sizeOf = (node: Vnode): number => {
+  if (node.fs === "host") return node.size
   switch (node.type) {
     case "reg":
       return node.data.size
@@ -39,34 +44,40 @@ export const sizeOf = (node: Vnode): number => {
 
 /** st_blocks: the data pages of a regular file (holes are free); others as tmpfs, their size in whole pages. */
 const blocksOf = (node: Vnode): number => {
+  if (node.fs === "host") return node.blocks
   const pages = node.type === "reg" ? node.data.pageCount : Math.ceil(sizeOf(node) / PAGE_SIZE)
   return (pages * PAGE_SIZE) / 512
 }
 
-export const statOf = (node: Vnode): StatInfo => ({
-  dev: node.mount.dev,
-  mode: typeBits[node.type] | node.mode,
-  ino: node.ino,
-  nlink: node instanceof DeviceNode ? (node.driver.shownNlink ?? node.nlink) : node.nlink,
-  uid: node.uid,
-  gid: node.gid,
-  rdev: node instanceof DeviceNode ? node.driver.rdev : NODEV,
-  atime: node.atime,
-  mtime: node.mtime,
-  ctime: node.ctime,
-  birthtime: node.birthtime,
-  size: sizeOf(node),
-  blocks: blocksOf(node),
-  blksize: BLKSIZE,
-  flags: node.flags
-})
+export const statOf = (node: Vnode): StatInfo => {
+  const driver = driverOf(node)
+  return {
+    dev: node.mount.dev,
+    mode: typeBits[node.type] | node.mode,
+    ino: node.ino,
+    nlink: driver?.shownNlink ?? node.nlink,
+    uid: node.uid,
+    gid: node.gid,
+    rdev: driver?.rdev ?? NODEV,
+    atime: node.atime,
+    mtime: node.mtime,
+    ctime: node.ctime,
+    birthtime: node.birthtime,
+    size: sizeOf(node),
+    blocks: blocksOf(node),
+    blksize: node.fs === "host" ? node.blksize : BLKSIZE,
+    flags: node.flags
+  }
+}
 
+/** The data was read: atime (the host keeps a host node's times). */
 export const markAccessed = (node: Vnode): void => {
-  node.atime = node.mount.clock()
+  if (node.fs === "tmpfs") node.atime = node.mount.clock()
 }
 
 /** The data changed: mtime and ctime. */
 export const markModified = (node: Vnode): void => {
+  if (node.fs === "host") return
   const now = node.mount.clock()
   node.mtime = now
   node.ctime = now
@@ -74,8 +85,12 @@ export const markModified = (node: Vnode): void => {
 
 /** The attributes changed: ctime. */
 export const markChanged = (node: Vnode): void => {
-  node.ctime = node.mount.clock()
+  if (node.fs === "tmpfs") node.ctime = node.mount.clock()
 }
+
+/** EROFS for a change to a node of a read-only file system (before the permission checks, as ufs_setattr and ufs_lookup). */
+export const checkReadOnly = (node: Vnode): Effect.Effect<void, SysErr> =>
+  node.fs === "host" && node.mount.readOnly ? sysErr(Errno.EROFS) : Effect.void
 
 /**
  * genfs_can_chmod: only the owner (or root) may; a non-root owner may not
@@ -93,10 +108,12 @@ const checkChmod = (who: CredHolder, node: Vnode, perms: number): Effect.Effect<
 
 export const chmod = (who: CredHolder, node: Vnode, mode: number): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
+    yield* checkReadOnly(node)
     yield* checkChangeable(node)
     const perms = mode & modeBits.ALLPERMS
     yield* checkChmod(who, node, perms)
-    node.mode = perms
+    if (node.fs === "host") yield* hostChmod(node, perms)
+    else node.mode = perms
     markChanged(node)
     knoteAttrib(node)
   })
@@ -132,10 +149,15 @@ export const chown = (who: CredHolder, node: Vnode, uid: number, gid: number, po
     if (uid !== NO_CHANGE || gid !== NO_CHANGE) {
       const newUid = uid === NO_CHANGE ? node.uid : uid
       const newGid = gid === NO_CHANGE ? node.gid : gid
+      yield* checkReadOnly(node)
       yield* checkChangeable(node)
       yield* checkChown(who, node, newUid, newGid)
-      node.uid = newUid
-      node.gid = newGid
+      if (node.fs === "host") {
+        yield* hostChown(node, newUid, newGid)
+      } else {
+        node.uid = newUid
+        node.gid = newGid
+      }
       markChanged(node)
       knoteAttrib(node)
     }
@@ -152,6 +174,7 @@ export type TimeUpdate = Timespec | "now" | "omit"
 export const setTimes = (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate): Effect.Effect<void, SysErr> =>
   Effect.gen(function*() {
     if (atime === "omit" && mtime === "omit") return
+    yield* checkReadOnly(node)
     yield* checkChangeable(node)
     if (atime !== "now" && atime !== "omit" || mtime !== "now" && mtime !== "omit") {
       yield* checkOwner(who, node)
@@ -159,9 +182,15 @@ export const setTimes = (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime:
       yield* checkAccess(who, node, VWRITE)
     }
     const now = node.mount.clock()
-    if (atime !== "omit") node.atime = atime === "now" ? now : atime
-    if (mtime !== "omit") node.mtime = mtime === "now" ? now : mtime
-    node.ctime = now
+    const a = atime === "omit" ? node.atime : atime === "now" ? now : atime
+    const m = mtime === "omit" ? node.mtime : mtime === "now" ? now : mtime
+    if (node.fs === "host") {
+      yield* hostSetTimes(node, a, m)
+    } else {
+      node.atime = a
+      node.mtime = m
+      node.ctime = now
+    }
     knoteAttrib(node)
   })
 
@@ -171,12 +200,18 @@ export const truncate = (node: Vnode, length: bigint): Effect.Effect<void, SysEr
     if (length < 0n) return yield* sysErr(Errno.EINVAL)
     if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
     if (node.type !== "reg") return node.type === "lnk" ? yield* sysErr(Errno.EINVAL) : undefined
+    yield* checkReadOnly(node)
     yield* checkChangeable(node)
     if (length > BigInt(MAX_FILE_SIZE)) return yield* sysErr(Errno.EFBIG)
     const size = Number(length)
-    if (size === node.data.size) return
-    const from = node.data.size
-    node.data.resize(size)
-    markModified(node)
+    const from = sizeOf(node)
+    if (node.fs === "host") {
+      // the host's size may have moved since the node was last looked at: it is set whatever it was
+      yield* hostTruncate(node, size)
+    } else {
+      if (size === from) return
+      node.data.resize(size)
+      markModified(node)
+    }
     knoteResized(node, from, size)
   })

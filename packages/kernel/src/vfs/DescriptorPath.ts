@@ -1,34 +1,38 @@
 /**
  * The name of the file a descriptor is open on, for middleware that
- * matches calls by path (fault injection's `write:path=/tmp/log*`). A
- * vnode does not know its name, so it is found by walking the tree from
- * the root (mounted file systems included) and remembered per vnode; a
- * remembered name is checked against the tree before it is used, so a
- * rename or unlink is seen. The first name found wins for a file with
- * several links; an unlinked file, a pipe or a socket has none.
+ * matches calls by path (fault injection's `write:path=/tmp/log*`). A host
+ * file system's vnode knows the name it was found by and its directory, so
+ * its path is read upwards. A tmpfs node does not know its name: it is
+ * found by walking its file system from its root (and the path of the
+ * directory that file system is mounted on put before it), and remembered
+ * per vnode; a remembered name is checked against the tree before it is
+ * used, so a rename or unlink is seen. The first name found wins for a
+ * file with several links; an unlinked file, a pipe or a socket has none.
  */
 import type { DescriptorPathsService } from "@sysproxy/hypervisor"
 import type { KernelState } from "../KernelState.ts"
+import { pathOf as directoryPath } from "./Getcwd.ts"
+import type { HostVnode } from "./host/HostNode.ts"
 import { mountedRoot } from "./Namei.ts"
-import type { DirectoryNode, Vnode } from "./Vnode.ts"
+import type { Directory, DirectoryNode, TmpfsVnode, Vnode } from "./Vnode.ts"
 
 const join = (dir: string, name: string) => (dir === "/" ? `/${name}` : `${dir}/${name}`)
 
-/** Whether `path` still leads from `root` to `node`. */
-const stillNames = (root: DirectoryNode, path: string, node: Vnode): boolean => {
-  let cur: Vnode = root
+/** Whether `path` (relative to the tmpfs root `root`) still leads to `node`. */
+const stillNames = (root: DirectoryNode, path: string, node: TmpfsVnode): boolean => {
+  let cur: TmpfsVnode = root
   for (const name of path.split("/")) {
     if (name === "") continue
     if (cur.type !== "dir") return false
-    const next: Vnode | undefined = cur.entries.get(name)?.node
+    const next: TmpfsVnode | undefined = cur.entries.get(name)?.node
     if (next === undefined) return false
-    cur = next.type === "dir" ? mountedRoot(next) : next
+    cur = next
   }
-  return cur === node || (node.type === "dir" && cur === mountedRoot(node))
+  return cur === node
 }
 
-/** Depth first from the root; directories are visited once (a mount point shows what is mounted on it). */
-const search = (root: DirectoryNode, node: Vnode): string | undefined => {
+/** Depth first from a tmpfs root, within its file system: `node`'s path relative to it. */
+const search = (root: DirectoryNode, node: TmpfsVnode): string | undefined => {
   const seen = new Set<DirectoryNode>()
   const stack: Array<[DirectoryNode, string]> = [[root, "/"]]
   while (stack.length > 0) {
@@ -38,11 +42,8 @@ const search = (root: DirectoryNode, node: Vnode): string | undefined => {
     for (const [name, entry] of dir.entries) {
       const child = entry.node
       if (child === node) return join(path, name)
-      if (child.type === "dir") {
-        const shown = mountedRoot(child)
-        if (shown === node) return join(path, name)
-        stack.push([shown, join(path, name)])
-      }
+      // what is mounted on a directory hides its contents
+      if (child.type === "dir" && child.mountedHere === undefined) stack.push([child, join(path, name)])
     }
   }
   return undefined
@@ -50,18 +51,34 @@ const search = (root: DirectoryNode, node: Vnode): string | undefined => {
 
 export const makeDescriptorPaths = (state: KernelState): DescriptorPathsService => {
   const known = new WeakMap<Vnode, string>()
+  const env = () => ({ root: state.vfs.root, cred: state.init })
+  /** Where a file system's root shows in the whole tree. */
+  const mountPath = (dir: Directory): string | undefined => directoryPath(env(), mountedRoot(dir))
+  const hostPath = (node: HostVnode): string | undefined => {
+    if (node.type === "dir") return directoryPath(env(), node)
+    if (node.nlink === 0) return undefined
+    const dir = directoryPath(env(), node.parent)
+    return dir === undefined ? undefined : join(dir, node.name)
+  }
+  const tmpfsPath = (node: TmpfsVnode): string | undefined => {
+    const root = node.mount.root
+    const base = mountPath(root)
+    if (base === undefined) return undefined
+    if (node === root) return base
+    const cached = known.get(node)
+    const relative = cached !== undefined && stillNames(root, cached, node) ? cached : search(root, node)
+    if (relative === undefined) {
+      known.delete(node)
+      return undefined
+    }
+    known.set(node, relative)
+    return base === "/" ? relative : base + relative
+  }
   return {
     pathOf: (pid, fd) => {
       const node = state.procs.get(pid)?.fds.get(fd)?.file.vnode
       if (node === undefined) return undefined
-      const root = mountedRoot(state.vfs.root)
-      if (node === root) return "/"
-      const cached = known.get(node)
-      if (cached !== undefined && stillNames(root, cached, node)) return cached
-      const found = search(root, node)
-      if (found === undefined) known.delete(node)
-      else known.set(node, found)
-      return found
+      return node.fs === "host" ? hostPath(node) : tmpfsPath(node)
     }
   }
 }

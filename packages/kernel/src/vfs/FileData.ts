@@ -3,9 +3,6 @@
  * size, so st_blocks counts what a tmpfs would), allocated only where data
  * was written. A hole reads as zeros and costs nothing, so a write at
  * offset 1 GiB takes one page.
- *
- * A host-backed file system asks what changed (`takeChanges`), so that it
- * writes back only the pages written since it last asked, not the file.
  */
 
 export const PAGE_SIZE = 4096
@@ -20,27 +17,9 @@ export interface Space {
   readonly give: (pages: number) => void
 }
 
-/** What changed in a file's data between two `takeChanges`. */
-export interface DataChanges {
-  /** Indexes of the pages written (unordered; some may lie past the size now). */
-  readonly pages: ReadonlySet<number>
-  /** The size at the earlier take. */
-  readonly fromSize: number
-  /** The smallest size meanwhile: bytes past it were cut (and read as zeros if the file grew again). */
-  readonly minSize: number
-}
-
-interface Tracked {
-  pages: Set<number>
-  fromSize: number
-  minSize: number
-}
-
 export class FileData {
   size = 0
   private readonly pages = new Map<number, Uint8Array>()
-  /** Changes since the last take; none: not tracked (nothing asked yet, or tracking was given up). */
-  private tracked: Tracked | undefined = undefined
 
   private readonly space: Space
 
@@ -51,31 +30,6 @@ export class FileData {
   /** Pages holding data (st_blocks is this times 8). */
   get pageCount(): number {
     return this.pages.size
-  }
-
-  /** The page at `index` as stored (not a copy: neither keep nor change it); none for a hole. */
-  pageAt(index: number): Uint8Array | undefined {
-    return this.pages.get(index)
-  }
-
-  /** Indexes of the pages holding data, in no order. */
-  pageIndexes(): IterableIterator<number> {
-    return this.pages.keys()
-  }
-
-  /**
-   * The changes since the last take, and tracking from now on; none when
-   * changes were not tracked (the caller then knows nothing of them).
-   */
-  takeChanges(): DataChanges | undefined {
-    const t = this.tracked
-    this.tracked = { pages: new Set(), fromSize: this.size, minSize: this.size }
-    return t
-  }
-
-  /** Forgets the changes (the next take answers none) and stops tracking. */
-  stopTracking(): void {
-    this.tracked = undefined
   }
 
   /** Up to `len` bytes at `offset`, fewer at the end of the file. */
@@ -103,8 +57,6 @@ export class FileData {
     let missing = 0
     for (let i = first; i <= last; i++) if (!this.pages.has(i)) missing++
     if (missing > 0 && !this.space.take(missing)) return false
-    const t = this.tracked
-    if (t !== undefined) for (let i = first; i <= last; i++) t.pages.add(i)
     let done = 0
     while (done < data.length) {
       const pos = offset + done
@@ -125,7 +77,6 @@ export class FileData {
 
   /** Sets the size. Growing adds a hole; shrinking frees the pages past the end and zeros the rest of the last one. */
   resize(size: number): void {
-    if (this.tracked !== undefined && size < this.tracked.minSize) this.tracked.minSize = size
     if (size < this.size) {
       const keep = Math.ceil(size / PAGE_SIZE)
       let freed = 0
@@ -144,14 +95,10 @@ export class FileData {
     this.size = size
   }
 
-  /** Makes the data durable where it is kept: in memory, nothing to do (a host file mapping fsyncs). */
-  sync(): void {}
-
   /** Gives every page back (the file is gone). */
   clear(): void {
     this.space.give(this.pages.size)
     this.pages.clear()
     this.size = 0
-    this.tracked = undefined
   }
 }

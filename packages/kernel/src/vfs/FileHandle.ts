@@ -1,7 +1,10 @@
 /**
  * File handles (NetBSD's fhandle_t with tmpfs's fid, vfs_composefh and
  * vfs_fhtovp): a node named by its file system and, within it, by inode
- * number and generation, so it can be found again without a path.
+ * number and generation, so it can be found again without a path. A host
+ * file system's handle carries the host inode number; it finds the node
+ * while the vnode cache keeps it (the host cannot open an inode by number
+ * for a server that is not privileged), ESTALE after.
  *
  * fhandle_t: fsid_t fh_fsid (f_fsidx, two int32), then struct fid, which
  * for tmpfs is struct tmpfs_fid: uint16 tf_len (16), uint16 tf_pad,
@@ -77,6 +80,6 @@ export const resolveHandle = (mounts: ReadonlyArray<Mount>, bytes: Uint8Array): 
     if (v.getUint16(FID_AT, true) !== TMPFS_FID_SIZE) return sysErr(Errno.EINVAL)
     const gen = v.getUint32(FID_AT + 4, true)
     const ino = Number(v.getBigUint64(FID_AT + 8, true))
-    const node = mount.byIno.get(ino)
+    const node = mount.fstype === "tmpfs" ? mount.byIno.get(ino) : mount.cached(ino)
     return node === undefined || node.gen !== gen ? sysErr(Errno.ESTALE) : Effect.succeed(node)
   })

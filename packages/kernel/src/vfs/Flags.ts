@@ -11,6 +11,7 @@ import { chflags as bits, Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { type CredHolder, isRoot } from "../kauth/Cred.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
+import { hostSetFlags } from "./host/HostAttributes.ts"
 import type { Vnode } from "./Vnode.ts"
 
 export const IMMUTABLE = bits.UF_IMMUTABLE | bits.SF_IMMUTABLE
@@ -64,6 +65,9 @@ export const chflags = (who: CredHolder, node: Vnode, requested: bigint): Effect
     const flags = Number(BigInt.asIntN(32, requested))
     const changingSys = (flags & SF_SETTABLE) !== (node.flags & SF_SETTABLE)
     if (!isRoot(who) && (who.cred.euid !== node.uid || changingSys)) return sysErr(Errno.EPERM)
-    node.flags = changingSys ? flags : (node.flags & SF_SETTABLE) | (flags & UF_SETTABLE)
+    const next = changingSys ? flags : (node.flags & SF_SETTABLE) | (flags & UF_SETTABLE)
+    // a host file system keeps them in its sidecar (the host has none)
+    if (node.fs === "host") return Effect.as(hostSetFlags(node, next), true)
+    node.flags = next
     return Effect.succeed(true)
   })

@@ -2,12 +2,17 @@
  * A window of a host file that the kernel serves as one of its own files
  * (rump_server's `-d key=...,hostpath=...,size=...`, NetBSD's etfs): bytes
  * [offset, offset + size) of the host file, read and written in place with
- * positioned host I/O. The window's size is fixed when it is opened: reads
- * end at it and writes past it fail (ENOSPC), as a disk's would.
+ * positioned host I/O, asynchronous (libuv's pool, host/HostCalls.ts), so a
+ * slow disk holds up only the caller. The window's size is fixed when it
+ * is opened: reads end at it and writes past it fail (ENOSPC), as a disk's
+ * would. A host failure is the caller's errno (the host's ENOSPC, EIO, ...).
  */
 import { Data, Effect, type Scope } from "effect"
 import * as Fs from "node:fs"
-import { onHost } from "./HostIo.ts"
+import { SysErr } from "../kern/SysErr.ts"
+import { type HostCallsService, nodeHostCalls } from "./host/HostCalls.ts"
+import type { HostError } from "./host/HostError.ts"
+import { HostFd } from "./host/HostFd.ts"
 
 /** How rump_server names the three kinds of file a mapping may appear as. */
 export const HostFileTypes = ["reg", "blk", "chr"] as const
@@ -26,50 +31,64 @@ export class HostFileError extends Data.TaggedError("HostFileError")<{
   readonly message: string
 }> {}
 
+const toSysErr = (e: HostError): SysErr => new SysErr({ errno: e.errno })
+
 export class HostFile {
   readonly hostPath: string
   readonly size: number
-  private readonly fd: number
-  private readonly offset: number
+  readonly #fd: HostFd
+  readonly #offset: number
+  readonly #calls: HostCallsService
 
-  constructor(hostPath: string, fd: number, offset: number, size: number) {
+  constructor(hostPath: string, fd: number, offset: number, size: number, calls: HostCallsService = nodeHostCalls) {
     this.hostPath = hostPath
-    this.fd = fd
-    this.offset = offset
+    this.#fd = new HostFd(fd, "io", calls.close)
+    this.#offset = offset
     this.size = size
+    this.#calls = calls
   }
 
-  /** Up to `len` bytes at `pos` of the window, fewer at its end. Throws HostIoError. */
-  read(pos: number, len: number): Uint8Array {
+  /** Up to `len` bytes at `pos` of the window, fewer at its end. */
+  read(pos: number, len: number): Effect.Effect<Uint8Array, SysErr> {
     const n = Math.max(0, Math.min(len, this.size - pos))
-    const out = new Uint8Array(n)
-    let done = 0
-    while (done < n) {
-      const got = onHost(this.hostPath, () => Fs.readSync(this.fd, out, done, n - done, this.offset + pos + done))
-      // the host file shrank behind our back: what is gone reads as zeros
-      if (got === 0) break
-      done += got
-    }
-    return out
+    const calls = this.#calls
+    const at = this.#offset + pos
+    return this.#fd.use("read", (fd) =>
+      Effect.gen(function*() {
+        const out = new Uint8Array(n)
+        let done = 0
+        while (done < n) {
+          const got = yield* calls.read(fd, out, done, n - done, at + done)
+          // the host file shrank behind our back: what is gone reads as zeros
+          if (got === 0) break
+          done += got
+        }
+        return out
+      })).pipe(Effect.mapError(toSysErr))
   }
 
-  /** Writes all of `data` at `pos`; false (nothing written) when it does not fit in the window. Throws HostIoError. */
-  write(pos: number, data: Uint8Array): boolean {
-    if (pos < 0 || pos + data.length > this.size) return false
-    let done = 0
-    while (done < data.length) {
-      done += onHost(this.hostPath, () => Fs.writeSync(this.fd, data, done, data.length - done, this.offset + pos + done))
-    }
-    return true
+  /** Writes all of `data` at `pos`; false (nothing written) when it does not fit in the window. */
+  write(pos: number, data: Uint8Array): Effect.Effect<boolean, SysErr> {
+    if (pos < 0 || pos + data.length > this.size) return Effect.succeed(false)
+    const calls = this.#calls
+    const at = this.#offset + pos
+    return this.#fd.use("write", (fd) =>
+      Effect.gen(function*() {
+        let done = 0
+        while (done < data.length) done += yield* calls.write(fd, data, done, data.length - done, at + done)
+        return true
+      })).pipe(Effect.mapError(toSysErr))
   }
 
-  /** fsync(2) of the host file. Throws HostIoError. */
-  sync(): void {
-    onHost(this.hostPath, () => Fs.fsyncSync(this.fd))
+  /** fsync(2) (or fdatasync) of the host file. */
+  sync(dataOnly: boolean): Effect.Effect<void, SysErr> {
+    const calls = this.#calls
+    return Effect.mapError(this.#fd.use("fsync", (fd) => (dataOnly ? calls.fdatasync(fd) : calls.fsync(fd))), toSysErr)
   }
 
-  close(): void {
-    Fs.closeSync(this.fd)
+  /** Closes the host file once no call uses it. */
+  get close(): Effect.Effect<void> {
+    return this.#fd.close
   }
 }
 
@@ -78,7 +97,9 @@ const describe = (e: unknown): string => (e instanceof Error ? e.message : Strin
 /**
  * Opens the host file read-write, creating it (mode 0644) when it is
  * missing and a size is given, and growing it (never shrinking it) so the
- * whole window exists. Closed when the scope closes.
+ * whole window exists. Closed when the scope closes. This runs once at
+ * startup, before the server serves anyone (and before libuv's pool
+ * starts: its size may still be set).
  */
 export const openHostFile = (spec: HostFileSpec): Effect.Effect<HostFile, HostFileError, Scope.Scope> =>
   Effect.acquireRelease(
@@ -101,5 +122,5 @@ export const openHostFile = (spec: HostFileSpec): Effect.Effect<HostFile, HostFi
       },
       catch: (e) => new HostFileError({ hostPath: spec.hostPath, message: `${spec.hostPath}: ${describe(e)}` })
     }),
-    (file) => Effect.sync(() => file.close())
+    (file) => file.close
   )

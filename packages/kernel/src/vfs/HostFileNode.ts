@@ -2,20 +2,24 @@
  * Host file mappings in the kernel's name space (KernelConfig.hostFiles):
  * at boot each HostFile window is given a name (its `key`, such as
  * /dev/wd0 or /img/disk) and appears there as a regular file, a block
- * device or a character device. A regular file keeps the tmpfs semantics
- * of every other one, its bytes being the host window (HostFileData); a
- * device reads and writes the window at the file offset, as a disk does.
- * Missing directories on the way to the key are made (root's, 0755).
- * A host failure while serving one is the caller's EIO (HostIo.ts).
+ * device or a character device, in a tmpfs (never on a host file system,
+ * where the name would be the host's). Either reads and writes the window
+ * at the file offset, as a disk does, with the host's asynchronous calls
+ * (HostFile.ts); a regular file's size is the window's, which truncation
+ * leaves as it is. Missing directories on the way to the key are made
+ * (root's, 0755). A host failure is the caller's errno.
  */
 import { Errno, pollEvents } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import type { FileOps } from "../fd/File.ts"
+import type { File, FileOps } from "../fd/File.ts"
+import { vnodeKqfilter } from "../kqueue/filters/VnodeFilter.ts"
+import { knoteWritten } from "../kqueue/VnodeEvents.ts"
 import { sysErr } from "../kern/SysErr.ts"
+import { markAccessed, markModified } from "./Attributes.ts"
 import { makedev } from "./Devices.ts"
 import { FileData, PAGE_SIZE } from "./FileData.ts"
 import { type HostFile, HostFileError, type HostFileType } from "./HostFile.ts"
-import { hostIo } from "./HostIo.ts"
+import { mountedRoot } from "./Namei.ts"
 import type { Vfs } from "./Vfs.ts"
 import type { DeviceDriver, DirectoryNode } from "./Vnode.ts"
 
@@ -31,31 +35,19 @@ const ETFS_MAJOR = 197
 
 const NO_SPACE = { take: () => false, give: () => {} }
 
-/** A regular file's data that is a host window: no kernel memory, a fixed size. */
-export class HostFileData extends FileData {
-  private readonly file: HostFile
+/** A regular file's data that is a host window: no kernel memory, a fixed size; read and written by the window's ops. */
+class WindowData extends FileData {
+  readonly #pages: number
 
   constructor(file: HostFile) {
     super(NO_SPACE)
-    this.file = file
     this.size = file.size
+    this.#pages = Math.ceil(file.size / PAGE_SIZE)
   }
 
   /** st_blocks: the window counts as fully allocated. */
   override get pageCount(): number {
-    return Math.ceil(this.file.size / PAGE_SIZE)
-  }
-
-  override read(offset: number, len: number): Uint8Array {
-    return this.file.read(offset, len)
-  }
-
-  override write(offset: number, data: Uint8Array): boolean {
-    return this.file.write(offset, data)
-  }
-
-  override sync(): void {
-    this.file.sync()
+    return this.#pages
   }
 
   /** The window's size is fixed: truncating leaves it as it is. */
@@ -67,52 +59,69 @@ export class HostFileData extends FileData {
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
 
-const deviceDriver = (name: string, minor: number, file: HostFile): DeviceDriver => {
-  const ops: FileOps = {
-    kind: "device",
-    seekable: true,
-    read: (_ctx, f, len, offset) =>
-      Effect.suspend(() => {
-        const at = offset ?? f.offset
-        if (at < 0n) return sysErr(Errno.EINVAL)
-        const pos = at > BigInt(file.size) ? file.size : Number(at)
-        return hostIo(() => file.read(pos, len)).pipe(
-          Effect.map((data) => {
-            if (offset === undefined) f.offset = at + BigInt(data.length)
-            return data
-          })
-        )
-      }),
-    write: (_ctx, f, data, offset) =>
-      Effect.suspend(() => {
-        const at = offset ?? f.offset
-        if (at < 0n) return sysErr(Errno.EINVAL)
-        if (data.length === 0) return Effect.succeed(0)
-        if (at + BigInt(data.length) > BigInt(file.size)) return sysErr(Errno.ENOSPC)
-        return hostIo(() => file.write(Number(at), data)).pipe(
-          Effect.map(() => {
-            if (offset === undefined) f.offset = at + BigInt(data.length)
-            return data.length
-          })
-        )
-      }),
-    poll: (_f, events) => events & READY,
-    size: () => BigInt(file.size),
-    sync: () => hostIo(() => file.sync()),
-    close: () => Effect.void
-  }
-  return { name, rdev: makedev(ETFS_MAJOR, minor), ops }
-}
+/** The node is no longer open through `file` (a regular window's name counts its opens as any file's). */
+const closeWindow = (f: File): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const node = f.vnode
+    if (node === undefined) return
+    node.opens--
+    node.mount.release(node)
+  })
 
-/** The directory a path's components lead to, made as needed; descends into file systems mounted on the way. */
+/** Reads and writes of the window at the file offset; `kind` "vnode" for a regular file (its times and knotes kept). */
+const windowOps = (file: HostFile, kind: "vnode" | "device"): FileOps => ({
+  kind,
+  seekable: true,
+  read: (_ctx, f, len, offset) =>
+    Effect.suspend(() => {
+      const at = offset ?? f.offset
+      if (at < 0n) return sysErr(Errno.EINVAL)
+      const pos = at > BigInt(file.size) ? file.size : Number(at)
+      return Effect.map(file.read(pos, len), (data) => {
+        if (offset === undefined) f.offset = at + BigInt(data.length)
+        if (kind === "vnode" && f.vnode !== undefined) markAccessed(f.vnode)
+        return data
+      })
+    }),
+  write: (_ctx, f, data, offset) =>
+    Effect.suspend(() => {
+      const at = offset ?? f.offset
+      if (at < 0n) return sysErr(Errno.EINVAL)
+      if (data.length === 0) return Effect.succeed(0)
+      if (at + BigInt(data.length) > BigInt(file.size)) return sysErr(Errno.ENOSPC)
+      return Effect.map(file.write(Number(at), data), () => {
+        if (offset === undefined) f.offset = at + BigInt(data.length)
+        if (kind === "vnode" && f.vnode !== undefined) {
+          markModified(f.vnode)
+          knoteWritten(f.vnode, false)
+        }
+        return data.length
+      })
+    }),
+  poll: (_f, events) => events & READY,
+  ...(kind === "vnode" ? { kqfilter: vnodeKqfilter } : {}),
+  size: () => BigInt(file.size),
+  sync: (_f, dataOnly) => file.sync(dataOnly),
+  close: kind === "vnode" ? closeWindow : () => Effect.void
+})
+
+const deviceDriver = (name: string, minor: number, file: HostFile): DeviceDriver => ({
+  name,
+  rdev: makedev(ETFS_MAJOR, minor),
+  ops: windowOps(file, "device")
+})
+
+/** The tmpfs directory a path's components lead to, made as needed; descends into file systems mounted on the way. */
 const directoryFor = (
   vfs: Vfs,
   names: ReadonlyArray<string>,
   refuse: (why: string) => HostFileError
 ): Effect.Effect<DirectoryNode, HostFileError> =>
   Effect.suspend(() => {
-    let dir = vfs.root
+    let dir = mountedRoot(vfs.root)
     for (const name of names) {
+      // a window's name is the kernel's: on a host file system it would be the host's
+      if (dir.fs === "host") return Effect.fail(refuse("cannot be placed on a host file system"))
       const next = dir.entries.get(name)?.node
       if (next === undefined) {
         const made = dir.mount.newDirectory({ mode: 0o755, uid: 0, gid: 0 }, dir)
@@ -121,15 +130,15 @@ const directoryFor = (
         dir.nlink++
         dir = made
       } else if (next.type === "dir") {
-        dir = next.mountedHere?.root ?? next
+        dir = mountedRoot(next)
       } else {
         return Effect.fail(refuse(`${name} is not a directory`))
       }
     }
-    return Effect.succeed(dir.mountedHere?.root ?? dir)
+    return dir.fs === "host" ? Effect.fail(refuse("cannot be placed on a host file system")) : Effect.succeed(dir)
   })
 
-/** Names `mapping` in the kernel's tree; HostFileError for a key that is not absolute, is taken, or lies on the host root. */
+/** Names `mapping` in the kernel's tree; HostFileError for a key that is not absolute, is taken, or lies on a host file system. */
 export const installHostFile = (vfs: Vfs, mapping: HostFileMapping, minor: number): Effect.Effect<void, HostFileError> =>
   Effect.gen(function*() {
     const { key, type, file } = mapping
@@ -140,14 +149,10 @@ export const installHostFile = (vfs: Vfs, mapping: HostFileMapping, minor: numbe
       return yield* refuse("an absolute path below / is needed")
     }
     const dir = yield* directoryFor(vfs, names, refuse)
-    if (vfs.host !== undefined && dir.mount === vfs.host.mount) {
-      // the mirror would copy the window into the host directory
-      return yield* refuse("cannot be placed on the host-backed file system")
-    }
     if (dir.entries.has(last)) return yield* refuse("the name exists already")
     const attrs = { mode: type === "reg" ? 0o644 : 0o600, uid: 0, gid: 0 }
     const node = type === "reg"
-      ? dir.mount.newRegular(attrs, new HostFileData(file))
+      ? dir.mount.newRegular(attrs, new WindowData(file), windowOps(file, "vnode"))
       : dir.mount.newDevice(attrs, deviceDriver(last, minor, file), type)
     if (node === undefined) return yield* refuse("no room for the node")
     dir.addEntry(last, node)

@@ -1,13 +1,29 @@
 /**
- * A mounted file system (every one is a tmpfs): its device number, its
- * root, the directory it covers, and what it hands out — inode numbers and,
- * within its own limits and the machine's memory, nodes and data pages;
- * and what statvfs reports of it (its name, owner, flags and usage).
+ * A mounted tmpfs: its device number, its root, the directory it covers,
+ * and what it hands out — inode numbers and, within its own limits and the
+ * machine's memory, nodes and data pages; and what statvfs reports of it
+ * (its name, owner, flags and usage). A host directory is mounted as a
+ * HostMount (host/HostMount.ts); `Mount` is either.
  */
 import type { Statvfs } from "@sysproxy/protocol"
 import type { Timespec } from "../abi/Timespec.ts"
+import type { FileOps } from "../fd/File.ts"
 import { FileData, PAGE_SIZE, type Space } from "./FileData.ts"
-import { type DeviceDriver, DeviceNode, DirectoryNode, RegularNode, SpecialNode, SymlinkNode, type Vnode } from "./Vnode.ts"
+import type { HostMount } from "./host/HostMount.ts"
+import {
+  type DeviceDriver,
+  DeviceNode,
+  type Directory,
+  DirectoryNode,
+  RegularNode,
+  SpecialNode,
+  SymlinkNode,
+  type TmpfsVnode,
+  type Vnode
+} from "./Vnode.ts"
+
+/** A mounted file system of either kind: `fstype` tells them apart. */
+export type Mount = TmpfsMount | HostMount
 
 /** The machine's memory, shared by every tmpfs: file data may not outgrow it. */
 export interface Memory {
@@ -24,7 +40,7 @@ export interface Attrs {
 
 export interface MountOptions {
   readonly dev: number
-  readonly covered: DirectoryNode | undefined
+  readonly covered: Directory | undefined
   readonly memory: Memory
   readonly clock: () => Timespec
   readonly root: Attrs
@@ -58,17 +74,15 @@ export interface Usage {
 /** The root directory's inode number, as on most file systems. */
 export const ROOT_INO = 2
 
-export class Mount {
+export class TmpfsMount {
   readonly fstype = "tmpfs"
   readonly dev: number
   /** The directory this file system is mounted on (none for the root file system). */
-  readonly covered: DirectoryNode | undefined
+  readonly covered: Directory | undefined
   readonly clock: () => Timespec
   readonly root: DirectoryNode
   nodes = 0
   pages = 0
-  /** Told of every node made or changed (its ctime set): how a host-backed mount knows what to write back. */
-  onChange: ((node: Vnode) => void) | undefined = undefined
   readonly onName: string
   readonly owner: number
   /** mnt_flag: the MNT_* flags statvfs shows in f_flag. */
@@ -78,7 +92,7 @@ export class Mount {
   /** unmount took it away: nothing may be mounted on or looked up in it any more. */
   unmounted = false
   /** Its nodes that are not reclaimed, by inode number (tmpfs's tm_nodes: file handles find them here). */
-  readonly byIno = new Map<number, Vnode>()
+  readonly byIno = new Map<number, TmpfsVnode>()
   private nextIno = ROOT_INO
   private readonly memory: Memory
   private readonly pagesMax: number
@@ -132,9 +146,9 @@ export class Mount {
     return true
   }
 
-  /** A regular file; its data from this file system's space unless given (a host file mapping's). */
-  newRegular(attrs: Attrs, data?: FileData): RegularNode | undefined {
-    return this.hasRoom() ? new RegularNode(this.init(attrs), data ?? new FileData(this.space)) : undefined
+  /** A regular file; its data from this file system's space unless given, with ops of its own (a host file mapping's). */
+  newRegular(attrs: Attrs, data?: FileData, ops?: FileOps): RegularNode | undefined {
+    return this.hasRoom() ? new RegularNode(this.init(attrs), data ?? new FileData(this.space), ops) : undefined
   }
 
   newDirectory(attrs: Attrs, parent: DirectoryNode): DirectoryNode | undefined {
@@ -156,7 +170,7 @@ export class Mount {
 
   /** Gives a node's space back once nothing names it and nothing has it open. */
   release(node: Vnode): void {
-    if (node.reclaimed || node.nlink > 0 || node.opens > 0) return
+    if (node.fs !== "tmpfs" || node.reclaimed || node.nlink > 0 || node.opens > 0) return
     node.reclaimed = true
     this.byIno.delete(node.ino)
     this.nodes--

@@ -7,23 +7,29 @@
  * MAXSYMLINKS). `..` at the process's root (a chroot) stays there, as it
  * does at the file system's root; a start directory outside the chroot (a
  * descriptor opened before it) is not held in, as NetBSD does not hold it.
+ *
+ * A tmpfs directory answers from its entries at once; a host directory asks
+ * the host about the one name (host/HostLookup.ts), and a host symlink's
+ * target is read when first followed. Either way the symlink is resolved
+ * here, in the kernel's namespace, never by the host.
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { checkAccess, type CredHolder, VEXEC } from "./Access.ts"
-import type { DirectoryNode, Vnode } from "./Vnode.ts"
+import { hostLookup, hostReadlink } from "./host/HostLookup.ts"
+import type { Directory, Vnode } from "./Vnode.ts"
 
 export interface NameiEnv {
   /** Where "/" leads: the process's chroot directory, or the root file system's root. */
-  readonly root: DirectoryNode
+  readonly root: Directory
   readonly cred: CredHolder
 }
 
 /** What a path names, and where its last component was looked up. */
 export interface Lookup {
   /** The directory the last component was looked up in. */
-  readonly dir: DirectoryNode
+  readonly dir: Directory
   /** The last component: "" when the path names the root ("/"), or "." / "..". */
   readonly name: string
   /** The directory's entry for `name`, as stored (a mount point stays the covered directory). */
@@ -35,7 +41,7 @@ export interface Lookup {
 }
 
 /** The root of whatever is mounted on `dir` (the directory itself when nothing is). */
-export const mountedRoot = (dir: DirectoryNode): DirectoryNode => {
+export const mountedRoot = (dir: Directory): Directory => {
   let d = dir
   while (d.mountedHere !== undefined) d = d.mountedHere.root
   return d
@@ -45,7 +51,7 @@ export const mountedRoot = (dir: DirectoryNode): DirectoryNode => {
 export const crossMounts = (node: Vnode): Vnode => (node.type === "dir" ? mountedRoot(node) : node)
 
 /** `..` of `dir`: the (process's or file system's) root's is itself; a mounted root's is the parent of the directory it covers. */
-export const parentOf = (env: NameiEnv, dir: DirectoryNode): DirectoryNode => {
+export const parentOf = (env: NameiEnv, dir: Directory): Directory => {
   if (dir === mountedRoot(env.root)) return dir
   let d = dir
   while (d !== env.root && d === d.mount.root && d.mount.covered !== undefined) d = d.mount.covered
@@ -74,9 +80,15 @@ export const namei = (env: NameiEnv, start: Vnode, path: string, follow: boolean
       rest = rest.slice(1)
       if (name.length > limits.NAME_MAX) return yield* sysErr(Errno.ENAMETOOLONG)
       if (cur.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
-      const dir: DirectoryNode = cur
+      const dir: Directory = cur
       yield* checkAccess(env.cred, dir, VEXEC)
-      const entry = name === "." ? dir : name === ".." ? parentOf(env, dir) : dir.entries.get(name)?.node
+      const entry: Vnode | undefined = name === "."
+        ? dir
+        : name === ".."
+        ? parentOf(env, dir)
+        : dir.fs === "tmpfs"
+        ? dir.entries.get(name)?.node
+        : yield* hostLookup(dir, name)
       const isLast = rest.length === 0
       if (entry === undefined) {
         if (!isLast) return yield* sysErr(Errno.ENOENT)
@@ -85,7 +97,7 @@ export const namei = (env: NameiEnv, start: Vnode, path: string, follow: boolean
       const node = crossMounts(entry)
       if (node.type === "lnk" && (!isLast || follow || trailingSlash)) {
         if (++hops > limits.MAXSYMLINKS) return yield* sysErr(Errno.ELOOP)
-        const target = node.target
+        const target = node.fs === "tmpfs" ? node.target : yield* hostReadlink(node)
         if (target === "") return yield* sysErr(Errno.ENOENT)
         if (target.length + rest.reduce((n, c) => n + c.length + 1, 0) >= limits.PATH_MAX) {
           return yield* sysErr(Errno.ENAMETOOLONG)
@@ -93,7 +105,7 @@ export const namei = (env: NameiEnv, start: Vnode, path: string, follow: boolean
         if (isLast && target.endsWith("/")) trailingSlash = true
         rest = [...components(target), ...rest]
         // a target of "/" (or ".") alone names the directory it resolves from
-        const from: DirectoryNode = target.startsWith("/") ? mountedRoot(env.root) : dir
+        const from: Directory = target.startsWith("/") ? mountedRoot(env.root) : dir
         cur = from
         last = { dir: from, name: target.startsWith("/") ? "" : ".", entry: from, node: from, trailingSlash }
         continue

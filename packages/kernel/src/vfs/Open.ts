@@ -3,7 +3,8 @@
  * O_CREAT), checks what NetBSD checks, takes an O_SHLOCK/O_EXLOCK lock and
  * installs a new open file at the lowest free descriptor. The file's flag
  * is FFLAGS(oflags) & FMASK (FREAD/FWRITE plus the fcntl-settable bits
- * such as O_APPEND).
+ * such as O_APPEND). A host file system's file is opened on the host
+ * (host/HostFileOps.ts), a new one created and opened by one host call.
  */
 import { Errno, fileFlagsKernel, modeBits, openFlags } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -14,17 +15,18 @@ import type { SyscallContext } from "../kern/SyscallContext.ts"
 import { checkAccess, VREAD, VWRITE } from "./Access.ts"
 import { lookupAt } from "./At.ts"
 import { truncate } from "./Attributes.ts"
-import { createRegular } from "./Create.ts"
+import { createOpenHost, createRegular } from "./Create.ts"
 import { awaitFifoPeer, openFifo } from "./FifoFile.ts"
 import { checkAppendOpen } from "./Flags.ts"
 import { flockFile } from "./Flock.ts"
 import { F_RDLCK, F_WRLCK } from "./Lockf.ts"
+import { openHostRegular } from "./host/HostFileOps.ts"
 import { opsFor } from "./VnodeFile.ts"
-import { DeviceNode, type Vnode } from "./Vnode.ts"
+import { driverOf, type Vnode } from "./Vnode.ts"
 
 const has = (flags: number, bit: number): boolean => (flags & bit) !== 0
 
-/** An open file on `node` with kernel flags `flag` (the node counts it as open). */
+/** An open file on a tmpfs node (or a device, fifo or socket node) with kernel flags `flag` (the node counts it as open). */
 export const openNode = (node: Vnode, flag: number): File => {
   const ops = opsFor(node)
   if (ops.kind === "vnode") node.opens++
@@ -57,6 +59,10 @@ export const openFileAt = (
       if (!creat) return yield* sysErr(Errno.ENOENT)
       if (l.trailingSlash) return yield* sysErr(Errno.EISDIR)
       const cmode = mode & ~ctx.proc.umask & modeBits.ALLPERMS & ~modeBits.S_ISTXT
+      // a new host file is opened by the host call that makes it (O_DIRECTORY's ENOTDIR comes after the making)
+      if (l.dir.fs === "host" && !has(oflags, openFlags.O_DIRECTORY)) {
+        return yield* createOpenHost(ctx.proc, l, cmode, flags & fileFlagsKernel.FMASK, has(oflags, openFlags.O_APPEND))
+      }
       node = yield* createRegular(ctx.proc, l, cmode)
       created = true
     } else if (excl) {
@@ -79,14 +85,20 @@ export const openNodeFor = (ctx: SyscallContext, node: Vnode, oflags: number, cr
     if (has(oflags, openFlags.O_DIRECTORY) && node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
     const writing = has(flags, FWRITE) || truncating
     if (node.type === "dir" && writing) return yield* sysErr(Errno.EISDIR)
+    // vn_open's VOP_ACCESS: writing a read-only file system's file is EROFS
+    if (writing && node.type === "reg" && node.fs === "host" && node.mount.readOnly) return yield* sysErr(Errno.EROFS)
     // the creator may open what it just made whatever the mode says
     if (!created) yield* checkAccess(ctx.proc, node, (has(flags, FREAD) ? VREAD : 0) | (writing ? VWRITE : 0))
     // spec_open: no driver has the node's numbers
-    if (node instanceof DeviceNode && node.driver.absent === true) return yield* sysErr(Errno.ENXIO)
+    if (driverOf(node)?.absent === true) return yield* sysErr(Errno.ENXIO)
     if (truncating && !created && node.type === "reg") yield* truncate(node, 0n)
     yield* checkAppendOpen(node, has(flags, FWRITE), has(oflags, openFlags.O_APPEND))
     const flag = flags & fileFlagsKernel.FMASK
-    return node.type === "fifo" ? openFifo(ctx, node, flag) : openNode(node, flag)
+    if (node.type === "fifo") return openFifo(ctx, node, flag)
+    if (node.fs === "host" && node.type === "reg") return yield* openHostRegular(node, flag)
+    // an open host directory keeps its vnode (and descriptor) for its listing
+    if (node.fs === "host" && node.type === "dir") node.mount.cache.hold(node)
+    return openNode(node, flag)
   })
 
 /**

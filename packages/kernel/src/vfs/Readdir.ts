@@ -18,6 +18,45 @@ export interface Listing {
 const DOT = bytesOfName(".")
 const DOTDOT = bytesOfName("..")
 
+/** The records of one getdents answer as they are gathered, within `max` bytes. */
+export class ListingWriter {
+  readonly #max: number
+  readonly #chunks: Array<Uint8Array> = []
+  #used = 0
+  /** The cookie after the last record taken (where the next answer resumes). */
+  next: bigint
+
+  constructor(max: number, start: bigint) {
+    this.#max = max
+    this.next = start
+  }
+
+  /** Adds `rec`, whose cookie is `at`, if it fits; false (nothing added) when it does not. */
+  take(rec: DirentRecord, at: bigint): boolean {
+    const size = direntSize(rec.name.length)
+    if (this.#used + size > this.#max) return false
+    this.#chunks.push(encodeDirent(rec))
+    this.#used += size
+    this.next = at + 1n
+    return true
+  }
+
+  get empty(): boolean {
+    return this.#chunks.length === 0
+  }
+
+  /** The answer: the records in order, and where the next one resumes. */
+  listing(): Listing {
+    const bytes = new Uint8Array(this.#used)
+    let at = 0
+    for (const c of this.#chunks) {
+      bytes.set(c, at)
+      at += c.length
+    }
+    return { bytes, next: this.next }
+  }
+}
+
 /**
  * Records from `cookie` on that fit in `max` bytes; undefined when the next
  * record does not fit at all (getdents says EINVAL). `..` is the parent
@@ -30,21 +69,11 @@ export const readdir = (dir: DirectoryNode, cookie: bigint, max: number): Listin
     records.push({ rec: { fileno: dir.ino, type: direntTypes.DT_DIR, name: DOT }, cookie: 0 })
     records.push({ rec: { fileno: dir.parent.ino, type: direntTypes.DT_DIR, name: DOTDOT }, cookie: 1 })
   }
-  const chunks: Array<Uint8Array> = []
-  let used = 0
-  let next = cookie
-  const take = (rec: DirentRecord, at: number): boolean => {
-    const size = direntSize(rec.name.length)
-    if (used + size > max) return false
-    chunks.push(encodeDirent(rec))
-    used += size
-    next = BigInt(at) + 1n
-    return true
-  }
+  const out = new ListingWriter(max, cookie)
   let full = false
   for (const r of records) {
     if (BigInt(r.cookie) < cookie) continue
-    if (!take(r.rec, r.cookie)) {
+    if (!out.take(r.rec, BigInt(r.cookie))) {
       full = true
       break
     }
@@ -52,19 +81,13 @@ export const readdir = (dir: DirectoryNode, cookie: bigint, max: number): Listin
   if (!full) {
     for (const [name, entry] of dir.entries) {
       if (BigInt(entry.cookie) < cookie) continue
-      if (!take({ fileno: entry.node.ino, type: direntType[entry.node.type], name: bytesOfName(name) }, entry.cookie)) {
+      if (!out.take({ fileno: entry.node.ino, type: direntType[entry.node.type], name: bytesOfName(name) }, BigInt(entry.cookie))) {
         full = true
         break
       }
     }
   }
-  if (full && chunks.length === 0) return undefined
-  if (!full && next < BigInt(dir.nextCookie)) next = BigInt(dir.nextCookie)
-  const bytes = new Uint8Array(used)
-  let at = 0
-  for (const c of chunks) {
-    bytes.set(c, at)
-    at += c.length
-  }
-  return { bytes, next }
+  if (full && out.empty) return undefined
+  if (!full && out.next < BigInt(dir.nextCookie)) out.next = BigInt(dir.nextCookie)
+  return out.listing()
 }

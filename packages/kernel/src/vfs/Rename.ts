@@ -6,7 +6,8 @@
  * Renaming a name onto itself does nothing; onto another hard link of the
  * same node, BSD's rename removes the source name while POSIX's
  * (__posix_rename, `retain`) leaves both. Immutable and append-only
- * flags stop it (Flags.ts).
+ * flags stop it (Flags.ts). On a host file system it is one host rename,
+ * which replaces the target atomically (host/HostNamespace.ts).
  */
 import { Errno, limits } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -17,11 +18,12 @@ import { markChanged, markModified } from "./Attributes.ts"
 import type { Lookup } from "./Namei.ts"
 import { isDotName } from "./Names.ts"
 import { checkRemovePossible, checkRenamePossible } from "./Flags.ts"
-import { checkRemovable, detach, isMountPoint } from "./Remove.ts"
-import type { DirectoryNode } from "./Vnode.ts"
+import { hostRename } from "./host/HostNamespace.ts"
+import { checkRemovable, detach, detached, isMountPoint, removeName } from "./Remove.ts"
+import type { Directory } from "./Vnode.ts"
 
 /** Is `ancestor` on the way from `dir` up to its file system's root? */
-const isWithin = (dir: DirectoryNode, ancestor: DirectoryNode): boolean => {
+const isWithin = (dir: Directory, ancestor: Directory): boolean => {
   for (let d = dir;; d = d.parent) {
     if (d === ancestor) return true
     if (d.parent === d) return false
@@ -41,13 +43,13 @@ export const rename = (cred: CredHolder, from: Lookup, to: Lookup, retain = fals
       if (retain || (from.dir === to.dir && from.name === to.name)) return
       yield* checkRemovable(cred, from.dir, src)
       yield* checkRemovePossible(from.dir, src)
-      return detach(from.dir, from.name, src)
+      return yield* removeName(from.dir, from.name, src)
     }
     if (dst !== undefined && isMountPoint(dst)) return yield* sysErr(Errno.EBUSY)
     if (src.type === "dir") {
       if (dst !== undefined && dst.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
       if (isWithin(to.dir, src)) return yield* sysErr(Errno.EINVAL)
-      if (dst?.type === "dir" && dst.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
+      if (dst?.type === "dir" && dst.fs === "tmpfs" && dst.entries.size > 0) return yield* sysErr(Errno.ENOTEMPTY)
       if (to.dir !== from.dir && dst === undefined && to.dir.nlink >= limits.LINK_MAX) {
         return yield* sysErr(Errno.EMLINK)
       }
@@ -60,13 +62,20 @@ export const rename = (cred: CredHolder, from: Lookup, to: Lookup, retain = fals
     if (dst !== undefined) yield* checkRemovable(cred, to.dir, dst)
     else yield* checkAccess(cred, to.dir, VWRITE | VEXEC)
 
-    if (dst !== undefined) detach(to.dir, to.name, dst)
-    from.dir.entries.delete(from.name)
-    to.dir.addEntry(to.name, src)
-    if (src.type === "dir" && from.dir !== to.dir) {
-      from.dir.nlink--
-      to.dir.nlink++
-      src.parent = to.dir
+    const fromDir = from.dir
+    const toDir = to.dir
+    if (fromDir.fs === "host" && toDir.fs === "host" && src.fs === "host" && dst?.fs !== "tmpfs") {
+      yield* hostRename(fromDir, from.name, src, toDir, to.name, dst)
+      if (dst !== undefined) detached(toDir, dst)
+    } else if (fromDir.fs === "tmpfs" && toDir.fs === "tmpfs" && src.fs === "tmpfs" && dst?.fs !== "host") {
+      if (dst !== undefined) detach(toDir, to.name, dst)
+      fromDir.entries.delete(from.name)
+      toDir.addEntry(to.name, src)
+      if (src.type === "dir" && fromDir !== toDir) {
+        fromDir.nlink--
+        toDir.nlink++
+        src.parent = toDir
+      }
     }
     markChanged(src)
     markModified(from.dir)

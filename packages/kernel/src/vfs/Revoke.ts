@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import type { File, FileOps } from "../fd/File.ts"
 import type { KernelState } from "../KernelState.ts"
 import { sysErr } from "../kern/SysErr.ts"
-import type { Vnode } from "./Vnode.ts"
+import { driverOf, type Vnode } from "./Vnode.ts"
 import { knoteRevoked } from "../kqueue/VnodeEvents.ts"
 
 export const deadOps: FileOps = {
@@ -54,9 +54,8 @@ export const killFiles = (files: Iterable<File>): Effect.Effect<void> =>
  */
 export const revokeNode = (kernel: KernelState, node: Vnode): Effect.Effect<void> =>
   Effect.suspend(() => {
+    const rdev = driverOf(node)?.rdev
     const same = (v: Vnode | undefined): boolean =>
-      v === node ||
-      (v !== undefined && (node.type === "chr" || node.type === "blk") && v.type === node.type && "driver" in v &&
-        "driver" in node && v.driver.rdev === node.driver.rdev)
+      v === node || (v !== undefined && rdev !== undefined && v.type === node.type && driverOf(v)?.rdev === rdev)
     return killFiles(openFiles(kernel, (f) => same(f.vnode)))
   })

@@ -1,19 +1,26 @@
 /**
  * statvfs of a mounted file system (NetBSD's dostatvfs over tmpfs_statvfs
  * and copy_statvfs_info): sizes in pages from the file system's own
- * accounting, its names, owner and visible flags. A caller asking for
+ * accounting, its names, owner and visible flags. A host file system's
+ * figures are the host's statfs of the tree. A caller asking for
  * ST_NOWAIT (or ST_LAZY, or any flag but ST_WAIT) gets the figures of the
  * last fresh call instead, as NetBSD answers from mnt_stat.
  */
 import type { Statvfs } from "@sysproxy/protocol"
 import { mountFlags, statvfsFlags } from "@sysproxy/protocol/netbsd"
+import { Effect } from "effect"
+import type { SysErr } from "../kern/SysErr.ts"
 import { PAGE_SIZE } from "./FileData.ts"
+import type { HostStatfs } from "./host/HostCalls.ts"
+import { toSysErr } from "./host/HostMount.ts"
 import type { Mount } from "./Mount.ts"
 
 /** TMPFS_MAXNAMLEN: tmpfs's f_namemax. */
 export const TMPFS_NAME_MAX = 255
 
 export const TMPFS_TYPE_NAME = "tmpfs"
+/** What a host file system calls itself (f_fstypename, and f_mntfromname: the host's path stays the operator's). */
+export const HOSTFS_TYPE_NAME = "hostfs"
 
 /** NetBSD's makefstype: the second word of f_fsidx. */
 const makefstype = (type: string): number => {
@@ -23,28 +30,55 @@ const makefstype = (type: string): number => {
 }
 
 const FSTYPE = makefstype(TMPFS_TYPE_NAME)
+const HOST_FSTYPE = makefstype(HOSTFS_TYPE_NAME)
 
 /** f_fsidx: vfs_getnewfsid's two words, the first of them the st_dev of the files on it. */
-export const fsidOf = (mount: Mount): readonly [number, number] => [mount.dev, FSTYPE]
+export const fsidOf = (mount: Mount): readonly [number, number] => [mount.dev, mount.fstype === "tmpfs" ? FSTYPE : HOST_FSTYPE]
+
+/** What statvfs counts: blocks of `bsize` bytes and nodes, in all, free and free for anyone. */
+interface Figures {
+  readonly bsize: number
+  readonly blocks: number
+  readonly bfree: number
+  readonly bavail: number
+  readonly files: number
+  readonly ffree: number
+}
+
+const tmpfsFigures = (mount: Mount & { readonly fstype: "tmpfs" }): Figures => {
+  const u = mount.usage()
+  return { bsize: PAGE_SIZE, blocks: u.blocks, bfree: u.bfree, bavail: u.bfree, files: u.files, ffree: u.ffree }
+}
+
+/** The host's figures as last asked (none asked yet: all zero). */
+const hostFigures = (s: HostStatfs | undefined): Figures => ({
+  bsize: Number(s?.bsize ?? BigInt(PAGE_SIZE)),
+  blocks: Number(s?.blocks ?? 0n),
+  bfree: Number(s?.bfree ?? 0n),
+  bavail: Number(s?.bavail ?? 0n),
+  files: Number(s?.files ?? 0n),
+  ffree: Number(s?.ffree ?? 0n)
+})
 
 /** f_flag: mnt_flag & MNT_VISFLAGMASK, as an unsigned word. */
 const visibleFlags = (mount: Mount): number => (mount.flags & mountFlags.MNT_VISFLAGMASK) >>> 0
 
 /** Fresh figures, which become the mount's remembered ones. */
 const fresh = (mount: Mount): Statvfs => {
-  const u = mount.usage()
+  const f = mount.fstype === "tmpfs" ? tmpfsFigures(mount) : hostFigures(mount.hostStatfs)
+  const typeName = mount.fstype === "tmpfs" ? TMPFS_TYPE_NAME : HOSTFS_TYPE_NAME
   const stat: Statvfs = {
     flag: visibleFlags(mount),
-    bsize: PAGE_SIZE,
-    frsize: PAGE_SIZE,
-    iosize: PAGE_SIZE,
-    blocks: u.blocks,
-    bfree: u.bfree,
-    bavail: u.bfree,
-    bresvd: 0,
-    files: u.files,
-    ffree: u.ffree,
-    favail: u.ffree,
+    bsize: f.bsize,
+    frsize: f.bsize,
+    iosize: f.bsize,
+    blocks: f.blocks,
+    bfree: f.bfree,
+    bavail: f.bavail,
+    bresvd: f.bfree - f.bavail,
+    files: f.files,
+    ffree: f.ffree,
+    favail: f.ffree,
     fresvd: 0,
     syncreads: 0,
     syncwrites: 0,
@@ -55,17 +89,32 @@ const fresh = (mount: Mount): Statvfs => {
     fsid: mount.dev,
     namemax: TMPFS_NAME_MAX,
     owner: mount.owner,
-    fstypename: TMPFS_TYPE_NAME,
+    fstypename: typeName,
     mntonname: mount.onName,
-    mntfromname: TMPFS_TYPE_NAME
+    mntfromname: typeName
   }
   mount.lastStat = stat
   return stat
 }
 
+const wantsFresh = (mount: Mount, flags: number): boolean =>
+  flags === 0 || flags === statvfsFlags.ST_WAIT || mount.lastStat === undefined
+
 /** dostatvfs: fresh for 0 or ST_WAIT, the remembered figures otherwise (f_flag always current). */
 export const statvfsOf = (mount: Mount, flags: number): Statvfs => {
-  const cached = flags !== 0 && flags !== statvfsFlags.ST_WAIT ? mount.lastStat : undefined
+  const cached = wantsFresh(mount, flags) ? undefined : mount.lastStat
   if (cached === undefined) return fresh(mount)
   return { ...cached, flag: visibleFlags(mount) }
+}
+
+/** statvfsOf, a host file system's figures asked of the host first when fresh ones are wanted. */
+export const statvfsNow = (mount: Mount, flags: number): Effect.Effect<Statvfs, SysErr> => {
+  if (mount.fstype === "tmpfs" || !wantsFresh(mount, flags)) return Effect.sync(() => statvfsOf(mount, flags))
+  return Effect.map(
+    Effect.mapError(mount.tree.statfs(mount.tree.root), toSysErr),
+    (s) => {
+      mount.hostStatfs = s
+      return statvfsOf(mount, flags)
+    }
+  )
 }

@@ -1,14 +1,19 @@
 /**
  * File system nodes. Every node has the attributes stat reports; the kind
  * of node decides what else it holds: a regular file its data, a directory
- * its entries, a symlink its target, a device node its driver.
+ * its entries, a symlink its target, a device node its driver. A node is
+ * tmpfs's (these classes: everything in memory) or a host file system's
+ * (host/HostNode.ts: the host holds the data and the names); `fs` tells
+ * them apart, so the typechecker finds every place that reads what only a
+ * tmpfs node has (`entries`, `data`).
  */
 import { direntTypes, modeBits } from "@sysproxy/protocol/netbsd"
 import type { Timespec } from "../abi/Timespec.ts"
 import type { FileOps } from "../fd/File.ts"
 import { KnoteList } from "../kqueue/Knote.ts"
 import type { FileData } from "./FileData.ts"
-import type { Mount } from "./Mount.ts"
+import type { HostVnode, HostDirectory } from "./host/HostNode.ts"
+import type { Mount, TmpfsMount } from "./Mount.ts"
 
 export type VnodeType = "reg" | "dir" | "lnk" | "chr" | "blk" | "fifo" | "sock"
 
@@ -34,9 +39,9 @@ export const direntType: Readonly<Record<VnodeType, number>> = {
   sock: direntTypes.DT_SOCK
 }
 
-/** What every node has. */
+/** What every tmpfs node is made with. */
 export interface NodeInit {
-  readonly mount: Mount
+  readonly mount: TmpfsMount
   readonly ino: number
   /** Permission bits (07777). */
   readonly mode: number
@@ -45,9 +50,8 @@ export interface NodeInit {
   readonly now: Timespec
 }
 
-abstract class NodeBase {
-  readonly mount: Mount
-  readonly ino: number
+/** What every node has, whatever its file system: the attributes stat reports, and the kernel's own state of it. */
+export abstract class VnodeAttrs {
   /** Permission bits only; the type bits come from `type`. */
   mode: number
   uid: number
@@ -57,54 +61,56 @@ abstract class NodeBase {
   flags = 0
   atime: Timespec
   mtime: Timespec
+  ctime: Timespec
   birthtime: Timespec
-  #ctime: Timespec
   /** Open files on this node: an unlinked regular file keeps its data while any is open. */
   opens = 0
   /** The node's space went back to its file system (no links and no opens left). */
   reclaimed = false
-  /** tn_gen: a file handle (FileHandle.ts) names the node by inode number and this. */
-  readonly gen = Math.floor(Math.random() * 0x8000_0000)
   /** Knotes on the node (EVFILT_VNODE, EVFILT_READ): told of its changes (kqueue/VnodeEvents.ts). */
   readonly knotes = new KnoteList()
 
+  constructor(mode: number, uid: number, gid: number, now: Timespec) {
+    this.mode = mode
+    this.uid = uid
+    this.gid = gid
+    this.atime = now
+    this.mtime = now
+    this.ctime = now
+    this.birthtime = now
+  }
+}
+
+abstract class NodeBase extends VnodeAttrs {
+  readonly fs = "tmpfs"
+  readonly mount: TmpfsMount
+  readonly ino: number
+  /** tn_gen: a file handle (FileHandle.ts) names the node by inode number and this. */
+  readonly gen = Math.floor(Math.random() * 0x8000_0000)
+
   constructor(init: NodeInit) {
+    super(init.mode, init.uid, init.gid, init.now)
     this.mount = init.mount
     this.ino = init.ino
-    this.mode = init.mode
-    this.uid = init.uid
-    this.gid = init.gid
-    this.atime = init.now
-    this.mtime = init.now
-    this.#ctime = init.now
-    this.birthtime = init.now
-    this.mount.byIno.set(this.ino, this as NodeBase as Vnode)
-    this.mount.onChange?.(this as NodeBase as Vnode)
-  }
-
-  get ctime(): Timespec {
-    return this.#ctime
-  }
-
-  /** Every data, attribute and namespace change sets ctime: the mount hears of it (a host-backed one writes the node back). */
-  set ctime(t: Timespec) {
-    this.#ctime = t
-    this.mount.onChange?.(this as NodeBase as Vnode)
+    this.mount.byIno.set(this.ino, this as NodeBase as TmpfsVnode)
   }
 }
 
 export class RegularNode extends NodeBase {
   readonly type = "reg"
   readonly data: FileData
+  /** What an open file on it does, when not tmpfs's own regular file ops (a host file mapping's window). */
+  readonly ops: FileOps | undefined
 
-  constructor(init: NodeInit, data: FileData) {
+  constructor(init: NodeInit, data: FileData, ops?: FileOps) {
     super(init)
     this.data = data
+    this.ops = ops
   }
 }
 
 export interface DirEntry {
-  readonly node: Vnode
+  readonly node: TmpfsVnode
   /** Position in the listing: getdents's file offset points at an entry by its cookie. */
   readonly cookie: number
 }
@@ -133,7 +139,7 @@ export class DirectoryNode extends NodeBase {
     return this.nlink === 0
   }
 
-  addEntry(name: string, node: Vnode): void {
+  addEntry(name: string, node: TmpfsVnode): void {
     this.entries.set(name, { node, cookie: this.nextCookie++ })
   }
 }
@@ -181,4 +187,13 @@ export class SpecialNode extends NodeBase {
   }
 }
 
-export type Vnode = RegularNode | DirectoryNode | SymlinkNode | DeviceNode | SpecialNode
+export type TmpfsVnode = RegularNode | DirectoryNode | SymlinkNode | DeviceNode | SpecialNode
+
+export type Vnode = TmpfsVnode | HostVnode
+
+/** A directory of any file system. */
+export type Directory = DirectoryNode | HostDirectory
+
+/** The driver behind a device node of any file system; none for anything else (or a host device no driver has). */
+export const driverOf = (node: Vnode): DeviceDriver | undefined =>
+  node instanceof DeviceNode ? node.driver : node.fs === "host" && (node.type === "chr" || node.type === "blk") ? node.driver : undefined

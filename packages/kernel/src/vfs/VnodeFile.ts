@@ -5,6 +5,8 @@
  * O_APPEND every write (pwrite too, as on NetBSD) goes to the end; one
  * reaching past RLIMIT_FSIZE is refused whole (EFBIG, SIGXFSZ). The open
  * file keeps the node's data alive after an unlink until the last close.
+ * A host file system's files have ops of their own (host/HostFileOps.ts),
+ * as has a host file mapping's window (HostFileNode.ts).
  */
 import { Errno, openFlags, pollEvents, rlimit, signals } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -15,8 +17,8 @@ import { vnodeKqfilter } from "../kqueue/filters/VnodeFilter.ts"
 import { knoteWritten } from "../kqueue/VnodeEvents.ts"
 import { markAccessed, markModified, sizeOf } from "./Attributes.ts"
 import { MAX_FILE_SIZE } from "./FileData.ts"
-import { hostFailure, hostIo } from "./HostIo.ts"
-import { DeviceNode, type Vnode } from "./Vnode.ts"
+import { closeHostDirectory, hostRegularOps } from "./host/HostFileOps.ts"
+import { driverOf, type Vnode } from "./Vnode.ts"
 
 const READY = pollEvents.POLLIN | pollEvents.POLLRDNORM | pollEvents.POLLOUT | pollEvents.POLLWRNORM
 
@@ -39,15 +41,10 @@ export const regularOps: FileOps = {
   read: (_ctx, file, len, offset) =>
     Effect.suspend(() => {
       const node = file.vnode
-      if (node?.type !== "reg") return sysErr(Errno.EBADF)
+      if (node?.type !== "reg" || node.fs !== "tmpfs") return sysErr(Errno.EBADF)
       const at = offset ?? file.offset
       if (at < 0n) return sysErr(Errno.EINVAL)
-      let data: Uint8Array
-      try {
-        data = at >= BigInt(node.data.size) || len <= 0 ? new Uint8Array(0) : node.data.read(Number(at), len)
-      } catch (e) {
-        return hostFailure(e)
-      }
+      const data = at >= BigInt(node.data.size) || len <= 0 ? new Uint8Array(0) : node.data.read(Number(at), len)
       markAccessed(node)
       if (offset === undefined) file.offset = at + BigInt(data.length)
       return Effect.succeed(data)
@@ -55,7 +52,7 @@ export const regularOps: FileOps = {
   write: (ctx, file, data, offset) =>
     Effect.suspend(() => {
       const node = file.vnode
-      if (node?.type !== "reg") return sysErr(Errno.EBADF)
+      if (node?.type !== "reg" || node.fs !== "tmpfs") return sysErr(Errno.EBADF)
       const at = (file.flag & openFlags.O_APPEND) !== 0 ? BigInt(node.data.size) : offset ?? file.offset
       if (at < 0n) return sysErr(Errno.EINVAL)
       if (data.length === 0) return Effect.succeed(0)
@@ -65,13 +62,7 @@ export const regularOps: FileOps = {
       if (end > BigInt(MAX_FILE_SIZE)) return sysErr(Errno.EFBIG)
       const grows = end > BigInt(node.data.size)
       // all or nothing: a write that does not fit leaves the file as it was
-      let fits: boolean
-      try {
-        fits = node.data.write(Number(at), data)
-      } catch (e) {
-        return hostFailure(e)
-      }
-      if (!fits) return sysErr(Errno.ENOSPC)
+      if (!node.data.write(Number(at), data)) return sysErr(Errno.ENOSPC)
       markModified(node)
       knoteWritten(node, grows)
       if (offset === undefined) file.offset = end
@@ -80,14 +71,14 @@ export const regularOps: FileOps = {
   poll: (_file, events) => events & READY,
   kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
-  sync: (file) => {
-    const node = file.vnode
-    return node?.type === "reg" ? hostIo(() => node.data.sync()) : Effect.void
-  },
   close: closeNode
 }
 
-/** A directory open for reading: getdents lists it (the file offset is the entry cookie); read(2) is EISDIR. */
+/**
+ * A directory open for reading: getdents lists it (the file offset is the
+ * entry cookie); read(2) is EISDIR. A host directory's listing has a host
+ * stream that goes with the file.
+ */
 export const directoryOps: FileOps = {
   kind: "vnode",
   seekable: true,
@@ -96,7 +87,7 @@ export const directoryOps: FileOps = {
   poll: (_file, events) => events & READY,
   kqfilter: vnodeKqfilter,
   size: (file) => BigInt(file.vnode === undefined ? 0 : sizeOf(file.vnode)),
-  close: closeNode
+  close: (file) => (file.vnode?.fs === "host" ? closeHostDirectory(file) : closeNode(file))
 }
 
 /** Fifos and sockets have nothing behind them yet. */
@@ -112,13 +103,12 @@ export const unsupportedOps: FileOps = {
 export const opsFor = (node: Vnode): FileOps => {
   switch (node.type) {
     case "reg":
-      return regularOps
+      return node.fs === "host" ? hostRegularOps : node.ops ?? regularOps
     case "dir":
       return directoryOps
     case "chr":
-      return node.driver.ops
     case "blk":
-      return node instanceof DeviceNode ? node.driver.ops : unsupportedOps
+      return driverOf(node)?.ops ?? unsupportedOps
     default:
       return unsupportedOps
   }

@@ -147,7 +147,7 @@ const process = (ctx: SyscallContext, job: Job): Effect.Effect<void> =>
             return yield* sysErr(Errno.EINVAL)
           }
           if ((file.flag & FWRITE) === 0) return yield* sysErr(Errno.EBADF)
-          yield* syncFile(ctx, file)
+          yield* syncFile(file, job.op === "dsync")
         })
       )
       return setResult(cb, JOB_DONE, r._tag === "Failure" ? r.failure.errno : 0, r._tag === "Failure" ? -1n : 0n)

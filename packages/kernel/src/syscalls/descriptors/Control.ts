@@ -118,26 +118,21 @@ const vnodeFile = (ctx: SyscallContext) =>
   )
 
 /**
- * fsyncs what the file reaches on the host (a host file mapping), and
- * writes back its node if it is on the host file system; EIO when either
- * failed. A no-op for memory-only nodes.
+ * fsyncs (`dataOnly`: fdatasyncs) what the file reaches on the host (a
+ * host file system's file, a host file mapping), failing with the host's
+ * errno; a no-op for memory-only nodes.
  */
-export const syncFile = (ctx: SyscallContext, file: File): Effect.Effect<void, SysErr> =>
-  Effect.andThen(
-    file.ops.sync?.(file) ?? Effect.void,
-    Effect.suspend(() =>
-      file.vnode === undefined || ctx.kernel.vfs.syncNode(file.vnode) ? Effect.void : sysErr(Errno.EIO)
-    )
-  )
+export const syncFile = (file: File, dataOnly: boolean): Effect.Effect<void, SysErr> =>
+  file.ops.sync?.(file, dataOnly) ?? Effect.void
 
-/** fsync(fd): a tmpfs node is in memory already; a host-backed one reaches the disk. */
+/** fsync(fd): a tmpfs node is in memory already; a host one reaches the disk. */
 export const fsync: SyscallImpl = (ctx) =>
-  vnodeFile(ctx).pipe(Effect.flatMap((file) => syncFile(ctx, file)), Effect.asVoid)
+  vnodeFile(ctx).pipe(Effect.flatMap((file) => syncFile(file, false)), Effect.asVoid)
 
 /** fdatasync(fd): also EBADF unless open for writing. */
 export const fdatasync: SyscallImpl = (ctx) =>
   vnodeFile(ctx).pipe(
-    Effect.flatMap((file) => ((file.flag & FWRITE) === 0 ? sysErr(Errno.EBADF) : syncFile(ctx, file)))
+    Effect.flatMap((file) => ((file.flag & FWRITE) === 0 ? sysErr(Errno.EBADF) : syncFile(file, true)))
   )
 
 /** fsync_range's flags (sys/fcntl.h). */
@@ -160,5 +155,5 @@ export const fsyncRange: SyscallImpl = (ctx) =>
     const length = ctx.args.long(3)
     // off_t arithmetic: an end past OFF_MAX wraps below the start in C
     if (length !== 0n && BigInt.asIntN(64, start + length) < start) return yield* sysErr(Errno.EINVAL)
-    yield* syncFile(ctx, file)
+    yield* syncFile(file, kinds === FDATASYNC)
   })
