@@ -69,7 +69,7 @@ export const defaultLimits = (physmem: number): Limits => {
   return new Limits(values)
 }
 
-/** What setrlimit stores for an allowed change: dosetrlimit's clamps (and the stack limit in whole pages). */
+/** What setrlimit stores for an allowed change: dosetrlimit's clamps (DATA, STACK, NOFILE, NPROC, NTHR; the stack limit in whole pages). */
 export const clampLimit = (which: number, value: RLimit): RLimit => {
   switch (which) {
     case rlimit.RLIMIT_DATA:
@@ -82,6 +82,8 @@ export const clampLimit = (which: number, value: RLimit): RLimit => {
       return limit(min(value.cur, BigInt(MAXFILES)), min(value.max, BigInt(MAXFILES)))
     case rlimit.RLIMIT_NPROC:
       return limit(min(value.cur, BigInt(MAXPROC)), min(value.max, BigInt(MAXPROC)))
+    case rlimit.RLIMIT_NTHR:
+      return limit(min(value.cur, BigInt(MAXLWP)), min(value.max, BigInt(MAXLWP)))
     default:
       return value
   }
