@@ -102,18 +102,30 @@ const fstat: SyscallImpl = (ctx) =>
 
 const ACCESS_BITS = accessModes.R_OK | accessModes.W_OK | accessModes.X_OK
 
-const accessAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number, follow: boolean) =>
-  Effect.andThen(
-    (mode & ~ACCESS_BITS) !== 0 ? sysErr(Errno.EINVAL) : Effect.void,
-    withPath(ctx, dirfd, pathSlot, follow, (node) => (mode === accessModes.F_OK ? Effect.void : checkAccess(ctx.proc, node, mode)))
-  )
+/**
+ * do_sys_accessat: the lookup (its search permissions included) and the
+ * check are made with the real uid and gid as the effective ones, unless
+ * AT_EACCESS asks for the effective ids; the superuser's powers follow
+ * those ids.
+ */
+const accessAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number, flags: number) => {
+  if ((mode & ~ACCESS_BITS) !== 0) return sysErr(Errno.EINVAL)
+  const own = ctx.proc.cred
+  const cred = has(flags, atFlags.AT_EACCESS) ? own : own.with({ euid: own.uid, egid: own.gid })
+  const follow = !has(flags, atFlags.AT_SYMLINK_NOFOLLOW)
+  return Effect.flatMap(path(ctx, pathSlot), (p) =>
+    locked(
+      ctx,
+      Effect.flatMap(nodeAt(ctx, dirfd, p, follow, cred), (node) => (mode === accessModes.F_OK ? Effect.void : checkAccess(cred, node, mode)))
+    ))
+}
 
-const access: SyscallImpl = (ctx) => accessAt(ctx, AT_FDCWD, 0, ctx.args.int(1), true)
+const access: SyscallImpl = (ctx) => accessAt(ctx, AT_FDCWD, 0, ctx.args.int(1), 0)
 
 const faccessat: SyscallImpl = (ctx) =>
   Effect.andThen(
     onlyFlags(ctx.args.int(3), atFlags.AT_EACCESS | atFlags.AT_SYMLINK_NOFOLLOW),
-    accessAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW))
+    accessAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), ctx.args.int(3))
   )
 
 // chmod, chown
