@@ -14,6 +14,7 @@ import { hostReaddir } from "../vfs/host/HostListing.ts"
 import { readdir } from "../vfs/Readdir.ts"
 import { rmdir, unlink } from "../vfs/Remove.ts"
 import { rename } from "../vfs/Rename.ts"
+import { chrootPath } from "../vfs/Statvfs.ts"
 import { decodeTmpfsArgs, TMPFS_ARGS_SIZE } from "../vfs/TmpfsArgs.ts"
 import { SysErr, sysErr } from "../kern/SysErr.ts"
 import { copyin, copyinPath, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
@@ -145,7 +146,10 @@ const mount: SyscallImpl = (ctx) =>
         const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
         if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
         const flags = ctx.args.int(2) & (mountFlags.MNT_BASIC_FLAGS | mountFlags.MNT_IGNORE)
-        yield* ctx.kernel.vfs.mountTmpfs(node, options, { onName: p, owner: ctx.proc.uid, flags })
+        // set_statvfs_info: under a chroot the name is the chroot's path from the real root, then the path as given
+        const rdir = ctx.proc.rdir
+        const onName = rdir === undefined ? p : (yield* chrootPath(ctx, rdir)) + p
+        yield* ctx.kernel.vfs.mountTmpfs(node, options, { onName, owner: ctx.proc.uid, flags })
       })
     )
   })

@@ -10,45 +10,59 @@ import { copyinPath, copyout, type SyscallContext } from "../kern/SyscallContext
 import { AT_FDCWD, fileNode, nodeAt } from "../vfs/At.ts"
 import { requireRoot } from "../kauth/Cred.ts"
 import { sysErr } from "../kern/SysErr.ts"
-import { statvfsNow } from "../vfs/Statvfs.ts"
+import type { Mount } from "../vfs/Mount.ts"
+import { statvfsFor } from "../vfs/Statvfs.ts"
 import { unmount } from "../vfs/Unmount.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const locked = <A, E>(ctx: SyscallContext, effect: Effect.Effect<A, E>) => ctx.kernel.vfs.exclusive(effect)
 
-/** statvfs1(path, buf, flags): the file system the path (followed) is on. */
+/** dostatvfs with `root` set (a mount outside the chroot is "/") into the caller's buffer (args 1 and 2). */
+const statvfsOut = (ctx: SyscallContext, mount: Mount) =>
+  Effect.flatMap(statvfsFor(ctx, mount, ctx.args.int(2), true), (st) => copyout(ctx, ctx.args.ptr(1), encodeStatvfs(st)))
+
+/** statvfs1(path, buf, flags): the file system the path (followed) is on, as the caller's chroot names it. */
 const statvfs1: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const p = yield* copyinPath(ctx, ctx.args.ptr(0))
-    const node = yield* locked(ctx, nodeAt(ctx, AT_FDCWD, p, true))
-    yield* copyout(ctx, ctx.args.ptr(1), encodeStatvfs(yield* statvfsNow(node.mount, ctx.args.int(2))))
-  })
+  Effect.flatMap(copyinPath(ctx, ctx.args.ptr(0)), (p) =>
+    Effect.flatMap(locked(ctx, nodeAt(ctx, AT_FDCWD, p, true)), (node) => statvfsOut(ctx, node.mount)))
 
 /** fstatvfs1(fd, buf, flags): EBADF, or EINVAL for a descriptor with no vnode (fd_getvnode). */
-const fstatvfs1: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const { node } = yield* fileNode(ctx, ctx.args.int(0))
-    yield* copyout(ctx, ctx.args.ptr(1), encodeStatvfs(yield* statvfsNow(node.mount, ctx.args.int(2))))
-  })
+const fstatvfs1: SyscallImpl = (ctx) => Effect.flatMap(fileNode(ctx, ctx.args.int(0)), ({ node }) => statvfsOut(ctx, node.mount))
 
 /**
- * getvfsstat(buf, bufsize, flags): every mount in mount order, as many as
- * fit in bufsize; returns how many were written (with a NULL buf, how many
- * there are).
+ * getvfsstat(buf, bufsize, flags), as do_sys_getvfsstat: every mount in
+ * mount order, as many as fit in bufsize, returning how many were written
+ * (with a NULL buf, how many there are). Under a chroot the mounts it
+ * cannot see are left out (and not counted), and unless one of those
+ * written is "/", a stand-in for the chroot's own file system named "/" is
+ * added after them (and counted; it is written even where the buffer has
+ * no room left, as NetBSD does).
  */
-const getvfsstat: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const buf = ctx.args.ptr(0)
-    const maxcount = Math.floor(ctx.args.size(1) / STATVFS_SIZE)
-    const flags = ctx.args.int(2)
-    const mounts = ctx.kernel.vfs.mounts
-    if (buf === 0n) return mounts.length
-    const shown = mounts.slice(0, maxcount)
-    for (const [i, mount] of shown.entries()) {
-      yield* copyout(ctx, buf + BigInt(i * STATVFS_SIZE), encodeStatvfs(yield* statvfsNow(mount, flags)))
+const getvfsstat: SyscallImpl = Effect.fnUntraced(function*(ctx: SyscallContext) {
+  const buf = ctx.args.ptr(0)
+  const maxcount = Math.floor(ctx.args.size(1) / STATVFS_SIZE)
+  const flags = ctx.args.int(2)
+  let count = 0
+  let written = 0
+  let root = false
+  for (const mount of ctx.kernel.vfs.mounts) {
+    if (buf !== 0n && count < maxcount) {
+      const st = yield* Effect.result(statvfsFor(ctx, mount, flags, false))
+      if (st._tag === "Failure") continue
+      yield* copyout(ctx, buf + BigInt(written * STATVFS_SIZE), encodeStatvfs(st.success))
+      written++
+      root ||= st.success.mntonname === "/"
     }
-    return shown.length
-  })
+    count++
+  }
+  const rdir = ctx.proc.rdir
+  if (!root && rdir !== undefined) {
+    const st = yield* statvfsFor(ctx, rdir.mount, flags, true)
+    if (buf !== 0n) yield* copyout(ctx, buf + BigInt(written * STATVFS_SIZE), encodeStatvfs(st))
+    count++
+  }
+  return buf !== 0n && count > maxcount ? maxcount : count
+})
 
 /**
  * unmount(path, flags), as sys_unmount: the path (not followed) must name
