@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Errno, SYS } from "@sysproxy/protocol/netbsd"
+import { Errno, mountFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { Cred } from "../src/kauth/Cred.ts"
 import { FileData, PAGE_SIZE, type Space } from "../src/vfs/FileData.ts"
 import { AT_FDCWD, makeGuest, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, tmpfsArgs } from "./VfsGuest.ts"
 
@@ -278,12 +279,53 @@ describe("tmpfs mounts", () => {
       yield* g.writeFile("/tmp/f", "x")
       const args = g.mem.alloc(tmpfsArgs())
       yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("ffs"), g.str("/mnt"), 0, args, 40)
-      yield* g.fails(Errno.ENAMETOOLONG, SYS.__mount50, g.str("t".repeat(40)), g.str("/mnt"), 0, args, 40)
+      // mount_get_vfsops: a name that does not fit (or cannot be read) is no file system either
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("t".repeat(40)), g.str("/mnt"), 0, args, 40)
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, 0x10n, g.str("/mnt"), 0, args, 40)
       yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ version: 2 })), 40)
       yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 39)
       yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, 0, 40)
       yield* g.fails(Errno.ENOTDIR, SYS.__mount50, g.str("tmpfs"), g.str("/tmp/f"), 0, args, 40)
       yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("tmpfs"), g.str("/nope"), 0, args, 40)
+    }))
+
+  it.effect("do_sys_mount's order: the path, then the type, then the data, then root only, then a directory; data_len 0 is tmpfs_args' size", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.writeFile("/tmp/f", "x")
+      const args = g.mem.alloc(tmpfsArgs())
+      yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("nosuchfs"), g.str("/nonexistent"), 0, args, 40)
+      yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("tmpfs"), g.str("/nonexistent"), 0, 0x10n, 9000)
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("nosuchfs"), g.str("/mnt"), 0, 0x10n, 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 8193)
+      yield* g.fails(Errno.EFAULT, SYS.__mount50, g.str("tmpfs"), g.str("/tmp/f"), 0, 0x10n, 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), mountFlags.MNT_EXPORTED, args, 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ uid: 0xffffffff })), 40)
+      // as an unprivileged process: the lookup and the type still come first
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(1000, 1000)
+      yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("tmpfs"), g.str("/nonexistent"), 0, args, 40)
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("nosuchfs"), g.str("/mnt"), 0, args, 40)
+      yield* g.fails(Errno.EPERM, SYS.__mount50, g.str("tmpfs"), g.str("/tmp/f"), 0, args, 40)
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(0, 0)
+      // data_len 0: vfs_min_mount_data, the whole struct tmpfs_args
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 0)
+      assert.strictEqual((yield* g.stat("/mnt")).dev !== (yield* g.stat("/")).dev, true, "mounted")
+    }))
+
+  it.effect("MNT_UPDATE: the root of a mount (EINVAL elsewhere), no downgrade to read-only, root only; changing a tmpfs is not supported", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.mkdir("/tmp/d")
+      const args = g.mem.alloc(tmpfsArgs())
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 40)
+      const { MNT_UPDATE, MNT_RDONLY } = mountFlags
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("whatever"), g.str("/tmp/d"), MNT_UPDATE, args, 40)
+      yield* g.fails(Errno.EOPNOTSUPP, SYS.__mount50, g.str("whatever"), g.str("/mnt"), MNT_UPDATE | MNT_RDONLY, args, 40)
+      yield* g.fails(Errno.EOPNOTSUPP, SYS.__mount50, g.str("whatever"), g.str("/mnt"), MNT_UPDATE, args, 40)
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(1000, 1000)
+      yield* g.fails(Errno.EPERM, SYS.__mount50, g.str("whatever"), g.str("/mnt"), MNT_UPDATE, args, 40)
     }))
 
   it.effect("ta_size_max and ta_nodes_max limit the mounted file system (ENOSPC); nodes_max counts the root and one spare", () =>

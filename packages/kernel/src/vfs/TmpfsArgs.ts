@@ -16,11 +16,15 @@ const ROOT_UID = 24
 const ROOT_GID = 28
 const ROOT_MODE = 32
 
-/** The mount options in `bytes`; undefined for a version this kernel does not know. */
+/** VNOVAL as a uid_t or gid_t: no owner a root may have. */
+const VNOVAL_ID = 0xffff_ffff
+
+/** The mount options in `bytes`; undefined (EINVAL) for a version this kernel does not know or a root owned by VNOVAL, as tmpfs_mount. */
 export const decodeTmpfsArgs = (bytes: Uint8Array): TmpfsOptions | undefined => {
   if (bytes.length < TMPFS_ARGS_SIZE) return undefined
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (view.getInt32(VERSION, true) !== TMPFS_ARGS_VERSION) return undefined
+  if (view.getUint32(ROOT_UID, true) === VNOVAL_ID || view.getUint32(ROOT_GID, true) === VNOVAL_ID) return undefined
   const nodesMax = view.getBigUint64(NODES_MAX, true)
   const sizeMax = view.getBigInt64(SIZE_MAX, true)
   const clamp = (v: bigint) => (v <= 0n ? 0 : v > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(v))
