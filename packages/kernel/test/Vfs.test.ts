@@ -328,6 +328,45 @@ describe("tmpfs mounts", () => {
       yield* g.fails(Errno.EPERM, SYS.__mount50, g.str("whatever"), g.str("/mnt"), MNT_UPDATE, args, 40)
     }))
 
+  it.effect("MNT_GETARGS reads a tmpfs's arguments back, for anyone: its limits as asked and its root's owner and mode now", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.mkdir("/big")
+      const { MNT_GETARGS, MNT_RDONLY } = mountFlags
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ sizeMax: 163_841n, nodesMax: 100n, mode: 0o1777, uid: 5, gid: 6 })), 40)
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/big"), 0, g.mem.alloc(tmpfsArgs({ sizeMax: 100n })), 40)
+      yield* g.ok(SYS.chmod, g.str("/mnt"), 0o700)
+      const getargs = (path: string, len = 40, flags = MNT_GETARGS) =>
+        Effect.gen(function*() {
+          const buf = g.mem.alloc(tmpfsArgs({ version: 1, mode: 0, sizeMax: 0n }))
+          const n = yield* g.ok(SYS.__mount50, g.str("ignored"), g.str(path), flags, buf, len)
+          const v = new DataView(g.bytes(buf, 40).buffer)
+          return {
+            n,
+            version: v.getInt32(0, true),
+            nodes: v.getBigUint64(8, true),
+            size: v.getBigInt64(16, true),
+            uid: v.getUint32(24, true),
+            gid: v.getUint32(28, true),
+            mode: v.getUint32(32, true)
+          }
+        })
+      assert.deepStrictEqual(yield* getargs("/mnt"), { n: 40n, version: 1, nodes: 100n, size: 163_841n, uid: 5, gid: 6, mode: 0o700 })
+      // under a page is no limit: tm_mem_limit UINT64_MAX, and nodes_max INT_MAX
+      assert.deepStrictEqual(yield* getargs("/big", 0), { n: 40n, version: 1, nodes: 0x7fffffffn, size: -1n, uid: 0, gid: 0, mode: 0o755 })
+      assert.strictEqual((yield* getargs("/")).mode, 0o755, "the root tmpfs too")
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(1000, 1000)
+      assert.strictEqual((yield* getargs("/mnt/")).nodes, 100n, "KAUTH_REQ_SYSTEM_MOUNT_GET is anyone's")
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS | MNT_RDONLY, g.mem.alloc(tmpfsArgs()), 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/tmp"), MNT_GETARGS, g.mem.alloc(tmpfsArgs()), 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, g.mem.alloc(tmpfsArgs({ version: 2 })), 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, g.mem.alloc(tmpfsArgs()), 39)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, 0, 0)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, 0, 40)
+      yield* g.fails(Errno.EFAULT, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, 0x10n, 40)
+    }))
+
   it.effect("ta_size_max and ta_nodes_max limit the mounted file system (ENOSPC); nodes_max counts the root and one spare", () =>
     Effect.gen(function*() {
       const g = yield* makeGuest()

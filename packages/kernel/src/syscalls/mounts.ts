@@ -13,7 +13,7 @@ import { SysErr, sysErr } from "../kern/SysErr.ts"
 import type { Mount } from "../vfs/Mount.ts"
 import { nameFromBytes } from "../vfs/Names.ts"
 import { chrootPath, statvfsFor, TMPFS_TYPE_NAME } from "../vfs/Statvfs.ts"
-import { decodeTmpfsArgs, TMPFS_ARGS_SIZE } from "../vfs/TmpfsArgs.ts"
+import { decodeTmpfsArgs, decodeTmpfsVersion, encodeTmpfsArgs, TMPFS_ARGS_SIZE, TMPFS_ARGS_VERSION } from "../vfs/TmpfsArgs.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 import { unmount } from "../vfs/Unmount.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
@@ -81,6 +81,24 @@ const domount = Effect.fnUntraced(function*(ctx: SyscallContext, req: MountReque
 })
 
 /**
+ * MNT_GETARGS (mount_getargs, then tmpfs_mount): anyone may ask; the only
+ * flag (EINVAL), the root of a mounted file system (EINVAL), data of at
+ * least a struct tmpfs_args whose version is 1 (EINVAL); the mount's
+ * arguments go back into it, and the call returns their size. A host file
+ * system has none to give (EOPNOTSUPP).
+ */
+const getargs = (ctx: SyscallContext, req: MountRequest, node: Vnode): Effect.Effect<number, SysErr> => {
+  if (req.dataLen === 0 || (req.flags & ~mountFlags.MNT_GETARGS) !== 0) return sysErr(Errno.EINVAL)
+  if (node.type !== "dir" || node !== node.mount.root) return sysErr(Errno.EINVAL)
+  const mount = node.mount
+  if (mount.fstype !== "tmpfs") return sysErr(Errno.EOPNOTSUPP)
+  if (!(req.data instanceof Uint8Array) || req.dataLen < TMPFS_ARGS_SIZE || decodeTmpfsVersion(req.data) !== TMPFS_ARGS_VERSION) {
+    return sysErr(Errno.EINVAL)
+  }
+  return Effect.as(copyout(ctx, ctx.args.ptr(3), encodeTmpfsArgs(mount.args())), TMPFS_ARGS_SIZE)
+}
+
+/**
  * mount_update: the root of a mounted file system (EINVAL), no downgrade
  * to read-only (EOPNOTSUPP), root only; changing a mount is not
  * implemented here (EOPNOTSUPP).
@@ -96,19 +114,18 @@ const update = (ctx: SyscallContext, req: MountRequest, node: Vnode): Effect.Eff
  * do_sys_mount under the VFS lock: the path first (ENOENT, ENOTDIR, ...),
  * then the type (ENODEV), then the data (EINVAL past VFS_MAX_MOUNT_DATA,
  * EFAULT), then what is asked: reading a mount's arguments back
- * (MNT_GETARGS, not supported here), changing a mount (MNT_UPDATE), or a
- * new one.
+ * (MNT_GETARGS), changing a mount (MNT_UPDATE), or a new one.
  */
 const doMount = Effect.fnUntraced(function*(ctx: SyscallContext, req: MountRequest) {
   const node = yield* nodeAt(ctx, AT_FDCWD, req.path, true)
   if (!req.tmpfs) return yield* sysErr(Errno.ENODEV)
   if (req.data instanceof SysErr) return yield* Effect.fail(req.data)
-  if ((req.flags & mountFlags.MNT_GETARGS) !== 0) return yield* sysErr(Errno.EOPNOTSUPP)
+  if ((req.flags & mountFlags.MNT_GETARGS) !== 0) return yield* getargs(ctx, req, node)
   if ((req.flags & mountFlags.MNT_UPDATE) !== 0) return yield* update(ctx, req, node)
   return yield* domount(ctx, req, node)
 })
 
-/** __mount50(type, path, flags, data, data_len): only tmpfs, only new mounts (directories.ts's mkdir makes the place). */
+/** __mount50(type, path, flags, data, data_len): only tmpfs, new mounts and MNT_GETARGS. */
 const mount: SyscallImpl = (ctx) => Effect.flatMap(mountRequest(ctx), (req) => locked(ctx, doMount(ctx, req)))
 
 /** dostatvfs with `root` set (a mount outside the chroot is "/") into the caller's buffer (args 1 and 2). */
