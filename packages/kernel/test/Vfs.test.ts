@@ -367,6 +367,31 @@ describe("tmpfs mounts", () => {
       yield* g.fails(Errno.EFAULT, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, 0x10n, 40)
     }))
 
+  it.effect("MNT_RDONLY: reading works; making names, changing attributes or flags and writing access are EROFS", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/ro")
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/ro"), mountFlags.MNT_RDONLY, g.mem.alloc(tmpfsArgs({ mode: 0o777 })), 40)
+      yield* g.close(yield* g.open("/ro", O_RDONLY))
+      yield* g.ok(SYS.access, g.str("/ro"), 4)
+      yield* g.fails(Errno.EROFS, SYS.access, g.str("/ro"), 2)
+      yield* g.fails(Errno.EROFS, SYS.mkdir, g.str("/ro/d"), 0o755)
+      yield* g.fails(Errno.EROFS, SYS.open, g.str("/ro/f"), O_WRONLY | O_CREAT, 0o644)
+      yield* g.fails(Errno.EROFS, SYS.symlink, g.str("x"), g.str("/ro/l"))
+      yield* g.fails(Errno.EROFS, SYS.mkfifo, g.str("/ro/p"), 0o644)
+      yield* g.writeFile("/tmp/f", "x")
+      // the lookup for the new name fails before the cross-mount check
+      yield* g.fails(Errno.EROFS, SYS.link, g.str("/tmp/f"), g.str("/ro/f"))
+      yield* g.fails(Errno.EROFS, SYS.chmod, g.str("/ro"), 0o700)
+      yield* g.fails(Errno.EROFS, SYS.chown, g.str("/ro"), 1, 1)
+      yield* g.fails(Errno.EROFS, SYS.__utimes50, g.str("/ro"), 0)
+      yield* g.fails(Errno.EROFS, SYS.chflags, g.str("/ro"), 1)
+      const st = yield* g.stat("/ro")
+      assert.strictEqual(st.mode & 0o7777, 0o777, "nothing changed")
+      // on the file system it covers, everything goes on as before
+      yield* g.ok(SYS.mkdir, g.str("/tmp/d"), 0o755)
+    }))
+
   it.effect("ta_size_max and ta_nodes_max limit the mounted file system (ENOSPC); nodes_max counts the root and one spare", () =>
     Effect.gen(function*() {
       const g = yield* makeGuest()

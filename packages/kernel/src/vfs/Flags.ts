@@ -61,6 +61,8 @@ export const checkRenamePossible = (
 export const chflags = (who: CredHolder, node: Vnode, requested: bigint): Effect.Effect<boolean, SysErr> =>
   Effect.suspend(() => {
     if (requested === VNOVAL) return Effect.succeed(false)
+    // tmpfs_chflags: a read-only file system first
+    if (node.mount.readOnly) return sysErr(Errno.EROFS)
     // tn_flags is an int: the word is what reaches the node
     const flags = Number(BigInt.asIntN(32, requested))
     const changingSys = (flags & SF_SETTABLE) !== (node.flags & SF_SETTABLE)

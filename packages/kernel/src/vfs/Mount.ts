@@ -63,6 +63,8 @@ export const TMPFS_NODE_SIZE = 208
 
 /** MNT_LOCAL: every tmpfs is local. */
 const MNT_LOCAL = 0x1000
+/** MNT_RDONLY: mounted read-only. */
+const MNT_RDONLY = 0x1
 
 /** What a file system's own accounting says of its space and nodes (tmpfs_statvfs). */
 export interface Usage {
@@ -101,6 +103,8 @@ export class TmpfsMount {
   readonly owner: number
   /** mnt_flag: the MNT_* flags statvfs shows in f_flag. */
   readonly flags: number
+  /** Mounted with MNT_RDONLY: every change to it is EROFS (tmpfs's checks of mnt_flag). */
+  readonly readOnly: boolean
   /** The figures of the last statvfs that asked for fresh ones: what ST_NOWAIT answers (mnt_stat). */
   lastStat: Statvfs | undefined = undefined
   /** unmount took it away: nothing may be mounted on or looked up in it any more. */
@@ -124,6 +128,7 @@ export class TmpfsMount {
     this.onName = options.onName ?? "/"
     this.owner = options.owner ?? 0
     this.flags = (options.flags ?? 0) | MNT_LOCAL
+    this.readOnly = (this.flags & MNT_RDONLY) !== 0
     this.root = new DirectoryNode(this.init(options.root), undefined)
     this.nodes = 1
   }
