@@ -201,6 +201,15 @@ describe("pathconf and fpathconf", () => {
       yield* g.fails(Errno.EINVAL, SYS.fpathconf, rfd, pathconf._PC_LINK_MAX)
       yield* g.fails(Errno.EBADF, SYS.fpathconf, 99, pathconf._PC_PIPE_BUF)
     }))
+
+  it.effect("a kqueue answers nothing: EINVAL for every name (sys_fpathconf's DTYPE_KQUEUE)", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      const kq = Number(yield* g.ok(SYS.kqueue))
+      for (const name of [pathconf._PC_LINK_MAX, pathconf._PC_PIPE_BUF, pathconf._PC_NAME_MAX]) {
+        yield* g.fails(Errno.EINVAL, SYS.fpathconf, kq, name)
+      }
+    }))
 })
 
 describe("st_rdev", () => {

@@ -309,7 +309,7 @@ const pathconfAnswer = (value: number | undefined): Effect.Effect<number, SysErr
 const pathconfPath: SyscallImpl = (ctx) =>
   withPath(ctx, AT_FDCWD, 0, true, (node) => pathconfAnswer(pathconfOf(node.type, ctx.args.int(1))))
 
-/** fpathconf(fd, name): a vnode's file system, or for a pipe or socket only _PC_PIPE_BUF. */
+/** fpathconf(fd, name): a vnode's file system, or for a pipe or socket only _PC_PIPE_BUF; nothing for a kqueue (EINVAL). */
 const fpathconf: SyscallImpl = (ctx) =>
   Effect.suspend(() => {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
@@ -317,7 +317,8 @@ const fpathconf: SyscallImpl = (ctx) =>
     const name = ctx.args.int(1)
     if (file.vnode !== undefined) return pathconfAnswer(pathconfOf(file.vnode.type, name))
     if (file.ops.kind === "pipe" || file.ops.kind === "socket") return pathconfAnswer(pipePathconf(name))
-    // a semaphore (DTYPE_SEM) answers nothing
+    // sys_fpathconf: a kqueue is EINVAL, a semaphore (DTYPE_SEM) answers nothing
+    if (file.ops.kind === "kqueue") return sysErr(Errno.EINVAL)
     if (file.ops.kind === "sem") return sysErr(Errno.EOPNOTSUPP)
     return pathconfAnswer(devicePathconf(name))
   })
