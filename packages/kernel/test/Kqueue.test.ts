@@ -15,7 +15,7 @@ import {
 import { evFlags, evfilt, notes } from "../src/abi/Kevent.ts"
 import { knoteRevoked } from "../src/kqueue/VnodeEvents.ts"
 import { change, kev, kevent, kqueue, poll } from "./support/Kevents.ts"
-import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, setUid, text, untilAsleep } from "./support/SyscallHarness.ts"
+import { boot, callOk, errnoOf, type Guest, i32s, peekI32, peekI64, setUid, text, untilAsleep } from "./support/SyscallHarness.ts"
 
 const { EVFILT_READ, EVFILT_WRITE, EVFILT_AIO, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL, EVFILT_TIMER } = evfilt
 const { EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_ONESHOT, EV_CLEAR, EV_EOF, EV_ERROR } = evFlags
@@ -78,6 +78,26 @@ const brief = (e: { readonly ident: bigint; readonly filter: number; readonly fl
 const ready = (g: Guest, kq: number) => Effect.map(poll(g, kq), (r) => r.events.map(brief))
 
 describe("kqueue, kqueue1: the kqueue file", () => {
+  it.effect("F_SETFL, F_GETOWN, F_SETOWN and the flag ioctls are ENOTTY (kqueue_fcntl, kqueue_ioctl); FIONBIO sets the flag anyway, F_SETFL never", () =>
+    Effect.gen(function*() {
+      const { g, kq } = yield* guestWithKqueue()
+      const getfl = () => ok(g, SYS.fcntl, kq, fcntlCmds.F_GETFL)
+      const before = yield* getfl()
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_SETFL, O_NONBLOCK), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_SETFL, before), Errno.ENOTTY, "even with nothing changed")
+      assert.strictEqual(yield* getfl(), before)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_GETOWN), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_SETOWN, 5), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, kq, ioctl.FIOSETOWN, g.mem.alloc(i32s(5))), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, kq, ioctl.FIOGETOWN, g.mem.alloc(4)), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, kq, ioctl.FIONBIO, g.mem.alloc(i32s(1))), Errno.ENOTTY)
+      assert.strictEqual((yield* getfl()) & O_NONBLOCK, O_NONBLOCK, "sys_ioctl set FNONBLOCK before asking the file")
+      // a pipe takes them
+      const [r] = yield* pipe(g)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, r, fcntlCmds.F_SETFL, O_NONBLOCK), 0)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, r, ioctl.FIONBIO, g.mem.alloc(i32s(0))), 0)
+    }))
+
   it.effect("a descriptor: fstat a fifo with the queued count, read/write ENXIO, lseek ESPIPE, ioctl ENOTTY", () =>
     Effect.gen(function*() {
       const { k, g, kq } = yield* guestWithKqueue()
