@@ -42,8 +42,20 @@ const KTROP_CLEARFILE = 2
 const KTROP_MASK = 3
 const KTRFLAG_DESCEND = 4
 
-/** ktrcanset: the superuser, or a process of the caller's own uid. */
-const canTrace = (ctx: SyscallContext, p: Proc): boolean => isRoot(ctx.proc) || ctx.proc.uid === p.uid
+/**
+ * ktrcanset, KAUTH_PROCESS_KTRACE: the superuser may; anyone else only as
+ * ktrace_listener_cb allows it, for a target that has not changed its ids
+ * (PK_SUGID) and is not traced persistently (by root), whose real and
+ * saved uid are the caller's effective and real uid, and whose real and
+ * saved gid are the caller's real gid.
+ */
+const canTrace = (ctx: SyscallContext, p: Proc): boolean => {
+  if (isRoot(ctx.proc)) return true
+  if (p.sugid || ((traceOf(p)?.flags ?? 0) & KTRFAC_PERSISTENT) !== 0) return false
+  const caller = ctx.proc.cred
+  const target = p.cred
+  return caller.euid === target.uid && caller.uid === target.svuid && caller.gid === target.gid && caller.gid === target.svgid
+}
 
 /** The process and, for KTRFLAG_DESCEND, every process below it. */
 const withDescendants = (ctx: SyscallContext, p: Proc): Array<Proc> => {
@@ -85,7 +97,9 @@ const ktraceCommon = (ctx: SyscallContext, file: File | undefined, opsArg: numbe
       if (!canTrace(ctx, p)) continue
       done++
       if (tf !== undefined) {
-        yield* setTrace(p, tf, (traceOf(p)?.to === tf ? traceOf(p)?.flags ?? 0 : 0) | facs)
+        // what the superuser sets is KTRFAC_PERSISTENT: nobody else may change it then
+        const persistent = isRoot(ctx.proc) ? KTRFAC_PERSISTENT : 0
+        yield* setTrace(p, tf, (traceOf(p)?.to === tf ? traceOf(p)?.flags ?? 0 : 0) | facs | persistent)
         yield* emulRecord(ctx, p)
         continue
       }
