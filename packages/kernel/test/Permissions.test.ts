@@ -94,6 +94,27 @@ describe("opening and access(2) by owner, group and other bits", () => {
       assert.strictEqual(yield* open(root, "/tmp/private/f", O_RDWR), 0, "open goes by the effective uid")
     }))
 
+  it.effect("getcwd needs search permission on the cwd and read and search on each directory above it (GETCWD_CHECK_ACCESS)", () =>
+    Effect.gen(function*() {
+      const { root, user } = yield* world
+      yield* dir(root, "/tmp/a", 0o711)
+      yield* dir(root, "/tmp/a/b", 0o755)
+      const getcwd = (g: Guest) =>
+        Effect.gen(function*() {
+          const buf = g.mem.alloc(256)
+          const r = yield* g.call(SYS.__getcwd, buf, 256)
+          return r.error !== 0 ? r.error : g.mem.readString(buf, 256)
+        })
+      assert.strictEqual(yield* errnoOf(user, SYS.chdir, p(user, "/tmp/a/b")), 0, "searching /tmp/a is enough to get there")
+      assert.strictEqual(yield* getcwd(user), Errno.EACCES, "/tmp/a cannot be read")
+      assert.strictEqual(yield* errnoOf(root, SYS.chmod, p(root, "/tmp/a"), 0o755), 0)
+      assert.strictEqual(yield* getcwd(user), "/tmp/a/b")
+      assert.strictEqual(yield* errnoOf(root, SYS.chmod, p(root, "/tmp/a/b"), 0o644), 0)
+      assert.strictEqual(yield* getcwd(user), Errno.EACCES, "nor the cwd searched")
+      assert.strictEqual(yield* errnoOf(root, SYS.chdir, p(root, "/tmp/a/b")), 0)
+      assert.strictEqual(yield* getcwd(root), "/tmp/a/b", "root reads and searches any directory")
+    }))
+
   it.effect("the group's bits for the effective gid and for a supplementary group; the owner's bits win for the owner", () =>
     Effect.gen(function*() {
       const { k, root } = yield* world

@@ -8,7 +8,7 @@ import { checkAccess, VEXEC } from "../vfs/Access.ts"
 import { AT_FDCWD, envOf, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
 import { markAccessed } from "../vfs/Attributes.ts"
 import { makeDirectory } from "../vfs/Create.ts"
-import { pathOf } from "../vfs/Getcwd.ts"
+import { checkedPathOf } from "../vfs/Getcwd.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 import { hostReaddir } from "../vfs/host/HostListing.ts"
 import { readdir } from "../vfs/Readdir.ts"
@@ -81,20 +81,24 @@ const chdir: SyscallImpl = (ctx) =>
 /** NetBSD caps the buffer __getcwd looks at. */
 const GETCWD_MAX = 4 * 1024
 
-const getcwd: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const len = Math.min(ctx.args.size(1), GETCWD_MAX)
-    if (len < 2) return yield* sysErr(Errno.ERANGE)
-    const cwd = ctx.proc.cwd
-    const p = cwd.type === "dir" ? pathOf(envOf(ctx), cwd) : undefined
-    if (p === undefined) return yield* sysErr(Errno.ENOENT)
-    const bytes = new Uint8Array(p.length + 1)
-    bytes.set(bytesOfName(p))
-    if (bytes.length > len) return yield* sysErr(Errno.ERANGE)
-    yield* copyout(ctx, ctx.args.ptr(0), bytes)
-    // NetBSD returns the length used, NUL included
-    return bytes.length
-  })
+/**
+ * __getcwd(buf, len): the working directory's path from the process's
+ * root, with getcwd_common's GETCWD_CHECK_ACCESS (search permission on it,
+ * read and search on each directory above: EACCES), ENOENT when it was
+ * removed, ERANGE when it does not fit.
+ */
+const getcwd: SyscallImpl = (ctx) => {
+  const len = Math.min(ctx.args.size(1), GETCWD_MAX)
+  if (len < 2) return sysErr(Errno.ERANGE)
+  const cwd = ctx.proc.cwd
+  const p = cwd.type === "dir" ? checkedPathOf(envOf(ctx), cwd) : Errno.ENOENT
+  if (typeof p === "number") return sysErr(p)
+  const bytes = new Uint8Array(p.length + 1)
+  bytes.set(bytesOfName(p))
+  if (bytes.length > len) return sysErr(Errno.ERANGE)
+  // NetBSD returns the length used, NUL included
+  return Effect.as(copyout(ctx, ctx.args.ptr(0), bytes), bytes.length)
+}
 
 /** Most bytes one getdents call returns, whatever buffer it offers (a listing may come in several calls). */
 const GETDENTS_MAX = 64 * 1024
