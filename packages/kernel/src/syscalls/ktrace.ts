@@ -77,8 +77,8 @@ const emulRecord = (ctx: SyscallContext, p: Proc) => {
 }
 
 /** ktrace_common: the operation on the targets, EPERM when it was allowed on none. */
-const ktraceCommon = (ctx: SyscallContext, file: File | undefined, opsArg: number, facsArg: number, pid: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+const ktraceCommon = Effect.fnUntraced(
+  function*(ctx: SyscallContext, file: File | undefined, opsArg: number, facsArg: number, pid: number) {
     const op = opsArg & KTROP_MASK
     const facs = facsArg & ~KTRFAC_PERSISTENT
     if (op === KTROP_CLEARFILE) {
@@ -111,7 +111,8 @@ const ktraceCommon = (ctx: SyscallContext, file: File | undefined, opsArg: numbe
     // a trace file nobody took goes again
     if (tf !== undefined && tf.refs === 0) yield* releaseFile(tf.file)
     if (done === 0) return yield* sysErr(Errno.EPERM)
-  })
+  }
+)
 
 /**
  * ktrace(fname, ops, facs, pid): all but KTROP_CLEAR open the file (as
