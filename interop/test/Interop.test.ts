@@ -276,7 +276,7 @@ describe("interop: our C client against the server process", () => {
       "proc.curproc.rlimit.cputime.soft = 9223372036854775807",
       "nametomib kern.hostname = 1.10 (type 3)",
       "nametomib proc.curproc.rlimit.descriptors.hard = 10.2147483647.2.9.2 (type 4)",
-      "proc.curproc.rlimit.descriptors.hard = 1024",
+      "proc.curproc.rlimit.descriptors.hard = 1772",
       "nametomib kern.maxfiles: errno 2"
     ]) {
       expect(lines, o.stdout).toContain(want)

@@ -139,7 +139,7 @@ describe("sysctl", () => {
       const lines = all.stdout.trimEnd().split("\n")
       assert.strictEqual(lines[0], "kern.ostype = NetBSD")
       for (const want of ["kern.hostname = ctl-test", "hw.pagesize = 4096", "hw.model = rumpcore (virtual)", "vfs.sync.delay = 30",
-        "proc.curproc.rlimit.descriptors.hard = 1024", "kern.timecounter.hardware = rumpclk", "kern.module.autoload = 1"]) {
+        "proc.curproc.rlimit.descriptors.hard = 1772", "kern.timecounter.hardware = rumpclk", "kern.module.autoload = 1"]) {
         assert.include(lines, want)
       }
       for (const never of ["kern.proc2", "kern.mbuf.stats", "kern.file", "net.inet"]) {

@@ -197,7 +197,8 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
           pgrp: parent.pgrp
         })
         proc.umask = parent.umask
-        proc.sugid = !guest && parent.sugid
+        // PK_SUGID is not inherited: lwproc_newproc zeroes p_flag for every new process
+        proc.sugid = false
         state.procs.set(pid, proc)
         // a prefork is the fork of the parent's process (the client binds it to its child later)
         if (o.mode === "copy") parent.knotes.notify(notes.NOTE_FORK | pid)

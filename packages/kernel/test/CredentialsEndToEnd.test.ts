@@ -57,7 +57,7 @@ describe("credentials and groups across a fork", () => {
       assert.deepStrictEqual(yield* child.call(SYS.getuid), { error: 0, retval0: 1000n, retval1: 1000n })
       assert.deepStrictEqual(yield* child.call(SYS.getgid), { error: 0, retval0: 100n, retval1: 100n })
       assert.strictEqual(yield* child.ok(SYS.getgroups, 0, 0), 1n)
-      assert.strictEqual(yield* child.ok(SYS.issetugid), 1n)
+      assert.strictEqual(yield* child.ok(SYS.issetugid), 0n, "PK_SUGID is not inherited (lwproc_newproc)")
       assert.strictEqual(yield* child.ok(SYS.getppid), 1n)
       assert.strictEqual(yield* child.ok(SYS.getpgrp), BigInt(parent.pid))
       assert.strictEqual(yield* child.ok(SYS.getsid, 0), BigInt(parent.pid))

@@ -61,6 +61,22 @@ describe("chflags, lchflags, fchflags", () => {
       yield* setFlags(g, "/tmp/mine", 0)
       assert.strictEqual((yield* g.stat("/tmp/mine")).flags, 0)
     }))
+
+  it.effect("a device node's flags are the superuser's alone, even for its owner (genfs_can_chflags); a fifo's are its owner's", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      const nullDev = (yield* g.stat("/dev/null")).rdev
+      yield* g.ok(SYS.__mknod50, g.str("/tmp/null"), modeBits.S_IFCHR | 0o666, nullDev)
+      yield* g.ok(SYS.mkfifo, g.str("/tmp/fifo"), 0o666)
+      yield* g.ok(SYS.chown, g.str("/tmp/null"), 1000, 1000)
+      yield* g.ok(SYS.chown, g.str("/tmp/fifo"), 1000, 1000)
+      yield* asUser(g, 1000)
+      yield* g.fails(Errno.EPERM, SYS.chflags, g.str("/tmp/null"), UF_NODUMP)
+      yield* setFlags(g, "/tmp/fifo", UF_NODUMP)
+      yield* asUser(g, 0)
+      yield* setFlags(g, "/tmp/null", UF_NODUMP)
+      assert.strictEqual((yield* g.stat("/tmp/null")).flags, UF_NODUMP)
+    }))
 })
 
 describe("immutable and append-only files", () => {

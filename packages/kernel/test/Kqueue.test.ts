@@ -13,9 +13,10 @@ import {
   SYS
 } from "@sysproxy/protocol/netbsd"
 import { evFlags, evfilt, notes } from "../src/abi/Kevent.ts"
+import { mstohz } from "../src/kqueue/filters/TimerFilter.ts"
 import { knoteRevoked } from "../src/kqueue/VnodeEvents.ts"
 import { change, kev, kevent, kqueue, poll } from "./support/Kevents.ts"
-import { boot, callOk, errnoOf, type Guest, peekI32, peekI64, setUid, text, untilAsleep } from "./support/SyscallHarness.ts"
+import { boot, callOk, errnoOf, type Guest, i32s, peekI32, peekI64, setUid, text, untilAsleep } from "./support/SyscallHarness.ts"
 
 const { EVFILT_READ, EVFILT_WRITE, EVFILT_AIO, EVFILT_VNODE, EVFILT_PROC, EVFILT_SIGNAL, EVFILT_TIMER } = evfilt
 const { EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_ONESHOT, EV_CLEAR, EV_EOF, EV_ERROR } = evFlags
@@ -78,6 +79,26 @@ const brief = (e: { readonly ident: bigint; readonly filter: number; readonly fl
 const ready = (g: Guest, kq: number) => Effect.map(poll(g, kq), (r) => r.events.map(brief))
 
 describe("kqueue, kqueue1: the kqueue file", () => {
+  it.effect("F_SETFL, F_GETOWN, F_SETOWN and the flag ioctls are ENOTTY (kqueue_fcntl, kqueue_ioctl); FIONBIO sets the flag anyway, F_SETFL never", () =>
+    Effect.gen(function*() {
+      const { g, kq } = yield* guestWithKqueue()
+      const getfl = () => ok(g, SYS.fcntl, kq, fcntlCmds.F_GETFL)
+      const before = yield* getfl()
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_SETFL, O_NONBLOCK), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_SETFL, before), Errno.ENOTTY, "even with nothing changed")
+      assert.strictEqual(yield* getfl(), before)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_GETOWN), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, kq, fcntlCmds.F_SETOWN, 5), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, kq, ioctl.FIOSETOWN, g.mem.alloc(i32s(5))), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, kq, ioctl.FIOGETOWN, g.mem.alloc(4)), Errno.ENOTTY)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, kq, ioctl.FIONBIO, g.mem.alloc(i32s(1))), Errno.ENOTTY)
+      assert.strictEqual((yield* getfl()) & O_NONBLOCK, O_NONBLOCK, "sys_ioctl set FNONBLOCK before asking the file")
+      // a pipe takes them
+      const [r] = yield* pipe(g)
+      assert.strictEqual(yield* errnoOf(g, SYS.fcntl, r, fcntlCmds.F_SETFL, O_NONBLOCK), 0)
+      assert.strictEqual(yield* errnoOf(g, SYS.ioctl, r, ioctl.FIONBIO, g.mem.alloc(i32s(0))), 0)
+    }))
+
   it.effect("a descriptor: fstat a fifo with the queued count, read/write ENXIO, lseek ESPIPE, ioctl ENOTTY", () =>
     Effect.gen(function*() {
       const { k, g, kq } = yield* guestWithKqueue()
@@ -633,6 +654,23 @@ describe("EVFILT_TIMER", () => {
       yield* change(g, kq, kev(1, EVFILT_TIMER, EV_DELETE))
       assert.deepStrictEqual([k.kernel.stats().knotes, k.kernel.stats().timers], [0, 0])
     }))
+
+  it.live("a negative period is a huge unsigned one (kn_sdata is a uintptr_t, amd64's mstohz wraps at 64 bits): it does not fire", () =>
+    Effect.gen(function*() {
+      const { k, g, kq } = yield* guestWithKqueue()
+      assert.strictEqual(yield* change(g, kq, kev(1, EVFILT_TIMER, EV_ADD, 0, -5), kev(2, EVFILT_TIMER, EV_ADD, 0, 10)), 0)
+      yield* Effect.sleep("100 millis")
+      assert.deepStrictEqual((yield* poll(g, kq)).events.map((e) => e.ident), [2n], "only the 10 ms one")
+      assert.strictEqual(k.kernel.stats().timers, 2, "the other is still armed")
+    }))
+
+  it("mstohz as amd64's: ms * hz / 1000 in 64-bit unsigned arithmetic, then the int's low 32 bits", () => {
+    assert.strictEqual(mstohz(5n), 0)
+    assert.strictEqual(mstohz(10n), 1)
+    assert.strictEqual(mstohz(131_075n), 13_107, "no 32-bit split past 0x20000 ms (sys/param.h's would give 13100)")
+    assert.strictEqual(mstohz(-5n), 1_271_310_319)
+    assert.strictEqual(mstohz(1n << 40n), -1_717_986_919)
+  })
 
   it.effect("0 ms is EINVAL; at most kq_calloutmax - 1 at once (ENOMEM), for the whole kernel", () =>
     Effect.gen(function*() {

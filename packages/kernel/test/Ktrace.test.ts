@@ -148,4 +148,32 @@ describe("ktrace, fktrace, utrace", () => {
       assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, b.pid)).error, Errno.EPERM)
       assert.strictEqual((yield* a.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, a.pid)).error, 0, "its own")
     }))
+
+  it.effect("ktrace_listener_cb: not a process that changed its ids, nor one of another real gid, nor one root traced (KTRFAC_PERSISTENT)", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const root = yield* k.guest()
+      const fd = yield* open(root, "/tmp/t", O_WRONLY | O_CREAT)
+      yield* root.call(SYS.fchmod, fd, 0o666)
+      // after setuid(1000) from root the process is PK_SUGID: it may not trace itself
+      const dropped = yield* k.guest()
+      assert.strictEqual((yield* dropped.call(SYS.setuid, 1000)).error, 0)
+      const dfd = yield* open(dropped, "/tmp/t", O_WRONLY)
+      assert.strictEqual((yield* dropped.call(SYS.fktrace, dfd, KTROP_SET, FAC_USER, dropped.pid)).error, Errno.EPERM)
+      // same uid, but the target's real gid is another
+      const a = yield* k.guest()
+      const b = yield* k.guest()
+      a.proc.cred = Cred.of(1000, 100)
+      b.proc.cred = Cred.of(1000, 200)
+      const afd = yield* open(a, "/tmp/t", O_WRONLY)
+      assert.strictEqual((yield* a.call(SYS.fktrace, afd, KTROP_SET, FAC_USER, b.pid)).error, Errno.EPERM)
+      b.proc.cred = Cred.of(1000, 100)
+      assert.strictEqual((yield* a.call(SYS.fktrace, afd, KTROP_SET, FAC_USER, b.pid)).error, 0)
+      assert.strictEqual((yield* a.call(SYS.fktrace, afd, KTROP_CLEAR, FAC_USER, b.pid)).error, 0)
+      // what root set, the user may not clear
+      assert.strictEqual((yield* root.call(SYS.fktrace, fd, KTROP_SET, FAC_USER, b.pid)).error, 0)
+      assert.strictEqual((yield* a.call(SYS.fktrace, afd, KTROP_CLEAR, FAC_USER, b.pid)).error, Errno.EPERM)
+      const bfd = yield* open(b, "/tmp/t", O_WRONLY)
+      assert.strictEqual((yield* b.call(SYS.fktrace, bfd, KTROP_CLEAR, FAC_USER, b.pid)).error, Errno.EPERM, "nor the process itself")
+    }))
 })

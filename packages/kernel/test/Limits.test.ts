@@ -56,7 +56,7 @@ describe("getrlimit", () => {
 })
 
 describe("setrlimit", () => {
-  it.effect("root: RLIM_INFINITY for RLIMIT_NOFILE is clamped to 1772/1772; NPROC to 532; the stack to 128 MiB in whole pages", () =>
+  it.effect("root: RLIM_INFINITY for RLIMIT_NOFILE is clamped to 1772/1772; NPROC to 532; NTHR to 2048; the stack to 128 MiB in whole pages", () =>
     Effect.gen(function*() {
       const k = yield* boot()
       const g = yield* k.guest()
@@ -65,6 +65,8 @@ describe("setrlimit", () => {
       assert.strictEqual(g.proc.fds.limit, 1772, "the descriptor table follows")
       assert.strictEqual(yield* setrlimit(g, rlimit.RLIMIT_NPROC, 1000, 2000), 0)
       assert.deepStrictEqual(yield* getrlimit(g, rlimit.RLIMIT_NPROC), { error: 0, cur: 532n, max: 532n })
+      assert.strictEqual(yield* setrlimit(g, rlimit.RLIMIT_NTHR, INF, INF), 0)
+      assert.deepStrictEqual(yield* getrlimit(g, rlimit.RLIMIT_NTHR), { error: 0, cur: 2048n, max: 2048n }, "maxlwp")
       assert.strictEqual(yield* setrlimit(g, rlimit.RLIMIT_STACK, 5000, INF), 0)
       assert.deepStrictEqual(yield* getrlimit(g, rlimit.RLIMIT_STACK), { error: 0, cur: 8192n, max: 128n * MiB })
       assert.strictEqual(yield* setrlimit(g, rlimit.RLIMIT_CPU, 10, 20), 0)

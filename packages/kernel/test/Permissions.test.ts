@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { accessModes, Errno, modeBits, openFlags, signals, SYS } from "@sysproxy/protocol/netbsd"
+import { accessModes, atFlags, Errno, modeBits, openFlags, signals, SYS } from "@sysproxy/protocol/netbsd"
 import { Cred } from "../src/kauth/Cred.ts"
 import { chown } from "../src/vfs/Attributes.ts"
 import { boot, type Guest, i32s, type TestKernel } from "./support/SyscallHarness.ts"
@@ -14,6 +14,7 @@ import { decodeStat } from "./VfsGuest.ts"
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_DIRECTORY } = openFlags
 const { S_ISUID, S_ISGID, S_ISVTX } = modeBits
 const NO_ID = 0xffffffff
+const { AT_FDCWD, AT_EACCESS } = atFlags
 
 /** A kernel with uid 1000 / gid 100 guests, one of them, and a root process. */
 const world = Effect.gen(function*() {
@@ -68,6 +69,50 @@ describe("opening and access(2) by owner, group and other bits", () => {
       assert.strictEqual(yield* errnoOf(user, SYS.access, p(user, "/tmp/public"), accessModes.R_OK), 0)
       assert.strictEqual(yield* errnoOf(user, SYS.access, p(user, "/tmp/public"), accessModes.W_OK), Errno.EACCES)
       assert.strictEqual(yield* open(root, "/tmp/secret", O_RDWR), 0, "root reads and writes anything")
+    }))
+
+  it.effect("access and faccessat check with the real ids, the lookup too, unless AT_EACCESS asks for the effective ones", () =>
+    Effect.gen(function*() {
+      const { root } = yield* world
+      yield* dir(root, "/tmp/private", 0o700)
+      yield* file(root, "/tmp/private/f", 0o600)
+      yield* file(root, "/tmp/mine", 0o600, 1000, 100)
+      const faccessat = (g: Guest, path: string, mode: number, flag: number) =>
+        errnoOf(g, SYS.faccessat, AT_FDCWD, p(g, path), mode, flag)
+      // real uid root, effective uid 1000 (seteuid from root)
+      assert.strictEqual(yield* errnoOf(root, SYS.seteuid, 1000), 0)
+      assert.strictEqual(yield* errnoOf(root, SYS.access, p(root, "/tmp/private/f"), accessModes.R_OK), 0, "the real uid is root")
+      assert.strictEqual(yield* faccessat(root, "/tmp/private/f", accessModes.R_OK, 0), 0)
+      assert.strictEqual(yield* faccessat(root, "/tmp/private/f", accessModes.R_OK, AT_EACCESS), Errno.EACCES, "the lookup as uid 1000")
+      assert.strictEqual(yield* faccessat(root, "/tmp/mine", accessModes.W_OK, AT_EACCESS), 0, "uid 1000 owns it")
+      assert.strictEqual(yield* errnoOf(root, SYS.access, p(root, "/tmp/mine"), accessModes.W_OK), 0, "root writes anything")
+      // the other way round: real uid 1000, effective uid 0
+      root.proc.cred = Cred.of(1000, 100).with({ euid: 0, egid: 0 })
+      assert.strictEqual(yield* errnoOf(root, SYS.access, p(root, "/tmp/private/f"), accessModes.F_OK), Errno.EACCES, "no search as uid 1000")
+      assert.strictEqual(yield* errnoOf(root, SYS.access, p(root, "/tmp/mine"), accessModes.R_OK), 0)
+      assert.strictEqual(yield* faccessat(root, "/tmp/private/f", accessModes.R_OK | accessModes.W_OK, AT_EACCESS), 0)
+      assert.strictEqual(yield* open(root, "/tmp/private/f", O_RDWR), 0, "open goes by the effective uid")
+    }))
+
+  it.effect("getcwd needs search permission on the cwd and read and search on each directory above it (GETCWD_CHECK_ACCESS)", () =>
+    Effect.gen(function*() {
+      const { root, user } = yield* world
+      yield* dir(root, "/tmp/a", 0o711)
+      yield* dir(root, "/tmp/a/b", 0o755)
+      const getcwd = (g: Guest) =>
+        Effect.gen(function*() {
+          const buf = g.mem.alloc(256)
+          const r = yield* g.call(SYS.__getcwd, buf, 256)
+          return r.error !== 0 ? r.error : g.mem.readString(buf, 256)
+        })
+      assert.strictEqual(yield* errnoOf(user, SYS.chdir, p(user, "/tmp/a/b")), 0, "searching /tmp/a is enough to get there")
+      assert.strictEqual(yield* getcwd(user), Errno.EACCES, "/tmp/a cannot be read")
+      assert.strictEqual(yield* errnoOf(root, SYS.chmod, p(root, "/tmp/a"), 0o755), 0)
+      assert.strictEqual(yield* getcwd(user), "/tmp/a/b")
+      assert.strictEqual(yield* errnoOf(root, SYS.chmod, p(root, "/tmp/a/b"), 0o644), 0)
+      assert.strictEqual(yield* getcwd(user), Errno.EACCES, "nor the cwd searched")
+      assert.strictEqual(yield* errnoOf(root, SYS.chdir, p(root, "/tmp/a/b")), 0)
+      assert.strictEqual(yield* getcwd(root), "/tmp/a/b", "root reads and searches any directory")
     }))
 
   it.effect("the group's bits for the effective gid and for a supplementary group; the owner's bits win for the owner", () =>

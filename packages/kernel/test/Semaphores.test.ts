@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
+import { Errno, fcntlCmds, ioctl, openFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect, Fiber } from "effect"
 import { boot, decode, type Guest, inLwp, peek, peekI32, peekI64, timespec, untilAsleep } from "./support/SyscallHarness.ts"
 import { decodeStat } from "./VfsGuest.ts"
@@ -139,5 +139,21 @@ describe("named semaphores", () => {
       assert.strictEqual((yield* semOpen(b, "/ro", 0)).error, Errno.EACCES)
       assert.strictEqual((yield* semOpen(b, "/rw", 0)).error, 0)
       assert.strictEqual((yield* b.call(SYS._ksem_unlink, b.mem.allocString("/ro"))).error, Errno.EACCES)
+    }))
+})
+
+describe("a semaphore's descriptor", () => {
+  it.effect("F_SETFL is taken while FNONBLOCK stays; changing it, the owner or any ioctl is EOPNOTSUPP (fnullop_fcntl, fbadop_ioctl)", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const id = Number(yield* semInit(g, 1))
+      const fl = (yield* g.call(SYS.fcntl, id, fcntlCmds.F_GETFL)).retval0
+      assert.strictEqual((yield* g.call(SYS.fcntl, id, fcntlCmds.F_SETFL, fl)).error, 0)
+      assert.strictEqual((yield* g.call(SYS.fcntl, id, fcntlCmds.F_SETFL, Number(fl) | openFlags.O_NONBLOCK)).error, Errno.EOPNOTSUPP)
+      assert.strictEqual((yield* g.call(SYS.fcntl, id, fcntlCmds.F_GETFL)).retval0, fl, "left as it was")
+      assert.strictEqual((yield* g.call(SYS.fcntl, id, fcntlCmds.F_GETOWN)).error, Errno.EOPNOTSUPP)
+      assert.strictEqual((yield* g.call(SYS.ioctl, id, ioctl.FIONBIO, g.mem.alloc(8))).error, Errno.EOPNOTSUPP)
+      assert.strictEqual((yield* g.call(SYS.ioctl, id, ioctl.FIONREAD, g.mem.alloc(8))).error, Errno.EOPNOTSUPP)
     }))
 })

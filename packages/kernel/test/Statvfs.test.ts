@@ -134,6 +134,38 @@ describe("getvfsstat", () => {
     }))
 })
 
+describe("under a chroot", () => {
+  it.effect("names lose the chroot's path, mounts outside are left out, a stand-in \"/\" comes last; a mount made inside keeps its whole path", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/jail")
+      yield* mountTmpfs(g, "/jail/mnt")
+      yield* mountTmpfs(g, "/other")
+      const outside = yield* g.open("/other", O_RDONLY)
+      yield* g.ok(SYS.chroot, g.str("/jail"))
+      assert.strictEqual((yield* statvfs(g, "/mnt")).mntonname, "/mnt")
+      assert.strictEqual((yield* statvfs(g, "/")).mntonname, "/", "the root file system, outside, is \"/\"")
+      const fbuf = g.buf(STATVFS_SIZE)
+      yield* g.ok(SYS.fstatvfs1, outside, fbuf, ST_WAIT)
+      assert.strictEqual(decodeStatvfs(g.bytes(fbuf, STATVFS_SIZE)).mntonname, "/", "a descriptor from outside too")
+      // every mount counted, and the stand-in root
+      assert.strictEqual(yield* g.ok(SYS.getvfsstat, 0, 0, ST_WAIT), 4n)
+      const buf = g.buf(4 * STATVFS_SIZE)
+      assert.strictEqual(yield* g.ok(SYS.getvfsstat, buf, 4 * STATVFS_SIZE, ST_WAIT), 2n)
+      const list = [0, 1].map((i) => decodeStatvfs(g.bytes(buf + BigInt(i * STATVFS_SIZE), STATVFS_SIZE)))
+      assert.deepStrictEqual(list.map((s) => s.mntonname), ["/mnt", "/"])
+      assert.strictEqual(list[1]!.fsid, (yield* statvfs(g, "/")).fsid, "the stand-in is the chroot's own file system")
+      // room for one: "/mnt" fits, and the stand-in goes after it anyway (do_sys_getvfsstat writes it past the end)
+      const one = g.buf(2 * STATVFS_SIZE)
+      assert.strictEqual(yield* g.ok(SYS.getvfsstat, one, STATVFS_SIZE, ST_WAIT), 1n)
+      assert.strictEqual(decodeStatvfs(g.bytes(one + BigInt(STATVFS_SIZE), STATVFS_SIZE)).mntonname, "/")
+      // a mount made inside: its whole path is stored, the chroot sees its own
+      yield* mountTmpfs(g, "/m2")
+      assert.deepStrictEqual(g.kernel.kernel.state.vfs.mounts.map((m) => m.onName), ["/", "/jail/mnt", "/other", "/jail/m2"])
+      assert.strictEqual((yield* statvfs(g, "/m2")).mntonname, "/m2")
+    }))
+})
+
 describe("pathconf and fpathconf", () => {
   it.effect("tmpfs answers its limits; other names are EINVAL", () =>
     Effect.gen(function*() {
@@ -168,6 +200,15 @@ describe("pathconf and fpathconf", () => {
       assert.strictEqual(yield* g.ok(SYS.fpathconf, rfd, pathconf._PC_PIPE_BUF), 512n)
       yield* g.fails(Errno.EINVAL, SYS.fpathconf, rfd, pathconf._PC_LINK_MAX)
       yield* g.fails(Errno.EBADF, SYS.fpathconf, 99, pathconf._PC_PIPE_BUF)
+    }))
+
+  it.effect("a kqueue answers nothing: EINVAL for every name (sys_fpathconf's DTYPE_KQUEUE)", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      const kq = Number(yield* g.ok(SYS.kqueue))
+      for (const name of [pathconf._PC_LINK_MAX, pathconf._PC_PIPE_BUF, pathconf._PC_NAME_MAX]) {
+        yield* g.fails(Errno.EINVAL, SYS.fpathconf, kq, name)
+      }
     }))
 })
 

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import { Errno, Structs, SYS, sysctlHw, sysctlKern, sysctlKernProc, sysctlKinfo, sysctlSpecial, sysctlTop } from "@sysproxy/protocol/netbsd"
+import { Errno, Structs, SYS, sysctlHw, sysctlKern, sysctlKernProc, sysctlKinfo, sysctlProcFlags, sysctlSpecial, sysctlTop } from "@sysproxy/protocol/netbsd"
 import { Cred } from "../src/kauth/Cred.ts"
 import type { Lwp } from "../src/proc/Lwp.ts"
 import { boot, decode, type Guest, i32s, peek, peekI32, peekI64, peekU64, text, timespec, u64s } from "./support/SyscallHarness.ts"
@@ -215,7 +215,15 @@ describe("kern.proc2", () => {
       assert.strictEqual(peekI64(g, at("p_realstat")), 2n, "SACTIVE")
       assert.strictEqual(peekU64(g, at("p_nlwps")), 2n, "the main lwp and the caller's")
       assert.strictEqual(peekI32(g, at("p_tpgid")), -1)
+      assert.strictEqual(peekI32(g, at("p_flag")), sysctlProcFlags.P_INMEM, "never swapped out")
+      assert.strictEqual(peekU64(g, at("p_realflag")), BigInt(sysctlProcFlags.P_INMEM))
       assert.deepStrictEqual(peek(g, r.oldp, 104), new Uint8Array(104), "kernel pointers stay zero")
+      // a set*id call makes it PK_SUGID: P_SUGID
+      assert.strictEqual((yield* g.call(SYS.setgid, 8)).error, 0)
+      const again = yield* sysctl(g, { name: proc2(sysctlKernProc.KERN_PROC_PID, g.pid, KINFO, 1), oldSize: KINFO })
+      const flagAt = again.oldp + BigInt(off("p_flag"))
+      assert.strictEqual(peekI32(g, flagAt), sysctlProcFlags.P_INMEM | sysctlProcFlags.P_SUGID)
+      assert.strictEqual(peekU64(g, again.oldp + BigInt(off("p_realflag"))), BigInt(sysctlProcFlags.P_INMEM | sysctlProcFlags.P_SUGID))
     }))
 
   it.live("p_nlwps counts the lwps in the kernel: two sleeping in nanosleep plus the caller makes 4", () =>

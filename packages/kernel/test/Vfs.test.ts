@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Errno, SYS } from "@sysproxy/protocol/netbsd"
+import { Errno, mountFlags, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
+import { Cred } from "../src/kauth/Cred.ts"
 import { FileData, PAGE_SIZE, type Space } from "../src/vfs/FileData.ts"
 import { AT_FDCWD, makeGuest, O_CREAT, O_RDONLY, O_RDWR, O_WRONLY, tmpfsArgs } from "./VfsGuest.ts"
 
@@ -278,12 +279,117 @@ describe("tmpfs mounts", () => {
       yield* g.writeFile("/tmp/f", "x")
       const args = g.mem.alloc(tmpfsArgs())
       yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("ffs"), g.str("/mnt"), 0, args, 40)
-      yield* g.fails(Errno.ENAMETOOLONG, SYS.__mount50, g.str("t".repeat(40)), g.str("/mnt"), 0, args, 40)
+      // mount_get_vfsops: a name that does not fit (or cannot be read) is no file system either
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("t".repeat(40)), g.str("/mnt"), 0, args, 40)
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, 0x10n, g.str("/mnt"), 0, args, 40)
       yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ version: 2 })), 40)
       yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 39)
       yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, 0, 40)
       yield* g.fails(Errno.ENOTDIR, SYS.__mount50, g.str("tmpfs"), g.str("/tmp/f"), 0, args, 40)
       yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("tmpfs"), g.str("/nope"), 0, args, 40)
+    }))
+
+  it.effect("do_sys_mount's order: the path, then the type, then the data, then root only, then a directory; data_len 0 is tmpfs_args' size", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.writeFile("/tmp/f", "x")
+      const args = g.mem.alloc(tmpfsArgs())
+      yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("nosuchfs"), g.str("/nonexistent"), 0, args, 40)
+      yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("tmpfs"), g.str("/nonexistent"), 0, 0x10n, 9000)
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("nosuchfs"), g.str("/mnt"), 0, 0x10n, 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 8193)
+      yield* g.fails(Errno.EFAULT, SYS.__mount50, g.str("tmpfs"), g.str("/tmp/f"), 0, 0x10n, 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), mountFlags.MNT_EXPORTED, args, 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ uid: 0xffffffff })), 40)
+      // as an unprivileged process: the lookup and the type still come first
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(1000, 1000)
+      yield* g.fails(Errno.ENOENT, SYS.__mount50, g.str("tmpfs"), g.str("/nonexistent"), 0, args, 40)
+      yield* g.fails(Errno.ENODEV, SYS.__mount50, g.str("nosuchfs"), g.str("/mnt"), 0, args, 40)
+      yield* g.fails(Errno.EPERM, SYS.__mount50, g.str("tmpfs"), g.str("/tmp/f"), 0, args, 40)
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(0, 0)
+      // data_len 0: vfs_min_mount_data, the whole struct tmpfs_args
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 0)
+      assert.strictEqual((yield* g.stat("/mnt")).dev !== (yield* g.stat("/")).dev, true, "mounted")
+    }))
+
+  it.effect("MNT_UPDATE: the root of a mount (EINVAL elsewhere), no downgrade to read-only, root only; changing a tmpfs is not supported", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.mkdir("/tmp/d")
+      const args = g.mem.alloc(tmpfsArgs())
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, args, 40)
+      const { MNT_UPDATE, MNT_RDONLY } = mountFlags
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, g.str("whatever"), g.str("/tmp/d"), MNT_UPDATE, args, 40)
+      yield* g.fails(Errno.EOPNOTSUPP, SYS.__mount50, g.str("whatever"), g.str("/mnt"), MNT_UPDATE | MNT_RDONLY, args, 40)
+      yield* g.fails(Errno.EOPNOTSUPP, SYS.__mount50, g.str("whatever"), g.str("/mnt"), MNT_UPDATE, args, 40)
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(1000, 1000)
+      yield* g.fails(Errno.EPERM, SYS.__mount50, g.str("whatever"), g.str("/mnt"), MNT_UPDATE, args, 40)
+    }))
+
+  it.effect("MNT_GETARGS reads a tmpfs's arguments back, for anyone: its limits as asked and its root's owner and mode now", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/mnt")
+      yield* g.mkdir("/big")
+      const { MNT_GETARGS, MNT_RDONLY } = mountFlags
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/mnt"), 0, g.mem.alloc(tmpfsArgs({ sizeMax: 163_841n, nodesMax: 100n, mode: 0o1777, uid: 5, gid: 6 })), 40)
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/big"), 0, g.mem.alloc(tmpfsArgs({ sizeMax: 100n })), 40)
+      yield* g.ok(SYS.chmod, g.str("/mnt"), 0o700)
+      const getargs = (path: string, len = 40, flags = MNT_GETARGS) =>
+        Effect.gen(function*() {
+          const buf = g.mem.alloc(tmpfsArgs({ version: 1, mode: 0, sizeMax: 0n }))
+          const n = yield* g.ok(SYS.__mount50, g.str("ignored"), g.str(path), flags, buf, len)
+          const v = new DataView(g.bytes(buf, 40).buffer)
+          return {
+            n,
+            version: v.getInt32(0, true),
+            nodes: v.getBigUint64(8, true),
+            size: v.getBigInt64(16, true),
+            uid: v.getUint32(24, true),
+            gid: v.getUint32(28, true),
+            mode: v.getUint32(32, true)
+          }
+        })
+      assert.deepStrictEqual(yield* getargs("/mnt"), { n: 40n, version: 1, nodes: 100n, size: 163_841n, uid: 5, gid: 6, mode: 0o700 })
+      // under a page is no limit: tm_mem_limit UINT64_MAX, and nodes_max INT_MAX
+      assert.deepStrictEqual(yield* getargs("/big", 0), { n: 40n, version: 1, nodes: 0x7fffffffn, size: -1n, uid: 0, gid: 0, mode: 0o755 })
+      assert.strictEqual((yield* getargs("/")).mode, 0o755, "the root tmpfs too")
+      g.kernel.kernel.state.procs.get(g.process.pid)!.cred = Cred.of(1000, 1000)
+      assert.strictEqual((yield* getargs("/mnt/")).nodes, 100n, "KAUTH_REQ_SYSTEM_MOUNT_GET is anyone's")
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS | MNT_RDONLY, g.mem.alloc(tmpfsArgs()), 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/tmp"), MNT_GETARGS, g.mem.alloc(tmpfsArgs()), 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, g.mem.alloc(tmpfsArgs({ version: 2 })), 40)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, g.mem.alloc(tmpfsArgs()), 39)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, 0, 0)
+      yield* g.fails(Errno.EINVAL, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, 0, 40)
+      yield* g.fails(Errno.EFAULT, SYS.__mount50, 0, g.str("/mnt"), MNT_GETARGS, 0x10n, 40)
+    }))
+
+  it.effect("MNT_RDONLY: reading works; making names, changing attributes or flags and writing access are EROFS", () =>
+    Effect.gen(function*() {
+      const g = yield* makeGuest()
+      yield* g.mkdir("/ro")
+      yield* g.ok(SYS.__mount50, g.str("tmpfs"), g.str("/ro"), mountFlags.MNT_RDONLY, g.mem.alloc(tmpfsArgs({ mode: 0o777 })), 40)
+      yield* g.close(yield* g.open("/ro", O_RDONLY))
+      yield* g.ok(SYS.access, g.str("/ro"), 4)
+      yield* g.fails(Errno.EROFS, SYS.access, g.str("/ro"), 2)
+      yield* g.fails(Errno.EROFS, SYS.mkdir, g.str("/ro/d"), 0o755)
+      yield* g.fails(Errno.EROFS, SYS.open, g.str("/ro/f"), O_WRONLY | O_CREAT, 0o644)
+      yield* g.fails(Errno.EROFS, SYS.symlink, g.str("x"), g.str("/ro/l"))
+      yield* g.fails(Errno.EROFS, SYS.mkfifo, g.str("/ro/p"), 0o644)
+      yield* g.writeFile("/tmp/f", "x")
+      // the lookup for the new name fails before the cross-mount check
+      yield* g.fails(Errno.EROFS, SYS.link, g.str("/tmp/f"), g.str("/ro/f"))
+      yield* g.fails(Errno.EROFS, SYS.chmod, g.str("/ro"), 0o700)
+      yield* g.fails(Errno.EROFS, SYS.chown, g.str("/ro"), 1, 1)
+      yield* g.fails(Errno.EROFS, SYS.__utimes50, g.str("/ro"), 0)
+      yield* g.fails(Errno.EROFS, SYS.chflags, g.str("/ro"), 1)
+      const st = yield* g.stat("/ro")
+      assert.strictEqual(st.mode & 0o7777, 0o777, "nothing changed")
+      // on the file system it covers, everything goes on as before
+      yield* g.ok(SYS.mkdir, g.str("/tmp/d"), 0o755)
     }))
 
   it.effect("ta_size_max and ta_nodes_max limit the mounted file system (ENOSPC); nodes_max counts the root and one spare", () =>

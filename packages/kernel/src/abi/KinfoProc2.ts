@@ -3,7 +3,7 @@
  * kern.proc2 returns it, filled as fill_kproc2 does for what this kernel
  * knows about a process; every other field is zero.
  */
-import { limits, type StructField, Structs, sysctlKinfo } from "@sysproxy/protocol/netbsd"
+import { limits, type StructField, Structs, sysctlKinfo, sysctlProcFlags } from "@sysproxy/protocol/netbsd"
 import type { Proc } from "../proc/Proc.ts"
 
 export const KINFO_PROC2_SIZE = Structs.kinfo_proc2.size
@@ -68,7 +68,8 @@ export const encodeKinfoProc2 = (values: Readonly<Partial<Record<KinfoField, Val
 
 /**
  * fill_kproc2 for `p`: ids from its credentials (p_uid the effective
- * uid, p_ruid the real one), its group, session and login name. Its lwps are the main lwp, always runnable, plus
+ * uid, p_ruid the real one), its flags (L_INMEM, P_SUGID), its group,
+ * session and login name. Its lwps are the main lwp, always runnable, plus
  * the syscall lwps in the kernel, running unless asleep; p_stat is the most
  * active one's state (LSONPROC while a syscall runs, as the caller's own
  * does when it asks about itself).
@@ -78,7 +79,11 @@ export const kinfoProc2 = (p: Proc): Uint8Array => {
   for (const lwp of p.lwps) if (lwp.wakeup === undefined) running++
   const cred = p.cred
   const session = p.pgrp.session
+  // L_INMEM always (never swapped out), and PK_SUGID as P_SUGID; p_realflag is the same (before any lwp's flags)
+  const flag = sysctlProcFlags.L_INMEM | (p.sugid ? sysctlProcFlags.P_SUGID : 0)
   const bytes = encodeKinfoProc2({
+    p_flag: flag,
+    p_realflag: flag,
     p_eflag: session.leader === p ? sysctlKinfo.EPROC_SLEADER : 0,
     p_pid: p.pid,
     p_ppid: p.ppid,

@@ -39,6 +39,13 @@ export interface FileOps {
    */
   readonly ioctl?: (ctx: SyscallContext, file: File, cmd: number, arg: bigint) => Effect.Effect<bigint, SysErr>
   /**
+   * For a file that refuses what the descriptor layer asks of it beside
+   * the flag itself: the errno its fo_fcntl answers F_SETFL with, and the
+   * one its fo_ioctl answers FIONBIO, FIOASYNC, FIOSETOWN and FIOGETOWN
+   * with (0: taken). Absent: both taken (vnodes, pipes, sockets).
+   */
+  readonly refuses?: { readonly setfl: number; readonly ioctl: number }
+  /**
    * poll(2) readiness: the subset of `events` that is ready now, plus the
    * conditions reported whether asked for or not (POLLHUP, POLLERR).
    * Absent: nothing is ever ready.

@@ -92,7 +92,9 @@ const semOps: FileOps = {
       return bytes
     }),
   write: () => sysErr(Errno.EBADF),
-  ioctl: () => sysErr(Errno.ENOTTY),
+  // fbadop_ioctl for every command; fnullop_fcntl takes F_SETFL
+  ioctl: () => sysErr(Errno.EOPNOTSUPP),
+  refuses: { setfl: 0, ioctl: Errno.EOPNOTSUPP },
   stat: (file): StatInfo => {
     const s = semaphoreOf(file)
     const t = nowTime(semaphores.get(file)?.kernel)

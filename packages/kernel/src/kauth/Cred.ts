@@ -81,3 +81,13 @@ export const requireRoot = (who: CredHolder): Effect.Effect<void, SysErr> =>
 /** kauth_cred_uidmatch: a real or effective uid of one is a real or effective uid of the other. */
 export const uidMatch = (a: Cred, b: Cred): boolean =>
   a.uid === b.uid || a.euid === b.uid || a.uid === b.euid || a.euid === b.euid
+
+/**
+ * proc_uidmatch (kern_proc.c), the check the corename, rlimit and stop-flag
+ * controls make of a caller that is not the superuser: its real uid is the
+ * target's real and saved uid, the target's real gid is its saved gid, and
+ * that gid is one of the caller's supplementary groups.
+ */
+export const procUidMatch = (caller: Cred, target: Cred): boolean =>
+  caller.uid === target.uid && caller.uid === target.svuid && target.gid === target.svgid &&
+  caller.isMember(target.gid)

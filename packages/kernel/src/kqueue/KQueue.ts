@@ -182,6 +182,8 @@ const kqueueOps = (kq: KQueue): FileOps => ({
   read: () => sysErr(Errno.ENXIO),
   write: () => sysErr(Errno.ENXIO),
   ioctl: () => sysErr(Errno.ENOTTY),
+  // kqueue_fcntl and kqueue_ioctl: ENOTTY for F_SETFL and the flag and owner ioctls
+  refuses: { setfl: Errno.ENOTTY, ioctl: Errno.ENOTTY },
   poll: (_file, events) => (kq.count > 0 ? events & READABLE : 0),
   pollQueue: () => kq.selectors,
   stat: () => statOf(kq),

@@ -2,9 +2,10 @@
  * Resource limits (struct plimit): a soft and a hard limit per RLIMIT_*,
  * with the defaults the rump kernel's proc0 gets (proc0_init with
  * MAXUSERS 32, then the rump kernel's uvm_init_limits) and the clamps
- * setrlimit applies. A Limits never changes once made: a fork child shares
- * its parent's and setrlimit gives the process a new one (copy-on-write,
- * as lim_privatise does).
+ * setrlimit applies, and the core file name (pl_corename). A Limits never
+ * changes once made: a fork child shares its parent's and setrlimit (or a
+ * new core name) gives the process a new one (copy-on-write, as
+ * lim_privatise does).
  */
 import { limits, rlimit } from "@sysproxy/protocol/netbsd"
 
@@ -31,14 +32,20 @@ export const MAXDSIZ = 8n * 1024n * 1024n * 1024n
 const VM_MAXUSER_ADDRESS = 0x7f8000000000n - 4096n
 const PAGE_SIZE = 4096n
 
+/** DEFCORENAME: the core name every process starts with. */
+export const DEFCORENAME = "%n.core"
+
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b)
 const limit = (cur: bigint, max: bigint): RLimit => ({ cur, max })
 
 export class Limits {
   private readonly values: ReadonlyArray<RLimit>
+  /** The core file name (sysctl proc.<pid>.corename). */
+  readonly corename: string
 
-  constructor(values: ReadonlyArray<RLimit>) {
+  constructor(values: ReadonlyArray<RLimit>, corename: string = DEFCORENAME) {
     this.values = Object.freeze([...values])
+    this.corename = corename
   }
 
   /** The limit `which` (0 <= which < RLIM_NLIMITS). */
@@ -48,7 +55,12 @@ export class Limits {
 
   /** A copy with `which` set. */
   with(which: number, value: RLimit): Limits {
-    return new Limits(this.values.map((v, i) => (i === which ? value : v)))
+    return new Limits(this.values.map((v, i) => (i === which ? value : v)), this.corename)
+  }
+
+  /** A copy with another core name (lim_setcorename). */
+  withCorename(corename: string): Limits {
+    return new Limits(this.values, corename)
   }
 
   /** Descriptors a process may have open: the RLIMIT_NOFILE soft limit, at most maxfiles. */
@@ -69,7 +81,7 @@ export const defaultLimits = (physmem: number): Limits => {
   return new Limits(values)
 }
 
-/** What setrlimit stores for an allowed change: dosetrlimit's clamps (and the stack limit in whole pages). */
+/** What setrlimit stores for an allowed change: dosetrlimit's clamps (DATA, STACK, NOFILE, NPROC, NTHR; the stack limit in whole pages). */
 export const clampLimit = (which: number, value: RLimit): RLimit => {
   switch (which) {
     case rlimit.RLIMIT_DATA:
@@ -82,6 +94,8 @@ export const clampLimit = (which: number, value: RLimit): RLimit => {
       return limit(min(value.cur, BigInt(MAXFILES)), min(value.max, BigInt(MAXFILES)))
     case rlimit.RLIMIT_NPROC:
       return limit(min(value.cur, BigInt(MAXPROC)), min(value.max, BigInt(MAXPROC)))
+    case rlimit.RLIMIT_NTHR:
+      return limit(min(value.cur, BigInt(MAXLWP)), min(value.max, BigInt(MAXLWP)))
     default:
       return value
   }

@@ -1,22 +1,21 @@
 /**
- * The directories family: mkdir, rmdir, unlinkat, rename, chdir, getcwd,
- * getdents and mounting a tmpfs.
+ * The directories family: mkdir, rmdir, unlinkat, rename, chdir, getcwd
+ * and getdents.
  */
-import { atFlags, Errno, fileFlagsCompat, modeBits, mountFlags, SYS } from "@sysproxy/protocol/netbsd"
+import { atFlags, Errno, fileFlagsCompat, modeBits, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
-import { checkAccess, isRoot, VEXEC } from "../vfs/Access.ts"
+import { checkAccess, VEXEC } from "../vfs/Access.ts"
 import { AT_FDCWD, envOf, fileNode, lookupAt, nodeAt } from "../vfs/At.ts"
 import { markAccessed } from "../vfs/Attributes.ts"
 import { makeDirectory } from "../vfs/Create.ts"
-import { pathOf } from "../vfs/Getcwd.ts"
-import { bytesOfName, nameFromBytes } from "../vfs/Names.ts"
+import { checkedPathOf } from "../vfs/Getcwd.ts"
+import { bytesOfName } from "../vfs/Names.ts"
 import { hostReaddir } from "../vfs/host/HostListing.ts"
 import { readdir } from "../vfs/Readdir.ts"
 import { rmdir, unlink } from "../vfs/Remove.ts"
 import { rename } from "../vfs/Rename.ts"
-import { decodeTmpfsArgs, TMPFS_ARGS_SIZE } from "../vfs/TmpfsArgs.ts"
-import { SysErr, sysErr } from "../kern/SysErr.ts"
-import { copyin, copyinPath, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
+import { type SysErr, sysErr } from "../kern/SysErr.ts"
+import { copyinPath, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const path = (ctx: SyscallContext, slot: number) => copyinPath(ctx, ctx.args.ptr(slot))
@@ -82,20 +81,24 @@ const chdir: SyscallImpl = (ctx) =>
 /** NetBSD caps the buffer __getcwd looks at. */
 const GETCWD_MAX = 4 * 1024
 
-const getcwd: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const len = Math.min(ctx.args.size(1), GETCWD_MAX)
-    if (len < 2) return yield* sysErr(Errno.ERANGE)
-    const cwd = ctx.proc.cwd
-    const p = cwd.type === "dir" ? pathOf(envOf(ctx), cwd) : undefined
-    if (p === undefined) return yield* sysErr(Errno.ENOENT)
-    const bytes = new Uint8Array(p.length + 1)
-    bytes.set(bytesOfName(p))
-    if (bytes.length > len) return yield* sysErr(Errno.ERANGE)
-    yield* copyout(ctx, ctx.args.ptr(0), bytes)
-    // NetBSD returns the length used, NUL included
-    return bytes.length
-  })
+/**
+ * __getcwd(buf, len): the working directory's path from the process's
+ * root, with getcwd_common's GETCWD_CHECK_ACCESS (search permission on it,
+ * read and search on each directory above: EACCES), ENOENT when it was
+ * removed, ERANGE when it does not fit.
+ */
+const getcwd: SyscallImpl = (ctx) => {
+  const len = Math.min(ctx.args.size(1), GETCWD_MAX)
+  if (len < 2) return sysErr(Errno.ERANGE)
+  const cwd = ctx.proc.cwd
+  const p = cwd.type === "dir" ? checkedPathOf(envOf(ctx), cwd) : Errno.ENOENT
+  if (typeof p === "number") return sysErr(p)
+  const bytes = new Uint8Array(p.length + 1)
+  bytes.set(bytesOfName(p))
+  if (bytes.length > len) return sysErr(Errno.ERANGE)
+  // NetBSD returns the length used, NUL included
+  return Effect.as(copyout(ctx, ctx.args.ptr(0), bytes), bytes.length)
+}
 
 /** Most bytes one getdents call returns, whatever buffer it offers (a listing may come in several calls). */
 const GETDENTS_MAX = 64 * 1024
@@ -118,38 +121,6 @@ const getdents: SyscallImpl = (ctx) =>
     return listing.bytes.length
   })
 
-/** MFSNAMELEN: a file system type name with its NUL. */
-const MFSNAMELEN = 32
-
-const mount: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    if (!isRoot(ctx.proc)) return yield* sysErr(Errno.EPERM)
-    const typeBytes = yield* Effect.mapError(
-      ctx.mem.copyinstr(ctx.args.ptr(0), MFSNAMELEN),
-      (e) => new SysErr({ errno: e.errno })
-    )
-    const nul = typeBytes.indexOf(0)
-    if (nul < 0) return yield* sysErr(Errno.ENAMETOOLONG)
-    // no file system of that type (and no module to load one): ENODEV, as mount_get_vfsops
-    if (nameFromBytes(typeBytes.subarray(0, nul)) !== "tmpfs") return yield* sysErr(Errno.ENODEV)
-    // updating a mount or reading its arguments back is not supported
-    if ((ctx.args.int(2) & (mountFlags.MNT_UPDATE | mountFlags.MNT_GETARGS)) !== 0) return yield* sysErr(Errno.EOPNOTSUPP)
-    const p = yield* path(ctx, 1)
-    const data = ctx.args.ptr(3)
-    if (data === 0n || ctx.args.size(4) < TMPFS_ARGS_SIZE) return yield* sysErr(Errno.EINVAL)
-    const options = decodeTmpfsArgs(yield* copyin(ctx, data, TMPFS_ARGS_SIZE))
-    if (options === undefined) return yield* sysErr(Errno.EINVAL)
-    yield* locked(
-      ctx,
-      Effect.gen(function*() {
-        const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
-        if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
-        const flags = ctx.args.int(2) & (mountFlags.MNT_BASIC_FLAGS | mountFlags.MNT_IGNORE)
-        yield* ctx.kernel.vfs.mountTmpfs(node, options, { onName: p, owner: ctx.proc.uid, flags })
-      })
-    )
-  })
-
 export const family: SyscallFamily = [
   [SYS.mkdir, mkdir],
   [SYS.mkdirat, mkdirat],
@@ -160,6 +131,5 @@ export const family: SyscallFamily = [
   [SYS.__posix_rename, posixRename],
   [SYS.chdir, chdir],
   [SYS.__getcwd, getcwd],
-  [SYS.__getdents30, getdents],
-  [SYS.__mount50, mount]
+  [SYS.__getdents30, getdents]
 ]

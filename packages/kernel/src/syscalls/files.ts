@@ -102,18 +102,30 @@ const fstat: SyscallImpl = (ctx) =>
 
 const ACCESS_BITS = accessModes.R_OK | accessModes.W_OK | accessModes.X_OK
 
-const accessAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number, follow: boolean) =>
-  Effect.andThen(
-    (mode & ~ACCESS_BITS) !== 0 ? sysErr(Errno.EINVAL) : Effect.void,
-    withPath(ctx, dirfd, pathSlot, follow, (node) => (mode === accessModes.F_OK ? Effect.void : checkAccess(ctx.proc, node, mode)))
-  )
+/**
+ * do_sys_accessat: the lookup (its search permissions included) and the
+ * check are made with the real uid and gid as the effective ones, unless
+ * AT_EACCESS asks for the effective ids; the superuser's powers follow
+ * those ids.
+ */
+const accessAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number, flags: number) => {
+  if ((mode & ~ACCESS_BITS) !== 0) return sysErr(Errno.EINVAL)
+  const own = ctx.proc.cred
+  const cred = has(flags, atFlags.AT_EACCESS) ? own : own.with({ euid: own.uid, egid: own.gid })
+  const follow = !has(flags, atFlags.AT_SYMLINK_NOFOLLOW)
+  return Effect.flatMap(path(ctx, pathSlot), (p) =>
+    locked(
+      ctx,
+      Effect.flatMap(nodeAt(ctx, dirfd, p, follow, cred), (node) => (mode === accessModes.F_OK ? Effect.void : checkAccess(cred, node, mode)))
+    ))
+}
 
-const access: SyscallImpl = (ctx) => accessAt(ctx, AT_FDCWD, 0, ctx.args.int(1), true)
+const access: SyscallImpl = (ctx) => accessAt(ctx, AT_FDCWD, 0, ctx.args.int(1), 0)
 
 const faccessat: SyscallImpl = (ctx) =>
   Effect.andThen(
     onlyFlags(ctx.args.int(3), atFlags.AT_EACCESS | atFlags.AT_SYMLINK_NOFOLLOW),
-    accessAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW))
+    accessAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), ctx.args.int(3))
   )
 
 // chmod, chown
@@ -297,7 +309,7 @@ const pathconfAnswer = (value: number | undefined): Effect.Effect<number, SysErr
 const pathconfPath: SyscallImpl = (ctx) =>
   withPath(ctx, AT_FDCWD, 0, true, (node) => pathconfAnswer(pathconfOf(node.type, ctx.args.int(1))))
 
-/** fpathconf(fd, name): a vnode's file system, or for a pipe or socket only _PC_PIPE_BUF. */
+/** fpathconf(fd, name): a vnode's file system, or for a pipe or socket only _PC_PIPE_BUF; nothing for a kqueue (EINVAL). */
 const fpathconf: SyscallImpl = (ctx) =>
   Effect.suspend(() => {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
@@ -305,7 +317,8 @@ const fpathconf: SyscallImpl = (ctx) =>
     const name = ctx.args.int(1)
     if (file.vnode !== undefined) return pathconfAnswer(pathconfOf(file.vnode.type, name))
     if (file.ops.kind === "pipe" || file.ops.kind === "socket") return pathconfAnswer(pipePathconf(name))
-    // a semaphore (DTYPE_SEM) answers nothing
+    // sys_fpathconf: a kqueue is EINVAL, a semaphore (DTYPE_SEM) answers nothing
+    if (file.ops.kind === "kqueue") return sysErr(Errno.EINVAL)
     if (file.ops.kind === "sem") return sysErr(Errno.EOPNOTSUPP)
     return pathconfAnswer(devicePathconf(name))
   })

@@ -25,7 +25,7 @@ import {
   resolveHandle
 } from "../vfs/FileHandle.ts"
 import { installOpened, openNodeFor } from "../vfs/Open.ts"
-import { statvfsNow } from "../vfs/Statvfs.ts"
+import { statvfsFor } from "../vfs/Statvfs.ts"
 import type { Vnode } from "../vfs/Vnode.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
@@ -86,13 +86,13 @@ const fhstat: SyscallImpl = (ctx) =>
     yield* copyout(ctx, ctx.args.ptr(2), encodeStat(statOf(node)))
   })
 
-/** __fhstatvfs140(fhp, fh_size, buf, flags) */
+/** __fhstatvfs140(fhp, fh_size, buf, flags): dostatvfs as statvfs1's (a chroot's names). */
 const fhstatvfs: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    yield* requireRoot(ctx.proc)
-    const node = yield* handleNode(ctx)
-    yield* copyout(ctx, ctx.args.ptr(2), encodeStatvfs(yield* statvfsNow(node.mount, ctx.args.int(3))))
-  })
+  Effect.andThen(
+    requireRoot(ctx.proc),
+    Effect.flatMap(handleNode(ctx), (node) =>
+      Effect.flatMap(statvfsFor(ctx, node.mount, ctx.args.int(3), true), (st) => copyout(ctx, ctx.args.ptr(2), encodeStatvfs(st))))
+  )
 
 export const family: SyscallFamily = [
   [SYS.__getfh30, getfh],

@@ -42,8 +42,20 @@ const KTROP_CLEARFILE = 2
 const KTROP_MASK = 3
 const KTRFLAG_DESCEND = 4
 
-/** ktrcanset: the superuser, or a process of the caller's own uid. */
-const canTrace = (ctx: SyscallContext, p: Proc): boolean => isRoot(ctx.proc) || ctx.proc.uid === p.uid
+/**
+ * ktrcanset, KAUTH_PROCESS_KTRACE: the superuser may; anyone else only as
+ * ktrace_listener_cb allows it, for a target that has not changed its ids
+ * (PK_SUGID) and is not traced persistently (by root), whose real and
+ * saved uid are the caller's effective and real uid, and whose real and
+ * saved gid are the caller's real gid.
+ */
+const canTrace = (ctx: SyscallContext, p: Proc): boolean => {
+  if (isRoot(ctx.proc)) return true
+  if (p.sugid || ((traceOf(p)?.flags ?? 0) & KTRFAC_PERSISTENT) !== 0) return false
+  const caller = ctx.proc.cred
+  const target = p.cred
+  return caller.euid === target.uid && caller.uid === target.svuid && caller.gid === target.gid && caller.gid === target.svgid
+}
 
 /** The process and, for KTRFLAG_DESCEND, every process below it. */
 const withDescendants = (ctx: SyscallContext, p: Proc): Array<Proc> => {
@@ -65,8 +77,8 @@ const emulRecord = (ctx: SyscallContext, p: Proc) => {
 }
 
 /** ktrace_common: the operation on the targets, EPERM when it was allowed on none. */
-const ktraceCommon = (ctx: SyscallContext, file: File | undefined, opsArg: number, facsArg: number, pid: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+const ktraceCommon = Effect.fnUntraced(
+  function*(ctx: SyscallContext, file: File | undefined, opsArg: number, facsArg: number, pid: number) {
     const op = opsArg & KTROP_MASK
     const facs = facsArg & ~KTRFAC_PERSISTENT
     if (op === KTROP_CLEARFILE) {
@@ -85,7 +97,9 @@ const ktraceCommon = (ctx: SyscallContext, file: File | undefined, opsArg: numbe
       if (!canTrace(ctx, p)) continue
       done++
       if (tf !== undefined) {
-        yield* setTrace(p, tf, (traceOf(p)?.to === tf ? traceOf(p)?.flags ?? 0 : 0) | facs)
+        // what the superuser sets is KTRFAC_PERSISTENT: nobody else may change it then
+        const persistent = isRoot(ctx.proc) ? KTRFAC_PERSISTENT : 0
+        yield* setTrace(p, tf, (traceOf(p)?.to === tf ? traceOf(p)?.flags ?? 0 : 0) | facs | persistent)
         yield* emulRecord(ctx, p)
         continue
       }
@@ -97,7 +111,8 @@ const ktraceCommon = (ctx: SyscallContext, file: File | undefined, opsArg: numbe
     // a trace file nobody took goes again
     if (tf !== undefined && tf.refs === 0) yield* releaseFile(tf.file)
     if (done === 0) return yield* sysErr(Errno.EPERM)
-  })
+  }
+)
 
 /**
  * ktrace(fname, ops, facs, pid): all but KTROP_CLEAR open the file (as

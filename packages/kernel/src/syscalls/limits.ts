@@ -6,11 +6,11 @@
  * becomes 1772).
  */
 import { Effect } from "effect"
-import { Errno, rlimit, Structs, SYS } from "@sysproxy/protocol/netbsd"
-import { isRoot } from "../kauth/Cred.ts"
+import { Errno, Structs, SYS } from "@sysproxy/protocol/netbsd"
 import { sysErr } from "../kern/SysErr.ts"
 import { copyin, copyout } from "../kern/SyscallContext.ts"
-import { clampLimit, type RLimit, RLIM_NLIMITS } from "../proc/Limits.ts"
+import { type RLimit, RLIM_NLIMITS } from "../proc/Limits.ts"
+import { setLimit } from "../proc/SetLimit.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const RLIMIT_SIZE = Structs.rlimit.size
@@ -35,24 +35,16 @@ const getrlimit: SyscallImpl = (ctx) =>
   })
 
 /**
- * setrlimit(which, rlp): the struct is read first (EFAULT); EINVAL for an
- * unknown `which` or a soft limit above the hard one; the same values
- * change nothing; a non-root caller may not raise the hard limit (EPERM).
+ * setrlimit(which, rlp): the struct is read first (EFAULT), then
+ * dosetrlimit's rules (proc/SetLimit.ts, shared with sysctl
+ * proc.curproc.rlimit).
  */
 const setrlimit: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const which = ctx.args.int(0)
-    const bytes = yield* copyin(ctx, ctx.args.ptr(1), RLIMIT_SIZE)
+  Effect.flatMap(copyin(ctx, ctx.args.ptr(1), RLIMIT_SIZE), (bytes) => {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const asked: RLimit = { cur: view.getBigUint64(0, true), max: view.getBigUint64(8, true) }
-    if (!validWhich(which)) return yield* sysErr(Errno.EINVAL)
-    if (asked.cur > asked.max) return yield* sysErr(Errno.EINVAL)
-    const p = ctx.proc
-    const now = p.limits.get(which)
-    if (asked.cur === now.cur && asked.max === now.max) return
-    if (asked.max > now.max && !isRoot(p)) return yield* sysErr(Errno.EPERM)
-    p.limits = p.limits.with(which, clampLimit(which, asked))
-    if (which === rlimit.RLIMIT_NOFILE) p.fds.limit = p.limits.openFiles
+    const errno = setLimit(ctx.proc, ctx.proc, ctx.args.int(0), asked)
+    return errno === 0 ? Effect.void : sysErr(errno)
   })
 
 export const family: SyscallFamily = [

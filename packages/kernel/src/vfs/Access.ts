@@ -29,9 +29,19 @@ export const canAccess = (who: CredHolder, node: Vnode, want: number): boolean =
   return (want & ~bits & 7) === 0
 }
 
-/** EACCES unless `who` may have `want` on `node`; writing an immutable node is EPERM for anyone (tmpfs_access). */
+/** Writing a file, directory or symlink of a read-only file system (tmpfs_check_possible; devices, fifos and sockets may be written). */
+const onReadOnly = (node: Vnode): boolean =>
+  node.mount.readOnly && (node.type === "reg" || node.type === "dir" || node.type === "lnk")
+
+/**
+ * EACCES unless `who` may have `want` on `node` (tmpfs_access): writing is
+ * EROFS first on a read-only file system, then EPERM for an immutable node
+ * for anyone.
+ */
 export const checkAccess = (who: CredHolder, node: Vnode, want: number): Effect.Effect<void, SysErr> =>
-  (want & VWRITE) !== 0 && (node.flags & IMMUTABLE) !== 0
+  (want & VWRITE) !== 0 && onReadOnly(node)
+    ? sysErr(Errno.EROFS)
+    : (want & VWRITE) !== 0 && (node.flags & IMMUTABLE) !== 0
     ? sysErr(Errno.EPERM)
     : canAccess(who, node, want)
     ? Effect.void

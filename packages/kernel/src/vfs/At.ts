@@ -6,6 +6,7 @@
 import { atFlags, Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { File } from "../fd/File.ts"
+import type { CredHolder } from "../kauth/Cred.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
 import { type Lookup, namei, type NameiEnv } from "./Namei.ts"
@@ -14,8 +15,11 @@ import type { Vnode } from "./Vnode.ts"
 
 export const AT_FDCWD = atFlags.AT_FDCWD
 
-/** The caller's lookup environment: its root (a chroot or "/") and its credentials. */
-export const envOf = (ctx: SyscallContext): NameiEnv => ({ root: ctx.proc.rdir ?? ctx.kernel.vfs.root, cred: ctx.proc })
+/** The caller's lookup environment: its root (a chroot or "/") and its credentials (or others it looks up with: access(2)'s real ids). */
+export const envOf = (ctx: SyscallContext, cred: CredHolder = ctx.proc): NameiEnv => ({
+  root: ctx.proc.rdir ?? ctx.kernel.vfs.root,
+  cred
+})
 
 /**
  * The open file on `fd` with the node behind it: EBADF when none is open
@@ -37,9 +41,20 @@ export const startDir = (ctx: SyscallContext, dirfd: number, path: string): Effe
     return node.type === "dir" ? node : yield* sysErr(Errno.ENOTDIR)
   })
 
-export const lookupAt = (ctx: SyscallContext, dirfd: number, path: string, follow: boolean): Effect.Effect<Lookup, SysErr> =>
-  Effect.flatMap(startDir(ctx, dirfd, path), (start) => namei(envOf(ctx), start, path, follow))
+export const lookupAt = (
+  ctx: SyscallContext,
+  dirfd: number,
+  path: string,
+  follow: boolean,
+  cred: CredHolder = ctx.proc
+): Effect.Effect<Lookup, SysErr> => Effect.flatMap(startDir(ctx, dirfd, path), (start) => namei(envOf(ctx, cred), start, path, follow))
 
 /** The node `path` names; ENOENT when there is none. */
-export const nodeAt = (ctx: SyscallContext, dirfd: number, path: string, follow: boolean): Effect.Effect<Vnode, SysErr> =>
-  Effect.flatMap(lookupAt(ctx, dirfd, path, follow), (l) => (l.node === undefined ? sysErr(Errno.ENOENT) : Effect.succeed(l.node)))
+export const nodeAt = (
+  ctx: SyscallContext,
+  dirfd: number,
+  path: string,
+  follow: boolean,
+  cred: CredHolder = ctx.proc
+): Effect.Effect<Vnode, SysErr> =>
+  Effect.flatMap(lookupAt(ctx, dirfd, path, follow, cred), (l) => (l.node === undefined ? sysErr(Errno.ENOENT) : Effect.succeed(l.node)))

@@ -88,9 +88,9 @@ export const markChanged = (node: Vnode): void => {
   if (node.fs === "tmpfs") node.ctime = node.mount.clock()
 }
 
-/** EROFS for a change to a node of a read-only file system (before the permission checks, as ufs_setattr and ufs_lookup). */
+/** EROFS for a change to a node of a read-only file system (before the permission checks, as tmpfs_chmod and the rest, ufs_setattr and ufs_lookup). */
 export const checkReadOnly = (node: Vnode): Effect.Effect<void, SysErr> =>
-  node.fs === "host" && node.mount.readOnly ? sysErr(Errno.EROFS) : Effect.void
+  node.mount.readOnly ? sysErr(Errno.EROFS) : Effect.void
 
 /**
  * genfs_can_chmod: only the owner (or root) may; a non-root owner may not

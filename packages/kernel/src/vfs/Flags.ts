@@ -55,16 +55,20 @@ export const checkRenamePossible = (
 
 /**
  * tmpfs_chflags: the owner may change the user flags, only the superuser
- * the system ones (EPERM otherwise). Setting only user flags keeps the
+ * the system ones or a device node's (EPERM otherwise). Setting only user flags keeps the
  * system ones; a superuser changing system flags sets the word as given.
  */
 export const chflags = (who: CredHolder, node: Vnode, requested: bigint): Effect.Effect<boolean, SysErr> =>
   Effect.suspend(() => {
     if (requested === VNOVAL) return Effect.succeed(false)
+    // tmpfs_chflags: a read-only file system first
+    if (node.mount.readOnly) return sysErr(Errno.EROFS)
     // tn_flags is an int: the word is what reaches the node
     const flags = Number(BigInt.asIntN(32, requested))
     const changingSys = (flags & SF_SETTABLE) !== (node.flags & SF_SETTABLE)
-    if (!isRoot(who) && (who.cred.euid !== node.uid || changingSys)) return sysErr(Errno.EPERM)
+    // genfs_can_chflags: the owner, user flags only, and never on a device node
+    const device = node.type === "chr" || node.type === "blk"
+    if (!isRoot(who) && (who.cred.euid !== node.uid || changingSys || device)) return sysErr(Errno.EPERM)
     const next = changingSys ? flags : (node.flags & SF_SETTABLE) | (flags & UF_SETTABLE)
     // a host file system keeps them in its sidecar (the host has none)
     if (node.fs === "host") return Effect.as(hostSetFlags(node, next), true)

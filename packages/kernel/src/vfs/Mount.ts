@@ -48,6 +48,8 @@ export interface MountOptions {
   readonly pagesMax?: number | undefined
   /** Most nodes (tmpfs_args ta_nodes_max); none: no limit beyond memory. */
   readonly nodesMax?: number | undefined
+  /** tm_mem_limit: the size limit in bytes as asked (none: UINT64_MAX, no limit). */
+  readonly memLimit?: bigint | undefined
   /** f_mntonname: the path as the mount call gave it ("/" for the root file system). */
   readonly onName?: string | undefined
   /** f_owner: the uid that mounted it. */
@@ -61,6 +63,8 @@ export const TMPFS_NODE_SIZE = 208
 
 /** MNT_LOCAL: every tmpfs is local. */
 const MNT_LOCAL = 0x1000
+/** MNT_RDONLY: mounted read-only. */
+const MNT_RDONLY = 0x1
 
 /** What a file system's own accounting says of its space and nodes (tmpfs_statvfs). */
 export interface Usage {
@@ -73,6 +77,18 @@ export interface Usage {
 
 /** The root directory's inode number, as on most file systems. */
 export const ROOT_INO = 2
+
+/** UINT64_MAX: tm_mem_limit of a tmpfs with no size limit of its own. */
+const UINT64_MAX = 0xffff_ffff_ffff_ffffn
+/** INT_MAX: tm_nodes_max of a tmpfs with no node limit of its own. */
+const INT_MAX = 0x7fff_ffff
+
+/** What MNT_GETARGS reads back from a tmpfs (struct tmpfs_args's fields). */
+export interface TmpfsMountArgs {
+  readonly nodesMax: number
+  readonly sizeMax: bigint
+  readonly root: Attrs
+}
 
 export class TmpfsMount {
   readonly fstype = "tmpfs"
@@ -87,6 +103,8 @@ export class TmpfsMount {
   readonly owner: number
   /** mnt_flag: the MNT_* flags statvfs shows in f_flag. */
   readonly flags: number
+  /** Mounted with MNT_RDONLY: every change to it is EROFS (tmpfs's checks of mnt_flag). */
+  readonly readOnly: boolean
   /** The figures of the last statvfs that asked for fresh ones: what ST_NOWAIT answers (mnt_stat). */
   lastStat: Statvfs | undefined = undefined
   /** unmount took it away: nothing may be mounted on or looked up in it any more. */
@@ -97,6 +115,7 @@ export class TmpfsMount {
   private readonly memory: Memory
   private readonly pagesMax: number
   private readonly nodesMax: number
+  private readonly memLimit: bigint
 
   constructor(options: MountOptions) {
     this.dev = options.dev
@@ -105,9 +124,11 @@ export class TmpfsMount {
     this.clock = options.clock
     this.pagesMax = options.pagesMax ?? Number.POSITIVE_INFINITY
     this.nodesMax = options.nodesMax ?? Number.POSITIVE_INFINITY
+    this.memLimit = options.memLimit ?? UINT64_MAX
     this.onName = options.onName ?? "/"
     this.owner = options.owner ?? 0
     this.flags = (options.flags ?? 0) | MNT_LOCAL
+    this.readOnly = (this.flags & MNT_RDONLY) !== 0
     this.root = new DirectoryNode(this.init(options.root), undefined)
     this.nodes = 1
   }
@@ -119,6 +140,16 @@ export class TmpfsMount {
     const bfree = Math.max(0, blocks - this.pages)
     const ffree = Math.max(0, Math.min(this.nodesMax - this.nodes, Math.floor((bfree * PAGE_SIZE) / TMPFS_NODE_SIZE)))
     return { blocks, bfree, files: this.nodes + ffree, ffree }
+  }
+
+  /** tmpfs_mount's MNT_GETARGS answer: its limits, and its root's owner and permission bits as they are now. */
+  args(): TmpfsMountArgs {
+    const r = this.root
+    return {
+      nodesMax: Number.isFinite(this.nodesMax) ? this.nodesMax : INT_MAX,
+      sizeMax: this.memLimit,
+      root: { uid: r.uid, gid: r.gid, mode: r.mode & 0o7777 }
+    }
   }
 
   /** Data pages come from this file system's allowance and the machine's memory. */

@@ -85,8 +85,8 @@ export const openNodeFor = (ctx: SyscallContext, node: Vnode, oflags: number, cr
     if (has(oflags, openFlags.O_DIRECTORY) && node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
     const writing = has(flags, FWRITE) || truncating
     if (node.type === "dir" && writing) return yield* sysErr(Errno.EISDIR)
-    // vn_open's VOP_ACCESS: writing a read-only file system's file is EROFS
-    if (writing && node.type === "reg" && node.fs === "host" && node.mount.readOnly) return yield* sysErr(Errno.EROFS)
+    // vn_open's VOP_ACCESS: writing a read-only file system's file is EROFS (its creator too)
+    if (writing && node.type === "reg" && node.mount.readOnly) return yield* sysErr(Errno.EROFS)
     // the creator may open what it just made whatever the mode says
     if (!created) yield* checkAccess(ctx.proc, node, (has(flags, FREAD) ? VREAD : 0) | (writing ? VWRITE : 0))
     // spec_open: no driver has the node's numbers

@@ -134,8 +134,15 @@ export const makeVfs = (options: VfsOptions): Effect.Effect<Vfs, HostMountError,
     const calls = options.hostCalls ?? nodeHostCalls
     const cacheSize = options.vnodeCacheSize ?? DEFAULT_VNODE_CACHE
 
-    const newTmpfs = (covered: Directory | undefined, root: Attrs, at: MountAt, pagesMax?: number, nodesMax?: number): TmpfsMount => {
-      const mount = new TmpfsMount({ dev: nextDev++, covered, memory, clock, root, pagesMax, nodesMax, ...at })
+    const newTmpfs = (
+      covered: Directory | undefined,
+      root: Attrs,
+      at: MountAt,
+      pagesMax?: number,
+      nodesMax?: number,
+      memLimit?: bigint
+    ): TmpfsMount => {
+      const mount = new TmpfsMount({ dev: nextDev++, covered, memory, clock, root, pagesMax, nodesMax, memLimit, ...at })
       mounts.push(mount)
       return mount
     }
@@ -255,7 +262,8 @@ export const makeVfs = (options: VfsOptions): Effect.Effect<Vfs, HostMountError,
             : pagesMax === undefined
             ? undefined
             : Math.min(INT_MAX, 3 + Math.floor(o.sizeMax / 1024))
-          const mount = newTmpfs(on, o.root, at ?? bootMount("/"), pagesMax, nodesMax)
+          const memLimit = pagesMax === undefined ? undefined : BigInt(o.sizeMax)
+          const mount = newTmpfs(on, o.root, at ?? bootMount("/"), pagesMax, nodesMax, memLimit)
           cover(on, mount)
           return Effect.succeed(mount)
         }),

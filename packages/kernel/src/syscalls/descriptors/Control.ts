@@ -58,22 +58,29 @@ const writeParam = (value: bigint, size: number): Uint8Array => {
   return bytes
 }
 
-const setFlag = (file: File, bit: number, on: boolean): bigint => {
+/** The errno a file's fo_ioctl answers the flag and owner commands with (0: taken). */
+const refusal = (file: File): number => file.ops.refuses?.ioctl ?? 0
+
+/** sys_ioctl's FIONBIO and FIOASYNC: the flag is set, then the file is told, and its refusal is the answer (the flag stays). */
+const setFlag = (file: File, bit: number, on: boolean): Effect.Effect<bigint, SysErr> => {
   file.flag = on ? file.flag | bit : file.flag & ~bit
-  return 0n
+  const errno = refusal(file)
+  return errno === 0 ? Effect.succeed(0n) : sysErr(errno)
 }
 
 /** What the command does with its (copied-in) argument; the result goes back for IOC_OUT commands. */
 const command = (ctx: SyscallContext, file: File, cmd: number, arg: bigint): Effect.Effect<bigint, SysErr> => {
   switch (cmd) {
     case ioc.FIONBIO:
-      return Effect.succeed(setFlag(file, fileFlagsKernel.FNONBLOCK, arg !== 0n))
+      return setFlag(file, fileFlagsKernel.FNONBLOCK, arg !== 0n)
     case ioc.FIOASYNC:
-      return Effect.succeed(setFlag(file, fileFlagsCompat.FASYNC, arg !== 0n))
+      return setFlag(file, fileFlagsCompat.FASYNC, arg !== 0n)
     case ioc.FIOSETOWN:
+      if (refusal(file) !== 0) return sysErr(refusal(file))
       file.owner = Number(BigInt.asIntN(32, arg))
       return Effect.succeed(0n)
     case ioc.FIOGETOWN:
+      if (refusal(file) !== 0) return sysErr(refusal(file))
       return Effect.succeed(BigInt(file.owner))
     default:
       // vn_ioctl answers FIONREAD for files and directories itself: the bytes between the offset and the end

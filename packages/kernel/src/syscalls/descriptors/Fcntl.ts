@@ -4,15 +4,17 @@
  * like any unknown command.
  */
 import { Effect } from "effect"
-import { Errno, fcntlCmds, fdFlags, fileFlagsKernel } from "@sysproxy/protocol/netbsd"
+import { Errno, fcntlCmds, fdFlags, fileFlagsCompat, fileFlagsKernel } from "@sysproxy/protocol/netbsd"
+import type { File } from "../../fd/File.ts"
 import { closeFd } from "../../fd/FileTable.ts"
-import { sysErr } from "../../kern/SysErr.ts"
+import { sysErr, type SysErr } from "../../kern/SysErr.ts"
 import type { SyscallContext } from "../../kern/SyscallContext.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { allocFd, getFd, inRange } from "./Fd.ts"
 import { fcntlLock } from "./Lock.ts"
 
-const { FCNTLFLAGS, FNOSIGPIPE } = fileFlagsKernel
+const { FCNTLFLAGS, FNONBLOCK, FNOSIGPIPE } = fileFlagsKernel
+const { FASYNC } = fileFlagsCompat
 
 /** F_CLOSEM: closes every descriptor >= fd (no check that fd itself is open). */
 const closeFrom = (ctx: SyscallContext, fd: number) =>
@@ -21,6 +23,30 @@ const closeFrom = (ctx: SyscallContext, fd: number) =>
     : Effect.forEach(ctx.proc.fds.openFds().filter((n) => n >= fd), (n) => closeFd(ctx.proc.fds, n, ctx.proc), {
       discard: true
     })
+
+/**
+ * F_SETFL as do_fcntl: FFLAGS(arg) & FCNTLFLAGS (the access mode stays),
+ * asked of the file's fo_fcntl first and of its fo_ioctl for a changed
+ * FNONBLOCK or FASYNC; a refusal leaves the flags as they were.
+ */
+const setFl = (file: File, arg: number): Effect.Effect<number, SysErr> => {
+  const bits = ((arg + 1) | 0) & FCNTLFLAGS
+  const refuses = file.ops.refuses
+  if (refuses !== undefined) {
+    if (refuses.setfl !== 0) return sysErr(refuses.setfl)
+    if (((bits ^ file.flag) & (FNONBLOCK | FASYNC)) !== 0 && refuses.ioctl !== 0) return sysErr(refuses.ioctl)
+  }
+  file.flag = (file.flag & ~FCNTLFLAGS) | bits
+  return Effect.succeed(0)
+}
+
+/** F_GETOWN and F_SETOWN go to the file's fo_ioctl (FIOGETOWN, FIOSETOWN): `answer`, unless the file refuses them. */
+const ownerRefused = (file: File, answer: number, set?: () => void): Effect.Effect<number, SysErr> => {
+  const errno = file.ops.refuses?.ioctl ?? 0
+  if (errno !== 0) return sysErr(errno)
+  set?.()
+  return Effect.succeed(answer)
+}
 
 /** fcntl(fd, cmd, arg) */
 export const fcntl: SyscallImpl = (ctx) =>
@@ -51,17 +77,14 @@ export const fcntl: SyscallImpl = (ctx) =>
       case fcntlCmds.F_GETFL:
         // OFLAGS(f_flag): the kernel keeps FFLAGS(oflags) = oflags + 1
         return file.flag - 1
-      case fcntlCmds.F_SETFL: {
-        // FFLAGS(arg) & FCNTLFLAGS: only those bits change, the access mode stays
-        const bits = ((arg + 1) | 0) & FCNTLFLAGS
-        file.flag = (file.flag & ~FCNTLFLAGS) | bits
-        return 0
-      }
+      case fcntlCmds.F_SETFL:
+        return yield* setFl(file, arg)
       case fcntlCmds.F_GETOWN:
-        return file.owner
+        return yield* ownerRefused(file, file.owner)
       case fcntlCmds.F_SETOWN:
-        file.owner = arg
-        return 0
+        return yield* ownerRefused(file, 0, () => {
+          file.owner = arg
+        })
       case fcntlCmds.F_GETNOSIGPIPE:
         return (file.flag & FNOSIGPIPE) !== 0 ? 1 : 0
       case fcntlCmds.F_SETNOSIGPIPE:

@@ -2,13 +2,19 @@
  * proc.curproc (kern_resource.c): one node answering for every process
  * number (CTLFLAG_ANYNUMBER; PROC_CURPROC is the caller), with corename,
  * the resource limits (rlimit.<which>.soft and .hard) and the stop flags
- * (stopfork, stopexec, stopexit). An unknown process is ESRCH. Values
- * are the process's own; new ones are the superuser's to set.
+ * (stopfork, stopexec, stopexit). An unknown process is ESRCH. The nodes
+ * are CTLFLAG_ANYWRITE: kauth decides, not the sysctl layer. The limits
+ * are the process's own (p_rlimit), written through dosetrlimit
+ * (proc/SetLimit.ts, as setrlimit(2)); the core name (in the limits, so a
+ * fork child shares it) and the stop flags are the superuser's to change,
+ * or a caller's that proc_uidmatch matches; a core name must be "core" or
+ * end in "/core" or ".core".
  */
 import { Errno, rlimit } from "@sysproxy/protocol/netbsd"
-import { Effect } from "effect"
-import type { Proc } from "../../proc/Proc.ts"
+import { isRoot, procUidMatch } from "../../kauth/Cred.ts"
 import { sysErr } from "../../kern/SysErr.ts"
+import type { Proc } from "../../proc/Proc.ts"
+import { setLimit } from "../../proc/SetLimit.ts"
 import { createv } from "../Create.ts"
 import { cString, int32 } from "../Data.ts"
 import { lookupValue } from "../Lookup.ts"
@@ -21,7 +27,6 @@ import {
   type SysctlFunc,
   type SysctlNode
 } from "../Node.ts"
-import { requireWriter } from "../Request.ts"
 import { node, P, RW } from "./Spec.ts"
 
 /** PROC_CURPROC: ~(1 << 31). */
@@ -34,10 +39,6 @@ const PROC_PID_STOPEXIT = 5
 const PROC_PID_LIMIT_TYPE_SOFT = 1
 const PROC_PID_LIMIT_TYPE_HARD = 2
 const MAXPATHLEN = 1024
-const RLIM_INFINITY = 0x7fff_ffff_ffff_ffffn
-/** The descriptors a process may have here (the descriptor table's size). */
-const OPEN_MAX = 1024n
-
 /** The limits under rlimit, by PROC_PID_LIMIT_* number (RLIMIT_* + 1). */
 const LIMITS: ReadonlyArray<readonly [string, number]> = [
   ["cputime", rlimit.RLIMIT_CPU],
@@ -54,28 +55,6 @@ const LIMITS: ReadonlyArray<readonly [string, number]> = [
   ["maxlwp", rlimit.RLIMIT_NTHR]
 ]
 
-interface ProcSettings {
-  corename: string
-  stop: [number, number, number]
-  readonly limits: Array<[bigint, bigint]>
-}
-
-const settings = new WeakMap<Proc, ProcSettings>()
-const settingsOf = (p: Proc): ProcSettings => {
-  let s = settings.get(p)
-  if (s === undefined) {
-    s = {
-      corename: "%n.core",
-      stop: [0, 0, 0],
-      limits: LIMITS.map(([, which]) =>
-        which === rlimit.RLIMIT_NOFILE ? [OPEN_MAX, OPEN_MAX] : [RLIM_INFINITY, RLIM_INFINITY]
-      )
-    }
-    settings.set(p, s)
-  }
-  return s
-}
-
 /** The process the name is about: its second component (PROC_CURPROC for the caller). */
 const target = (req: Parameters<SysctlFunc>[0], name: Int32Array): Proc | undefined => {
   const pid = name[1]!
@@ -84,19 +63,65 @@ const target = (req: Parameters<SysctlFunc>[0], name: Int32Array): Proc | undefi
   return p !== undefined && !p.released ? p : undefined
 }
 
-/** A per-process value read through a scratch node, then stored if a new one came and the caller may set it. */
+/** KAUTH_PROCESS_CORENAME and KAUTH_PROCESS_STOPFLAG: the superuser, or a caller proc_uidmatch matches (itself included). */
+const mayControl = (caller: Proc, p: Proc): boolean => isRoot(caller) || procUidMatch(caller.cred, p.cred)
+
+/** sysctl_proc_findproc, then the node's value through sysctl_lookup on a scratch node. */
 const perProcess = (
-  get: (s: ProcSettings, name: Int32Array) => Uint8Array,
-  set: (s: ProcSettings, name: Int32Array, value: Uint8Array) => number | void
+  answer: (req: Parameters<SysctlFunc>[0], p: Proc, node: SysctlNode, rest: number) => ReturnType<SysctlFunc>
 ): SysctlFunc =>
-(req, node, name, at) =>
-  Effect.gen(function*() {
-    const p = target(req, name)
-    if (p === undefined) return yield* sysErr(Errno.ESRCH)
-    const s = settingsOf(p)
-    if (req.newp !== 0n && req.newlen !== 0n) yield* requireWriter(req)
-    yield* lookupValue(req, node, name.length - at, { get: () => get(s, name), set: (_ctx, value) => set(s, name, value) })
+(req, node, name, at) => {
+  const p = target(req, name)
+  return p === undefined ? sysErr(Errno.ESRCH) : answer(req, p, node, name.length - at)
+}
+
+/** sysctl_proc_plimit: the soft or hard limit; a new one goes through dosetrlimit with the other kept. */
+const limitFunc = (which: number, type: number): SysctlFunc =>
+  perProcess((req, p, node, rest) =>
+    lookupValue(req, node, rest, {
+      get: () => quad(type === PROC_PID_LIMIT_TYPE_SOFT ? p.limits.get(which).cur : p.limits.get(which).max),
+      set: (_ctx, v) => {
+        const value = new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true)
+        const now = p.limits.get(which)
+        const asked = type === PROC_PID_LIMIT_TYPE_SOFT ? { cur: value, max: now.max } : { cur: now.cur, max: value }
+        return setLimit(req.ctx.proc, p, which, asked)
+      }
+    })
+  )
+
+const CORE = [0x63, 0x6f, 0x72, 0x65]
+
+/** "core", or a name ending in "/core" or ".core" (sysctl_proc_corename's check). */
+const validCorename = (v: Uint8Array): boolean => {
+  const len = v.length
+  if (len < 4 || CORE.some((c, i) => v[len - 4 + i] !== c)) return false
+  return len === 4 || v[len - 5] === 0x2f || v[len - 5] === 0x2e
+}
+
+/** sysctl_proc_corename: reading it is a kauth question too (only when the value is asked for). */
+const corenameFunc: SysctlFunc = perProcess((req, p, node, rest) => {
+  const caller = req.ctx.proc
+  if (req.oldp !== 0n && !mayControl(caller, p)) return sysErr(Errno.EPERM)
+  return lookupValue(req, node, rest, {
+    get: () => cString(p.limits.corename),
+    set: (_ctx, v) => {
+      if (!mayControl(caller, p)) return Errno.EPERM
+      if (!validCorename(v)) return Errno.EINVAL
+      p.limits = p.limits.withCorename(new TextDecoder().decode(v))
+    }
   })
+})
+
+/**
+ * sysctl_proc_stop: the flag is read from p_flag while it lives in p_sflag,
+ * so NetBSD reads every one of them as 0; setting one is a kauth question.
+ */
+const stopFunc: SysctlFunc = perProcess((req, p, node, rest) =>
+  lookupValue(req, node, rest, {
+    get: () => int32(0),
+    set: () => (mayControl(req.ctx.proc, p) ? undefined : Errno.EPERM)
+  })
+)
 
 const quad = (n: bigint) => {
   const b = new Uint8Array(8)
@@ -107,51 +132,18 @@ const quad = (n: bigint) => {
 export const setupCurproc = (procRoot: SysctlNode): void => {
   const curproc = createv(procRoot, node("curproc", PROC_CURPROC, undefined, P | CTLFLAG_ANYNUMBER))
   const anyWrite = RW | CTLFLAG_ANYWRITE
-  createv(curproc, {
-    name: "corename",
-    num: PROC_PID_CORENAME,
-    type: CTLTYPE_STRING,
-    flags: anyWrite,
-    size: MAXPATHLEN,
-    func: perProcess((s) => cString(s.corename), (s, _n, v) => {
-      const text = new TextDecoder().decode(v)
-      if (text.length === 0) return Errno.EINVAL
-      s.corename = text
-    })
-  })
+  createv(curproc, { name: "corename", num: PROC_PID_CORENAME, type: CTLTYPE_STRING, flags: anyWrite, size: MAXPATHLEN, func: corenameFunc })
   const limits = createv(curproc, node("rlimit", PROC_PID_LIMIT))
-  LIMITS.forEach(([limitName, which], i) => {
+  for (const [limitName, which] of LIMITS) {
     const limit = createv(limits, node(limitName, which + 1))
     for (const [typeName, type] of [["soft", PROC_PID_LIMIT_TYPE_SOFT], ["hard", PROC_PID_LIMIT_TYPE_HARD]] as const) {
-      createv(limit, {
-        name: typeName,
-        num: type,
-        type: CTLTYPE_QUAD,
-        flags: anyWrite,
-        func: perProcess((s) => quad(s.limits[i]![type - 1]!), (s, _n, v) => {
-          const next = new DataView(v.buffer, v.byteOffset, 8).getBigInt64(0, true)
-          const [soft, hard] = s.limits[i]!
-          const pair: [bigint, bigint] = type === PROC_PID_LIMIT_TYPE_SOFT ? [next, hard] : [soft, next]
-          if (pair[0] < 0n || pair[1] < 0n || pair[0] > pair[1]) return Errno.EINVAL
-          s.limits[i] = pair
-        })
-      })
+      createv(limit, { name: typeName, num: type, type: CTLTYPE_QUAD, flags: anyWrite, func: limitFunc(which, type) })
     }
-  })
+  }
   const stops: ReadonlyArray<readonly [string, number]> = [
     ["stopfork", PROC_PID_STOPFORK],
     ["stopexec", PROC_PID_STOPEXEC],
     ["stopexit", PROC_PID_STOPEXIT]
   ]
-  stops.forEach(([stopName, num], i) => {
-    createv(curproc, {
-      name: stopName,
-      num,
-      type: CTLTYPE_INT,
-      flags: anyWrite,
-      func: perProcess((s) => int32(s.stop[i]!), (s, _n, v) => {
-        s.stop[i] = new DataView(v.buffer, v.byteOffset, 4).getInt32(0, true) !== 0 ? 1 : 0
-      })
-    })
-  })
+  for (const [stopName, num] of stops) createv(curproc, { name: stopName, num, type: CTLTYPE_INT, flags: anyWrite, func: stopFunc })
 }
