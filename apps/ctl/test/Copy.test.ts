@@ -10,6 +10,7 @@ import { makeClient } from "@sysproxy/client"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { setTimes } from "../src/Calls.ts"
 import { PROGRESS_MIN } from "../src/Progress.ts"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
 import { mountTmpfs } from "./support/Kernel.ts"
@@ -122,6 +123,36 @@ describe("cp", () => {
         code: 1,
         stderr: `cp: host:${dir}/missing: No such file or directory\n`
       })
+    }))
+})
+
+describe("times kept on the host", () => {
+  it.live("cp -p and mv to host:PATH give the host file the source's times (host to kernel too)", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const dir = yield* hostDir
+      // 2020-01-02T03:04:05.678Z and a second later
+      const atime = { sec: 1577934245n, nsec: 678_000_000 }
+      const mtime = { sec: 1577934246n, nsec: 678_000_000 }
+      for (const p of ["/k1", "/k2"]) {
+        yield* c.writeFile(p, "timed")
+        yield* setTimes(c, p, atime, mtime)
+      }
+      assert.deepInclude(yield* on(server, "cp", "-p", "/k1", `host:${dir}/c`), { code: 0, stderr: "" })
+      assert.deepInclude(yield* on(server, "mv", "/k2", `host:${dir}/m`), { code: 0, stderr: "" })
+      // the host's utimes takes seconds as a double: exact to well under a microsecond
+      const near = (ns: bigint, want: bigint, within: bigint, what: string) =>
+        assert.isTrue(ns - want <= within && want - ns <= within, `${what}: ${ns} is not ${want}`)
+      for (const name of ["c", "m"]) {
+        const st = Fs.statSync(Path.join(dir, name), { bigint: true })
+        near(st.mtimeNs, 1577934246_678_000_000n, 1000n, `${name}: mtime`)
+        near(st.atimeNs, 1577934245_678_000_000n, 1000n, `${name}: atime`)
+      }
+      // and back: the kernel file gets the host file's times (to the millisecond a host stat gives)
+      assert.deepInclude(yield* on(server, "cp", "-p", `host:${dir}/c`, "/back"), { code: 0, stderr: "" })
+      const back = yield* c.stat("/back")
+      near(back.mtime.sec * 1_000_000_000n + BigInt(back.mtime.nsec), 1577934246_678_000_000n, 1_000_000n, "back: mtime")
     }))
 })
 

@@ -145,10 +145,12 @@ const hostFailure = (path: string, e: PlatformError.PlatformError) =>
 
 const timespecOf = (date: Option.Option<Date>): Timespec => {
   const ms = Option.match(date, { onNone: () => 0, onSome: (d) => d.getTime() })
-  return { sec: BigInt(Math.floor(ms / 1000)), nsec: (ms % 1000) * 1_000_000 }
+  const sec = Math.floor(ms / 1000)
+  return { sec: BigInt(sec), nsec: (ms - sec * 1000) * 1_000_000 }
 }
 
-const msOf = (ts: Timespec) => Number(ts.sec) * 1000 + Math.floor(ts.nsec / 1e6)
+/** A time as the host's utimes takes a number: in seconds (a fraction for the rest). */
+const secondsOf = (ts: Timespec) => Number(ts.sec) + ts.nsec / 1e9
 
 const kindOfHost = (type: FileSystem.File.Type): FileKind =>
   type === "File" ? "file" : type === "Directory" ? "directory" : type === "SymbolicLink" ? "symlink" : "other"
@@ -222,7 +224,7 @@ return {
   chmod: (path, mode) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.chmod(path, mode))),
   chown: (path, uid, gid) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.chown(path, uid, gid))),
   utimes: (path, atime, mtime) =>
-    Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.utimes(path, msOf(atime), msOf(mtime)))),
+    Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.utimes(path, secondsOf(atime), secondsOf(mtime)))),
   join: (dir, name) => Path.join(dir, name),
   basename: (path) => Path.basename(path)
 }
