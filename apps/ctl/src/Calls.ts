@@ -79,10 +79,14 @@ export const setgroups = (c: SysproxyProcess, gids: ReadonlyArray<number>) =>
 
 /** What df shows of one mounted file system (struct statvfs). */
 export interface FsStats {
+  /** f_flag: the mount's visible flags (MNT_LOCAL, MNT_IGNORE ...). */
+  readonly flag: number
   readonly frsize: number
   readonly blocks: number
   readonly bfree: number
   readonly bavail: number
+  /** Blocks kept for the superuser. */
+  readonly bresvd: number
   readonly fstypename: string
   readonly mntonname: string
   readonly mntfromname: string
@@ -102,10 +106,12 @@ export const decodeStatvfs = (bytes: Uint8Array, base = 0): FsStats => {
   const u64 = (name: string) => Number(view.getBigUint64(at(name), true))
   const record = bytes.subarray(base, base + STATVFS.size)
   return {
+    flag: u64("f_flag"),
     frsize: u64("f_frsize"),
     blocks: u64("f_blocks"),
     bfree: u64("f_bfree"),
     bavail: u64("f_bavail"),
+    bresvd: u64("f_bresvd"),
     fstypename: cString(record, at("f_fstypename"), 32),
     mntonname: cString(record, at("f_mntonname"), 1024),
     mntfromname: cString(record, at("f_mntfromname"), 1024)

@@ -10,6 +10,8 @@ import { makeClient } from "@sysproxy/client"
 import { Effect } from "effect"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
 import { HAS_CREDENTIALS, HAS_STATVFS } from "./support/Kernel.ts"
+import { statvfs } from "../src/Calls.ts"
+import { statvfsFlags } from "@sysproxy/protocol/netbsd"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
@@ -306,6 +308,31 @@ describe("df", () => {
       assert.deepInclude(one, { code: 0, stderr: "" })
       assert.match(one.stdout, /^Filesystem +Size +Used +Avail +%Cap +Mounted on\n.* \/\n$/)
       assert.deepInclude(yield* on(server, "df", "/nope"), { code: 1, stderr: "df: /nope: No such file or directory\n" })
+    }))
+})
+
+describe("df: fresh figures", () => {
+  it.live.skipIf(!HAS_STATVFS)("df asks for fresh figures (df -n for the remembered ones); %Cap rounds toward zero, as strspct", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const rootRow = (out: string) => out.trimEnd().split("\n").find((r) => r.endsWith(" /"))!.split(/ +/)
+      const used = (out: string) => Number(rootRow(out)[2])
+      const before = yield* on(server, "df", "/")
+      assert.strictEqual(before.code, 0, before.stderr)
+      yield* c.writeFile("/big", new Uint8Array(1024 * 1024))
+      const after = yield* on(server, "df", "/")
+      assert.isAtLeast(used(after.stdout) - used(before.stdout), 2048, "1 MiB more in 512-byte blocks")
+      assert.strictEqual(used((yield* on(server, "df")).stdout), used(after.stdout), "every file system, fresh")
+      // -n: what the kernel remembers from the last fresh look, which the new file is not in yet
+      yield* c.writeFile("/big2", new Uint8Array(1024 * 1024))
+      assert.strictEqual(used((yield* on(server, "df", "-n")).stdout), used(after.stdout))
+      const now = yield* on(server, "df")
+      assert.isAtLeast(used(now.stdout) - used(after.stdout), 2048)
+      const fs = yield* statvfs(c, "/", statvfsFlags.ST_WAIT)
+      const inUse = fs.blocks - fs.bfree
+      const expected = Math.floor((inUse * 100) / (inUse + fs.bavail))
+      assert.strictEqual(rootRow(now.stdout)[4], `${expected}%`)
     }))
 })
 
