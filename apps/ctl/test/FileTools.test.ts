@@ -206,6 +206,34 @@ describe("dd and tail", () => {
     }))
 })
 
+describe("tail as NetBSD's", () => {
+  it.live("-n +N from line N, -n -N, the obsolescent -N and +N, -c and -b, several files with headers", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const seq = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `${from + i}\n`).join("")
+      yield* c.writeFile("/seq", seq(1, 20))
+      const out = (...args: Array<string>) => Effect.map(on(server, "tail", ...args), (r) => `${r.code}:${r.stdout}${r.stderr}`)
+      assert.strictEqual(yield* out("-n", "+18", "/seq"), `0:${seq(18, 20)}`)
+      assert.strictEqual(yield* out("-n", "+1", "/seq"), `0:${seq(1, 20)}`)
+      assert.strictEqual(yield* out("-n", "+0", "/seq"), `0:${seq(1, 20)}`)
+      assert.strictEqual(yield* out("-n", "+25", "/seq"), "0:")
+      assert.strictEqual(yield* out("-n", "-3", "/seq"), `0:${seq(18, 20)}`)
+      assert.strictEqual(yield* out("-n3", "/seq"), `0:${seq(18, 20)}`)
+      assert.strictEqual(yield* out("-3", "/seq"), `0:${seq(18, 20)}`)
+      assert.strictEqual(yield* out("+18", "/seq"), `0:${seq(18, 20)}`)
+      assert.strictEqual(yield* out("-c", "6", "/seq"), "0:19\n20\n")
+      assert.strictEqual(yield* out("-c", "+46", "/seq"), "0:19\n20\n", "byte 46 on: the last 6 of 51")
+      assert.strictEqual(yield* out("-6c", "/seq"), "0:19\n20\n")
+      yield* c.writeFile("/big", "x".repeat(1000))
+      assert.strictEqual((yield* out("-b", "1", "/big")).length, 2 + 512)
+      yield* c.writeFile("/two", "a\nb\n")
+      assert.strictEqual(yield* out("-n", "1", "/two", "/nope", "/seq"), `1:==> /two <==\nb\n\n==> /seq <==\n20\ntail: /nope: No such file or directory\n`)
+      assert.strictEqual(yield* out("-n", "x", "/seq"), "1:tail: illegal offset -- x\n")
+      assert.strictEqual(yield* out("-f", "/seq", "/two"), "1:tail: -f and -F options only appropriate for a single file\n")
+    }))
+})
+
 describe("ls: the new flags", () => {
   it.live("-d, -R, -t, -S, -h, -1 and columns on a terminal", () =>
     Effect.gen(function*() {
