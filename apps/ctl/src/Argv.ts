@@ -1,10 +1,10 @@
 /**
  * The few spellings the tools share with their Unix namesakes that a
  * getopt-style parser reads otherwise, rewritten before parsing: find's
- * single-dash primaries (`-name`, `-type`), ls's `-1` (which reads as a
- * negative number), and tail's obsolescent forms (`tail -3`, `tail +3`,
+ * expression (handed over whole, after a `--`), ls's `-1` (which reads as
+ * a negative number), and tail's obsolescent forms (`tail -3`, `tail +3`,
  * `-3f`) and values stuck to their flag (`-n5`). Only the words after the
- * tool's name (and before a `--`) are touched.
+ * tool's name (and before a `--`, but for find) are touched.
  */
 
 import { TOOL_NAMES } from "./Tools.ts"
@@ -49,20 +49,40 @@ export const tailOptions: Rewrite = (words) => {
   return [...out, ...words.slice(i)]
 }
 
-const REWRITES: Readonly<Record<string, Rewrite>> = {
-  find: wordForWord({ "-name": "--name", "-type": "--type" }),
-  ls: wordForWord({ "-1": "--one-per-line" }),
-  tail: tailOptions
+/**
+ * find's words are its own (primaries, `!`, `(`): all of them go after a
+ * `--`, so the parser takes them as operands. Shared flags before them
+ * stay flags, and `--help` alone is still the help; a `--` the user gave
+ * first ends find's options, as getopt's does.
+ */
+export const findWords: Rewrite = (words) => {
+  let i = 0
+  while (i < words.length && VALUED.has(words[i]!)) i += 2
+  const rest = words.slice(i)
+  if (rest.length === 1 && (rest[0] === "--help" || rest[0] === "-h")) return [...words]
+  return [...words.slice(0, i), "--", ...(rest[0] === "--" ? rest.slice(1) : rest)]
+}
+
+interface Rewriting {
+  readonly rewrite: Rewrite
+  /** Whether the words after a `--` are the rewrite's too. */
+  readonly whole: boolean
+}
+
+const REWRITES: Readonly<Record<string, Rewriting>> = {
+  find: { rewrite: findWords, whole: true },
+  ls: { rewrite: wordForWord({ "-1": "--one-per-line" }), whole: false },
+  tail: { rewrite: tailOptions, whole: false }
 }
 
 export const normalizeArgv = (argv: ReadonlyArray<string>, tools: ReadonlySet<string>): Array<string> => {
   let i = 0
   while (i < argv.length && !tools.has(argv[i]!)) i += VALUED.has(argv[i]!) ? 2 : 1
-  const rewrite = REWRITES[argv[i] ?? ""]
-  if (rewrite === undefined) return [...argv]
+  const rewriting = REWRITES[argv[i] ?? ""]
+  if (rewriting === undefined) return [...argv]
   const dash = argv.indexOf("--", i)
-  const end = dash === -1 ? argv.length : dash
-  return [...argv.slice(0, i + 1), ...rewrite(argv.slice(i + 1, end)), ...argv.slice(end)]
+  const end = dash === -1 || rewriting.whole ? argv.length : dash
+  return [...argv.slice(0, i + 1), ...rewriting.rewrite(argv.slice(i + 1, end)), ...argv.slice(end)]
 }
 
 /** The command line of `sysproxy` (or a line of `sysproxy sh`) as the parser should read it. */

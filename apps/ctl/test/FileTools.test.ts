@@ -165,6 +165,57 @@ describe("du, find", () => {
     }))
 })
 
+describe("find's expression", () => {
+  it.live("-print, ! and -not, -o, parentheses, -path, -maxdepth, -mindepth, -depth, -prune", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.mkdir("/w")
+      yield* c.mkdir("/w/sub")
+      yield* c.writeFile("/w/a.txt", "")
+      yield* c.writeFile("/w/sub/b.txt", "")
+      yield* c.writeFile("/w/sub/c.dat", "")
+      const found = (...args: Array<string>) =>
+        Effect.map(on(server, "find", ...args), (r) => `${r.code}:${r.stdout}${r.stderr}`)
+      assert.strictEqual(yield* found("/w", "-print"), "0:/w\n/w/a.txt\n/w/sub\n/w/sub/b.txt\n/w/sub/c.dat\n")
+      assert.strictEqual(yield* found("/w", "!", "-type", "d"), "0:/w/a.txt\n/w/sub/b.txt\n/w/sub/c.dat\n")
+      assert.strictEqual(yield* found("/w", "-not", "-name", "*.txt", "-type", "f"), "0:/w/sub/c.dat\n")
+      assert.strictEqual(yield* found("/w", "-name", "a.txt", "-o", "-name", "c.dat"), "0:/w/a.txt\n/w/sub/c.dat\n")
+      assert.strictEqual(
+        yield* found("/w", "(", "-name", "a.txt", "-o", "-name", "c.dat", ")", "-print"),
+        "0:/w/a.txt\n/w/sub/c.dat\n"
+      )
+      assert.strictEqual(yield* found("/w", "-path", "*sub/*"), "0:/w/sub/b.txt\n/w/sub/c.dat\n")
+      assert.strictEqual(yield* found("/w", "-maxdepth", "1"), "0:/w\n/w/a.txt\n/w/sub\n")
+      assert.strictEqual(yield* found("/w", "-mindepth", "2"), "0:/w/sub/b.txt\n/w/sub/c.dat\n")
+      assert.strictEqual(yield* found("/w", "-depth"), "0:/w/a.txt\n/w/sub/b.txt\n/w/sub/c.dat\n/w/sub\n/w\n")
+      assert.strictEqual(yield* found("/w", "-name", "sub", "-prune", "-o", "-print"), "0:/w\n/w/a.txt\n")
+      assert.strictEqual(yield* found("/w/a.txt", "-print0"), "0:/w/a.txt\0")
+    }))
+
+  it.live("what find does not know is an error on stderr, exit 1, nothing run", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      yield* (yield* peer(server)).mkdir("/w")
+      const refused = (args: ReadonlyArray<string>, message: string) =>
+        Effect.gen(function*() {
+          assert.deepInclude(yield* on(server, "find", ...args), { code: 1, stdout: "", stderr: `${message}\n` }, args.join(" "))
+        })
+      yield* refused(["/w", "-exec", "rm", "{}", ";"], "find: -exec: unknown primary or operator")
+      yield* refused(["/w", "-newer"], "find: -newer: unknown primary or operator")
+      yield* refused(["/w", "-name"], "find: -name: requires additional arguments")
+      yield* refused(["/w", "-type", "x"], "find: -type: x: unknown type")
+      yield* refused(["/w", "!"], "find: !: no following expression")
+      yield* refused(["/w", "(", "-print"], "find: (: missing closing ')'")
+      yield* refused(["/w", "-print", ")"], "find: ): no beginning '('")
+      yield* refused(["/w", "-o", "-print"], "find: -o: no expression before -o")
+      yield* refused(["/w", "-print", "-o"], "find: -o: no expression after -o")
+      yield* refused(["-name", "x"], "find: illegal option -- n\nusage: find path ... [expression]")
+      yield* refused([], "usage: find path ... [expression]")
+      assert.strictEqual((yield* on(server, "find", "--help")).code, 0)
+    }))
+})
+
 describe("dd and tail", () => {
   it.live("dd copies blocks (bs, count, skip, seek) and reports records and bytes on stderr", () =>
     Effect.gen(function*() {
