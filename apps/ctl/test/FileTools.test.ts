@@ -355,6 +355,26 @@ describe("id and --uid/--gid", () => {
     }))
 })
 
+describe("cp of a source that will not open", () => {
+  it.live.skipIf(!HAS_CREDENTIALS)("creates no destination, in the kernel or on the host", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const dir = yield* hostDir
+      yield* c.writeFile("/secret", "root only", 0o600)
+      assert.deepInclude(yield* on(server, "--uid", "1000", "cp", "/secret", "/tmp/cp2"), {
+        code: 1,
+        stderr: "cp: /secret: Permission denied\n"
+      })
+      assert.deepInclude(yield* Effect.flip(c.stat("/tmp/cp2")), { code: "ENOENT" }, "nothing created")
+      assert.deepInclude(yield* on(server, "--uid", "1000", "cp", "/secret", `host:${dir}/x`), {
+        code: 1,
+        stderr: "cp: /secret: Permission denied\n"
+      })
+      assert.isFalse(Fs.existsSync(Path.join(dir, "x")), "nothing created on the host")
+    }))
+})
+
 describe("df", () => {
   it.live.skipIf(HAS_STATVFS)("while the kernel answers statvfs with ENOSYS: one line saying so, exit 1, for df and df FILE", () =>
     Effect.gen(function*() {

@@ -65,8 +65,10 @@ const preserveAttrs = (to: Endpoint, info: FileInfo) =>
   })
 
 const copyFile = (from: Endpoint, to: Endpoint, info: FileInfo, options: CopyOptions) => {
+  // the source is opened before the destination is created, as cp(1) does: one that will not open leaves nothing behind
   const send = () =>
-    to.side.write(to.path, info.perm & 0o777, withProgress(from.path, info.size, options.quiet, from.side.read(from.path)))
+    Effect.scoped(Effect.flatMap(from.side.open(from.path), (source) =>
+      to.side.write(to.path, info.perm & 0o777, withProgress(from.path, info.size, options.quiet, source))))
   return send().pipe(
     Effect.catchTag("OpFailed", (f) =>
       // -f: a destination that would not open is unlinked and created again

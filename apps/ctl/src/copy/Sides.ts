@@ -19,7 +19,7 @@ import {
   writeStream
 } from "@sysproxy/client"
 import { openFlags } from "@sysproxy/protocol/netbsd"
-import { Data, Effect, FileSystem, Option, type PlatformError, Stdio, Stream } from "effect"
+import { Cause, Data, Effect, FileSystem, Option, type PlatformError, type Scope, Stdio, Stream } from "effect"
 import * as Path from "node:path"
 import { chown, setTimes } from "../Calls.ts"
 import type { Where } from "../HostPath.ts"
@@ -66,8 +66,12 @@ export interface Side {
   readonly unlink: (path: string) => Effect.Effect<void, SideError, HostEnv>
   /** Removes `path`, a directory with everything in it. */
   readonly removeTree: (path: string) => Effect.Effect<void, SideError, HostEnv>
-  /** A file's bytes from the start, as chunks. */
-  readonly read: (path: string) => Stream.Stream<Uint8Array, SideError, HostEnv>
+  /**
+   * Opens a file for reading (now, so a file that will not open is refused
+   * before anything is created for it); its bytes from the start, as
+   * chunks. Closed with the scope.
+   */
+  readonly open: (path: string) => Effect.Effect<Stream.Stream<Uint8Array, SideError, HostEnv>, SideError, Scope.Scope | HostEnv>
   /** Creates or truncates `path` (created with `mode`, less the umask) and writes the chunks. */
   readonly write: <E, R>(
     path: string,
@@ -117,16 +121,14 @@ export const kernelSide = (c: SysproxyProcess): Side => {
     symlink: (target, path) => refused(path)(c.symlink(target, path)),
     unlink: (path) => refused(path)(c.unlink(path)),
     removeTree: (path) => refused(path)(removeTree(c, path)),
-    read: (path) =>
-      Stream.unwrap(
-        Effect.map(
-          Effect.acquireRelease(refused(path)(c.open(path)), (fd) => Effect.ignore(c.close(fd))),
-          (fd) =>
-            readStream(c, fd).pipe(
-              Stream.mapError((e) => (e instanceof SyscallError ? new OpFailed({ path, why: e.description, code: e.code }) : e))
-            )
-        )
-      ).pipe(Stream.scoped),
+    open: (path) =>
+      Effect.map(
+        Effect.acquireRelease(refused(path)(c.open(path)), (fd) => Effect.ignore(c.close(fd))),
+        (fd) =>
+          readStream(c, fd).pipe(
+            Stream.mapError((e) => (e instanceof SyscallError ? new OpFailed({ path, why: e.description, code: e.code }) : e))
+          )
+      ),
     write: (path, mode, chunks) =>
       withFd(path, openFlags.O_WRONLY | openFlags.O_CREAT | openFlags.O_TRUNC, mode, (fd) =>
         Effect.asVoid(writeStream(c, fd, chunks)).pipe(
@@ -201,14 +203,16 @@ return {
   symlink: (target, path) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.symlink(target, path))),
   unlink: (path) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.remove(path))),
   removeTree: (path) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.remove(path, { recursive: true }))),
-  read: (path) =>
+  open: (path) =>
     path === "-"
-      ? Stream.unwrap(Effect.map(Stdio.Stdio, (stdio) => stdio.stdin)).pipe(
-        Stream.mapError((e) => hostFailure(`${prefix}${path}`, e))
-      )
-      : Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path, { chunkSize: TRANSFER_CHUNK }))).pipe(
-        Stream.mapError((e) => hostFailure(`${prefix}${path}`, e))
-      ),
+      ? Effect.map(Stdio.Stdio, (stdio) => stdio.stdin.pipe(Stream.mapError((e) => hostFailure(`${prefix}${path}`, e))))
+      : Effect.gen(function*() {
+        const file = yield* hostRefused(path)((yield* FileSystem.FileSystem).open(path, { flag: "r" }))
+        const chunk = hostRefused(path)(file.readAlloc(TRANSFER_CHUNK)).pipe(
+          Effect.flatMap(Option.match({ onNone: () => Cause.done(), onSome: (bytes) => Effect.succeed(bytes) }))
+        )
+        return Stream.fromEffectRepeat(chunk)
+      }),
   write: (path, mode, chunks) =>
     path === "-"
       ? Effect.flatMap(Stdio.Stdio, (stdio) =>
