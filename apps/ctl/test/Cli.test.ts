@@ -34,23 +34,28 @@ describe("parsing", () => {
       assert.strictEqual((yield* run(["sysctl", "-nw", "kern.hostname=x"], { env })).stdout, "x\n")
     }))
 
-  it.live("bad command lines exit 2 with effect/cli's message, and connect to nothing", () =>
+  it.live("bad command lines exit 2 with what is wrong and one usage line on stderr, and connect to nothing", () =>
     Effect.gen(function*() {
       // RUMP_SERVER points nowhere: a tool that ran would exit 1, not 2
       const env = { RUMP_SERVER: "unix:///nonexistent/sock" }
-      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
-        [["ls", "--bogus"], /Unrecognized flag: --bogus/],
-        [["cat"], /Missing required argument: file/],
-        [["put", "only-one"], /Missing required argument: REMOTE/],
-        [["frobnicate"], /Unknown subcommand "frobnicate" for "sysproxy"/],
-        [["mkdir", "-q", "/x"], /Unrecognized flag: -q/]
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [["ls", "--bogus"], "sysproxy ls: Unrecognized flag: --bogus in command sysproxy ls\nusage: sysproxy ls [flags] [<path...>]\n(sysproxy ls --help for more)"],
+        [["cat"], "sysproxy cat: Missing required argument: file\nusage: sysproxy cat [flags] <file...>\n(sysproxy cat --help for more)"],
+        [["put", "only-one"], "sysproxy put: Missing required argument: REMOTE\nusage: sysproxy put [flags] <LOCAL> <REMOTE>\n(sysproxy put --help for more)"],
+        [["frobnicate"], 'sysproxy: Unknown subcommand "frobnicate" for "sysproxy"\nusage: sysproxy <subcommand> [flags]\n(sysproxy --help for more)'],
+        [["mkdir", "-q", "/x"], "sysproxy mkdir: Unrecognized flag: -q in command sysproxy mkdir\nusage: sysproxy mkdir [flags] <dir...>\n(sysproxy mkdir --help for more)"]
       ]
       for (const [args, message] of cases) {
         const ran = yield* run(args, { env })
         assert.strictEqual(ran.code, 2, `${args.join(" ")}: ${ran.console}`)
-        assert.match(ran.console, message)
+        assert.strictEqual(ran.consoleErrors, message)
+        assert.strictEqual(ran.console, ran.consoleErrors, "no help on stdout")
         assert.strictEqual(ran.stderr, "", "nothing from the tool itself")
       }
+      // --help is the whole help, on stdout
+      const help = yield* run(["cp", "--help"])
+      assert.deepInclude(help, { code: 0, consoleErrors: "" })
+      assert.match(help.console, /USAGE\n  sysproxy cp/)
     }))
 
   it.live("--help and --version exit 0", () =>

@@ -14,6 +14,7 @@ import { errLine, line } from "../Output.ts"
 import { root } from "../Root.ts"
 import { ShellProcess } from "../Session.ts"
 import { TOOL_NAMES, tools } from "../Tools.ts"
+import { withUsage } from "../Usage.ts"
 import { VERSION } from "../Version.ts"
 import { parseLine } from "./Words.ts"
 
@@ -67,6 +68,7 @@ export const runWords = (c: SysproxyProcess, words: ReadonlyArray<string>, last:
       return { status: 127, exit: false } satisfies Outcome
     }
     const exit = yield* Command.runWith(inner, { version: VERSION })(commandLine(words)).pipe(
+      withUsage,
       Effect.provideService(ShellProcess, c),
       Effect.exit
     )
