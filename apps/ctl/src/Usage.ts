@@ -2,7 +2,7 @@
  * How a bad command line is answered: as a Unix tool answers one, with
  * what is wrong and a one-line usage on stderr (`sysproxy cp: Missing
  * required argument: ...`, `usage: sysproxy cp [flags] <source ...
- * target...>`), never the whole help on stdout, where a pipeline would
+ * target...>`; `--help` gives the rest), never the whole help on stdout, where a pipeline would
  * take it for data. The exit status stays 2. `--help` and `--version` are
  * effect/cli's own.
  */
@@ -13,11 +13,7 @@ import { CliOutput } from "effect/cli"
 export const usageLines = (event: CliOutput.Presenter.InvalidInvocation): Array<string> => {
   const who = event.commandPath.join(" ")
   const problems = event.errors.flatMap((e) => e.message.split("\n").filter((l) => l.trim() !== "").slice(0, 1))
-  return [
-    ...problems.map((p) => `${who}: ${p}`),
-    `usage: ${event.helpDoc.usage}`,
-    `(${who} --help for more)`
-  ]
+  return [...problems.map((p) => `${who}: ${p}`), `usage: ${event.helpDoc.usage}`]
 }
 
 const presenter: CliOutput.Presenter = {
