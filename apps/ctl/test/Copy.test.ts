@@ -196,6 +196,29 @@ describe("mv", () => {
       assert.deepInclude(yield* Effect.flip(c.stat("/tree")), { code: "ENOENT" })
     }))
 
+  it.live("a copy that fails leaves no partial target (the source kept), across mounts and from the host", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const dir = yield* hostDir
+      yield* mountTmpfs(c, "/small", 64 * 1024)
+      yield* c.writeFile("/big", new Uint8Array(256 * 1024))
+      const moved = yield* on(server, "mv", "/big", "/small/big")
+      assert.deepInclude(moved, { code: 1, stderr: "mv: /small/big: No space left on device\n" })
+      assert.deepInclude(yield* Effect.flip(c.stat("/small/big")), { code: "ENOENT" }, "no partial target")
+      assert.strictEqual((yield* c.stat("/big")).size, 256 * 1024, "the source kept")
+      Fs.writeFileSync(Path.join(dir, "big"), new Uint8Array(256 * 1024))
+      assert.deepInclude(yield* on(server, "mv", `host:${dir}/big`, "/small/h"), {
+        code: 1,
+        stderr: "mv: /small/h: No space left on device\n"
+      })
+      assert.deepInclude(yield* Effect.flip(c.stat("/small/h")), { code: "ENOENT" })
+      assert.isTrue(Fs.existsSync(Path.join(dir, "big")))
+      // cp leaves what it made, as cp(1) does
+      assert.strictEqual((yield* on(server, "cp", "/big", "/small/c")).code, 1)
+      yield* c.stat("/small/c")
+    }))
+
   it.live("to and from the host", () =>
     Effect.gen(function*() {
       const server = yield* startServer
