@@ -11,6 +11,7 @@ import { Effect } from "effect"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
 import { HAS_CREDENTIALS, HAS_STATVFS } from "./support/Kernel.ts"
 import { statvfs } from "../src/Calls.ts"
+import { humanSize } from "../src/format/Sizes.ts"
 import { statvfsFlags } from "@sysproxy/protocol/netbsd"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -308,6 +309,42 @@ describe("ls: the new flags", () => {
       // 6 names of up to 5 characters, 7 wide with the gap: 4 columns fit in 30, so 2 rows, filled down
       assert.strictEqual((yield* run(["ls", "/l/sub"], { env, terminal: wide })).stdout, "aa     cc     ee\nbb     dd     inner\n")
       assert.strictEqual((yield* run(["ls", "-1", "/l/sub"], { env, terminal: wide })).stdout, "aa\nbb\ncc\ndd\nee\ninner\n")
+    }))
+})
+
+describe("ls as NetBSD's", () => {
+  it.live("a dangling link by name, devices as major, minor, -h total, -r, -F", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.symlink("/no/where", "/dang")
+      assert.deepInclude(yield* on(server, "ls", "/dang"), { code: 0, stdout: "/dang\n", stderr: "" })
+      assert.match((yield* on(server, "ls", "-l", "/dang")).stdout, /^l.* \/dang -> \/no\/where\n$/)
+      const nul = yield* c.stat("/dev/null")
+      const dev = (yield* on(server, "ls", "-l", "/dev/null")).stdout
+      assert.include(dev, ` ${(nul.rdev >>> 8) & 0xfff}, ${nul.rdev & 0xff} `, dev)
+      assert.match(dev, /^c/)
+      const all = (yield* on(server, "ls", "-l", "/dev")).stdout
+      const devices = all.split("\n").filter((l) => l.startsWith("c"))
+      assert.isAbove(devices.length, 1)
+      for (const l of devices) assert.match(l, /^c\S+ +\d+ \d+ +\d+ +\d+, +\d+ \w{3} /, `a device's line: ${l}\n${all}`)
+      yield* c.mkdir("/h")
+      // made apart in time, so -t has an order that is not the names'
+      yield* c.writeFile("/h/a", new Uint8Array(5000))
+      yield* Effect.sleep("10 millis")
+      yield* c.writeFile("/h/b", new Uint8Array(1000), 0o755)
+      yield* Effect.sleep("10 millis")
+      yield* c.symlink("a", "/h/l")
+      yield* Effect.sleep("10 millis")
+      yield* c.mkdir("/h/d")
+      assert.strictEqual((yield* on(server, "ls", "-lh", "/h")).stdout.split("\n")[0], `total ${humanSize(6000 + 1 + (yield* c.lstat("/h/d")).size)}`)
+      assert.strictEqual((yield* on(server, "ls", "-r", "/h")).stdout, "l\nd\nb\na\n")
+      assert.strictEqual((yield* on(server, "ls", "-F", "/h")).stdout, "a\nb*\nd/\nl@\n")
+      assert.strictEqual((yield* on(server, "ls", "-Sr", "/h/a", "/h/b")).stdout, "/h/b\n/h/a\n")
+      assert.match((yield* on(server, "ls", "-lF", "/h")).stdout, / l@ -> a\n$/)
+      const ltr = yield* on(server, "ls", "-ltr", "/h")
+      assert.strictEqual(ltr.code, 0, ltr.stderr)
+      assert.deepStrictEqual(ltr.stdout.trimEnd().split("\n").slice(1).map((l) => l.split(" ").at(-1)), ["a", "b", "l", "d"].map((n) => n === "l" ? "a" : n))
     }))
 })
 
