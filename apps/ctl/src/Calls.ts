@@ -67,6 +67,14 @@ export const groups = (c: SysproxyProcess): Effect.Effect<Array<number>, CallErr
     })
   })
 
+/** The process's umask, read as setmode(3) reads it: umask(2) to 0 and straight back. */
+export const currentUmask = (c: SysproxyProcess): Effect.Effect<number, CallError> =>
+  Effect.gen(function*() {
+    const old = Number((yield* c.syscall(SYS.umask, [0])).retval0)
+    yield* c.syscall(SYS.umask, [old])
+    return old
+  })
+
 export const setgid = (c: SysproxyProcess, gid: number) => c.syscall(SYS.setgid, [gid])
 export const setuid = (c: SysproxyProcess, uid: number) => c.syscall(SYS.setuid, [uid])
 

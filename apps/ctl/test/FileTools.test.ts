@@ -70,6 +70,31 @@ describe("chmod, chown, touch", () => {
       assert.strictEqual(yield* mode("/f"), 0o600, "the other operand was changed")
     }))
 
+  it.live("chmod copies permissions (g=u-w, g=o) and takes the umask for clauses without who, as setmode(3)", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.writeFile("/f", "", 0o644)
+      const mode = (p: string) => Effect.map(c.stat(p), (s) => s.mode & 0o7777)
+      assert.deepInclude(yield* on(server, "chmod", "u=rwx,g=u-w,o=", "/f"), { code: 0, stderr: "" })
+      assert.strictEqual(yield* mode("/f"), 0o750, "chmod(1)'s own example")
+      yield* c.chmod("/f", 0o604)
+      assert.deepInclude(yield* on(server, "chmod", "g=o", "/f"), { code: 0 })
+      assert.strictEqual(yield* mode("/f"), 0o644)
+      assert.deepInclude(yield* on(server, "chmod", "u+r-w", "/f"), { code: 0 })
+      assert.strictEqual(yield* mode("/f"), 0o444, "two operators in one clause")
+      // a guest starts with NetBSD's umask 022: +w is the owner's write only
+      assert.deepInclude(yield* on(server, "chmod", "+w", "/f"), { code: 0 })
+      assert.strictEqual(yield* mode("/f"), 0o644)
+      assert.deepInclude(yield* on(server, "chmod", "a+w", "/f"), { code: 0 })
+      assert.strictEqual(yield* mode("/f"), 0o666, "with a who letter the umask is not asked")
+      yield* c.mkdir("/d", 0o600)
+      assert.deepInclude(yield* on(server, "chmod", "+X", "/d", "/f"), { code: 0 })
+      assert.strictEqual(yield* mode("/d"), 0o711, "X: a directory gets execute, less the umask")
+      assert.strictEqual(yield* mode("/f"), 0o666, "X: a file executable by nobody does not")
+      assert.deepInclude(yield* on(server, "chmod", "u+q", "/f"), { code: 1, stderr: "chmod: Invalid file mode: u+q\n" })
+    }))
+
   it.live("chown takes numeric owner[:group] and :group; a name is refused; -R", () =>
     Effect.gen(function*() {
       const server = yield* startServer
