@@ -2,8 +2,9 @@
  * `sysproxy inject RULE ...`, `sysproxy inject --clear [RULE ...]`,
  * `sysproxy inject --list`: the server's fault rules, changed while it runs
  * through its sysctl node `sysproxy.inject` (rules as text, one a line; see
- * sysproxy-server --inject). RULEs are added after the rules in force
- * (after none with --clear); --list prints those in force. A rule is
+ * sysproxy-server --inject). RULEs are added after the rules in force;
+ * --clear removes those first, so a RULE given with it counts afresh even
+ * if the same rule was in force; --list prints those in force. A rule is
  * checked here first, so a bad one says why and exits 2 without touching
  * the server; a server without fault injection, or a client that is not
  * root in the kernel, exits 1 saying so.
@@ -74,8 +75,11 @@ export const inject = Command.make(
             for (const rule of inForce) yield* line(rule)
             return
           }
-          const next = [...(clear ? [] : inForce), ...rules]
-          yield* c.sysctlWrite(NODE, next.map((r) => `${r}\n`).join(""))
+          const write = (set: ReadonlyArray<string>) => c.sysctlWrite(NODE, set.map((r) => `${r}\n`).join(""))
+          if (!clear) return yield* write([...inForce, ...rules])
+          // removed first, so a rule given again starts counting afresh (a rule kept in a new set keeps its count)
+          if (inForce.length > 0) yield* write([])
+          if (rules.length > 0) yield* write(rules)
         }).pipe(Effect.catch(explain)))
     })
 ).pipe(
