@@ -146,6 +146,62 @@ describe("rm", () => {
     }))
 })
 
+describe("rm, id, touch as their namesakes", () => {
+  it.live("rm: . and .. in rm's words, -d for empty directories", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.mkdir("/empty")
+      yield* c.mkdir("/full")
+      yield* c.writeFile("/full/f", "")
+      assert.deepInclude(yield* on(server, "rm", "-r", "."), { code: 1, stderr: 'rm: "." and ".." may not be removed\n' })
+      assert.deepInclude(yield* on(server, "rm", "-d", "/empty"), { code: 0, stderr: "" })
+      assert.deepInclude(yield* Effect.flip(c.stat("/empty")), { code: "ENOENT" })
+      assert.deepInclude(yield* on(server, "rm", "-d", "/full", "/full/f"), { code: 1, stderr: "rm: /full: Directory not empty\n" })
+      assert.deepInclude(yield* Effect.flip(c.stat("/full/f")), { code: "ENOENT" }, "the file operand went")
+    }))
+
+  it.live("id: one of -u, -g, -G at a time", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const usage = "usage: id\n       id -G [-n]\n       id -g [-nr]\n       id -u [-nr]\n"
+      assert.deepInclude(yield* on(server, "id", "-u", "-g"), { code: 1, stdout: "", stderr: usage })
+      assert.deepInclude(yield* on(server, "id", "-uG"), { code: 1, stderr: usage })
+      assert.deepInclude(yield* on(server, "id", "-ur"), { code: 0, stdout: "0\n" })
+    }))
+
+  it.live("touch -t, -r, -a and -m", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const local = (y: number, mo: number, d: number, h: number, mi: number, s = 0) =>
+        BigInt(Math.floor(new Date(y, mo - 1, d, h, mi, s).getTime() / 1000))
+      assert.deepInclude(yield* on(server, "touch", "-t", "202001020304.05", "/t"), { code: 0, stderr: "" })
+      assert.deepInclude(yield* c.stat("/t"), { size: 0 }, "created")
+      assert.strictEqual((yield* c.stat("/t")).mtime.sec, local(2020, 1, 2, 3, 4, 5))
+      assert.strictEqual((yield* c.stat("/t")).atime.sec, local(2020, 1, 2, 3, 4, 5))
+      assert.deepInclude(yield* on(server, "touch", "-t", "7001020304", "/t"), { code: 0 })
+      assert.strictEqual((yield* c.stat("/t")).mtime.sec, local(1970, 1, 2, 3, 4), "YY 70 is 1970")
+      assert.deepInclude(yield* on(server, "touch", "-m", "-t", "6801020304", "/t"), { code: 0 })
+      const st = yield* c.stat("/t")
+      assert.strictEqual(st.mtime.sec, local(2068, 1, 2, 3, 4), "YY 68 is 2068")
+      assert.strictEqual(st.atime.sec, local(1970, 1, 2, 3, 4), "-m leaves the access time")
+      yield* c.writeFile("/other", "")
+      assert.deepInclude(yield* on(server, "touch", "-r", "/t", "/other"), { code: 0 })
+      const other = yield* c.stat("/other")
+      assert.deepStrictEqual([other.atime.sec, other.mtime.sec], [st.atime.sec, st.mtime.sec])
+      assert.deepInclude(yield* on(server, "touch", "-a", "/other"), { code: 0 })
+      const touched = yield* c.stat("/other")
+      const now = BigInt(Math.floor(Date.now() / 1000))
+      assert.isTrue(touched.atime.sec <= now && touched.atime.sec > now - 60n, "-a: the access time now")
+      assert.strictEqual(touched.mtime.sec, st.mtime.sec, "-a leaves the modification time")
+      const illegal = "touch: out of range or illegal time specification: [[CC]YY]MMDDhhmm[.SS]\n"
+      assert.deepInclude(yield* on(server, "touch", "-t", "202002300000", "/t"), { code: 1, stderr: illegal })
+      assert.deepInclude(yield* on(server, "touch", "-t", "2020", "/t"), { code: 1, stderr: illegal })
+      assert.deepInclude(yield* on(server, "touch", "-r", "/nope", "/t"), { code: 1, stderr: "touch: /nope: No such file or directory\n" })
+    }))
+})
+
 describe("du, find", () => {
   it.live("du prints each directory deepest first in 512-byte blocks, -s the total, -h with units", () =>
     Effect.gen(function*() {
@@ -259,11 +315,42 @@ describe("dd and tail", () => {
       const stdin = yield* run(["dd", "of=/fromstdin", "bs=1k"], { env: { RUMP_SERVER: server.url }, stdin: "piped in" })
       assert.match(stdin.stderr, /^0\+1 records in\n0\+1 records out\n8 bytes/)
       assert.strictEqual(text(yield* c.readFile("/fromstdin")), "piped in")
-      assert.deepInclude(yield* on(server, "dd", "if=/in", "bs=1x"), { code: 1, stderr: "dd: bs: illegal numeric value\n" })
+      assert.deepInclude(yield* on(server, "dd", "if=/in", "bs=1q"), { code: 1, stderr: "dd: block size `1q': illegal number\n" })
       assert.deepInclude(yield* on(server, "dd", "iff=/in"), { code: 1, stderr: "dd: unknown operand iff\n" })
-      const missing = yield* on(server, "dd", "if=/nope", "of=/x")
-      assert.strictEqual(missing.code, 1)
-      assert.match(missing.stderr, /^dd: \/nope: No such file or directory\n0\+0 records in/)
+      // a file that will not open ends dd before its summary, as dd's atexit comes after the opens
+      assert.deepInclude(yield* on(server, "dd", "if=/nope", "of=/x"), { code: 1, stderr: "dd: /nope: No such file or directory\n" })
+    }))
+
+  it.live("dd: strsuftoll numbers (x products, w, t), ibs/obs, conv=notrunc, its refusals", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.writeFile("/in", "0123456789")
+      const dd = (...args: Array<string>) => on(server, "dd", ...args)
+      const records = (stderr: string) => stderr.split("\n").slice(0, 2).join("|")
+      const product = yield* dd("if=/in", "of=/p", "bs=1x2x2")
+      assert.strictEqual(records(product.stderr), "2+1 records in|2+1 records out", "bs=4")
+      assert.strictEqual((yield* dd("if=/in", "bs=1w", "count=1")).stdout, "0123", "w is sizeof(int)")
+      // ibs 3 and obs 4: read 3+3+3+1, written 4+4+2
+      const reblocked = yield* dd("if=/in", "of=/r", "ibs=3", "obs=4")
+      assert.strictEqual(reblocked.code, 0, reblocked.stderr)
+      assert.strictEqual(records(reblocked.stderr), "3+1 records in|2+1 records out")
+      assert.strictEqual(text(yield* c.readFile("/r")), "0123456789")
+      // notrunc: what is past the written part stays
+      yield* c.writeFile("/keep", "abcdefghijkl")
+      assert.deepInclude(yield* dd("if=/in", "of=/keep", "bs=2", "count=1", "seek=1", "conv=notrunc"), { code: 0 })
+      assert.strictEqual(text(yield* c.readFile("/keep")), "ab01efghijkl")
+      assert.deepInclude(yield* dd("if=/in", "of=/keep", "conv=notrunc", "bs=4"), { code: 0 })
+      assert.strictEqual(text(yield* c.readFile("/keep")), "0123456789kl")
+      assert.deepInclude(yield* dd("bs=0"), { code: 1, stderr: "dd: block size 0 is less than 1.\n" })
+      assert.deepInclude(yield* dd("bs=2x"), { code: 1, stderr: "dd: block size `': illegal number\n" })
+      assert.deepInclude(yield* dd("count=x"), { code: 1, stderr: "dd: block count `x': illegal number\n" })
+      assert.deepInclude(yield* dd("if=/in", "conv=ucase"), { code: 1, stderr: "dd: unknown conversion ucase\n" })
+      // a failure once both are open still gives the summary
+      yield* c.mkdir("/dir")
+      const reading = yield* dd("if=/dir", "of=/x")
+      assert.strictEqual(reading.code, 1)
+      assert.match(reading.stderr, /^dd: \/dir: Is a directory\n0\+0 records in\n0\+0 records out\n/)
     }))
 
   it.live("tail prints the last lines (10, or -n N), a file without a final newline too", () =>
