@@ -34,6 +34,11 @@ describe("sysproxy inject", () => {
         code: 0,
         stdout: "getpid:comm=victim:nth=2:errno=EPERM\nread:short=1\nopen:delay=1ms\n"
       })
+      // sysctl prints the node on one line, nothing after it
+      assert.deepInclude(yield* run(["--server", url, "sysctl", "sysproxy.inject"]), {
+        code: 0,
+        stdout: "sysproxy.inject = getpid:comm=victim:nth=2:errno=EPERM; read:short=1; open:delay=1ms\n"
+      })
       // three getpids by a client named victim: the errno of each (0 for none)
       const victimRuns = Effect.scoped(Effect.gen(function*() {
         const victim = yield* makeClient({ url, comm: "victim" })
