@@ -13,7 +13,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { HAS_SCRIPT, startCtl } from "./support/Child.ts"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
-import { completeWith } from "../src/shell/Interactive.ts"
+import { completeWith, dropPastedTabs } from "../src/shell/Interactive.ts"
 import { echoText } from "../src/shell/Shell.ts"
 import { parseScript, type Word } from "../src/shell/Words.ts"
 
@@ -122,6 +122,17 @@ describe("sh", () => {
     assert.deepStrictEqual(parseScript("pwd\nls;;\npwd").lists.map((l) => texts(l.first)), [["pwd"]])
   })
 
+  it("a tab pasted into the line (two Tabs in one read) is dropped before completing", () => {
+    let refreshed = 0
+    const editor = { line: "ls /tmp/n\t", cursor: 10, _refreshLine: () => void refreshed++ }
+    assert.strictEqual(dropPastedTabs(editor, "ls /tmp/n\t"), "ls /tmp/n")
+    assert.deepInclude(editor, { line: "ls /tmp/n", cursor: 9 })
+    assert.strictEqual(refreshed, 1)
+    const plain = { line: "ls /tm", cursor: 6 }
+    assert.strictEqual(dropPastedTabs(plain, "ls /tm"), "ls /tm")
+    assert.deepStrictEqual(plain, { line: "ls /tm", cursor: 6 })
+  })
+
   it("echo: -n, and -e's escapes", () => {
     assert.strictEqual(echoText(["a", "b"]), "a b\n")
     assert.strictEqual(echoText(["-n", "a"]), "a")
@@ -177,6 +188,12 @@ describe("sh", () => {
       yield* sh.waitForStdout(/cat notes[^]*cat notes/)
       sh.stdin.write("\r")
       yield* sh.waitForStdout(/remember[^]*remember/)
+      // two Tabs in one read (typed fast): the second completes, the first is not left in the line
+      sh.stdin.write("cat no\t\t")
+      // the line redrawn without the tab (then the cursor put back after "no"), and the completion
+      yield* sh.waitForStdout(/remember[^]*remember[^]*cat no\x1b\[\d+Gtes/)
+      sh.stdin.write("\r")
+      yield* sh.waitForStdout(/remember[^]*remember[^]*remember/)
       sh.stdin.write("exit 4\r")
       const exited = yield* sh.exited
       assert.strictEqual(exited.code, 4, exited.stdout)
