@@ -460,6 +460,41 @@ describe("ls as NetBSD's", () => {
     }))
 })
 
+describe("stat -f and the other formats", () => {
+  it.live("the fields, their flags, sizes, formats and pieces as NetBSD's stat prints them", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      yield* c.writeFile("/f", "hello", 0o644)
+      yield* c.symlink("f", "/link")
+      assert.deepInclude(yield* on(server, "touch", "-t", "202001020304.05", "/f"), { code: 0 })
+      const st = yield* c.stat("/f")
+      const f = (format: string, ...more: Array<string>) =>
+        Effect.map(on(server, "stat", ...more, "-f", format, "/f"), (r) => `${r.code}:${r.stdout}${r.stderr}`)
+      assert.strictEqual(yield* f("%N %z %Op %Sp %Lp %OLp %SHp %HT|%T|"), "0:/f 5 100644 -rw-r--r-- 644 644 rw- Regular File||\n")
+      assert.strictEqual(yield* f("%5z|%-5z|%05z|%#Xz|%#Oz|%+Dz|%.3z"), "0:    5|5    |00005|0X5|05|+5|005\n")
+      assert.strictEqual(yield* f("%i %l %u %Su %g %k %b %f %v"), `0:${st.ino} 1 0 0 0 ${st.blksize} ${st.blocks} 0 0\n`)
+      assert.strictEqual(yield* f("%m %Fm %.3Fm %.0Fm"), `0:${st.mtime.sec} ${st.mtime.sec}.000000000 ${st.mtime.sec}.000 ${st.mtime.sec}\n`)
+      assert.strictEqual(yield* f("%Sm", "-t", "%Y-%m-%d %H:%M:%S"), "0:2020-01-02 03:04:05\n")
+      assert.strictEqual(yield* f("%HN %LN %t%%%n"), "0:/ f \t%\n")
+      assert.strictEqual(yield* f("%Q"), "1:stat: %Q: bad format\n")
+      assert.strictEqual(yield* f("%Mz"), "0:0\n", "size in MB, rounded")
+      assert.strictEqual(yield* f("%FN"), "1:stat: %FN: bad format\n")
+      assert.strictEqual((yield* on(server, "stat", "-f", "%N%SY|%Y|%T", "/link")).stdout, "/link -> f|f|@\n")
+      const nul = yield* c.stat("/dev/null")
+      assert.strictEqual((yield* on(server, "stat", "-f", "%Z %HT %Hr,%Lr", "/dev/null")).stdout, `${(nul.rdev >> 8) & 0xfff},${nul.rdev & 0xff} Character Device ${(nul.rdev >> 8) & 0xfff},${nul.rdev & 0xff}\n`)
+      assert.strictEqual((yield* on(server, "stat", "-n", "-f", "%N", "/f", "/link")).stdout, "/f/link")
+      assert.strictEqual((yield* on(server, "stat", "-f", "%@:%N", "/f", "/link")).stdout, "1:/f\n2:/link\n")
+      assert.strictEqual((yield* on(server, "stat", "-L", "-f", "%HT", "/link")).stdout, "Regular File\n")
+      assert.strictEqual((yield* on(server, "stat", "-l", "/f")).stdout, "-rw-r--r-- 1 0 0 5 Jan  2 03:04:05 2020 /f\n")
+      assert.strictEqual((yield* on(server, "stat", "-F", "/link")).stdout.replace(/ \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} /, " T "), "lrwxr-xr-x 1 0 0 1 T /link@ -> f\n")
+      assert.match((yield* on(server, "stat", "-s", "/f")).stdout, new RegExp(`^st_dev=${st.dev} st_ino=${st.ino} st_mode=0100644 st_nlink=1 st_uid=0 st_gid=0 st_rdev=18446744073709551615 st_size=5 st_atime=\\d+ st_mtime=${st.mtime.sec} `))
+      assert.match((yield* on(server, "stat", "-x", "/f")).stdout, /^  File: "\/f"\n  Size: 5            FileType: Regular File\n  Mode: \(0644\/-rw-r--r--\)/)
+      assert.deepInclude(yield* on(server, "stat", "-l", "-r", "/f"), { code: 1, stderr: "stat: can't use format 'l' with 'r'\n" })
+      assert.deepInclude(yield* on(server, "stat", "-q", "/nope", "/f"), { code: 1, stderr: "" })
+    }))
+})
+
 describe("id and --uid/--gid", () => {
   it.live("id prints the tool's credentials: root as every guest starts", () =>
     Effect.gen(function*() {
