@@ -6,7 +6,7 @@
  * not.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { makeClient } from "@sysproxy/client"
+import { makeClient, type SysproxyProcess } from "@sysproxy/client"
 import { Effect } from "effect"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
 import { HAS_CREDENTIALS, HAS_STATVFS } from "./support/Kernel.ts"
@@ -19,6 +19,16 @@ import * as Path from "node:path"
 const peer = (server: Server) => makeClient({ url: server.url, comm: "peer" })
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const S_IFMT = 0o170000
+
+/** /w with a.txt, and sub/ with b.txt and c.dat: the tree the find tests walk. */
+const findTree = (c: SysproxyProcess) =>
+  Effect.gen(function*() {
+    yield* c.mkdir("/w")
+    yield* c.mkdir("/w/sub")
+    yield* c.writeFile("/w/a.txt", "")
+    yield* c.writeFile("/w/sub/b.txt", "")
+    yield* c.writeFile("/w/sub/c.dat", "")
+  })
 
 
 describe("ln", () => {
@@ -224,11 +234,7 @@ describe("du, find", () => {
     Effect.gen(function*() {
       const server = yield* startServer
       const c = yield* peer(server)
-      yield* c.mkdir("/w")
-      yield* c.mkdir("/w/sub")
-      yield* c.writeFile("/w/a.txt", "")
-      yield* c.writeFile("/w/sub/b.txt", "")
-      yield* c.writeFile("/w/sub/c.dat", "")
+      yield* findTree(c)
       yield* c.symlink("a.txt", "/w/link.txt")
       assert.deepInclude(yield* on(server, "find", "/w"), {
         code: 0,
@@ -251,12 +257,7 @@ describe("find's expression", () => {
   it.live("-print, ! and -not, -o, parentheses, -path, -maxdepth, -mindepth, -depth, -prune", () =>
     Effect.gen(function*() {
       const server = yield* startServer
-      const c = yield* peer(server)
-      yield* c.mkdir("/w")
-      yield* c.mkdir("/w/sub")
-      yield* c.writeFile("/w/a.txt", "")
-      yield* c.writeFile("/w/sub/b.txt", "")
-      yield* c.writeFile("/w/sub/c.dat", "")
+      yield* findTree(yield* peer(server))
       const found = (...args: Array<string>) =>
         Effect.map(on(server, "find", ...args), (r) => `${r.code}:${r.stdout}${r.stderr}`)
       assert.strictEqual(yield* found("/w", "-print"), "0:/w\n/w/a.txt\n/w/sub\n/w/sub/b.txt\n/w/sub/c.dat\n")

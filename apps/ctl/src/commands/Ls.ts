@@ -15,14 +15,13 @@
  * pipe gives one per line.
  */
 import { type CallError, isDirectory, isSymbolicLink, type Stat, type SysproxyProcess } from "@sysproxy/client"
-import { modeBits } from "@sysproxy/protocol/netbsd"
 import { Clock, Effect, Option, type Stdio } from "effect"
 import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
 import { failed } from "../ExitStatus.ts"
 import { switchFlag } from "../Flags.ts"
 import { lsTime } from "../format/Dates.ts"
-import { modeString } from "../format/Mode.ts"
+import { deviceMajor, deviceMinor, isDevice, modeString, typeMark } from "../format/Mode.ts"
 import { humanSize } from "../format/Sizes.ts"
 import { attempt } from "../Operands.ts"
 import { line } from "../Output.ts"
@@ -71,32 +70,8 @@ export const compareEntries = (order: Options["order"], reverse = false) => {
   return reverse ? (a: Entry, b: Entry) => compare(b, a) : compare
 }
 
-/** printtype(): what -F puts after a name. */
-export const typeMark = (mode: number): string => {
-  switch (mode & modeBits.S_IFMT) {
-    case modeBits.S_IFDIR:
-      return "/"
-    case modeBits.S_IFIFO:
-      return "|"
-    case modeBits.S_IFLNK:
-      return "@"
-    case modeBits.S_IFSOCK:
-      return "="
-    case modeBits.S_IFWHT:
-      return "%"
-  }
-  return (mode & 0o111) !== 0 ? "*" : ""
-}
-
 /** The name as listed: with its -F mark when asked. */
 const shownName = (e: Entry, options: Options) => (options.classify ? `${e.name}${typeMark(e.stat.mode)}` : e.name)
-
-const isDevice = (s: Stat) =>
-  (s.mode & modeBits.S_IFMT) === modeBits.S_IFCHR || (s.mode & modeBits.S_IFMT) === modeBits.S_IFBLK
-
-/** NetBSD's major() and minor() of a dev_t. */
-export const majorOf = (rdev: number) => (rdev & 0x000fff00) >>> 8
-export const minorOf = (rdev: number) => ((rdev & 0x000000ff) | ((rdev & 0xfff00000) >>> 12)) >>> 0
 
 /**
  * The long-format lines for `entries`, columns as wide as their widest
@@ -111,17 +86,17 @@ const longLines = (c: SysproxyProcess, entries: ReadonlyArray<Entry>, options: O
     const links = width(entries, (e) => String(e.stat.nlink))
     const owner = width(entries, (e) => String(e.stat.uid))
     const group = width(entries, (e) => String(e.stat.gid))
-    const devices = entries.filter((e) => isDevice(e.stat))
-    let sizes = width(entries.filter((e) => !isDevice(e.stat)), size)
-    let majors = width(devices, (e) => String(majorOf(e.stat.rdev)))
-    const minors = width(devices, (e) => String(minorOf(e.stat.rdev)))
+    const devices = entries.filter((e) => isDevice(e.stat.mode))
+    let sizes = width(entries.filter((e) => !isDevice(e.stat.mode)), size)
+    let majors = width(devices, (e) => String(deviceMajor(e.stat.rdev)))
+    const minors = width(devices, (e) => String(deviceMinor(e.stat.rdev)))
     if (devices.length > 0) {
       if (majors + minors + 2 > sizes) sizes = majors + minors + 2
       else majors = sizes - minors - 2
     }
     const sizeCell = (e: Entry) =>
-      isDevice(e.stat)
-        ? `${String(majorOf(e.stat.rdev)).padStart(majors)}, ${String(minorOf(e.stat.rdev)).padStart(minors)}`
+      isDevice(e.stat.mode)
+        ? `${String(deviceMajor(e.stat.rdev)).padStart(majors)}, ${String(deviceMinor(e.stat.rdev)).padStart(minors)}`
         : size(e).padStart(sizes)
     const lines: Array<string> = []
     for (const e of entries) {

@@ -18,7 +18,7 @@
  */
 import type { Stat } from "@sysproxy/client"
 import { modeBits } from "@sysproxy/protocol/netbsd"
-import { modeString } from "./Mode.ts"
+import { deviceMajor, deviceMinor, isDevice, modeString, typeMark } from "./Mode.ts"
 import { strftime } from "./Strftime.ts"
 
 /** stat(1)'s built-in formats. */
@@ -123,30 +123,19 @@ const typeName = (mode: number): string => {
   }
 }
 
-const typeMark = (mode: number): string => {
-  switch (mode & modeBits.S_IFMT) {
-    case modeBits.S_IFIFO:
-      return "|"
-    case modeBits.S_IFDIR:
-      return "/"
-    case modeBits.S_IFREG:
-      return (mode & 0o111) !== 0 ? "*" : ""
-    case modeBits.S_IFLNK:
-      return "@"
-    case modeBits.S_IFSOCK:
-      return "="
-    case modeBits.S_IFWHT:
-      return "%"
-    default:
-      return ""
-  }
+/** A 64-bit dev_t's major and minor (the numbers are in its low 32 bits). */
+const major = (dev: bigint) => BigInt(deviceMajor(Number(dev & 0xffffffffn)))
+const minor = (dev: bigint) => BigInt(deviceMinor(Number(dev & 0xffffffffn)))
+
+/** The data that are numbers and nothing more: ino, nlink, blocks, blksize, flags, gen. */
+const PLAIN: Readonly<Record<string, (st: Stat) => number>> = {
+  i: (st) => st.ino,
+  l: (st) => st.nlink,
+  b: (st) => st.blocks,
+  k: (st) => st.blksize,
+  f: (st) => st.flags,
+  v: (st) => st.gen
 }
-
-const isDevice = (mode: number) =>
-  (mode & modeBits.S_IFMT) === modeBits.S_IFCHR || (mode & modeBits.S_IFMT) === modeBits.S_IFBLK
-
-const major = (dev: bigint) => (dev & 0x000fff00n) >> 8n
-const minor = (dev: bigint) => (dev & 0x000000ffn) | ((dev & 0xfff00000n) >> 12n)
 
 /** The path's directory (H) or last part (L), as stat trims them. */
 const namePiece = (name: string, sub: "H" | "L") => {
@@ -186,11 +175,6 @@ const field = (st: Stat, ctx: FieldContext, spec: Spec, datum: string, raw: stri
       fmt ??= "U"
       break
     }
-    case "i":
-      data = BigInt(st.ino)
-      formats = "DOUX"
-      fmt ??= "U"
-      break
     case "p": {
       small = true
       data = BigInt(st.mode)
@@ -211,11 +195,6 @@ const field = (st: Stat, ctx: FieldContext, spec: Spec, datum: string, raw: stri
       fmt ??= "O"
       break
     }
-    case "l":
-      data = BigInt(st.nlink)
-      formats = "DOUX"
-      fmt ??= "U"
-      break
     case "u":
     case "g":
       small = true
@@ -241,26 +220,6 @@ const field = (st: Stat, ctx: FieldContext, spec: Spec, datum: string, raw: stri
       shift = sub === "H" ? 30 : sub === "M" ? 20 : sub === "L" ? 10 : 0
       sub = undefined
       break
-    case "b":
-      data = BigInt(st.blocks)
-      formats = "DOUX"
-      fmt ??= "U"
-      break
-    case "k":
-      data = BigInt(st.blksize)
-      formats = "DOUX"
-      fmt ??= "U"
-      break
-    case "f":
-      data = BigInt(st.flags)
-      formats = "DOUX"
-      fmt ??= "U"
-      break
-    case "v":
-      data = BigInt(st.gen)
-      formats = "DOUX"
-      fmt ??= "U"
-      break
     case "Y": {
       data = 0n
       const isLink = (st.mode & modeBits.S_IFMT) === modeBits.S_IFLNK
@@ -272,7 +231,7 @@ const field = (st: Stat, ctx: FieldContext, spec: Spec, datum: string, raw: stri
     case "T":
       if (sub === "M") bad()
       data = 0n
-      text = sub === "H" ? typeName(st.mode) : typeMark(st.mode)
+      text = sub === "H" ? typeName(st.mode) : typeMark(st.mode, true)
       sub = undefined
       formats = "S"
       fmt ??= "S"
@@ -293,8 +252,13 @@ const field = (st: Stat, ctx: FieldContext, spec: Spec, datum: string, raw: stri
         return `${part(major(rdev))},${part(minor(rdev))}`
       }
       return field(st, ctx, spec, "z", raw)
-    default:
-      return bad()
+    default: {
+      const plain = PLAIN[datum]
+      if (plain === undefined) return bad()
+      data = BigInt(plain(st))
+      formats = "DOUX"
+      fmt ??= "U"
+    }
   }
   if (sub !== undefined || fmt === undefined || !formats.includes(fmt)) return bad()
   if (fmt === "F") {
