@@ -14,6 +14,9 @@
  *   write4k   write 4096 bytes to /dev/null (opened once per client)
  *   writefile4k  pwrite 4096 bytes at offset 0 of a file in the server's
  *             /tmp (a tmpfs; one file per client, created once)
+ *   writefile64k  the same with 65536 bytes: the data copied into a file,
+ *             the yardstick for copies (/dev/null takes writes without
+ *             copying them in)
  *   write64k  write 65536 bytes to /dev/null
  *   read4k    read 4096 bytes from /dev/zero (opened once per client)
  *   sysctl    sysctl kern.hostname read
@@ -134,8 +137,13 @@ static int mode;
 static int nthreads;
 static int64_t fd_file = -1;
 
-enum { M_GETPID, M_WRITE4K, M_WRITE64K, M_READ4K, M_SYSCTL, M_CONNECT, M_WRITEFILE4K };
-static const char *const mode_names[] = { "getpid", "write4k", "write64k", "read4k", "sysctl", "connect", "writefile4k" };
+enum { M_GETPID, M_WRITE4K, M_WRITE64K, M_READ4K, M_SYSCTL, M_CONNECT, M_WRITEFILE4K, M_WRITEFILE64K };
+static const char *const mode_names[] = { "getpid", "write4k", "write64k", "read4k", "sysctl", "connect", "writefile4k", "writefile64k" };
+
+/* the modes that write to a file of their own in /tmp, and those that move a buffer */
+#define FILE_MODE(m) ((m) == M_WRITEFILE4K || (m) == M_WRITEFILE64K)
+#define COPY_MODE(m) ((m) == M_WRITE4K || (m) == M_WRITE64K || (m) == M_READ4K || FILE_MODE(m))
+#define COPY_LEN(m) ((m) == M_WRITE64K || (m) == M_WRITEFILE64K ? 65536 : 4096)
 #define RSP_SYS_unlink 10
 #define RSP_SYS_pwrite 174
 
@@ -241,9 +249,9 @@ struct worker {
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	size_t len = mode == M_WRITE64K ? 65536 : 4096;
+	size_t len = COPY_LEN(mode);
 	uint8_t *buf = NULL;
-	if (mode == M_WRITE4K || mode == M_WRITE64K || mode == M_READ4K || mode == M_WRITEFILE4K) {
+	if (COPY_MODE(mode)) {
 		buf = malloc(len);
 		memset(buf, 'x', len);
 	}
@@ -256,7 +264,8 @@ static void *work(void *arg)
 		case M_WRITE4K:
 		case M_WRITE64K: r = op_rw(RSP_SYS_write, buf, len); break;
 		case M_READ4K: r = op_rw(RSP_SYS_read, buf, len); break;
-		case M_WRITEFILE4K: r = op_pwrite(buf, len); break;
+		case M_WRITEFILE4K:
+		case M_WRITEFILE64K: r = op_pwrite(buf, len); break;
 		case M_SYSCTL: r = op_sysctl(); break;
 		default: r = op_connect(); break;
 		}
@@ -288,11 +297,11 @@ static void run_client(int index)
 		if (e != 0) {
 			fprintf(stderr, "loadgen: client %d: rsp_init: error %d\n", index, e);
 			init_error = 1;
-		} else if (mode == M_WRITE4K || mode == M_WRITE64K || mode == M_READ4K || mode == M_WRITEFILE4K) {
+		} else if (COPY_MODE(mode)) {
 			char file[64];
 			snprintf(file, sizeof file, "/tmp/loadgen.%d.%d", (int)getppid(), index);
-			const char *path = mode == M_READ4K ? "/dev/zero" : mode == M_WRITEFILE4K ? file : "/dev/null";
-			int flags = mode == M_READ4K ? RSP_O_RDONLY : mode == M_WRITEFILE4K ? RSP_O_RDWR | RSP_O_CREAT : RSP_O_WRONLY;
+			const char *path = mode == M_READ4K ? "/dev/zero" : FILE_MODE(mode) ? file : "/dev/null";
+			int flags = mode == M_READ4K ? RSP_O_RDONLY : FILE_MODE(mode) ? RSP_O_RDWR | RSP_O_CREAT : RSP_O_WRONLY;
 			uint64_t a[3];
 			int64_t rv[2];
 			rsp_arg_ptr(a, 0, path);
@@ -329,7 +338,7 @@ static void run_client(int index)
 		for (unsigned b = 0; b < NBUCKETS; b++)
 			slot->h.count[b] += ws[i].h->count[b];
 	}
-	if (mode == M_WRITEFILE4K) {
+	if (FILE_MODE(mode)) {
 		char file[64];
 		snprintf(file, sizeof file, "/tmp/loadgen.%d.%d", (int)getppid(), index);
 		uint64_t a[1];
@@ -344,7 +353,7 @@ static void run_client(int index)
 int main(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: loadgen getpid|write4k|writefile4k|write64k|read4k|sysctl|connect NCLIENTS NTHREADS SECONDS\n");
+		fprintf(stderr, "usage: loadgen getpid|write4k|writefile4k|write64k|writefile64k|read4k|sysctl|connect NCLIENTS NTHREADS SECONDS\n");
 		return 2;
 	}
 	mode = -1;
@@ -405,7 +414,7 @@ int main(int argc, char **argv)
 		for (unsigned b = 0; b < NBUCKETS; b++)
 			total.count[b] += S->slots[i].h.count[b];
 	}
-	double bytes = mode == M_WRITE64K ? 65536.0 : (mode == M_WRITE4K || mode == M_READ4K || mode == M_WRITEFILE4K) ? 4096.0 : 0.0;
+	double bytes = COPY_MODE(mode) ? (double)COPY_LEN(mode) : 0.0;
 	printf("{\"mode\":\"%s\",\"clients\":%d,\"threads\":%d,\"seconds\":%.3f,\"ops\":%llu,"
 	       "\"ops_per_s\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.1f,"
 	       "\"over_1ms\":%llu,\"over_5ms\":%llu,\"over_10ms\":%llu,"

@@ -61,6 +61,20 @@ const countsBackToZero = (endpoint: string, withinMs: number) =>
     })
   )
 
+/** A reader of the server's /trace for the scope's life, subscribed once its headers came (the server flushes them at once). */
+const liveTrace = (endpoint: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const abort = new AbortController()
+      const response = await fetch(`http://${endpoint}/trace`, { signal: abort.signal })
+      assert.strictEqual(response.status, 200)
+      // read on in the background, as a reader does; the records are not this test's concern
+      void response.body?.pipeTo(new WritableStream()).catch(() => undefined)
+      return abort
+    }),
+    (abort) => Effect.sync(() => abort.abort())
+  )
+
 const program = compileProgram("faults")
 
 describe("fault injection with a C program", () => {
@@ -156,18 +170,33 @@ describe("fault injection with a C program", () => {
       assert.deepStrictEqual(reads[0]!.args[2], { name: "nbyte", value: 4095 }, "the trace shows what the program asked")
     }), SLOW)
 
-  it.live("drop: the connection is cut during the program's second write; it sees the lost connection, the server cleans up", () =>
+  /**
+   * The program's second write to /tmp/d.txt is dropped under `rule`: it sees the lost connection, the
+   * server logs the drop and its figures go back to zero. `reader` opens /trace first, so the calls go
+   * through the trace's middleware too.
+   */
+  const dropScenario = (rule: string, reader: boolean) =>
     Effect.gen(function*() {
       const faults = yield* program
-      const { app, url, endpoint } = yield* startApp(["--inject", "write:comm=faults:nth=2:drop", "--metrics", "127.0.0.1:0"])
-      const run = yield* runProcess(faults, ["log", "/tmp/d.txt", "3"], { RUMP_SERVER: url })
-      assert.strictEqual(run.code, 1)
+      const { app, url, endpoint } = yield* startApp(["--inject", rule, "--metrics", "127.0.0.1:0"])
+      if (reader) yield* liveTrace(endpoint!)
+      const run = yield* runProcess(faults, ["log", "/tmp/d.txt", "3"], { RUMP_SERVER: url }, 20_000)
+      assert.strictEqual(run.code, 1, `the program ended by itself (not killed hanging): ${run.stdout}${run.stderr}`)
       assert.strictEqual(run.stdout, "write 1: ok\n")
       assert.match(run.stderr, /write 2: errno 57,/, "ENOTCONN: the connection is gone")
       yield* countsBackToZero(endpoint!, 10_000)
-      yield* app.waitForStdout(/client dropped: fault injection: write:comm=faults:nth=2:drop/)
+      yield* app.waitForStdout(new RegExp(`client dropped: fault injection: ${rule.replaceAll("*", "\\*")}`))
       yield* stop(app)
-    }), SLOW)
+    })
+
+  it.live("drop: the connection is cut during the program's second write; it sees the lost connection, the server cleans up", () =>
+    dropScenario("write:comm=faults:nth=2:drop", false), SLOW)
+
+  it.live("drop with a path rule (the call's memory goes through the middleware's proxy): the same", () =>
+    dropScenario("write:path=/tmp/d*:nth=2:drop", false), SLOW)
+
+  it.live("drop while a live trace reader is connected (every call goes through the proxy): the same", () =>
+    dropScenario("write:comm=faults:nth=2:drop", true), SLOW)
 })
 
 describe("the syscall trace of a C program", () => {

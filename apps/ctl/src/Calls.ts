@@ -67,6 +67,14 @@ export const groups = (c: SysproxyProcess): Effect.Effect<Array<number>, CallErr
     })
   })
 
+/** The process's umask, read as setmode(3) reads it: umask(2) to 0 and straight back. */
+export const currentUmask = (c: SysproxyProcess): Effect.Effect<number, CallError> =>
+  Effect.gen(function*() {
+    const old = Number((yield* c.syscall(SYS.umask, [0])).retval0)
+    yield* c.syscall(SYS.umask, [old])
+    return old
+  })
+
 export const setgid = (c: SysproxyProcess, gid: number) => c.syscall(SYS.setgid, [gid])
 export const setuid = (c: SysproxyProcess, uid: number) => c.syscall(SYS.setuid, [uid])
 
@@ -79,10 +87,14 @@ export const setgroups = (c: SysproxyProcess, gids: ReadonlyArray<number>) =>
 
 /** What df shows of one mounted file system (struct statvfs). */
 export interface FsStats {
+  /** f_flag: the mount's visible flags (MNT_LOCAL, MNT_IGNORE ...). */
+  readonly flag: number
   readonly frsize: number
   readonly blocks: number
   readonly bfree: number
   readonly bavail: number
+  /** Blocks kept for the superuser. */
+  readonly bresvd: number
   readonly fstypename: string
   readonly mntonname: string
   readonly mntfromname: string
@@ -102,10 +114,12 @@ export const decodeStatvfs = (bytes: Uint8Array, base = 0): FsStats => {
   const u64 = (name: string) => Number(view.getBigUint64(at(name), true))
   const record = bytes.subarray(base, base + STATVFS.size)
   return {
+    flag: u64("f_flag"),
     frsize: u64("f_frsize"),
     blocks: u64("f_blocks"),
     bfree: u64("f_bfree"),
     bavail: u64("f_bavail"),
+    bresvd: u64("f_bresvd"),
     fstypename: cString(record, at("f_fstypename"), 32),
     mntonname: cString(record, at("f_mntonname"), 1024),
     mntfromname: cString(record, at("f_mntfromname"), 1024)

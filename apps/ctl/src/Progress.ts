@@ -2,7 +2,9 @@
  * A progress bar for a copy, on stderr when stderr is a terminal (never
  * when it is piped or a file, and never with -q), for copies of at least
  * PROGRESS_MIN bytes: name, bar, percentage, bytes so far and the rate,
- * redrawn in place at most every REDRAW_MS and finished with a newline.
+ * drawn first REDRAW_MS after the start (a rate over the first chunk's
+ * millisecond would say nothing), redrawn in place at most every
+ * REDRAW_MS and finished with a newline.
  */
 import { Clock, Effect, type Stdio, Stream } from "effect"
 import { humanSize } from "./format/Sizes.ts"
@@ -41,7 +43,7 @@ export const withProgress = <E, R>(
     const columns = stderrColumns
     const start = yield* Clock.currentTimeMillis
     let done = 0
-    let drawn = -REDRAW_MS
+    let drawn = start
     const draw = (now: number) => err(`\r${progressLine(name, done, total, now - start, columns)}`)
     return stream.pipe(
       Stream.tap((chunk) =>

@@ -5,8 +5,19 @@
  */
 import { Command, Flag } from "effect/cli"
 
+/** uid_t and gid_t are 32 bits; (uid_t)-1 is "unchanged" to set*id, never an id. */
+export const MAX_ID = 0xffff_fffe
+
 const id = (name: string, description: string) =>
-  Flag.Int(name).pipe(Flag.withMetavar("N"), Flag.withDescription(description), Flag.optional)
+  Flag.Int(name).pipe(
+    Flag.filter(
+      (n) => n >= 0 && n <= MAX_ID,
+      () => `an id from 0 to ${MAX_ID}`
+    ),
+    Flag.withMetavar("N"),
+    Flag.withDescription(description),
+    Flag.optional
+  )
 
 export const root = Command.make("sysproxy").pipe(
   Command.withSharedFlags({

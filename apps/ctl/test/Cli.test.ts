@@ -34,22 +34,40 @@ describe("parsing", () => {
       assert.strictEqual((yield* run(["sysctl", "-nw", "kern.hostname=x"], { env })).stdout, "x\n")
     }))
 
-  it.live("bad command lines exit 2 with effect/cli's message, and connect to nothing", () =>
+  it.live("bad command lines exit 2 with what is wrong and one usage line on stderr, and connect to nothing", () =>
     Effect.gen(function*() {
       // RUMP_SERVER points nowhere: a tool that ran would exit 1, not 2
       const env = { RUMP_SERVER: "unix:///nonexistent/sock" }
-      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
-        [["ls", "--bogus"], /Unrecognized flag: --bogus/],
-        [["cat"], /Missing required argument: file/],
-        [["put", "only-one"], /Missing required argument: REMOTE/],
-        [["frobnicate"], /Unknown subcommand "frobnicate" for "sysproxy"/],
-        [["mkdir", "-q", "/x"], /Unrecognized flag: -q/]
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [["ls", "--bogus"], "sysproxy ls: Unrecognized flag: --bogus in command sysproxy ls\nusage: sysproxy ls [flags] [<path...>]"],
+        [["cat"], "sysproxy cat: Missing required argument: file\nusage: sysproxy cat [flags] <file...>"],
+        [["put", "only-one"], "sysproxy put: Missing required argument: REMOTE\nusage: sysproxy put [flags] <LOCAL> <REMOTE>"],
+        [["frobnicate"], 'sysproxy: Unknown subcommand "frobnicate" for "sysproxy"\nusage: sysproxy <subcommand> [flags]'],
+        [["mkdir", "-q", "/x"], "sysproxy mkdir: Unrecognized flag: -q in command sysproxy mkdir\nusage: sysproxy mkdir [flags] <dir...>"]
       ]
       for (const [args, message] of cases) {
         const ran = yield* run(args, { env })
         assert.strictEqual(ran.code, 2, `${args.join(" ")}: ${ran.console}`)
-        assert.match(ran.console, message)
+        assert.strictEqual(ran.consoleErrors, message)
+        assert.strictEqual(ran.console, ran.consoleErrors, "no help on stdout")
         assert.strictEqual(ran.stderr, "", "nothing from the tool itself")
+      }
+      // --help is the whole help, on stdout
+      const help = yield* run(["cp", "--help"])
+      assert.deepInclude(help, { code: 0, consoleErrors: "" })
+      assert.match(help.console, /USAGE\n  sysproxy cp/)
+    }))
+
+  it.live("--uid and --gid outside 0..4294967294: exit 2 with one line, nothing run as root", () =>
+    Effect.gen(function*() {
+      const env = { RUMP_SERVER: "unix:///nonexistent/sock" }
+      for (const [flag, value] of [["--uid", "4294967296"], ["--uid", "-1"], ["--gid", "4294967295"]] as const) {
+        const ran = yield* run([flag, value, "id"], { env })
+        assert.strictEqual(ran.code, 2, ran.console)
+        assert.strictEqual(
+          ran.consoleErrors,
+          `sysproxy id: Invalid value for flag ${flag}: "${value}". Expected: an id from 0 to 4294967294\nusage: sysproxy id [flags]`
+        )
       }
     }))
 

@@ -10,6 +10,7 @@ import { makeClient } from "@sysproxy/client"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { setTimes } from "../src/Calls.ts"
 import { PROGRESS_MIN } from "../src/Progress.ts"
 import { hostDir, on, run, type Server, startServer } from "./support/Harness.ts"
 import { mountTmpfs } from "./support/Kernel.ts"
@@ -125,6 +126,36 @@ describe("cp", () => {
     }))
 })
 
+describe("times kept on the host", () => {
+  it.live("cp -p and mv to host:PATH give the host file the source's times (host to kernel too)", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const dir = yield* hostDir
+      // 2020-01-02T03:04:05.678Z and a second later
+      const atime = { sec: 1577934245n, nsec: 678_000_000 }
+      const mtime = { sec: 1577934246n, nsec: 678_000_000 }
+      for (const p of ["/k1", "/k2"]) {
+        yield* c.writeFile(p, "timed")
+        yield* setTimes(c, p, atime, mtime)
+      }
+      assert.deepInclude(yield* on(server, "cp", "-p", "/k1", `host:${dir}/c`), { code: 0, stderr: "" })
+      assert.deepInclude(yield* on(server, "mv", "/k2", `host:${dir}/m`), { code: 0, stderr: "" })
+      // the host's utimes takes seconds as a double: exact to well under a microsecond
+      const near = (ns: bigint, want: bigint, within: bigint, what: string) =>
+        assert.isTrue(ns - want <= within && want - ns <= within, `${what}: ${ns} is not ${want}`)
+      for (const name of ["c", "m"]) {
+        const st = Fs.statSync(Path.join(dir, name), { bigint: true })
+        near(st.mtimeNs, 1577934246_678_000_000n, 1000n, `${name}: mtime`)
+        near(st.atimeNs, 1577934245_678_000_000n, 1000n, `${name}: atime`)
+      }
+      // and back: the kernel file gets the host file's times (to the millisecond a host stat gives)
+      assert.deepInclude(yield* on(server, "cp", "-p", `host:${dir}/c`, "/back"), { code: 0, stderr: "" })
+      const back = yield* c.stat("/back")
+      near(back.mtime.sec * 1_000_000_000n + BigInt(back.mtime.nsec), 1577934246_678_000_000n, 1_000_000n, "back: mtime")
+    }))
+})
+
 describe("mv", () => {
   it.live("renames; a refused rename says so; a missing source is reported and the rest still moved", () =>
     Effect.gen(function*() {
@@ -163,6 +194,29 @@ describe("mv", () => {
       assert.strictEqual(after.mtime.sec, before.mtime.sec)
       assert.notStrictEqual(after.dev, before.dev, "on the other file system")
       assert.deepInclude(yield* Effect.flip(c.stat("/tree")), { code: "ENOENT" })
+    }))
+
+  it.live("a copy that fails leaves no partial target (the source kept), across mounts and from the host", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer
+      const c = yield* peer(server)
+      const dir = yield* hostDir
+      yield* mountTmpfs(c, "/small", 64 * 1024)
+      yield* c.writeFile("/big", new Uint8Array(256 * 1024))
+      const moved = yield* on(server, "mv", "/big", "/small/big")
+      assert.deepInclude(moved, { code: 1, stderr: "mv: /small/big: No space left on device\n" })
+      assert.deepInclude(yield* Effect.flip(c.stat("/small/big")), { code: "ENOENT" }, "no partial target")
+      assert.strictEqual((yield* c.stat("/big")).size, 256 * 1024, "the source kept")
+      Fs.writeFileSync(Path.join(dir, "big"), new Uint8Array(256 * 1024))
+      assert.deepInclude(yield* on(server, "mv", `host:${dir}/big`, "/small/h"), {
+        code: 1,
+        stderr: "mv: /small/h: No space left on device\n"
+      })
+      assert.deepInclude(yield* Effect.flip(c.stat("/small/h")), { code: "ENOENT" })
+      assert.isTrue(Fs.existsSync(Path.join(dir, "big")))
+      // cp leaves what it made, as cp(1) does
+      assert.strictEqual((yield* on(server, "cp", "/big", "/small/c")).code, 1)
+      yield* c.stat("/small/c")
     }))
 
   it.live("to and from the host", () =>

@@ -34,13 +34,23 @@ describe("sysproxy inject", () => {
         code: 0,
         stdout: "getpid:comm=victim:nth=2:errno=EPERM\nread:short=1\nopen:delay=1ms\n"
       })
-      const errnos = yield* Effect.scoped(Effect.gen(function*() {
+      // sysctl prints the node on one line, nothing after it
+      assert.deepInclude(yield* run(["--server", url, "sysctl", "sysproxy.inject"]), {
+        code: 0,
+        stdout: "sysproxy.inject = getpid:comm=victim:nth=2:errno=EPERM; read:short=1; open:delay=1ms\n"
+      })
+      // three getpids by a client named victim: the errno of each (0 for none)
+      const victimRuns = Effect.scoped(Effect.gen(function*() {
         const victim = yield* makeClient({ url, comm: "victim" })
         const out: Array<number> = []
         for (let i = 0; i < 3; i++) out.push(yield* victim.getpid().pipe(Effect.as(0), Effect.catch((e) => Effect.succeed(e.errno))))
         return out
       }))
-      assert.deepStrictEqual(errnos, [0, Errno.EPERM, 0])
+      assert.deepStrictEqual(yield* victimRuns, [0, Errno.EPERM, 0])
+      assert.deepStrictEqual(yield* victimRuns, [0, 0, 0], "fired once: a rule keeps its count")
+      // --clear with the same rule: it fires again, counting from now
+      assert.deepInclude(yield* ctl("--clear", "getpid:comm=victim:nth=2:errno=EPERM"), { code: 0, stderr: "" })
+      assert.deepStrictEqual(yield* victimRuns, [0, Errno.EPERM, 0])
       assert.deepInclude(yield* ctl("--clear", "write:nth=1:errno=EIO"), { code: 0, stderr: "" })
       assert.deepInclude(yield* ctl("--list"), { code: 0, stdout: "write:nth=1:errno=EIO\n" })
       assert.deepInclude(yield* ctl("--clear"), { code: 0, stderr: "" })

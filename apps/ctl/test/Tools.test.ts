@@ -326,7 +326,7 @@ describe("mkdir and rm", () => {
       assert.deepInclude(yield* on(server, "rm", "/f"), { code: 1, stderr: "rm: /f: No such file or directory\n" })
       assert.deepInclude(yield* on(server, "rm", "-f", "/f"), { code: 0, stderr: "" })
       assert.deepInclude(yield* on(server, "rm", "/d"), { code: 1, stderr: "rm: /d: is a directory\n" })
-      assert.deepInclude(yield* on(server, "rm", "/d/."), { code: 1, stderr: `rm: /d/.: "." and ".." may not be removed\n` })
+      assert.deepInclude(yield* on(server, "rm", "/d/."), { code: 1, stderr: `rm: "." and ".." may not be removed\n` })
       assert.deepInclude(yield* on(server, "rm", "-rf", "/d"), { code: 0, stderr: "" })
       assert.deepInclude(yield* Effect.flip(c.stat("/d")), { code: "ENOENT" })
     }))

@@ -7,7 +7,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { makeClient } from "@sysproxy/client"
 import { openFlags } from "@sysproxy/protocol/netbsd"
-import { Effect, Schedule, type Scope } from "effect"
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from "@effect/platform-node/Undici"
+import { Effect, Fiber, Schedule, type Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Net from "node:net"
 import * as Path from "node:path"
@@ -113,6 +114,32 @@ describe("sysproxy trace", () => {
       assert.deepStrictEqual([bad.code, bad.stderr], [2, 'sysproxy trace: syscall: unknown syscall "wrte"\n'])
       const glob = yield* run(["trace", "--comm", "[x"], { env: { SYSPROXY_METRICS: endpoint } })
       assert.deepStrictEqual([glob.code, glob.stderr], [2, 'sysproxy trace: comm: bad glob "[x": unclosed [ at 1\n'])
+    }), SLOW)
+})
+
+describe("an idle trace", () => {
+  it.live("is waited on however long it is silent: no HTTP body timeout ends it", () =>
+    Effect.gen(function*() {
+      // fetch's dispatcher made to give up on a body after 300 ms without data (undici's default is 300 s)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const before = getGlobalDispatcher()
+          setGlobalDispatcher(new Agent({ bodyTimeout: 300 }))
+          return before
+        }),
+        (before) => Effect.sync(() => setGlobalDispatcher(before))
+      )
+      const { app, endpoint, url } = yield* startApp
+      const tracer = yield* Effect.forkChild(run(["trace", "--endpoint", endpoint, "--comm", "late"]))
+      yield* Effect.sleep("1500 millis")
+      const pid = yield* Effect.scoped(Effect.flatMap(makeClient({ url, comm: "late" }), (c) => c.getpid()))
+      yield* Effect.sleep("300 millis")
+      // the server's shutdown ends the trace (its readers' connections are closed), and with it the tool
+      yield* app.kill("SIGTERM")
+      const ran = yield* Fiber.join(tracer)
+      assert.isTrue(ran.stderr.startsWith(`sysproxy trace: tracing http://${endpoint}/trace?comm=late\n`), ran.stderr)
+      assert.notMatch(ran.stderr, /TIMEOUT/)
+      assert.deepStrictEqual(ran.stdout.trimEnd().split("\n").map(shape), [`[pid ${pid}<late>] T getpid() = ${pid} <D>`])
     }), SLOW)
 })
 

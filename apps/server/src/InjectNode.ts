@@ -1,21 +1,18 @@
 /**
- * `sysctl sysproxy.inject`: the fault rules in force, as text, one a line,
- * at the server's own sysctl node (CTL_SYSPROXY). Root in the kernel
- * writes a new set the same way (an empty string clears them), so a test
+ * `sysctl sysproxy.inject`: the fault rules in force, as one line of text
+ * (`rule; rule`, so sysctl -a stays one node a line), at the server's own
+ * sysctl node (CTL_SYSPROXY). Root in the kernel writes a new set the same
+ * way, or one rule a line (an empty string clears them), so a test
  * can arm a fault at the moment it wants (`sysproxy inject`). A set with a
  * bad rule is refused whole (EINVAL) and the rules stay as they were. The
  * node exists only when the server runs with fault injection (--inject);
  * otherwise the tree is exactly the rump kernel's.
  */
-import type { FaultInjectionService, FaultRuleError } from "@sysproxy/hypervisor"
+import { type FaultInjectionService, type FaultRuleError, formatRuleList, parseRuleList } from "@sysproxy/hypervisor"
 import { CTL_SYSPROXY, type SysctlExtraNode } from "@sysproxy/kernel"
 
 /** The most bytes the node's text may have, its NUL included. */
 export const INJECT_TEXT_SIZE = 16384
-
-/** The rules a text holds: one a line; blank lines and `#` comments are skipped. */
-export const rulesOfText = (text: string): ReadonlyArray<string> =>
-  text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
 
 /**
  * The node, reading and writing through `faults()` (the service exists
@@ -32,11 +29,11 @@ export const injectNode = (
     name: "inject",
     type: "string",
     size: INJECT_TEXT_SIZE,
-    read: () => (faults()?.list() ?? []).map((r) => `${r}\n`).join(""),
+    read: () => formatRuleList(faults()?.list() ?? []),
     write: (text) => {
       const service = faults()
       if (service === undefined) return false
-      const rules = rulesOfText(text)
+      const rules = parseRuleList(text)
       const refused = service.trySet(rules)
       changed(refused === undefined ? service.list() : rules, refused)
       return refused === undefined

@@ -5,7 +5,8 @@
  * it: `pid=N`, `comm=GLOB`, `syscall=NAME[,NAME...]` (table names, or base
  * names: stat for __stat50). A bad parameter is 400 with one line saying
  * which. The headers go out at once, so a reader knows it is subscribed
- * before the first record.
+ * before the first record. HEAD gives the headers alone (nobody
+ * subscribed); another method is 405 with `Allow: GET, HEAD`.
  */
 import { compileGlob, type LiveTrace, syscallNumberOf, type TraceFilter } from "@sysproxy/hypervisor"
 import { SyscallByNumber } from "@sysproxy/protocol/netbsd"
@@ -47,7 +48,10 @@ export const parseTraceQuery = (query: URLSearchParams): TraceFilter | string =>
 
 export const traceRoute = (trace: LiveTrace) =>
   Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (request) => {
-    if (request.method !== "GET") return HttpServerResponse.text("not found; try GET /trace\n", { status: 404 })
+    if (request.method === "HEAD") return HttpServerResponse.text("", { headers: { "content-type": "application/x-ndjson" } })
+    if (request.method !== "GET") {
+      return HttpServerResponse.text("method not allowed; try GET /trace\n", { status: 405, headers: { allow: "GET, HEAD" } })
+    }
     const query = new URL(request.url, "http://localhost").searchParams
     const filter = parseTraceQuery(query)
     if (typeof filter === "string") return HttpServerResponse.text(`${filter}\n`, { status: 400 })

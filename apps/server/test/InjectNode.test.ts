@@ -11,7 +11,7 @@ import { CTL_SYSPROXY } from "@sysproxy/kernel"
 import { Errno } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import * as Path from "node:path"
-import { rulesOfText } from "../src/InjectNode.ts"
+import { formatRuleList, parseRuleList } from "@sysproxy/hypervisor"
 import { spawnApp, tempDir } from "./ChildApp.ts"
 
 const NODE = "sysproxy.inject"
@@ -28,9 +28,13 @@ const errnoOf = <A, E extends { readonly errno?: number }>(e: Effect.Effect<A, E
   Effect.map(Effect.flip(e), (x) => x.errno)
 
 describe("the node's text", () => {
-  it("one rule a line; blank lines and # comments are skipped", () => {
-    assert.deepStrictEqual(rulesOfText("a:errno=EIO\n\n  # note\n b:drop \n"), ["a:errno=EIO", "b:drop"])
-    assert.deepStrictEqual(rulesOfText(""), [])
+  it("rules separated by ; or one a line; blank ones and # comments are skipped; a ; in a rule escaped", () => {
+    assert.deepStrictEqual(parseRuleList("a:errno=EIO\n\n  # note\n b:drop \n"), ["a:errno=EIO", "b:drop"])
+    assert.deepStrictEqual(parseRuleList("a:errno=EIO; b:drop;"), ["a:errno=EIO", "b:drop"])
+    assert.deepStrictEqual(parseRuleList(""), [])
+    assert.strictEqual(formatRuleList(["a:errno=EIO", "write:path=/x;y:drop"]), "a:errno=EIO; write:path=/x\\;y:drop")
+    assert.deepStrictEqual(parseRuleList("a:errno=EIO; write:path=/x\\;y:drop"), ["a:errno=EIO", "write:path=/x\\;y:drop"])
+    assert.strictEqual(formatRuleList([]), "")
   })
 })
 
@@ -45,14 +49,17 @@ describe.concurrent("sysctl sysproxy.inject", () => {
         assert.strictEqual(yield* c.getpid().pipe(Effect.as(0)), 0)
         const old = yield* c.sysctlWrite(NODE, "getpid:comm=armed:nth=2:errno=EPERM\n")
         assert.strictEqual(old, "")
-        assert.strictEqual(yield* c.sysctl(NODE), "getpid:comm=armed:nth=2:errno=EPERM\n")
+        assert.strictEqual(yield* c.sysctl(NODE), "getpid:comm=armed:nth=2:errno=EPERM")
         // counted from the moment it was set
         assert.isNumber(yield* c.getpid())
         assert.strictEqual(yield* errnoOf(c.getpid()), Errno.EPERM)
         assert.isNumber(yield* c.getpid())
         // one bad rule: the whole set is refused, and what was in force stays
         assert.strictEqual(yield* errnoOf(c.sysctlWrite(NODE, "getpid:errno=EIO\nwrte:errno=EIO\n")), Errno.EINVAL)
-        assert.strictEqual(yield* c.sysctl(NODE), "getpid:comm=armed:nth=2:errno=EPERM\n")
+        assert.strictEqual(yield* c.sysctl(NODE), "getpid:comm=armed:nth=2:errno=EPERM")
+        // two rules: one line, as sysctl -a prints one node a line
+        yield* c.sysctlWrite(NODE, "getpid:comm=armed:nth=9:errno=EPERM; read:short=1")
+        assert.strictEqual(yield* c.sysctl(NODE), "getpid:comm=armed:nth=9:errno=EPERM; read:short=1")
         yield* c.sysctlWrite(NODE, "")
         assert.strictEqual(yield* c.sysctl(NODE), "")
       }))
@@ -68,9 +75,9 @@ describe.concurrent("sysctl sysproxy.inject", () => {
       const { app, url } = yield* start(["--inject", "getpid:nth=99:errno=EIO", "--guest-uid", "1000"])
       yield* Effect.scoped(Effect.gen(function*() {
         const c = yield* makeClient({ url, comm: "user" })
-        assert.strictEqual(yield* c.sysctl(NODE), "getpid:nth=99:errno=EIO\n")
+        assert.strictEqual(yield* c.sysctl(NODE), "getpid:nth=99:errno=EIO")
         assert.strictEqual(yield* errnoOf(c.sysctlWrite(NODE, "")), Errno.EPERM)
-        assert.strictEqual(yield* c.sysctl(NODE), "getpid:nth=99:errno=EIO\n")
+        assert.strictEqual(yield* c.sysctl(NODE), "getpid:nth=99:errno=EIO")
       }))
       yield* app.kill("SIGTERM")
       assert.strictEqual((yield* app.ended()).code, 0)

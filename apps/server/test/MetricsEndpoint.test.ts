@@ -135,6 +135,21 @@ describe("the endpoint's routes", () => {
       yield* until("one listener", () => live.listeners() === 1)
     }))
 
+  it.live("/trace: HEAD is the headers alone, another method 405 with Allow", () =>
+    Effect.gen(function*() {
+      const live = makeLiveTrace()
+      const endpoint = yield* serveMetrics(LOOPBACK, () => "", live)
+      assert.deepStrictEqual(yield* get(endpoint.traceUrl!, { method: "HEAD" }), { status: 200, type: "application/x-ndjson", text: "" })
+      assert.strictEqual(live.listeners(), 0, "HEAD subscribes nobody")
+      assert.deepStrictEqual(yield* get(endpoint.traceUrl!, { method: "POST" }), {
+        status: 405,
+        type: "text/plain",
+        text: "method not allowed; try GET /trace\n"
+      })
+      const allow = yield* Effect.promise(() => fetch(endpoint.traceUrl!, { method: "DELETE" }).then((r) => r.headers.get("allow")))
+      assert.strictEqual(allow, "GET, HEAD")
+    }))
+
   it.live("/trace: a bad query is 400 with one line naming the parameter", () =>
     Effect.gen(function*() {
       const endpoint = yield* serveMetrics(LOOPBACK, () => "", makeLiveTrace())

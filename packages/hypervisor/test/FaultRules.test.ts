@@ -94,6 +94,7 @@ describe("refused rules", () => {
     ["write:seed=3:errno=EIO", "seed is for p"],
     ["open:short=1", "short is for read, write, pread, pwrite, recvfrom, sendto"],
     ["*:short=1", "short is for read, write, pread, pwrite, recvfrom, sendto"],
+    ["getpid:path=/x:errno=EIO", "path is for calls that name a file (by path or descriptor); getpid names none"],
     ["write:delay=50", 'delay: expected a duration such as 50ms, 2s, 100us or 1m, got "50"'],
     ["write:bogus=1", 'unknown key "bogus" (known: pid, comm, path, nth, every, from, p, seed, delay, signal, errno, short, drop)'],
     ["write:nth=1:nth=2:errno=EIO", "nth given twice"],

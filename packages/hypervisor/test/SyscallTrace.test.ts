@@ -73,6 +73,8 @@ describe("records", () => {
         assert.strictEqual(r.comm, "tracee")
         assert.match(r.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
         assert.isAtLeast(r.duration, 0)
+        assert.strictEqual(r.duration, Math.round(r.duration * 1e6) / 1e6, "whole microseconds")
+        assert.isAtMost(String(r.duration).length, 8, `no float noise: ${r.duration}`)
         assert.isTrue(Schema.is(TraceRecordSchema)(r))
       }
       assert.strictEqual(new Set(c.records.map((r) => r.lwp)).size, 5, "one lwp per call")

@@ -1,41 +1,82 @@
 /**
- * `sysproxy dd [if=FILE] [of=FILE] [bs=N] [count=N] [skip=N] [seek=N]`
- * (dd(1), the classic rump.dd use): copies blocks of bs bytes (512 by
- * default; suffixes b, k, m, g) from if= (a kernel path, host:PATH, or
- * the host's stdin when absent) to of= (likewise, stdout when absent),
- * count blocks at most, skipping skip input blocks and seek output blocks
- * first. On stderr at the end, as dd says it: records in and out (full+
- * partial) and the bytes moved with the time and rate.
+ * `sysproxy dd [if=FILE] [of=FILE] [bs=N | ibs=N obs=N] [count=N] [skip=N]
+ * [seek=N] [conv=notrunc]` (dd(1), the classic rump.dd use): copies from
+ * if= (a kernel path, host:PATH, or the host's stdin when absent) to of=
+ * (likewise, stdout when absent). Numbers are strsuftoll(3)'s: suffixes
+ * b k m g t w, and products with x (`1kx2`). With bs= each block read is
+ * written as it is (512 bytes by default); with ibs=/obs= input is read
+ * in ibs blocks and written in obs blocks. count= input blocks at most,
+ * skipping skip= input blocks and seek= output blocks first; the output
+ * is truncated (at the seek point) unless conv=notrunc. As dd does, a
+ * file that will not open ends it with one line and nothing else; once
+ * both are open, the records in and out (full+partial) and the bytes with
+ * the time and rate go to stderr at the end, whatever happens after.
  */
 import type { CallError, SysproxyProcess } from "@sysproxy/client"
 import { lseekWhence, openFlags } from "@sysproxy/protocol/netbsd"
-import { Clock, Data, Effect, FileSystem, Option, Pull, type Scope, Stdio, Stream } from "effect"
+import { Clock, Data, Effect, FileSystem, Option, type PlatformError, Pull, type Scope, Stdio, Stream } from "effect"
 import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
 import { failed } from "../ExitStatus.ts"
+import { describeLocal } from "../HostErrors.ts"
 import { sidePath } from "../HostPath.ts"
 import { errLine, warn } from "../Output.ts"
-import { describeLocal } from "../HostErrors.ts"
 
 const TOOL = "dd"
 
-const MULTIPLIERS: Readonly<Record<string, number>> = { b: 512, k: 1024, m: 1024 ** 2, g: 1024 ** 3, w: 2 }
+const SUFFIXES: Readonly<Record<string, number>> = { b: 512, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, w: 4 }
 
-/** "64k" -> 65536; undefined for anything that is not a count. */
-export const parseSize = (text: string): number | undefined => {
-  const m = /^(\d+)([bkmgw]?)$/i.exec(text)
-  if (m === null) return undefined
-  return Number(m[1]) * (m[2] === "" ? 1 : MULTIPLIERS[m[2]!.toLowerCase()]!)
+const UINT_MAX = 0xffff_ffff
+
+/**
+ * strsuftoll(desc, text, min, max): a number with an optional suffix, or
+ * several joined by x (or *) multiplied; the complaint (in its words) for
+ * anything else.
+ */
+export const parseSize = (desc: string, text: string, min: number, max: number): number | string => {
+  const m = /^\s*(\d+)([bkmgtw]?)(.*)$/s.exec(text)
+  if (m === null) return `${desc} \`${text}': illegal number`
+  let value = Number(m[1]) * (m[2] === "" ? 1 : SUFFIXES[m[2]!]!)
+  const rest = m[3]!
+  if (rest !== "") {
+    // a product: the rest is read the same way, its complaint (about the rest) the one given
+    if (rest[0] !== "x" && rest[0] !== "*") return `${desc} \`${text}': illegal number`
+    const factor = parseSize(desc, rest.slice(1), min, max)
+    if (typeof factor === "string") return factor
+    value *= factor
+  }
+  if (value < min) return `${desc} ${value} is less than ${min}.`
+  if (value > max) return `${desc} ${value} is greater than ${max}.`
+  return value
 }
 
-interface Operands {
+export interface Operands {
   readonly input: string | undefined
   readonly output: string | undefined
-  readonly bs: number
+  readonly ibs: number
+  readonly obs: number
+  /** bs= given: each block read is written as it is, one record out per record in. */
+  readonly blockForBlock: boolean
   readonly count: number | undefined
   readonly skip: number
   readonly seek: number
+  readonly notrunc: boolean
 }
+
+const KEYS = ["if", "of", "bs", "ibs", "obs", "count", "skip", "seek", "conv"]
+
+/** What each numeric operand is called in dd's messages, and its least value. */
+const NUMBERS: Readonly<Record<string, readonly [string, number, number]>> = {
+  bs: ["block size", 1, UINT_MAX],
+  ibs: ["input block size", 1, UINT_MAX],
+  obs: ["output block size", 1, UINT_MAX],
+  count: ["block count", 0, Number.MAX_SAFE_INTEGER],
+  skip: ["skip", 0, Number.MAX_SAFE_INTEGER],
+  seek: ["seek", 0, Number.MAX_SAFE_INTEGER]
+}
+
+/** The conversions this dd knows (the rest change the data, which it does not do). */
+const CONVERSIONS = new Set(["notrunc"])
 
 /** The key=value operands, or the complaint about the first bad one. */
 export const parseOperands = (args: ReadonlyArray<string>): Operands | string => {
@@ -43,27 +84,30 @@ export const parseOperands = (args: ReadonlyArray<string>): Operands | string =>
   for (const arg of args) {
     const eq = arg.indexOf("=")
     const key = eq === -1 ? arg : arg.slice(0, eq)
-    if (eq === -1 || !["if", "of", "bs", "count", "skip", "seek"].includes(key)) return `unknown operand ${key}`
+    if (eq === -1 || !KEYS.includes(key)) return `unknown operand ${key}`
     values.set(key, arg.slice(eq + 1))
   }
-  const number = (key: string, fallback: number | undefined) => {
+  const numbers = new Map<string, number>()
+  for (const [key, [desc, min, max]] of Object.entries(NUMBERS)) {
     const text = values.get(key)
-    if (text === undefined) return fallback
-    return parseSize(text) ?? `${key}: illegal numeric value`
+    if (text === undefined) continue
+    const n = parseSize(desc, text, min, max)
+    if (typeof n === "string") return n
+    numbers.set(key, n)
   }
-  const bs = number("bs", 512)
-  const count = number("count", undefined)
-  const skip = number("skip", 0)
-  const seek = number("seek", 0)
-  for (const v of [bs, count, skip, seek]) if (typeof v === "string") return v
-  if (bs === 0) return "bs: illegal numeric value"
+  const conv = values.get("conv")?.split(",") ?? []
+  for (const c of conv) if (!CONVERSIONS.has(c)) return `unknown conversion ${c}`
+  const bs = numbers.get("bs")
   return {
     input: values.get("if"),
     output: values.get("of"),
-    bs: bs as number,
-    count: count as number | undefined,
-    skip: skip as number,
-    seek: seek as number
+    ibs: bs ?? numbers.get("ibs") ?? 512,
+    obs: bs ?? numbers.get("obs") ?? 512,
+    blockForBlock: bs !== undefined,
+    count: numbers.get("count"),
+    skip: numbers.get("skip") ?? 0,
+    seek: numbers.get("seek") ?? 0,
+    notrunc: conv.includes("notrunc")
   }
 }
 
@@ -73,31 +117,39 @@ class Refused extends Data.TaggedError("Refused")<{ readonly path: string; reado
 interface Input {
   /** One read of at most n bytes; empty at the end. */
   readonly read: (n: number) => Effect.Effect<Uint8Array, CallError | Refused>
+  /** Past the first `bytes` (a seek on a file, reading and dropping on a pipe). */
+  readonly skip: (bytes: number) => Effect.Effect<void, CallError | Refused>
 }
 
 interface Output {
   readonly write: (bytes: Uint8Array) => Effect.Effect<void, CallError | Refused>
+  /** To `bytes` from the start, cutting what is past it unless `keep` (conv=notrunc). */
+  readonly seek: (bytes: number, keep: boolean) => Effect.Effect<void, CallError | Refused>
 }
 
 const kernelRefusal = (path: string) => <A>(e: Effect.Effect<A, CallError>) =>
   Effect.catchTag(e, "SyscallError", (err) => Effect.fail(new Refused({ path, why: err.description })))
 
+const hostRefusal = (path: string) => <A, R>(e: Effect.Effect<A, PlatformError.PlatformError, R>) =>
+  Effect.mapError(e, (err) => new Refused({ path, why: describeLocal(err) }))
+
 const openInput = (
   c: SysproxyProcess,
-  operand: string | undefined,
-  skipBytes: number
+  operand: string | undefined
 ): Effect.Effect<Input, CallError | Refused, Scope.Scope | FileSystem.FileSystem | Stdio.Stdio> =>
   Effect.gen(function*() {
     const where = operand === undefined ? { where: "host" as const, path: "-" } : sidePath(operand)
     if (where.where === "kernel") {
-      const fd = yield* Effect.acquireRelease(kernelRefusal(where.path)(c.open(where.path)), (fd) => Effect.ignore(c.close(fd)))
-      if (skipBytes > 0) yield* kernelRefusal(where.path)(c.lseek(fd, skipBytes, lseekWhence.SEEK_SET))
-      return { read: (n) => kernelRefusal(where.path)(c.read(fd, n)) }
+      const refused = kernelRefusal(where.path)
+      const fd = yield* Effect.acquireRelease(refused(c.open(where.path)), (fd) => Effect.ignore(c.close(fd)))
+      return {
+        read: (n) => refused(c.read(fd, n)),
+        skip: (bytes) => Effect.asVoid(refused(c.lseek(fd, bytes, lseekWhence.SEEK_CUR)))
+      }
     }
     if (where.path === "-") {
       const pull = yield* Stream.toPull((yield* Stdio.Stdio).stdin)
       let pending = new Uint8Array(0)
-      let skipped = 0
       const read = (n: number): Effect.Effect<Uint8Array, Refused> =>
         Effect.gen(function*() {
           if (pending.byteLength === 0) {
@@ -114,84 +166,92 @@ const openInput = (
           return out
         })
       // skip= on a pipe: read and drop
-      while (skipped < skipBytes) {
-        const dropped = yield* read(Math.min(skipBytes - skipped, 1 << 20))
-        if (dropped.byteLength === 0) break
-        skipped += dropped.byteLength
-      }
-      return { read }
+      const skip = (bytes: number): Effect.Effect<void, Refused> =>
+        bytes <= 0
+          ? Effect.void
+          : Effect.flatMap(read(Math.min(bytes, 1 << 20)), (dropped) => (dropped.byteLength === 0 ? Effect.void : skip(bytes - dropped.byteLength)))
+      return { read, skip }
     }
-    const fs = yield* FileSystem.FileSystem
-    const file = yield* fs.open(where.path, { flag: "r" }).pipe(Effect.mapError((e) => new Refused({ path: where.path, why: describeLocal(e) })))
-    if (skipBytes > 0) yield* file.seek(BigInt(skipBytes), "start").pipe(Effect.mapError((e) => new Refused({ path: where.path, why: describeLocal(e) })))
+    const refused = hostRefusal(where.path)
+    const file = yield* refused((yield* FileSystem.FileSystem).open(where.path, { flag: "r" }))
     return {
-      read: (n) =>
-        file.readAlloc(n).pipe(
-          Effect.map(Option.getOrElse(() => new Uint8Array(0))),
-          Effect.mapError((e) => new Refused({ path: where.path, why: describeLocal(e) }))
-        )
+      read: (n) => refused(file.readAlloc(n)).pipe(Effect.map(Option.getOrElse(() => new Uint8Array(0)))),
+      skip: (bytes) => refused(file.seek(BigInt(bytes), "current"))
     }
   })
 
 const openOutput = (
   c: SysproxyProcess,
   operand: string | undefined,
-  seekBytes: number
+  truncate: boolean
 ): Effect.Effect<Output, CallError | Refused, Scope.Scope | FileSystem.FileSystem | Stdio.Stdio> =>
   Effect.gen(function*() {
     const where = operand === undefined ? { where: "host" as const, path: "-" } : sidePath(operand)
     if (where.where === "kernel") {
-      const flags = openFlags.O_WRONLY | openFlags.O_CREAT | (seekBytes === 0 ? openFlags.O_TRUNC : 0)
-      const fd = yield* Effect.acquireRelease(
-        kernelRefusal(where.path)(c.open(where.path, flags, 0o666)),
-        (fd) => Effect.ignore(c.close(fd))
-      )
-      if (seekBytes > 0) {
-        // dd truncates at the seek offset: what was past it goes, what was before it stays
-        yield* kernelRefusal(where.path)(c.ftruncate(fd, seekBytes))
-        yield* kernelRefusal(where.path)(c.lseek(fd, seekBytes, lseekWhence.SEEK_SET))
-      }
+      const refused = kernelRefusal(where.path)
+      const flags = openFlags.O_WRONLY | openFlags.O_CREAT | (truncate ? openFlags.O_TRUNC : 0)
+      const fd = yield* Effect.acquireRelease(refused(c.open(where.path, flags, 0o666)), (fd) => Effect.ignore(c.close(fd)))
       const write = (bytes: Uint8Array): Effect.Effect<void, CallError | Refused> =>
         bytes.byteLength === 0
           ? Effect.void
-          : Effect.flatMap(kernelRefusal(where.path)(c.write(fd, bytes)), (n) =>
+          : Effect.flatMap(refused(c.write(fd, bytes)), (n) =>
             n === 0 ? Effect.fail(new Refused({ path: where.path, why: "short write" })) : write(bytes.subarray(n)))
-      return { write }
+      return {
+        write,
+        seek: (bytes, keep) =>
+          Effect.gen(function*() {
+            if (!keep) yield* refused(c.ftruncate(fd, bytes))
+            yield* refused(c.lseek(fd, bytes, lseekWhence.SEEK_SET))
+          })
+      }
     }
     if (where.path === "-") {
       const stdio = yield* Stdio.Stdio
       return {
         write: (bytes) =>
-          Stream.run(Stream.succeed(bytes), stdio.stdout()).pipe(Effect.mapError((e) => new Refused({ path: "stdout", why: describeLocal(e) })))
+          Stream.run(Stream.succeed(bytes), stdio.stdout()).pipe(Effect.mapError((e) => new Refused({ path: "stdout", why: describeLocal(e) }))),
+        // nothing to seek on a pipe: dd writes the blocks as NULs would be, which no one asks of stdout here
+        seek: () => Effect.void
       }
     }
+    const refused = hostRefusal(where.path)
     const fs = yield* FileSystem.FileSystem
-    const file = yield* fs.open(where.path, { flag: seekBytes === 0 ? "w" : "a+" }).pipe(
-      Effect.mapError((e) => new Refused({ path: where.path, why: describeLocal(e) }))
-    )
-    if (seekBytes > 0) {
-      yield* file.truncate(seekBytes).pipe(Effect.mapError((e) => new Refused({ path: where.path, why: describeLocal(e) })))
-      yield* file.seek(BigInt(seekBytes), "start").pipe(Effect.mapError((e) => new Refused({ path: where.path, why: describeLocal(e) })))
+    // r+ keeps what is there (conv=notrunc, or seek=); a missing file is created
+    const file = truncate
+      ? yield* refused(fs.open(where.path, { flag: "w" }))
+      : yield* refused(fs.open(where.path, { flag: "r+" })).pipe(
+        Effect.catchTag("Refused", (e) => e.why === "No such file or directory" ? refused(fs.open(where.path, { flag: "w" })) : Effect.fail(e))
+      )
+    return {
+      write: (bytes) => refused(file.writeAll(bytes)),
+      seek: (bytes, keep) =>
+        Effect.gen(function*() {
+          if (!keep) yield* refused(file.truncate(bytes))
+          yield* refused(file.seek(BigInt(bytes), "start"))
+        })
     }
-    return { write: (bytes) => file.writeAll(bytes).pipe(Effect.mapError((e) => new Refused({ path: where.path, why: describeLocal(e) }))) }
   })
 
 /** dd's closing lines. */
 export const summary = (
-  full: number,
-  partial: number,
+  records: { readonly fullIn: number; readonly partialIn: number; readonly fullOut: number; readonly partialOut: number },
   bytes: number,
   ms: number
 ): string => {
   const secs = Math.max(ms, 0) / 1000
   const rate = secs > 0 ? Math.floor(bytes / secs) : 0
-  return `${full}+${partial} records in\n${full}+${partial} records out\n` +
+  return `${records.fullIn}+${records.partialIn} records in\n${records.fullOut}+${records.partialOut} records out\n` +
     `${bytes} bytes transferred in ${secs.toFixed(3)} secs (${rate} bytes/sec)`
 }
 
 export const dd = Command.make(
   TOOL,
-  { operands: Argument.String("operand").pipe(Argument.withDescription("if= of= bs= count= skip= seek="), Argument.variadic()) },
+  {
+    operands: Argument.String("operand").pipe(
+      Argument.withDescription("if= of= bs= ibs= obs= count= skip= seek= conv=notrunc"),
+      Argument.variadic()
+    )
+  },
   ({ operands }) =>
     withClient(TOOL, (c) =>
       Effect.gen(function*() {
@@ -200,26 +260,48 @@ export const dd = Command.make(
           yield* errLine(`${TOOL}: ${ops}`)
           return yield* failed
         }
-        const start = yield* Clock.currentTimeMillis
-        let full = 0
-        let partial = 0
+        const counts = { fullIn: 0, partialIn: 0, fullOut: 0, partialOut: 0 }
         let bytes = 0
+        let start = 0
+        let opened = false
         const copied = yield* Effect.scoped(Effect.gen(function*() {
-          const input = yield* openInput(c, ops.input, ops.skip * ops.bs)
-          const output = yield* openOutput(c, ops.output, ops.seek * ops.bs)
-          while (ops.count === undefined || full + partial < ops.count) {
-            const block = yield* input.read(ops.bs)
+          const input = yield* openInput(c, ops.input)
+          const output = yield* openOutput(c, ops.output, !ops.notrunc && ops.seek === 0)
+          // from here on dd has its summary to give (atexit), whatever happens
+          opened = true
+          start = yield* Clock.currentTimeMillis
+          if (ops.skip > 0) yield* input.skip(ops.skip * ops.ibs)
+          if (ops.seek > 0) yield* output.seek(ops.seek * ops.obs, ops.notrunc)
+          let pending = new Uint8Array(0)
+          const put = (block: Uint8Array) =>
+            Effect.gen(function*() {
+              yield* output.write(block)
+              if (block.byteLength === ops.obs) counts.fullOut++
+              else counts.partialOut++
+              bytes += block.byteLength
+            })
+          while (ops.count === undefined || counts.fullIn + counts.partialIn < ops.count) {
+            const block = yield* input.read(ops.ibs)
             if (block.byteLength === 0) break
-            if (block.byteLength === ops.bs) full++
-            else partial++
-            yield* output.write(block)
-            bytes += block.byteLength
+            if (block.byteLength === ops.ibs) counts.fullIn++
+            else counts.partialIn++
+            if (ops.blockForBlock) {
+              yield* put(block)
+              continue
+            }
+            const joined = new Uint8Array(pending.byteLength + block.byteLength)
+            joined.set(pending)
+            joined.set(block, pending.byteLength)
+            let at = 0
+            for (; joined.byteLength - at >= ops.obs; at += ops.obs) yield* put(joined.subarray(at, at + ops.obs))
+            pending = joined.slice(at)
           }
+          if (pending.byteLength > 0) yield* put(pending)
         })).pipe(
           Effect.as(true),
           Effect.catch((e) => (e instanceof Refused ? Effect.as(warn(TOOL, e.path, e.why), false) : Effect.fail(e)))
         )
-        yield* errLine(summary(full, partial, bytes, (yield* Clock.currentTimeMillis) - start))
+        if (opened) yield* errLine(summary(counts, bytes, (yield* Clock.currentTimeMillis) - start))
         if (!copied) return yield* failed
       }))
-).pipe(Command.withDescription("Copy blocks between files (rump.dd): if= of= bs= count= skip= seek=."))
+).pipe(Command.withDescription("Copy blocks between files (rump.dd): if= of= bs= ibs= obs= count= skip= seek= conv=notrunc."))

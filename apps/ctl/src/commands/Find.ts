@@ -1,55 +1,62 @@
 /**
- * `sysproxy find path ... [-name GLOB] [-type f|d|l]` (find(1), the
- * primaries people use): every path under each operand, depth first in
- * name order, that matches all the primaries given, one per line. `-name`
- * and `-type` are find's own spelling; `--name`/`--type` work too.
+ * `sysproxy find path ... [expression]` (find(1)): every path under each
+ * operand, depth first in name order, for which the expression holds
+ * (find/Expression.ts: -name, -path, -type, -print, -print0, -prune,
+ * -depth, -maxdepth, -mindepth, `!`, -a, -o, parentheses); without an
+ * action each such path is printed. Links are not followed. The words are
+ * find's own (Argv.ts hands them over unparsed): anything else is refused
+ * as find refuses it, `find: -foo: unknown primary or operator`, exit 1.
  */
-import { isDirectory, isRegularFile, isSymbolicLink, type Stat } from "@sysproxy/client"
-import { Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
-import * as Path from "node:path"
+import { Effect } from "effect"
+import { Argument, Command } from "effect/cli"
 import { withClient } from "../Connect.ts"
 import { failed } from "../ExitStatus.ts"
-import { globToRegExp } from "../format/Glob.ts"
-import { line } from "../Output.ts"
+import { evaluate, parseExpression, startsExpression } from "../find/Expression.ts"
+import { errLine, out } from "../Output.ts"
 import { walk } from "../Walk.ts"
 
 const TOOL = "find"
 
-const TYPES: Readonly<Record<string, (s: Stat) => boolean>> = {
-  f: isRegularFile,
-  d: isDirectory,
-  l: isSymbolicLink
-}
+const USAGE = "usage: find path ... [expression]"
 
-/** find's single-dash primaries as the long flags effect/cli parses (the rest of argv as it is). */
-export const findPrimaries = (args: ReadonlyArray<string>): Array<string> =>
-  args.map((a) => (a === "-name" || a === "-type" ? `-${a}` : a))
+const encoder = new TextEncoder()
 
 export const find = Command.make(
   TOOL,
   {
-    name: Flag.String("name").pipe(Flag.withMetavar("GLOB"), Flag.withDescription("names matching the pattern"), Flag.optional),
-    type: Flag.Literals("type", ["f", "d", "l"]).pipe(
-      Flag.withDescription("f a regular file, d a directory, l a symbolic link"),
-      Flag.optional
-    ),
-    paths: Argument.String("path").pipe(Argument.variadic({ min: 1 }))
+    words: Argument.String("path ... [expression]").pipe(
+      Argument.withDescription("paths, then primaries: -name GLOB -path GLOB -type [bcdflps] -print -print0 -prune -depth -maxdepth N -mindepth N, ! -a -o ( )"),
+      Argument.variadic()
+    )
   },
-  ({ name, paths, type }) =>
-    withClient(TOOL, (c) =>
-      Effect.gen(function*() {
-        const pattern = Option.map(name, globToRegExp)
-        const wanted = Option.map(type, (t) => TYPES[t]!)
-        let ok = true
-        for (const root of paths) {
-          ok = (yield* walk(c, TOOL, root, (e) => {
-            const base = e.depth === 0 ? Path.posix.basename(e.path) || e.path : Path.posix.basename(e.path)
-            const matches = Option.match(pattern, { onNone: () => true, onSome: (re) => re.test(base) }) &&
-              Option.match(wanted, { onNone: () => true, onSome: (is) => is(e.stat) })
-            return matches ? Effect.as(line(e.path), true) : Effect.succeed(true)
-          }, { followRoot: false })) && ok
-        }
-        if (!ok) return yield* failed
-      }))
-).pipe(Command.withDescription("Find files on the server by name (-name) and type (-type)."))
+  ({ words }) =>
+    Effect.gen(function*() {
+      const first = words.findIndex(startsExpression)
+      const paths = first === -1 ? words : words.slice(0, first)
+      if (paths.length === 0) {
+        // a primary before any path is, to getopt, an option find does not have
+        if (first === 0 && words[0]!.startsWith("-") && words[0]!.length > 1) yield* errLine(`${TOOL}: illegal option -- ${words[0]![1]}`)
+        yield* errLine(USAGE)
+        return yield* failed
+      }
+      const plan = parseExpression(first === -1 ? [] : words.slice(first))
+      if (typeof plan === "string") {
+        yield* errLine(`${TOOL}: ${plan}`)
+        return yield* failed
+      }
+      yield* withClient(TOOL, (c) =>
+        Effect.gen(function*() {
+          let ok = true
+          for (const root of paths) {
+            ok = (yield* walk(c, TOOL, root, (file) =>
+              Effect.gen(function*() {
+                const effects = { output: "", prune: false }
+                evaluate(plan.expression, file, effects)
+                if (effects.output !== "") yield* out(encoder.encode(effects.output))
+                return { ok: true, descend: !effects.prune }
+              }), { followRoot: false, postOrder: plan.postOrder })) && ok
+          }
+          if (!ok) return yield* failed
+        }))
+    })
+).pipe(Command.withDescription("Find files on the server (-name, -path, -type, -maxdepth ... as find(1))."))

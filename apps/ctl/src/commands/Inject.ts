@@ -1,15 +1,16 @@
 /**
  * `sysproxy inject RULE ...`, `sysproxy inject --clear [RULE ...]`,
  * `sysproxy inject --list`: the server's fault rules, changed while it runs
- * through its sysctl node `sysproxy.inject` (rules as text, one a line; see
- * sysproxy-server --inject). RULEs are added after the rules in force
- * (after none with --clear); --list prints those in force. A rule is
+ * through its sysctl node `sysproxy.inject` (rules as one line, `rule; rule`; see
+ * sysproxy-server --inject). RULEs are added after the rules in force;
+ * --clear removes those first, so a RULE given with it counts afresh even
+ * if the same rule was in force; --list prints those in force. A rule is
  * checked here first, so a bad one says why and exits 2 without touching
  * the server; a server without fault injection, or a client that is not
  * root in the kernel, exits 1 saying so.
  */
 import { type CallError, type SysproxyProcess } from "@sysproxy/client"
-import { checkFaultRule } from "@sysproxy/hypervisor"
+import { checkFaultRule, formatRuleList, parseRuleList } from "@sysproxy/hypervisor"
 import { Errno, errnoMessage } from "@sysproxy/protocol/netbsd"
 import { Effect, type Stdio } from "effect"
 import { Argument, Command } from "effect/cli"
@@ -25,7 +26,6 @@ const NODE = "sysproxy.inject"
 const usage = new ExitStatus({ code: 2 })
 const say = (text: string) => errLine(`${PROGRAM} ${TOOL}: ${text}`)
 
-const rulesOf = (text: string) => text.split("\n").filter((l) => l.trim() !== "")
 
 /** The refusals a user can act on, said plainly; anything else goes on to Connect's report. */
 const explain = (e: CallError): Effect.Effect<never, CallError | ExitStatus, Stdio.Stdio> => {
@@ -38,7 +38,7 @@ const explain = (e: CallError): Effect.Effect<never, CallError | ExitStatus, Std
   return Effect.fail(e)
 }
 
-const current = (c: SysproxyProcess) => Effect.map(c.sysctl(NODE), (v) => rulesOf(String(v)))
+const current = (c: SysproxyProcess) => Effect.map(c.sysctl(NODE), (v) => parseRuleList(String(v)))
 
 export const inject = Command.make(
   TOOL,
@@ -74,8 +74,11 @@ export const inject = Command.make(
             for (const rule of inForce) yield* line(rule)
             return
           }
-          const next = [...(clear ? [] : inForce), ...rules]
-          yield* c.sysctlWrite(NODE, next.map((r) => `${r}\n`).join(""))
+          const write = (set: ReadonlyArray<string>) => c.sysctlWrite(NODE, formatRuleList(set))
+          if (!clear) return yield* write([...inForce, ...rules])
+          // removed first, so a rule given again starts counting afresh (a rule kept in a new set keeps its count)
+          if (inForce.length > 0) yield* write([])
+          if (rules.length > 0) yield* write(rules)
         }).pipe(Effect.catch(explain)))
     })
 ).pipe(

@@ -2,7 +2,9 @@
  * `sysproxy mv [-fq] source ... target` (mv(1)): rename(2) within the
  * kernel; where rename cannot (EXDEV: another mount), or between the host
  * (host:PATH) and the kernel, a copy that keeps mode, owner and times,
- * then the source removed. A refused rename is `mv: rename a to b: why`.
+ * then the source removed; a file whose copy fails is not left half
+ * copied (the target is unlinked, the source kept), as NetBSD's mv does.
+ * A refused rename is `mv: rename a to b: why`.
  */
 import { Effect } from "effect"
 import { Argument, Command } from "effect/cli"
@@ -19,7 +21,7 @@ const TOOL = "mv"
 /** Copies then removes the source (what mv does where rename(2) cannot go). */
 const copyThenRemove = (from: Endpoint, to: Endpoint, quiet: boolean) =>
   Effect.gen(function*() {
-    const copied = yield* copyEntry(from, to, { tool: TOOL, recursive: true, preserve: true, force: true, quiet })
+    const copied = yield* copyEntry(from, to, { tool: TOOL, recursive: true, preserve: true, force: true, quiet, removePartial: true })
     if (!copied) return false
     return yield* from.side.removeTree(from.path).pipe(
       Effect.as(true),

@@ -1,7 +1,8 @@
 /**
- * `sysproxy rm [-fr] path ...` (rump.rm): unlinks files; directories only
- * with -r, contents first. -f is quiet about missing files (and then the
- * exit status is 0 for them), and only about those.
+ * `sysproxy rm [-dfr] path ...` (rump.rm): unlinks files; directories only
+ * with -r (contents first) or, when empty, with -d (rmdir). -f is quiet
+ * about missing files (and then the exit status is 0 for them), and only
+ * about those. `.` and `..` are refused as rm refuses them.
  */
 import { type CallError, isDirectory, type SysproxyProcess } from "@sysproxy/client"
 import { Effect, Result } from "effect"
@@ -10,7 +11,7 @@ import * as Path from "node:path"
 import { withClient } from "../Connect.ts"
 import { switchFlag } from "../Flags.ts"
 import { attempt, eachOperand } from "../Operands.ts"
-import { warn } from "../Output.ts"
+import { errLine, warn } from "../Output.ts"
 
 const TOOL = "rm"
 
@@ -29,14 +30,15 @@ export const rm = Command.make(
   {
     force: switchFlag("force", "f", "no complaint (and no failure) for missing files"),
     recursive: switchFlag("recursive", "r", "remove directories and their contents"),
+    directories: switchFlag("directories", "d", "remove empty directories too (rmdir)"),
     paths: Argument.String("path").pipe(Argument.variadic({ min: 1 }))
   },
-  ({ force, paths, recursive }) =>
+  ({ directories, force, paths, recursive }) =>
     withClient(TOOL, (c) =>
       eachOperand(paths, (path) => {
         const last = Path.posix.basename(path)
         if (last === "." || last === "..") {
-          return Effect.as(warn(TOOL, path, `"." and ".." may not be removed`), false)
+          return Effect.as(errLine(`${TOOL}: "." and ".." may not be removed`), false)
         }
         return Effect.gen(function*() {
           const st = yield* c.lstat(path).pipe(Effect.result)
@@ -45,11 +47,13 @@ export const rm = Command.make(
             if (force && st.failure._tag === "SyscallError" && st.failure.code === "ENOENT") return true
             return yield* attempt(TOOL, path, Effect.fail(st.failure))
           }
-          if (isDirectory(st.success) && !recursive) {
+          if (recursive) return yield* attempt(TOOL, path, removeTree(c, path))
+          if (isDirectory(st.success)) {
+            if (directories) return yield* attempt(TOOL, path, c.rmdir(path))
             yield* warn(TOOL, path, "is a directory")
             return false
           }
-          return yield* attempt(TOOL, path, recursive ? removeTree(c, path) : c.unlink(path))
+          return yield* attempt(TOOL, path, c.unlink(path))
         })
       }))
 ).pipe(Command.withDescription("Remove files (and with -r directories) on the server (rump.rm)."))

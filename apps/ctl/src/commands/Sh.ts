@@ -1,7 +1,8 @@
 /**
  * `sysproxy sh [-c 'cmd; cmd' | script]`: a small shell over one
- * connection, one kernel process with its own cwd: `cd`, `pwd`, `exit`,
- * `help`, and every tool as a builtin (shell/Shell.ts). Commands come
+ * connection, one kernel process with its own cwd: `cd`, `pwd`, `echo`,
+ * `exit`, `help`, and every tool as a builtin, with `;`, `&&`, `||` and
+ * globs over kernel paths (shell/Shell.ts). Commands come
  * from -c, from a script file on the host, from stdin when it is piped,
  * or from a terminal with line editing, history and tab completion of
  * kernel paths (shell/Interactive.ts). Its exit status is the last
@@ -24,7 +25,7 @@ export const sh = Command.make(
     command: Flag.String("command").pipe(
       Flag.withAlias("c"),
       Flag.withMetavar("COMMANDS"),
-      Flag.withDescription("run these commands (separated by ; or newlines) and exit"),
+      Flag.withDescription("run these commands (separated by ;, && or ||, or newlines) and exit"),
       Flag.optional
     ),
     script: Argument.String("script").pipe(Argument.withDescription("a file of commands on the host"), Argument.optional)

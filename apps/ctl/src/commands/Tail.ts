@@ -1,9 +1,14 @@
 /**
- * `sysproxy tail [-n N] [-f] file` (tail(1)): the last N lines (10) of a
- * file, read backwards from its end in blocks; with -f it then follows
- * the file, printing what another client appends, checking its size
- * every FOLLOW_INTERVAL, and starting over (with `tail: file: file
- * truncated`) if it shrinks; it stops at a signal, as tail -f does.
+ * `sysproxy tail [-f] [-b N | -c N | -n N] file ...` (tail(1)): the end of
+ * each file, by default its last 10 lines. As NetBSD's tail: `-n N` (or
+ * `-n -N`) is the last N lines, `-n +N` everything from line N on (1 based);
+ * `-c` the same in bytes, `-b` in 512-byte blocks; the obsolescent `tail -3`,
+ * `tail +3`, `tail -3f` are read as those. The lines at the end are found
+ * reading backwards from the end in blocks. Several files each get a
+ * `==> file <==` header. With -f (one file only) it then follows the file,
+ * printing what another client appends, checking its size every
+ * FOLLOW_INTERVAL, and starting over (with `tail: file: file truncated`)
+ * if it shrinks; it stops at a signal, as tail -f does.
  */
 import { type CallError, IO_CHUNK, type SysproxyProcess } from "@sysproxy/client"
 import { Effect, Option, type Stdio } from "effect"
@@ -12,7 +17,7 @@ import { withClient } from "../Connect.ts"
 import { failed } from "../ExitStatus.ts"
 import { switchFlag } from "../Flags.ts"
 import { attempt } from "../Operands.ts"
-import { out, warn } from "../Output.ts"
+import { errLine, line, out, warn } from "../Output.ts"
 
 const TOOL = "tail"
 
@@ -20,6 +25,20 @@ const TOOL = "tail"
 export const FOLLOW_INTERVAL = "250 millis"
 
 const NEWLINE = 0x0a
+
+/** Where to start: the last `count` lines or bytes, or from line or byte `count` (1 based) on. */
+export interface Start {
+  readonly unit: "lines" | "bytes"
+  readonly fromStart: boolean
+  readonly count: number
+}
+
+/** An offset operand as tail's ARG() reads it, times `units`; undefined when it is not a number. */
+export const parseStart = (text: string, unit: Start["unit"], units: number): Start | undefined => {
+  const m = /^([-+]?)(\d+)$/.exec(text)
+  if (m === null) return undefined
+  return { unit, fromStart: m[1] === "+", count: Number(m[2]) * units }
+}
 
 /** The offset where the last `lines` lines of the file start. */
 const startOfLastLines = (c: SysproxyProcess, fd: number, size: number, lines: number): Effect.Effect<number, CallError> =>
@@ -39,6 +58,29 @@ const startOfLastLines = (c: SysproxyProcess, fd: number, size: number, lines: n
     }
     return 0
   })
+
+/** The offset where line `line` (1 based) starts, or `size` when the file has fewer lines. */
+const startOfLine = (c: SysproxyProcess, fd: number, size: number, line: number): Effect.Effect<number, CallError> =>
+  Effect.gen(function*() {
+    let skip = line - 1
+    if (skip <= 0) return 0
+    for (let at = 0; at < size;) {
+      const block = yield* c.pread(fd, Math.min(IO_CHUNK, size - at), at)
+      if (block.byteLength === 0) break
+      for (let i = 0; i < block.byteLength; i++) {
+        if (block[i] === NEWLINE && --skip === 0) return at + i + 1
+      }
+      at += block.byteLength
+    }
+    return size
+  })
+
+const startOffset = (c: SysproxyProcess, fd: number, size: number, start: Start) => {
+  if (start.unit === "bytes") {
+    return Effect.succeed(start.fromStart ? Math.min(size, Math.max(0, start.count - 1)) : Math.max(0, size - start.count))
+  }
+  return start.fromStart ? startOfLine(c, fd, size, start.count) : startOfLastLines(c, fd, size, start.count)
+}
 
 /** Prints the bytes of [from, to). */
 const printRange = (c: SysproxyProcess, fd: number, from: number, to: number): Effect.Effect<void, CallError, Stdio.Stdio> =>
@@ -68,26 +110,59 @@ const follow = (c: SysproxyProcess, file: string, fd: number, from: number) =>
     }
   })
 
+const offsetFlag = (name: string, alias: string, description: string) =>
+  Flag.String(name).pipe(Flag.withAlias(alias), Flag.withMetavar("N"), Flag.withDescription(description), Flag.optional)
+
 export const tail = Command.make(
   TOOL,
   {
-    lines: Flag.Int("lines").pipe(Flag.withAlias("n"), Flag.withMetavar("N"), Flag.withDescription("how many lines (10)"), Flag.optional),
-    follow: switchFlag("follow", "f", "then print what is appended, until interrupted"),
-    file: Argument.String("file")
+    lines: offsetFlag("lines", "n", "the last N lines (10), or from line +N on"),
+    bytes: offsetFlag("bytes", "c", "the last N bytes, or from byte +N on"),
+    blocks: offsetFlag("blocks", "b", "the last N 512-byte blocks, or from block +N on"),
+    follow: switchFlag("follow", "f", "then print what is appended, until interrupted (one file)"),
+    files: Argument.String("file").pipe(Argument.variadic({ min: 1 }))
   },
-  ({ file, follow: following, lines }) =>
+  ({ blocks, bytes, files, follow: following, lines }) =>
     withClient(TOOL, (c) =>
       Effect.gen(function*() {
-        const count = Math.abs(Option.getOrElse(lines, () => 10))
-        const opened = yield* c.open(file).pipe(Effect.map(Option.some), Effect.catchTag("SyscallError", (e) =>
-          Effect.as(warn(TOOL, file, e.description), Option.none())))
-        if (Option.isNone(opened)) return yield* failed
-        const fd = opened.value
-        const ok = yield* attempt(TOOL, file, Effect.gen(function*() {
-          const size = (yield* c.fstat(fd)).size
-          yield* printRange(c, fd, yield* startOfLastLines(c, fd, size, count), size)
-          if (following) yield* follow(c, file, fd, size)
-        }))
+        const given: Array<readonly [string, Start["unit"], number]> = []
+        if (Option.isSome(lines)) given.push([lines.value, "lines", 1])
+        if (Option.isSome(bytes)) given.push([bytes.value, "bytes", 1])
+        if (Option.isSome(blocks)) given.push([blocks.value, "bytes", 512])
+        if (given.length > 1) {
+          yield* errLine("usage: tail [-f] [-b # | -c # | -n #] [file ...]")
+          return yield* failed
+        }
+        const [text, unit, units] = given[0] ?? ["10", "lines", 1]
+        const start = parseStart(text, unit, units)
+        if (start === undefined) {
+          yield* errLine(`${TOOL}: illegal offset -- ${text}`)
+          return yield* failed
+        }
+        if (following && files.length > 1) {
+          yield* errLine(`${TOOL}: -f and -F options only appropriate for a single file`)
+          return yield* failed
+        }
+        let ok = true
+        let first = true
+        for (const file of files) {
+          const opened = yield* c.open(file).pipe(Effect.map(Option.some), Effect.catchTag("SyscallError", (e) =>
+            Effect.as(warn(TOOL, file, e.description), Option.none())))
+          if (Option.isNone(opened)) {
+            ok = false
+            continue
+          }
+          const fd = opened.value
+          if (files.length > 1) {
+            yield* line(`${first ? "" : "\n"}==> ${file} <==`)
+            first = false
+          }
+          ok = (yield* attempt(TOOL, file, Effect.gen(function*() {
+            const size = (yield* c.fstat(fd)).size
+            yield* printRange(c, fd, yield* startOffset(c, fd, size, start), size)
+            if (following) yield* follow(c, file, fd, size)
+          }).pipe(Effect.ensuring(Effect.ignore(c.close(fd)))))) && ok
+        }
         if (!ok) return yield* failed
       }))
-).pipe(Command.withDescription("Print the end of a file on the server; -f follows it as it grows."))
+).pipe(Command.withDescription("Print the end of files on the server; -f follows one as it grows."))

@@ -9,15 +9,17 @@
  * Once the server has taken the request, `tracing URL` goes to stderr (so
  * a script knows from when on calls are seen). A bad filter exits 2 with
  * the server's reason; an endpoint that cannot be reached, or that has no
- * trace, exits 1; the server ending the trace ends the tool (0).
+ * trace, exits 1; the server ending the trace ends the tool (0). A trace
+ * is silent whenever no matching call runs, for as long as that lasts:
+ * the tool waits without an idle timeout (TraceHttp.ts).
  */
 import { formatTraceLine, TraceRecordSchema } from "@sysproxy/hypervisor"
 import { Config, Effect, Option, Result, Schema, Stream } from "effect"
 import { Command, Flag } from "effect/cli"
-import { FetchHttpClient, HttpClient } from "effect/http"
 import { ExitStatus, failed } from "../ExitStatus.ts"
 import { switchFlag } from "../Flags.ts"
 import { errLine, line } from "../Output.ts"
+import { bodyText, getStreaming } from "../TraceHttp.ts"
 import { PROGRAM } from "../Version.ts"
 
 const TOOL = "trace"
@@ -60,12 +62,6 @@ const show = (json: boolean) => (text: string) => {
     : errLine(`${PROGRAM} ${TOOL}: a record it cannot read: ${text}`)
 }
 
-const reason = (e: unknown) => {
-  const cause = (e as { readonly cause?: unknown }).cause
-  const inner = (cause as { readonly cause?: { readonly code?: string } } | undefined)?.cause?.code
-  return inner ?? (cause instanceof Error ? cause.message : e instanceof Error ? e.message : String(e))
-}
-
 export const trace = Command.make(
   TOOL,
   {
@@ -104,27 +100,29 @@ export const trace = Command.make(
       if (Option.isSome(o.comm)) url.searchParams.set("comm", o.comm.value)
       if (o.syscall.length > 0) url.searchParams.set("syscall", o.syscall.join(","))
       const where = url.toString()
-      const response = yield* HttpClient.get(url).pipe(
-        Effect.catch((e) => Effect.andThen(errLine(`${PROGRAM} ${TOOL}: cannot reach ${where}: ${reason(e)}`), Effect.fail(failed)))
-      )
-      if (response.status === 400) {
-        const text = yield* response.text.pipe(Effect.orElseSucceed(() => "bad request"))
-        yield* errLine(`${PROGRAM} ${TOOL}: ${text.trim()}`)
-        return yield* usage
-      }
-      if (response.status !== 200) {
-        yield* errLine(`${PROGRAM} ${TOOL}: ${where} answered ${response.status}: is it a sysproxy-server --metrics address?`)
-        return yield* failed
-      }
-      yield* errLine(`${PROGRAM} ${TOOL}: tracing ${where}`)
-      yield* response.stream.pipe(
-        Stream.decodeText(),
-        Stream.splitLines,
-        Stream.filter((l) => l.length > 0),
-        Stream.runForEach(show(o.json)),
-        Effect.catch((e) => Effect.andThen(errLine(`${PROGRAM} ${TOOL}: the trace broke off: ${reason(e)}`), Effect.fail(failed)))
-      )
-    }).pipe(Effect.provide(FetchHttpClient.layer))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const response = yield* getStreaming(url).pipe(
+          Effect.catch((e) => Effect.andThen(errLine(`${PROGRAM} ${TOOL}: cannot reach ${where}: ${e.reason}`), Effect.fail(failed)))
+        )
+        if (response.status === 400) {
+          const text = yield* bodyText(response).pipe(Effect.orElseSucceed(() => "bad request"))
+          yield* errLine(`${PROGRAM} ${TOOL}: ${text.trim()}`)
+          return yield* usage
+        }
+        if (response.status !== 200) {
+          yield* errLine(`${PROGRAM} ${TOOL}: ${where} answered ${response.status}: is it a sysproxy-server --metrics address?`)
+          return yield* failed
+        }
+        yield* errLine(`${PROGRAM} ${TOOL}: tracing ${where}`)
+        yield* response.body.pipe(
+          Stream.decodeText(),
+          Stream.splitLines,
+          Stream.filter((l) => l.length > 0),
+          Stream.runForEach(show(o.json)),
+          Effect.catch((e) => Effect.andThen(errLine(`${PROGRAM} ${TOOL}: the trace broke off: ${e.reason}`), Effect.fail(failed)))
+        )
+      }))
+    })
 ).pipe(
   Command.withDescription(
     "Print the server's syscalls as they happen, in strace's format (from the server's --metrics address: --endpoint or SYSPROXY_METRICS)."

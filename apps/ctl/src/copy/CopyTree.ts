@@ -8,7 +8,7 @@
  * refusal is reported and the rest still copied.
  */
 import type { CallError } from "@sysproxy/client"
-import { Effect, Result, type Stdio } from "effect"
+import { Effect, Result, type Stdio, Stream } from "effect"
 import { errLine, warn } from "../Output.ts"
 import { withProgress } from "../Progress.ts"
 import type { FileInfo, HostEnv, Side, SideError } from "./Sides.ts"
@@ -24,6 +24,11 @@ export interface CopyOptions {
   readonly force: boolean
   /** -q: no progress bar. */
   readonly quiet: boolean
+  /**
+   * mv: a file copy that fails once its destination is open leaves no
+   * partial destination behind (it is unlinked, as NetBSD's mv does).
+   */
+  readonly removePartial?: boolean | undefined
 }
 
 export interface Endpoint {
@@ -65,15 +70,30 @@ const preserveAttrs = (to: Endpoint, info: FileInfo) =>
   })
 
 const copyFile = (from: Endpoint, to: Endpoint, info: FileInfo, options: CopyOptions) => {
+  // the destination is open (and truncated) once the writer starts on the source's bytes
+  let opened = false
+  // the source is opened before the destination is created, as cp(1) does: one that will not open leaves nothing behind
   const send = () =>
-    to.side.write(to.path, info.perm & 0o777, withProgress(from.path, info.size, options.quiet, from.side.read(from.path)))
-  return send().pipe(
+    Effect.scoped(Effect.flatMap(from.side.open(from.path), (source) =>
+      to.side.write(
+        to.path,
+        info.perm & 0o777,
+        withProgress(from.path, info.size, options.quiet, source).pipe(Stream.onStart(Effect.sync(() => (opened = true))))
+      )))
+  const removePartial = <E, R>(copy: Effect.Effect<void, E, R>) =>
+    options.removePartial !== true ? copy : copy.pipe(
+      Effect.tapError(() =>
+        !opened ? Effect.void : to.side.unlink(to.path).pipe(
+          Effect.catchTag("OpFailed", (f) => warn(options.tool, `${f.path}: remove`, f.why))
+        ))
+    )
+  return removePartial(send().pipe(
     Effect.catchTag("OpFailed", (f) =>
       // -f: a destination that would not open is unlinked and created again
       options.force && f.path === to.side.label(to.path)
         ? Effect.andThen(to.side.unlink(to.path), send())
         : Effect.fail(f))
-  )
+  ))
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   writeStream
 } from "@sysproxy/client"
 import { openFlags } from "@sysproxy/protocol/netbsd"
-import { Data, Effect, FileSystem, Option, type PlatformError, Stdio, Stream } from "effect"
+import { Cause, Data, Effect, FileSystem, Option, type PlatformError, type Scope, Stdio, Stream } from "effect"
 import * as Path from "node:path"
 import { chown, setTimes } from "../Calls.ts"
 import type { Where } from "../HostPath.ts"
@@ -66,8 +66,12 @@ export interface Side {
   readonly unlink: (path: string) => Effect.Effect<void, SideError, HostEnv>
   /** Removes `path`, a directory with everything in it. */
   readonly removeTree: (path: string) => Effect.Effect<void, SideError, HostEnv>
-  /** A file's bytes from the start, as chunks. */
-  readonly read: (path: string) => Stream.Stream<Uint8Array, SideError, HostEnv>
+  /**
+   * Opens a file for reading (now, so a file that will not open is refused
+   * before anything is created for it); its bytes from the start, as
+   * chunks. Closed with the scope.
+   */
+  readonly open: (path: string) => Effect.Effect<Stream.Stream<Uint8Array, SideError, HostEnv>, SideError, Scope.Scope | HostEnv>
   /** Creates or truncates `path` (created with `mode`, less the umask) and writes the chunks. */
   readonly write: <E, R>(
     path: string,
@@ -117,16 +121,14 @@ export const kernelSide = (c: SysproxyProcess): Side => {
     symlink: (target, path) => refused(path)(c.symlink(target, path)),
     unlink: (path) => refused(path)(c.unlink(path)),
     removeTree: (path) => refused(path)(removeTree(c, path)),
-    read: (path) =>
-      Stream.unwrap(
-        Effect.map(
-          Effect.acquireRelease(refused(path)(c.open(path)), (fd) => Effect.ignore(c.close(fd))),
-          (fd) =>
-            readStream(c, fd).pipe(
-              Stream.mapError((e) => (e instanceof SyscallError ? new OpFailed({ path, why: e.description, code: e.code }) : e))
-            )
-        )
-      ).pipe(Stream.scoped),
+    open: (path) =>
+      Effect.map(
+        Effect.acquireRelease(refused(path)(c.open(path)), (fd) => Effect.ignore(c.close(fd))),
+        (fd) =>
+          readStream(c, fd).pipe(
+            Stream.mapError((e) => (e instanceof SyscallError ? new OpFailed({ path, why: e.description, code: e.code }) : e))
+          )
+      ),
     write: (path, mode, chunks) =>
       withFd(path, openFlags.O_WRONLY | openFlags.O_CREAT | openFlags.O_TRUNC, mode, (fd) =>
         Effect.asVoid(writeStream(c, fd, chunks)).pipe(
@@ -145,10 +147,12 @@ const hostFailure = (path: string, e: PlatformError.PlatformError) =>
 
 const timespecOf = (date: Option.Option<Date>): Timespec => {
   const ms = Option.match(date, { onNone: () => 0, onSome: (d) => d.getTime() })
-  return { sec: BigInt(Math.floor(ms / 1000)), nsec: (ms % 1000) * 1_000_000 }
+  const sec = Math.floor(ms / 1000)
+  return { sec: BigInt(sec), nsec: (ms - sec * 1000) * 1_000_000 }
 }
 
-const msOf = (ts: Timespec) => Number(ts.sec) * 1000 + Math.floor(ts.nsec / 1e6)
+/** A time as the host's utimes takes a number: in seconds (a fraction for the rest). */
+const secondsOf = (ts: Timespec) => Number(ts.sec) + ts.nsec / 1e9
 
 const kindOfHost = (type: FileSystem.File.Type): FileKind =>
   type === "File" ? "file" : type === "Directory" ? "directory" : type === "SymbolicLink" ? "symlink" : "other"
@@ -199,14 +203,16 @@ return {
   symlink: (target, path) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.symlink(target, path))),
   unlink: (path) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.remove(path))),
   removeTree: (path) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.remove(path, { recursive: true }))),
-  read: (path) =>
+  open: (path) =>
     path === "-"
-      ? Stream.unwrap(Effect.map(Stdio.Stdio, (stdio) => stdio.stdin)).pipe(
-        Stream.mapError((e) => hostFailure(`${prefix}${path}`, e))
-      )
-      : Stream.unwrap(Effect.map(FileSystem.FileSystem, (fs) => fs.stream(path, { chunkSize: TRANSFER_CHUNK }))).pipe(
-        Stream.mapError((e) => hostFailure(`${prefix}${path}`, e))
-      ),
+      ? Effect.map(Stdio.Stdio, (stdio) => stdio.stdin.pipe(Stream.mapError((e) => hostFailure(`${prefix}${path}`, e))))
+      : Effect.gen(function*() {
+        const file = yield* hostRefused(path)((yield* FileSystem.FileSystem).open(path, { flag: "r" }))
+        const chunk = hostRefused(path)(file.readAlloc(TRANSFER_CHUNK)).pipe(
+          Effect.flatMap(Option.match({ onNone: () => Cause.done(), onSome: (bytes) => Effect.succeed(bytes) }))
+        )
+        return Stream.fromEffectRepeat(chunk)
+      }),
   write: (path, mode, chunks) =>
     path === "-"
       ? Effect.flatMap(Stdio.Stdio, (stdio) =>
@@ -222,7 +228,7 @@ return {
   chmod: (path, mode) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.chmod(path, mode))),
   chown: (path, uid, gid) => Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.chown(path, uid, gid))),
   utimes: (path, atime, mtime) =>
-    Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.utimes(path, msOf(atime), msOf(mtime)))),
+    Effect.flatMap(FileSystem.FileSystem, (fs) => hostRefused(path)(fs.utimes(path, secondsOf(atime), secondsOf(mtime)))),
   join: (dir, name) => Path.join(dir, name),
   basename: (path) => Path.basename(path)
 }

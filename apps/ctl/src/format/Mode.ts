@@ -1,4 +1,8 @@
-/** A file mode as ls -l and stat show it (strmode(3) without its trailing space). */
+/**
+ * A file mode as ls -l and stat show it (strmode(3) without its trailing
+ * space), the mark ls -F and stat's %T put after a name, and a device's
+ * numbers (NetBSD's major() and minor() of a dev_t).
+ */
 import { modeBits } from "@sysproxy/protocol/netbsd"
 
 const typeChar = (mode: number): string => {
@@ -36,3 +40,34 @@ export const modeString = (mode: number): string =>
   triplet(mode >> 6, (mode & modeBits.S_ISUID) !== 0, "s") +
   triplet(mode >> 3, (mode & modeBits.S_ISGID) !== 0, "s") +
   triplet(mode, (mode & modeBits.S_ISVTX) !== 0, "t")
+
+/**
+ * What ls -F (printtype) and stat's %T put after a name: / | @ = % by
+ * type, * for an executable; ls marks anything executable, stat only a
+ * regular file (`executableFilesOnly`).
+ */
+export const typeMark = (mode: number, executableFilesOnly = false): string => {
+  switch (mode & modeBits.S_IFMT) {
+    case modeBits.S_IFDIR:
+      return "/"
+    case modeBits.S_IFIFO:
+      return "|"
+    case modeBits.S_IFLNK:
+      return "@"
+    case modeBits.S_IFSOCK:
+      return "="
+    case modeBits.S_IFWHT:
+      return "%"
+  }
+  if (executableFilesOnly && (mode & modeBits.S_IFMT) !== modeBits.S_IFREG) return ""
+  return (mode & 0o111) !== 0 ? "*" : ""
+}
+
+export const isDevice = (mode: number): boolean =>
+  (mode & modeBits.S_IFMT) === modeBits.S_IFCHR || (mode & modeBits.S_IFMT) === modeBits.S_IFBLK
+
+/** major() of a dev_t. */
+export const deviceMajor = (dev: number): number => (dev & 0x000fff00) >>> 8
+
+/** minor() of a dev_t. */
+export const deviceMinor = (dev: number): number => ((dev & 0x000000ff) | ((dev & 0xfff00000) >>> 12)) >>> 0

@@ -5,6 +5,11 @@
  * for the first word and of kernel paths (a directory gets its `/`) for
  * the rest. Ctrl-C clears the line at the prompt and interrupts a
  * running command; Ctrl-D (end of input) or `exit` leaves.
+ *
+ * Two Tabs that arrive in one read (fast typing) reach readline as a
+ * literal tab and then a Tab to complete: readline takes a tab inside a
+ * chunk as pasted text. The completer drops such tabs from the line
+ * first, so the second Tab completes what was typed.
  */
 import { isDirectory, type SysproxyProcess } from "@sysproxy/client"
 import { type Cause, Effect, Exit, Fiber, Queue } from "effect"
@@ -62,10 +67,29 @@ export const completeWith = (c: SysproxyProcess) => (line: string): Effect.Effec
     return [matches.sort(), word] as [Array<string>, string]
   })
 
+/** What the completer touches of readline's line editor: its line, cursor and redraw (public in all but name). */
+interface LineEditor {
+  line: string
+  cursor: number
+  readonly _refreshLine?: () => void
+}
+
+/** Removes the literal tabs before the cursor (see above); the line as completion should see it. */
+export const dropPastedTabs = (editor: LineEditor, line: string): string => {
+  const before = editor.line.slice(0, editor.cursor)
+  const tabs = before.length - before.replaceAll("\t", "").length
+  if (tabs === 0) return line
+  editor.line = before.replaceAll("\t", "") + editor.line.slice(editor.cursor)
+  editor.cursor -= tabs
+  editor._refreshLine?.()
+  return line.replaceAll("\t", "")
+}
+
 /** The interactive loop; its result is the last command's status. */
 export const interactive = (c: SysproxyProcess) =>
   Effect.scoped(Effect.gen(function*() {
     const complete = completeWith(c)
+    let editor: LineEditor | undefined
     const rl = yield* Effect.acquireRelease(Effect.sync(() => Readline.createInterface({
       input: process.stdin,
       output: process.stdout,
@@ -73,12 +97,15 @@ export const interactive = (c: SysproxyProcess) =>
       history: loadHistory(),
       historySize: HISTORY_SIZE,
       completer: (line: string, callback: (err: null, result: [Array<string>, string]) => void) =>
-        void Effect.runPromise(complete(line)).then((result) => callback(null, result))
+        void Effect.runPromise(complete(editor === undefined ? line : dropPastedTabs(editor, line))).then((result) =>
+          callback(null, result)
+        )
     })), (rl) =>
       Effect.sync(() => {
         saveHistory((rl as unknown as { readonly history: ReadonlyArray<string> }).history)
         rl.close()
       }))
+    editor = rl as unknown as LineEditor
     let running: Fiber.Fiber<unknown, unknown> | undefined
     rl.on("SIGINT", () => {
       if (running !== undefined) {

@@ -14,6 +14,7 @@ import { commandLine } from "../../src/Argv.ts"
 import { command } from "../../src/Cli.ts"
 import { exitCode } from "../../src/ExitStatus.ts"
 import { Terminal, type TerminalInfo } from "../../src/Terminal.ts"
+import { withUsage } from "../../src/Usage.ts"
 import { VERSION } from "../../src/Version.ts"
 
 /** A fresh host directory, removed when the scope closes. */
@@ -38,6 +39,8 @@ export interface Ran {
   readonly stderr: string
   /** What effect/cli itself printed (help, parse errors). */
   readonly console: string
+  /** The part of it that went to stderr (a bad command line's lines). */
+  readonly consoleErrors: string
 }
 
 const decoder = new TextDecoder()
@@ -61,20 +64,22 @@ export const run = (
     const sink = (into: Array<Uint8Array>) => Sink.forEach((chunk: string | Uint8Array) => Effect.sync(() => void into.push(bytes(chunk))))
     const input = options.stdin === undefined ? Stream.empty : Stream.succeed(bytes(options.stdin))
     const stdio = Stdio.layerTest({ stdout: () => sink(stdout), stderr: () => sink(stderr), stdin: input })
-    const exit = yield* Effect.exit(Command.runWith(command, { version: VERSION })(commandLine(args))).pipe(
+    const exit = yield* Effect.exit(withUsage(Command.runWith(command, { version: VERSION })(commandLine(args)))).pipe(
       Effect.provideService(Terminal, options.terminal ?? NO_TERMINAL),
       Effect.provide(stdio),
       Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: options.env ?? {} }))),
       Effect.provide(NodeServices.layer)
     )
-    const lines = [...(yield* TestConsole.errorLines), ...(yield* TestConsole.logLines)].map(String)
+    const errors = (yield* TestConsole.errorLines).map(String)
+    const lines = [...errors, ...(yield* TestConsole.logLines).map(String)]
     const out = Buffer.concat(stdout)
     return {
       code: exitCode(exit),
       stdout: decoder.decode(out),
       stdoutBytes: new Uint8Array(out),
       stderr: decoder.decode(Buffer.concat(stderr)),
-      console: lines.join("\n")
+      console: lines.join("\n"),
+      consoleErrors: errors.join("\n")
     }
   }).pipe(Effect.provide(TestConsole.layer))
 

@@ -10,20 +10,21 @@ import { SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { syscallTable } from "../../../../packages/kernel/src/syscalls/Table.ts"
 
-/** struct tmpfs_args, version 1, for a root directory of mode 0777. */
-const tmpfsArgs = () => {
+/** struct tmpfs_args, version 1, for a root directory of mode 0777, at most `sizeMax` bytes (0: no limit). */
+const tmpfsArgs = (sizeMax: number) => {
   const bytes = new Uint8Array(40)
   const v = new DataView(bytes.buffer)
   v.setInt32(0, 1, true)
+  v.setBigInt64(16, BigInt(sizeMax), true)
   v.setUint32(32, 0o777, true)
   return bytes
 }
 
-/** Mounts a fresh tmpfs on the directory `dir` (made first). */
-export const mountTmpfs = (c: SysproxyProcess, dir: string) =>
+/** Mounts a fresh tmpfs on the directory `dir` (made first), of at most `sizeMax` bytes of data. */
+export const mountTmpfs = (c: SysproxyProcess, dir: string, sizeMax = 0) =>
   Effect.gen(function*() {
     yield* c.mkdir(dir)
-    yield* c.withBuffers((b) => c.syscall(SYS.__mount50, [b.string("tmpfs"), b.string(dir), 0, b.alloc(tmpfsArgs()), 40]))
+    yield* c.withBuffers((b) => c.syscall(SYS.__mount50, [b.string("tmpfs"), b.string(dir), 0, b.alloc(tmpfsArgs(sizeMax)), 40]))
   })
 
 /** Whether the kernel implements `sysnum`: a number missing from its table answers ENOSYS. */

@@ -109,6 +109,11 @@ const combinationError = (rule: FaultRule, number: number | undefined): string |
   if (rule.short !== undefined && (number === undefined || shapeOf(number)?.countSlot === undefined)) {
     return `short is for ${SHORT_SYSCALLS.join(", ")}`
   }
+  // a path rule on a call that names no file could never match
+  const shape = number === undefined ? undefined : shapeOf(number)
+  if (rule.path !== undefined && shape !== undefined && shape.pathSlots.length === 0 && shape.fdSlot === undefined) {
+    return `path is for calls that name a file (by path or descriptor); ${shape.info.name} names none`
+  }
   return undefined
 }
 

@@ -110,3 +110,31 @@ export const formatRule = (rule: FaultRule): string => {
   }
   return out
 }
+
+/**
+ * Several rules as one line (the sysctl node's value, which sysctl -a
+ * prints one node a line): separated by `; `, a `;` inside a rule (in a
+ * glob) written `\;`, which as a glob still matches `;`.
+ */
+export const formatRuleList = (rules: ReadonlyArray<string>): string =>
+  rules.map((r) => r.replace(/(?<!\\);/g, "\\;")).join("; ")
+
+/** The rules of a list text: split at newlines and at `;` not escaped; blank ones and `#` comments skipped. */
+export const parseRuleList = (text: string): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  for (const line of text.split("\n")) {
+    if (line.trim().startsWith("#")) continue
+    let current = ""
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i]!
+      if (c === "\\" && i + 1 < line.length) {
+        current += c + line[++i]!
+      } else if (c === ";") {
+        out.push(current)
+        current = ""
+      } else current += c
+    }
+    out.push(current)
+  }
+  return out.map((r) => r.trim()).filter((r) => r !== "" && !r.startsWith("#"))
+}

@@ -32,7 +32,9 @@ export class CallMemory implements UserMemoryService {
 
   constructor(inner: UserMemoryService) {
     this.inner = inner
-    this.disconnect = inner.disconnect
+    // bound to `inner`: a memory that is a class instance (the server's RemoteMemory) reads its own fields in it
+    const disconnect = inner.disconnect
+    this.disconnect = disconnect === undefined ? undefined : (reason) => disconnect.call(inner, reason)
   }
 
   private noteIn(addr: bigint, bytes: number): void {
