@@ -2,6 +2,7 @@
  * A kernel thread: made for one syscall of one process, gone when it ends.
  */
 import type { LwpHandle } from "@sysproxy/hypervisor"
+import type { LwpList } from "./LwpList.ts"
 import type { Proc } from "./Proc.ts"
 
 export class Lwp implements LwpHandle {
@@ -9,6 +10,10 @@ export class Lwp implements LwpHandle {
   orderedOut = false
   /** Wakes this lwp's current sleep (set while it sleeps). */
   wakeup: (() => void) | undefined = undefined
+  /** The list it is on (its process's lwps in the kernel) and its neighbours there (LwpList). */
+  list: LwpList | undefined = undefined
+  prev: Lwp | undefined = undefined
+  next: Lwp | undefined = undefined
 
   readonly proc: Proc
   readonly lid: number

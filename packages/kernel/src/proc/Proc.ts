@@ -9,7 +9,7 @@ import type { Cred, CredHolder } from "../kauth/Cred.ts"
 import type { DirectoryNode, Vnode } from "../vfs/Vnode.ts"
 import type { Limits } from "./Limits.ts"
 import { KnoteList } from "../kqueue/Knote.ts"
-import type { Lwp } from "./Lwp.ts"
+import { LwpList } from "./LwpList.ts"
 import type { ProcessGroup } from "./ProcessGroup.ts"
 
 /** What a new process starts with. */
@@ -29,7 +29,7 @@ export interface ProcInit {
 
 export class Proc implements ProcessHandle, CredHolder {
   /** Syscall lwps now in the kernel (the main lwp is implicit). */
-  readonly lwps = new Set<Lwp>()
+  readonly lwps = new LwpList()
   /** lwpExit was ordered and execNotify has not come yet: new lwps are refused. */
   exiting = false
   released = false
