@@ -39,8 +39,8 @@ const getrlimit: SyscallImpl = (ctx) =>
  * unknown `which` or a soft limit above the hard one; the same values
  * change nothing; a non-root caller may not raise the hard limit (EPERM).
  */
-const setrlimit: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const setrlimit: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const which = ctx.args.int(0)
     const bytes = yield* copyin(ctx, ctx.args.ptr(1), RLIMIT_SIZE)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)

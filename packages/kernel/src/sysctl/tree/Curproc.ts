@@ -89,8 +89,7 @@ const perProcess = (
   get: (s: ProcSettings, name: Int32Array) => Uint8Array,
   set: (s: ProcSettings, name: Int32Array, value: Uint8Array) => number | void
 ): SysctlFunc =>
-(req, node, name, at) =>
-  Effect.gen(function*() {
+  Effect.fnUntraced(function*(req, node, name, at) {
     const p = target(req, name)
     if (p === undefined) return yield* sysErr(Errno.ESRCH)
     const s = settingsOf(p)
