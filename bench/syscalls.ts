@@ -65,6 +65,11 @@ interface Scenario {
   readonly name: string
   /** The calls of one iteration, made once the setup has run. */
   readonly setup: (s: Setup) => ReadonlyArray<Call>
+  /**
+   * The first call blocks until the second (made meanwhile, in another
+   * lwp) wakes it: a sleep on a wait queue and its wakeup, per iteration.
+   */
+  readonly wakes?: boolean
 }
 
 const i32s = (...xs: ReadonlyArray<number>) => {
@@ -197,6 +202,14 @@ const scenarios: ReadonlyArray<Scenario> = [
     }
   },
   {
+    name: "pipe read 64 asleep, woken by a write",
+    wakes: true,
+    setup: (s) => {
+      const [r, w] = pipe(s)
+      return [[SYS.read, [r, s.alloc(64), 64]], [SYS.write, [w, s.alloc(64), 64]]]
+    }
+  },
+  {
     name: "pipe write 64 + read 64",
     setup: (s) => {
       const [r, w] = pipe(s)
@@ -245,13 +258,23 @@ const child = (index: number) => {
     Effect.orDie(syscall(n, packArgs(...args))).pipe(Effect.provideService(UserMemory, memory.service))
   )
   if (effects.length === 0) effects.push(Effect.orDie(Effect.void).pipe(Effect.as({ error: 0, retval0: 0n, retval1: 0n })))
+  const check = (r: { readonly error: number }) => {
+    if (r.error !== 0) throw new Error(`${scenario.name}: errno ${r.error}`)
+  }
   const iterate = (n: number) => {
-    for (let i = 0; i < n; i++) {
-      for (const e of effects) {
-        const r = Effect.runSync(e)
-        if (r.error !== 0) throw new Error(`${scenario.name}: errno ${r.error}`)
+    if (scenario.wakes === true) {
+      const [sleeper, waker] = effects as [typeof effects[0], typeof effects[0]]
+      for (let i = 0; i < n; i++) {
+        const asleep = Effect.runFork(sleeper)
+        check(Effect.runSync(waker))
+        // the wakeup resumes the sleeper's fiber at once, so it has ended by now
+        const exit = asleep.pollUnsafe()
+        if (exit === undefined || exit._tag !== "Success") throw new Error(`${scenario.name}: the sleeper did not end with the wakeup`)
+        check(exit.value)
       }
+      return
     }
+    for (let i = 0; i < n; i++) for (const e of effects) check(Effect.runSync(e))
   }
   const gc = (globalThis as { gc?: () => void }).gc!
   iterate(WARMUP)
