@@ -1,20 +1,31 @@
 /**
- * Preloaded into the server by the bench's tail runs
- * (`node --import bench/gc-probe.ts ...`): watches the collector with a
- * PerformanceObserver on "gc" entries and, on SIGURG, prints one line
+ * Preloaded into the server by the bench's tail runs and by
+ * bench/server-calls.ts (`node --import bench/gc-probe.ts ...`): watches
+ * the process over a window and, on SIGURG, prints one line
  *
- *   GC {"kinds":{"scavenge":{"count":N,"longestMs":X,"totalMs":Y},"markCompact":{...},...},"over1ms":N}
+ *   GC {"kinds":{"scavenge":{"count":N,"longestMs":X,"totalMs":Y,"medianMs":M},...},"over1ms":N,
+ *       "allocatedBytes":A,"oldBytes":O,"cpuUserUs":U,"cpuSystemUs":S,"loops":L,"loopDelayMaxMs":D,"loopDelayP99Ms":P,"seconds":T}
  *
- * with the collections that started between the previous SIGURG and this
- * one (the first SIGURG opens the window). Only node: modules: it runs
- * before the server's own code.
+ * with what happened between the previous SIGURG and this one (the first
+ * SIGURG opens the window):
+ * - the collections (a PerformanceObserver on "gc" entries): count,
+ *   longest, total and median pause per kind, and the pauses over 1 ms;
+ * - the bytes allocated and the bytes old space gained (promoted by young
+ *   collections, or allocated there), from V8's GC profiler: the heap's
+ *   spaces before and after each collection, so exact whatever collected;
+ * - the process's CPU time, the event loop's turns (libuv's loop count)
+ *   and the longest delay of a timer armed every millisecond
+ *   (monitorEventLoopDelay: what a callback waited behind everything else).
+ * Only node: modules: it runs before the server's own code.
  */
-import { constants, performance, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
+import { constants, monitorEventLoopDelay, performance, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
+import * as V8 from "node:v8"
 
 interface KindFigures {
   count: number
   longestMs: number
   totalMs: number
+  pauses: Array<number>
 }
 
 const kindName = (kind: number | undefined): string =>
@@ -38,21 +49,94 @@ new PerformanceObserver((list) => {
     if (entry.startTime < windowStart) continue
     const detail = (entry as PerformanceEntry & { readonly detail?: { readonly kind?: number } }).detail
     const name = kindName(detail?.kind)
-    const k = (kinds[name] ??= { count: 0, longestMs: 0, totalMs: 0 })
+    const k = (kinds[name] ??= { count: 0, longestMs: 0, totalMs: 0, pauses: [] })
     k.count++
     k.totalMs += entry.duration
+    k.pauses.push(entry.duration)
     if (entry.duration > k.longestMs) k.longestMs = entry.duration
     if (entry.duration > 1) over1ms++
   }
 }).observe({ entryTypes: ["gc"] })
 
+interface SpaceFigures {
+  readonly spaceName: string
+  readonly spaceUsedSize: number
+}
+/** Bytes in use in the whole heap, and outside the young generation. */
+const spaces = (list: ReadonlyArray<SpaceFigures>) => {
+  let all = 0
+  let old = 0
+  for (const s of list) {
+    all += s.spaceUsedSize
+    if (s.spaceName !== "new_space" && s.spaceName !== "new_large_object_space") old += s.spaceUsedSize
+  }
+  return { all, old }
+}
+const heapNow = () => spaces(V8.getHeapSpaceStatistics().map((s) => ({ spaceName: s.space_name, spaceUsedSize: s.space_used_size })))
+
+/** One window's heap, CPU and loop figures. */
+const open = () => {
+  const profiler = new V8.GCProfiler()
+  profiler.start()
+  const delay = monitorEventLoopDelay({ resolution: 1 })
+  delay.enable()
+  return {
+    profiler,
+    delay,
+    heap: heapNow(),
+    cpu: process.cpuUsage(),
+    loops: performance.nodeTiming.uvMetricsInfo.loopCount,
+    at: performance.now()
+  }
+}
+let current: ReturnType<typeof open> | undefined
+
+const close = (w: ReturnType<typeof open>) => {
+  const last = heapNow()
+  const { statistics } = w.profiler.stop()
+  w.delay.disable()
+  // between collections every byte newly in use was allocated; in a
+  // collection, what old space gained was promoted (a full one only frees)
+  let allocated = 0
+  let old = 0
+  let at = w.heap
+  for (const g of statistics) {
+    const before = spaces(g.beforeGC.heapSpaceStatistics)
+    const after = spaces(g.afterGC.heapSpaceStatistics)
+    allocated += before.all - at.all
+    old += before.old - at.old
+    if (g.gcType === "Scavenge" || g.gcType === "MinorMarkSweep") old += after.old - before.old
+    at = after
+  }
+  allocated += last.all - at.all
+  old += last.old - at.old
+  const cpu = process.cpuUsage(w.cpu)
+  return {
+    allocatedBytes: allocated,
+    oldBytes: old,
+    cpuUserUs: cpu.user,
+    cpuSystemUs: cpu.system,
+    loops: performance.nodeTiming.uvMetricsInfo.loopCount - w.loops,
+    loopDelayMaxMs: w.delay.max / 1e6,
+    loopDelayP99Ms: w.delay.percentile(99) / 1e6,
+    seconds: (performance.now() - w.at) / 1000
+  }
+}
+
+const median = (xs: ReadonlyArray<number>) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!)
+
 process.on("SIGURG", () => {
   const now = performance.now()
+  const window = current === undefined ? undefined : close(current)
   // entries arrive asynchronously: give the window's last ones time to come in
   setTimeout(() => {
-    process.stdout.write(`GC ${JSON.stringify({ kinds, over1ms })}\n`)
+    const summary = Object.fromEntries(
+      Object.entries(kinds).map(([k, v]) => [k, { count: v.count, longestMs: v.longestMs, totalMs: v.totalMs, medianMs: median(v.pauses) }])
+    )
+    process.stdout.write(`GC ${JSON.stringify({ kinds: summary, over1ms, ...window })}\n`)
     kinds = {}
     over1ms = 0
     windowStart = now
+    current = open()
   }, 50)
 })
