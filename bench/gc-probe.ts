@@ -15,7 +15,15 @@
  *   spaces before and after each collection, so exact whatever collected;
  * - the process's CPU time, the event loop's turns (libuv's loop count)
  *   and the longest delay of a timer armed every millisecond
- *   (monitorEventLoopDelay: what a callback waited behind everything else).
+ *   (monitorEventLoopDelay: what a callback waited behind everything else);
+ * - the stalls: gaps of over 2 ms between two runs of a 1 ms interval
+ *   timer, how many the server ran through (its main thread's CPU time in
+ *   the gap at least 80% of it: our code, or the collector), and the
+ *   longest few with the main thread's and the other threads' CPU time,
+ *   the event loop's active time and whether a collection started in
+ *   them: a gap with little main-thread CPU time is the machine not
+ *   running the thread (active: taken off the CPU while running; not
+ *   active: woken late from its wait for events).
  * Only node: modules: it runs before the server's own code.
  */
 import { constants, monitorEventLoopDelay, performance, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
@@ -53,6 +61,7 @@ new PerformanceObserver((list) => {
     k.count++
     k.totalMs += entry.duration
     k.pauses.push(entry.duration)
+    gcStarts.push(entry.startTime)
     if (entry.duration > k.longestMs) k.longestMs = entry.duration
     if (entry.duration > 1) over1ms++
   }
@@ -90,6 +99,63 @@ const open = () => {
   }
 }
 let current: ReturnType<typeof open> | undefined
+
+/** Gaps of a 1 ms timer longer than this are stalls. */
+const STALL_MS = 2
+/** The longest stalls kept with their figures. */
+const TOP_STALLS = 5
+interface Stall {
+  readonly gapMs: number
+  /** The main thread's CPU time in the gap (user + system). */
+  readonly cpuMs: number
+  /** The other threads' (the collector's helpers, the compiler's, libuv's pool). */
+  readonly otherCpuMs: number
+  /** The event loop's time outside its poll for events in the gap (eventLoopUtilization). */
+  readonly activeMs: number
+  /** A collection started in the gap. */
+  readonly gc: boolean
+}
+interface Stalls {
+  count: number
+  /** Stalls the server ran through (CPU time at least 80% of the gap): its own code, or the collector. */
+  busy: number
+  top: Array<Stall>
+}
+const noStalls = (): Stalls => ({ count: 0, busy: 0, top: [] })
+let stalls = noStalls()
+/** Start times of the window's collections, for telling which stalls had one. */
+let gcStarts: Array<number> = []
+let lastTick = performance.now()
+let lastCpu = process.cpuUsage()
+let lastThreadCpu = process.threadCpuUsage()
+let lastElu = performance.eventLoopUtilization()
+setInterval(() => {
+  const now = performance.now()
+  const cpu = process.cpuUsage()
+  const threadCpu = process.threadCpuUsage()
+  const elu = performance.eventLoopUtilization()
+  const gapMs = now - lastTick
+  if (gapMs > STALL_MS && current !== undefined) {
+    const from = lastTick
+    const mainMs = (threadCpu.user - lastThreadCpu.user + threadCpu.system - lastThreadCpu.system) / 1000
+    const stall: Stall = {
+      gapMs,
+      cpuMs: mainMs,
+      otherCpuMs: (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000 - mainMs,
+      activeMs: elu.active - lastElu.active,
+      gc: gcStarts.some((t) => t >= from && t <= now)
+    }
+    stalls.count++
+    if (stall.cpuMs >= 0.8 * gapMs) stalls.busy++
+    stalls.top.push(stall)
+    stalls.top.sort((x, y) => y.gapMs - x.gapMs)
+    if (stalls.top.length > TOP_STALLS) stalls.top.length = TOP_STALLS
+  }
+  lastTick = now
+  lastCpu = cpu
+  lastThreadCpu = threadCpu
+  lastElu = elu
+}, 1).unref()
 
 const close = (w: ReturnType<typeof open>) => {
   const last = heapNow()
@@ -133,9 +199,11 @@ process.on("SIGURG", () => {
     const summary = Object.fromEntries(
       Object.entries(kinds).map(([k, v]) => [k, { count: v.count, longestMs: v.longestMs, totalMs: v.totalMs, medianMs: median(v.pauses) }])
     )
-    process.stdout.write(`GC ${JSON.stringify({ kinds: summary, over1ms, ...window })}\n`)
+    process.stdout.write(`GC ${JSON.stringify({ kinds: summary, over1ms, ...window, ...(window === undefined ? {} : { stalls }) })}\n`)
     kinds = {}
     over1ms = 0
+    stalls = noStalls()
+    gcStarts = []
     windowStart = now
     current = open()
   }, 50)

@@ -157,6 +157,14 @@ export interface GcFigures {
   readonly loopDelayMaxMs?: number
   readonly loopDelayP99Ms?: number
   readonly seconds?: number
+  /** Gaps of over 2 ms in a 1 ms timer; how many the server ran through; the longest few. */
+  readonly stalls?: {
+    readonly count: number
+    readonly busy: number
+    readonly top: ReadonlyArray<
+      { readonly gapMs: number; readonly cpuMs: number; readonly otherCpuMs: number; readonly activeMs: number; readonly gc: boolean }
+    >
+  }
 }
 
 /** The GC line of a server preloaded with bench/gc-probe.ts (SIGURG); starts the next window. */
