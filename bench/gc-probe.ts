@@ -11,8 +11,7 @@
  * - the collections (a PerformanceObserver on "gc" entries): count,
  *   longest, total and median pause per kind, and the pauses over 1 ms;
  * - the bytes allocated and the bytes old space gained (promoted by young
- *   collections, or allocated there), from V8's GC profiler: the heap's
- *   spaces before and after each collection, so exact whatever collected;
+ *   collections, or allocated there: bench/heap-window.ts);
  * - the process's CPU time, the event loop's turns (libuv's loop count)
  *   and the longest delay of a timer armed every millisecond
  *   (monitorEventLoopDelay: what a callback waited behind everything else);
@@ -27,7 +26,7 @@
  * Only node: modules: it runs before the server's own code.
  */
 import { constants, monitorEventLoopDelay, performance, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
-import * as V8 from "node:v8"
+import { openHeapWindow } from "./heap-window.ts"
 
 interface KindFigures {
   count: number
@@ -67,32 +66,13 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ["gc"] })
 
-interface SpaceFigures {
-  readonly spaceName: string
-  readonly spaceUsedSize: number
-}
-/** Bytes in use in the whole heap, and outside the young generation. */
-const spaces = (list: ReadonlyArray<SpaceFigures>) => {
-  let all = 0
-  let old = 0
-  for (const s of list) {
-    all += s.spaceUsedSize
-    if (s.spaceName !== "new_space" && s.spaceName !== "new_large_object_space") old += s.spaceUsedSize
-  }
-  return { all, old }
-}
-const heapNow = () => spaces(V8.getHeapSpaceStatistics().map((s) => ({ spaceName: s.space_name, spaceUsedSize: s.space_used_size })))
-
 /** One window's heap, CPU and loop figures. */
 const open = () => {
-  const profiler = new V8.GCProfiler()
-  profiler.start()
   const delay = monitorEventLoopDelay({ resolution: 1 })
   delay.enable()
   return {
-    profiler,
+    heap: openHeapWindow(),
     delay,
-    heap: heapNow(),
     cpu: process.cpuUsage(),
     loops: performance.nodeTiming.uvMetricsInfo.loopCount,
     at: performance.now()
@@ -158,28 +138,12 @@ setInterval(() => {
 }, 1).unref()
 
 const close = (w: ReturnType<typeof open>) => {
-  const last = heapNow()
-  const { statistics } = w.profiler.stop()
+  const { allocatedBytes, oldBytes } = w.heap.close()
   w.delay.disable()
-  // between collections every byte newly in use was allocated; in a
-  // collection, what old space gained was promoted (a full one only frees)
-  let allocated = 0
-  let old = 0
-  let at = w.heap
-  for (const g of statistics) {
-    const before = spaces(g.beforeGC.heapSpaceStatistics)
-    const after = spaces(g.afterGC.heapSpaceStatistics)
-    allocated += before.all - at.all
-    old += before.old - at.old
-    if (g.gcType === "Scavenge" || g.gcType === "MinorMarkSweep") old += after.old - before.old
-    at = after
-  }
-  allocated += last.all - at.all
-  old += last.old - at.old
   const cpu = process.cpuUsage(w.cpu)
   return {
-    allocatedBytes: allocated,
-    oldBytes: old,
+    allocatedBytes,
+    oldBytes,
     cpuUserUs: cpu.user,
     cpuSystemUs: cpu.system,
     loops: performance.nodeTiming.uvMetricsInfo.loopCount - w.loops,

@@ -35,7 +35,7 @@ import { makeKernel, packArgs } from "@sysproxy/kernel"
 import { Effect, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import { parseArgs } from "node:util"
-import * as V8 from "node:v8"
+import { openHeapWindow } from "./heap-window.ts"
 
 const { values } = parseArgs({
   options: {
@@ -280,65 +280,24 @@ const child = (index: number) => {
   iterate(WARMUP)
   const iterations = Math.max(1, Math.floor(CALLS / effects.length))
   gc()
-  const profiler = new V8.GCProfiler()
-  profiler.start()
-  const first = heapNow()
+  const heap = openHeapWindow()
   const cpuBefore = process.cpuUsage()
   iterate(iterations)
   const cpu = process.cpuUsage(cpuBefore)
-  const last = heapNow()
-  const { statistics } = profiler.stop()
-  // between collections every byte counted in use was allocated then; in a
-  // collection, what old space gained is what the young one promoted (a
-  // mark-compact only frees), so neither needs a window without collections
-  let allocated = 0
-  let old = 0
-  let at = first
-  const scavenges: Array<number> = []
-  let markCompacts = 0
-  for (const g of statistics) {
-    const before = spaces(g.beforeGC.heapSpaceStatistics)
-    const after = spaces(g.afterGC.heapSpaceStatistics)
-    allocated += before.all - at.all
-    old += before.old - at.old
-    if (g.gcType === "Scavenge") {
-      old += after.old - before.old
-      scavenges.push(g.cost / 1000)
-    } else if (g.gcType === "MarkSweepCompact") markCompacts++
-    at = after
-  }
-  allocated += last.all - at.all
-  old += last.old - at.old
+  const { allocatedBytes, oldBytes, scavengesMs, markCompacts } = heap.close()
   process.stdout.write(`${
     JSON.stringify({
       nsPerIteration: ((cpu.user + cpu.system) * 1000) / iterations,
-      bytesPerIteration: allocated / iterations,
-      oldBytesPerIteration: old / iterations,
+      bytesPerIteration: allocatedBytes / iterations,
+      oldBytesPerIteration: oldBytes / iterations,
       iterations,
-      scavenges: scavenges.length,
-      scavengeLongestMs: Math.max(0, ...scavenges),
-      scavengeMedianMs: median(scavenges),
+      scavenges: scavengesMs.length,
+      scavengeLongestMs: Math.max(0, ...scavengesMs),
+      scavengeMedianMs: median(scavengesMs),
       markCompacts
     })
   }\n`)
 }
-
-interface SpaceFigures {
-  readonly spaceName: string
-  readonly spaceUsedSize: number
-}
-/** Bytes in use in the whole heap and outside the young generation. */
-const spaces = (list: ReadonlyArray<SpaceFigures>) => {
-  let all = 0
-  let old = 0
-  for (const s of list) {
-    all += s.spaceUsedSize
-    if (s.spaceName !== "new_space" && s.spaceName !== "new_large_object_space") old += s.spaceUsedSize
-  }
-  return { all, old }
-}
-const heapNow = () =>
-  spaces(V8.getHeapSpaceStatistics().map((s) => ({ spaceName: s.space_name, spaceUsedSize: s.space_used_size })))
 
 const median = (xs: ReadonlyArray<number>) => xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
