@@ -18,11 +18,11 @@
  * - the stalls: gaps of over 2 ms between two runs of a 1 ms interval
  *   timer, how many the server ran through (its main thread's CPU time in
  *   the gap at least 80% of it: our code, or the collector), and the
- *   longest few with the main thread's and the other threads' CPU time,
- *   the event loop's active time and whether a collection started in
- *   them: a gap with little main-thread CPU time is the machine not
- *   running the thread (active: taken off the CPU while running; not
- *   active: woken late from its wait for events).
+ *   longest few with the main thread's CPU time, the event loop's active
+ *   time and whether a collection started in them: a gap with little
+ *   main-thread CPU time is the machine not running the thread (active:
+ *   taken off the CPU while running; not active: woken late from its wait
+ *   for events).
  * Only node: modules: it runs before the server's own code.
  */
 import { constants, monitorEventLoopDelay, performance, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
@@ -88,8 +88,6 @@ interface Stall {
   readonly gapMs: number
   /** The main thread's CPU time in the gap (user + system). */
   readonly cpuMs: number
-  /** The other threads' (the collector's helpers, the compiler's, libuv's pool). */
-  readonly otherCpuMs: number
   /** The event loop's time outside its poll for events in the gap (eventLoopUtilization). */
   readonly activeMs: number
   /** A collection started in the gap. */
@@ -106,22 +104,18 @@ let stalls = noStalls()
 /** Start times of the window's collections, for telling which stalls had one. */
 let gcStarts: Array<number> = []
 let lastTick = performance.now()
-let lastCpu = process.cpuUsage()
 let lastThreadCpu = process.threadCpuUsage()
 let lastElu = performance.eventLoopUtilization()
 setInterval(() => {
   const now = performance.now()
-  const cpu = process.cpuUsage()
   const threadCpu = process.threadCpuUsage()
   const elu = performance.eventLoopUtilization()
   const gapMs = now - lastTick
   if (gapMs > STALL_MS && current !== undefined) {
     const from = lastTick
-    const mainMs = (threadCpu.user - lastThreadCpu.user + threadCpu.system - lastThreadCpu.system) / 1000
     const stall: Stall = {
       gapMs,
-      cpuMs: mainMs,
-      otherCpuMs: (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000 - mainMs,
+      cpuMs: (threadCpu.user - lastThreadCpu.user + threadCpu.system - lastThreadCpu.system) / 1000,
       activeMs: elu.active - lastElu.active,
       gc: gcStarts.some((t) => t >= from && t <= now)
     }
@@ -132,7 +126,6 @@ setInterval(() => {
     if (stalls.top.length > TOP_STALLS) stalls.top.length = TOP_STALLS
   }
   lastTick = now
-  lastCpu = cpu
   lastThreadCpu = threadCpu
   lastElu = elu
 }, 1).unref()

@@ -67,7 +67,7 @@ try {
         loopDelayMaxMs: w.loopDelayMaxMs ?? 0,
         stalls: w.stalls?.count ?? 0,
         stallsBusy: w.stalls?.busy ?? 0,
-        stallTop: (w.stalls?.top ?? []).map((t) => `${t.gapMs.toFixed(1)}/${t.cpuMs.toFixed(1)}/${t.otherCpuMs.toFixed(1)}/${t.activeMs.toFixed(1)}${t.gc ? " gc" : ""}`).join(", "),
+        stallTop: (w.stalls?.top ?? []).map((t) => `${t.gapMs.toFixed(1)}/${t.cpuMs.toFixed(1)}/${t.activeMs.toFixed(1)}${t.gc ? " gc" : ""}`).join(", "),
         p50Us: load.p50_us,
         maxUs: load.max_us
       }
@@ -90,7 +90,7 @@ else {
     }\n\n`
   )
   process.stdout.write(
-    "| mode | calls | CPU us (user) | allocated B | old-space B | loop turns | scavenges (median / longest ms) | mark-compacts | loop delay max ms | stalls over 2 ms (busy) | longest stalls: gap / main thread CPU / other threads' CPU / loop active ms | p50 / max us |\n"
+    "| mode | calls | CPU us (user) | allocated B | old-space B | loop turns | scavenges (median / longest ms) | mark-compacts | loop delay max ms | stalls over 2 ms (busy) | longest stalls: gap / main thread CPU / loop active ms | p50 / max us |\n"
   )
   process.stdout.write("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
   for (const r of rows) {

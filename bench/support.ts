@@ -162,7 +162,7 @@ export interface GcFigures {
     readonly count: number
     readonly busy: number
     readonly top: ReadonlyArray<
-      { readonly gapMs: number; readonly cpuMs: number; readonly otherCpuMs: number; readonly activeMs: number; readonly gc: boolean }
+      { readonly gapMs: number; readonly cpuMs: number; readonly activeMs: number; readonly gc: boolean }
     >
   }
 }
