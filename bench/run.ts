@@ -64,6 +64,14 @@ const { values } = parseArgs({
 const quick = values.quick === true
 const seconds = values.seconds !== undefined ? Number(values.seconds) : quick ? 2 : 5
 const tailSeconds = values["tail-seconds"] !== undefined ? Number(values["tail-seconds"]) : quick ? 10 : 60
+/**
+ * How long a tail run's server is warmed up with its own load first: V8's
+ * compilers settle after ~15 s of one client (measured with --trace-opt:
+ * 38 optimizations and 20 deoptimizations between 5 and 10 s, 5 and 2
+ * between 10 and 15 s, none after), and their bursts, on a background
+ * thread of a 2-CPU machine, are stalls of several ms for the client.
+ */
+const tailWarmup = quick ? 5 : 15
 
 interface Cell {
   readonly mode: string
@@ -128,6 +136,8 @@ interface SignalWaitResult {
   readonly nestedOver10ms: number
   readonly hangs: number
   readonly mainLongestUs: number
+  /** The server meanwhile (bench/gc-probe.ts). */
+  readonly gc: GcFigures
 }
 
 interface Target {
@@ -265,14 +275,14 @@ const main = async () => {
     const heapMiB = async (p: ReadyProcess) =>
       (await serverStats<{ readonly memory: NodeJS.MemoryUsage }>(p)).memory.heapUsed / 2 ** 20
     // as shipped, then getpid once more with a young generation capped at 4 MiB
-    // a half-space: scavenges twice as often, each sweeping half as many of
-    // the socket reads' ArrayBuffers (see BENCHMARKS.md)
+    // a half-space: scavenges shorter and eight times as often, and what
+    // survives two of them promoted sooner (see BENCHMARKS.md)
     const runs = [["getpid", []], ["sysctl", []], ["getpid", ["--max-semi-space-size=4"]]] as const
     for (const [mode, flags] of runs) {
       const url = `unix://${join(dir, `tail-${mode}-${flags.length}.sock`)}`
       const fresh = await launchServer(url, ["--max-clients", "100000"], [...gcFlags, ...flags])
       children.push(fresh.child)
-      await loadgen(url, mode, 1, 1, Math.min(5, tailSeconds))
+      await loadgen(url, mode, 1, 1, tailWarmup)
       const heapBeforeMiB = await heapMiB(fresh)
       await serverGc(fresh)
       const load = await loadgen(url, mode, 1, 1, tailSeconds)
@@ -285,10 +295,12 @@ const main = async () => {
 
     // the real client's way of waiting, a sysctl from a SIGALRM handler every 10 ms
     const url = `unix://${join(dir, "sigwait.sock")}`
-    const fresh = await launchServer(url, ["--max-clients", "100000"])
+    const fresh = await launchServer(url, ["--max-clients", "100000"], gcFlags)
     children.push(fresh.child)
-    await loadgen(url, "sysctl", 1, 1, Math.min(5, tailSeconds))
+    await loadgen(url, "sysctl", 1, 1, tailWarmup)
+    await serverGc(fresh)
     const out = await run(bin("sigwait"), [String(tailSeconds)], { RUMP_SERVER: url }, (tailSeconds + 120) * 1000)
+    const sigGc = await serverGc(fresh)
     await stop(fresh.child)
     const m = /sigwait ok: (\d+) calls, (\d+) nested in (\d+) SIGALRM handler runs; nested longest ([\d.]+) us, over 1 ms (\d+), over 2 ms (\d+), over 10 ms (\d+); hangs (\d+); main longest ([\d.]+) us/.exec(out)
     if (m === null) throw new Error(`sigwait: no report in ${JSON.stringify(out)}`)
@@ -303,7 +315,8 @@ const main = async () => {
       nestedOver2ms: n[5]!,
       nestedOver10ms: n[6]!,
       hangs: n[7]!,
-      mainLongestUs: n[8]!
+      mainLongestUs: n[8]!,
+      gc: sigGc
     }
     log(`bench: signal wait ${tailSeconds} s: ${out.trim()}`)
   }
@@ -535,6 +548,13 @@ const main = async () => {
   )
   heading("| mode | c x t | ops/s (ours / floor) | ratio | p50 us (ours / floor) | ratio | p99 us (ours / floor) | p99.9 us (ours / floor) | max us (ours / floor) | calls over 1 / 5 / 10 ms (ours; floor) | errors | notes |")
   const over = (l: LoadResult) => `${l.over_1ms} / ${l.over_5ms} / ${l.over_10ms}`
+  const gcKinds = (g: GcFigures) =>
+    Object.entries(g.kinds).map(([k, v]) => `${k} ${v.count} (${fmt(v.medianMs, 2)}, ${fmt(v.longestMs, 2)})`).join("; ") || "none"
+  // the longest stall with the main thread's CPU time in it: little CPU is the machine not running the server
+  const stallsOf = (g: GcFigures) => {
+    const top = g.stalls?.top[0]
+    return `${g.stalls?.count ?? "-"} (${g.stalls?.busy ?? "-"}) | ${top === undefined ? "-" : `${fmt(top.gapMs)} (${fmt(top.cpuMs)})${top.gc ? ", a GC in it" : ""}`}`
+  }
   for (const c of cells) {
     const notes = [
       workNotes[c.mode as (typeof modes)[number]],
@@ -565,24 +585,27 @@ const main = async () => {
     }
   }
   if (tails.length > 0) {
-    heading("| tail run (1x1, fresh server) | calls | p50 us | p99 us | p99.9 us | max us | over 1 / 5 / 10 ms | GC pauses: count, longest ms per kind | pauses over 1 ms | heap after full GC, before -> after (MiB) |")
+    heading(
+      "| tail run (1x1, fresh server) | calls | p50 us | p99 us | p99.9 us | max us | over 1 / 5 / 10 ms | GC pauses: count (median, longest ms) per kind | pauses over 1 ms | old space B per call | heap after full GC, before -> after (MiB) | event-loop stalls over 2 ms (server busy) | longest stall: ms (main thread CPU ms) |"
+    )
     for (const t of tails) {
       const l = t.load
-      const kinds = Object.entries(t.gc.kinds).map(([k, v]) => `${k} ${v.count}, ${fmt(v.longestMs, 2)}`).join("; ")
       lines.push(
         `| ${t.mode} ${tailSeconds} s${t.flags === "" ? "" : `, node ${t.flags}`} | ${l.ops} | ${fmt(l.p50_us)} | ${fmt(l.p99_us)} | ${fmt(l.p999_us)} | ${fmt(l.max_us, 0)} | ${
           over(l)
-        } | ${kinds || "none"} | ${t.gc.over1ms} | ${fmt(t.heapBeforeMiB)} -> ${fmt(t.heapAfterMiB)} |`
+        } | ${gcKinds(t.gc)} | ${t.gc.over1ms} | ${fmt((t.gc.oldBytes ?? NaN) / l.ops)} | ${fmt(t.heapBeforeMiB)} -> ${fmt(t.heapAfterMiB)} | ${stallsOf(t.gc)} |`
       )
     }
   }
   if (signalWait !== undefined) {
     const w = signalWait
-    heading("| signal wait (sigwait, SIGALRM every 10 ms) | main-loop calls | handler runs | longest nested call us | nested over 1 / 2 / 10 ms | would have hung | longest main-loop call us |")
+    heading(
+      "| signal wait (sigwait, SIGALRM every 10 ms) | main-loop calls | handler runs | longest nested call us | nested over 1 / 2 / 10 ms | would have hung | longest main-loop call us | the server's GC pauses: count (median, longest ms) | event-loop stalls over 2 ms (server busy) | longest stall: ms (main thread CPU ms) |"
+    )
     lines.push(
       `| ${w.seconds} s | ${w.calls} | ${w.ticks} | ${fmt(w.nestedLongestUs)} | ${w.nestedOver1ms} / ${w.nestedOver2ms} / ${w.nestedOver10ms} | ${w.hangs} | ${
         fmt(w.mainLongestUs)
-      } |`
+      } | ${gcKinds(w.gc)} | ${stallsOf(w.gc)} |`
     )
   }
   if (scale.length > 0) {

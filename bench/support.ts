@@ -139,9 +139,32 @@ export const serverStats = async <S>(server: ReadyProcess): Promise<S> => {
 /** What bench/gc-probe.ts saw since its last line (the server must run with `--import bench/gc-probe.ts`). */
 export interface GcFigures {
   /** By kind: scavenge, markCompact, incrementalMarking, weakCallbacks. */
-  readonly kinds: Readonly<Record<string, { readonly count: number; readonly longestMs: number; readonly totalMs: number }>>
+  readonly kinds: Readonly<
+    Record<string, { readonly count: number; readonly longestMs: number; readonly totalMs: number; readonly medianMs: number }>
+  >
   /** Pauses over 1 ms, of any kind. */
   readonly over1ms: number
+  // the window's other figures (absent from the first line, which only opens the window)
+  /** Heap bytes allocated, and bytes old space gained (promoted, or allocated there). */
+  readonly allocatedBytes?: number
+  readonly oldBytes?: number
+  /** The server's CPU time. */
+  readonly cpuUserUs?: number
+  readonly cpuSystemUs?: number
+  /** Event-loop turns. */
+  readonly loops?: number
+  /** The longest and the 99th percentile delay of a 1 ms timer (monitorEventLoopDelay). */
+  readonly loopDelayMaxMs?: number
+  readonly loopDelayP99Ms?: number
+  readonly seconds?: number
+  /** Gaps of over 2 ms in a 1 ms timer; how many the server ran through; the longest few. */
+  readonly stalls?: {
+    readonly count: number
+    readonly busy: number
+    readonly top: ReadonlyArray<
+      { readonly gapMs: number; readonly cpuMs: number; readonly activeMs: number; readonly gc: boolean }
+    >
+  }
 }
 
 /** The GC line of a server preloaded with bench/gc-probe.ts (SIGURG); starts the next window. */

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
+import { UserMemory, type UserMemoryService } from "@sysproxy/hypervisor"
+import { packArgs } from "../src/abi/Args.ts"
 import { Errno, Structs, SYS, sysctlHw, sysctlKern, sysctlKernProc, sysctlKinfo, sysctlProcFlags, sysctlSpecial, sysctlTop } from "@sysproxy/protocol/netbsd"
 import { Cred } from "../src/kauth/Cred.ts"
 import type { Lwp } from "../src/proc/Lwp.ts"
@@ -105,6 +107,44 @@ describe("oldlenp rules", () => {
       const name = g.mem.alloc(i32s(CTL_KERN, sysctlKern.KERN_OSTYPE))
       assert.strictEqual((yield* g.call(SYS.__sysctl, name, 2, 0, 0x10n, 0, 0)).error, Errno.EFAULT)
       assert.strictEqual((yield* g.call(SYS.__sysctl, 0x10n, 2, 0, 0, 0, 0)).error, Errno.EFAULT)
+      // both given: a bad name fails before *oldlenp is written back, as sys___sysctl returns at once
+      const oldlenp = g.mem.alloc(u64s(16))
+      assert.strictEqual((yield* g.call(SYS.__sysctl, 0x10n, 2, g.mem.alloc(16), oldlenp, 0, 0)).error, Errno.EFAULT)
+      assert.strictEqual(peekU64(g, oldlenp), 16n)
+      assert.strictEqual((yield* g.call(SYS.__sysctl, 0x10n, 2, 0, 0x20n, 0, 0)).error, Errno.EFAULT)
+    }))
+
+  it.effect("*oldlenp and the name are asked for together: one round trip to a remote client, not two", () =>
+    Effect.gen(function*() {
+      const k = yield* boot({ hostname: "pipelined" })
+      const g = yield* k.guest()
+      // the guest's memory, answering each copyin a moment after it was asked, with a log of both
+      const oldp = g.mem.alloc(64)
+      const oldlenp = g.mem.alloc(u64s(64))
+      const log: Array<string> = []
+      const local = g.mem.service
+      const slow: UserMemoryService = {
+        ...local,
+        copyin: (addr, len) =>
+          Effect.callback((resume) => {
+            const what = addr === oldlenp ? "oldlen" : "name"
+            log.push(`ask ${what}`)
+            const timer = setTimeout(() => {
+              log.push(`answer ${what}`)
+              resume(local.copyin(addr, len))
+            }, 5)
+            return Effect.sync(() => clearTimeout(timer))
+          })
+      }
+      const lwp = yield* g.newLwp()
+      const r = yield* k.hypervisor.syscall(lwp, SYS.__sysctl, packArgs(g.mem.alloc(i32s(CTL_KERN, sysctlKern.KERN_HOSTNAME)), 2, oldp, oldlenp, 0, 0)).pipe(
+        Effect.provideService(UserMemory, slow)
+      )
+      yield* k.hypervisor.releaseLwp(lwp)
+      assert.strictEqual(r.error, 0)
+      assert.strictEqual(decode(peek(g, oldp, 9)), "pipelined")
+      assert.strictEqual(peekU64(g, oldlenp), 10n)
+      assert.deepStrictEqual(log, ["ask oldlen", "ask name", "answer oldlen", "answer name"])
     }))
 })
 

@@ -56,8 +56,11 @@ export class FrameDecoder {
   /**
    * Feeds one chunk. Returns the frames it completed, in order; after a
    * fatal error the last element is that error and later input is ignored.
+   * A `lent` chunk is the caller's only until push returns (a read buffer
+   * used again): the part of it a frame in progress needs is copied. The
+   * frames themselves never point into a chunk (their bytes are copies).
    */
-  push(chunk: Uint8Array): Array<DecodedFrame> {
+  push(chunk: Uint8Array, lent = false): Array<DecodedFrame> {
     const out: Array<DecodedFrame> = []
     if (this.failure !== undefined || chunk.byteLength === 0) return out
     if (this.buffered === 0) {
@@ -73,7 +76,7 @@ export class FrameDecoder {
       if (at === chunk.byteLength) return out
       if (at > 0) chunk = chunk.subarray(at)
     }
-    this.chunks.push(chunk)
+    this.chunks.push(lent ? new Uint8Array(chunk) : chunk)
     this.buffered += chunk.byteLength
     for (;;) {
       if (this.frameLength === 0) {

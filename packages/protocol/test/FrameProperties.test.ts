@@ -314,6 +314,26 @@ describe("deterministic: one stream of mixed frames", () => {
     expect(decodeChunks([a, b])).toStrictEqual([withBody[1], emptyBody[2]])
   })
 
+  it("lent chunks: every chunk read into one buffer, scribbled over after each push (500 runs)", () => {
+    fc.assert(
+      fc.property(fc.array(anyFrame, { maxLength: 12 }), chunkSizes, (frames, sizes) => {
+        const chunks = cut(concat(frames.map(encodeOrThrow)), sizes)
+        // what a socket read into a reused buffer hands over: the same memory every time
+        const buffer = new Uint8Array(Math.max(1, ...chunks.map((c) => c.byteLength)))
+        const d = new FrameDecoder()
+        const out: Array<Decoded> = []
+        for (const c of chunks) {
+          buffer.set(c)
+          out.push(...d.push(buffer.subarray(0, c.byteLength), true))
+          buffer.fill(0xaa)
+        }
+        expect(d.end()).toBeUndefined()
+        expect(out).toStrictEqual(frames.map((f) => Result.succeed(f)))
+      }),
+      { numRuns: 500 }
+    )
+  })
+
   it("chunk boundaries inside a frame do not alias the output to the input", () => {
     const stream = concat(withBody.map(encodeOrThrow))
     const chunks = cut(stream.slice(), [7, 100, 3])

@@ -11,6 +11,7 @@
 import { Effect, Result, type Scope } from "effect"
 import type { DecodedFrame, Frame, FrameDecoder } from "@sysproxy/protocol"
 import type * as Net from "node:net"
+import { readChunks } from "./SocketReads.ts"
 
 /** What the reader hands the frames to. */
 export interface FrameSink {
@@ -44,12 +45,13 @@ export class FrameReader {
   private ended = false
   /** Resumes the fiber waiting in `run`. */
   private wake: (() => void) | undefined = undefined
+  /** Chunks live in the buffer every socket reads into: what is kept past onData is copied. */
+  private readonly lent: boolean
 
   constructor(socket: Net.Socket, decoder: FrameDecoder, sink: FrameSink) {
     this.socket = socket
     this.decoder = decoder
     this.sink = sink
-    socket.on("data", (chunk: Buffer) => this.onData(chunk))
     const onEnd = () => {
       this.ended = true
       this.poke()
@@ -58,15 +60,16 @@ export class FrameReader {
     socket.on("close", onEnd)
     // errors (ECONNRESET, EPIPE) are followed by "close"; reading just ends
     socket.on("error", () => {})
+    this.lent = readChunks(socket, (chunk) => this.onData(chunk)).lent
   }
 
   private onData(chunk: Uint8Array): void {
     if (this.parked !== undefined || this.held.length > 0) {
-      this.held.push(chunk)
+      this.held.push(this.lent ? new Uint8Array(chunk) : chunk)
       if (this.held.length >= HIGH_WATER_CHUNKS) this.socket.pause()
       return
     }
-    this.handle(this.decoder.push(chunk), 0)
+    this.handle(this.decoder.push(chunk, this.lent), 0)
   }
 
   /** Handles `frames` from `from` on, until one must wait for the fiber. */

@@ -90,8 +90,9 @@ const boundUrl = (server: Net.Server, url: ServerUrl): BoundAddress => {
 }
 
 /**
- * Listens on `rawUrl`. Connections go to `onConnection`; the listener stops
- * (and its socket file is removed) when the scope closes.
+ * Listens on `rawUrl`. Connections go to `onConnection`, paused (nothing
+ * read yet: see SocketReads); the listener stops (and its socket file is
+ * removed) when the scope closes.
  */
 export const listen = (rawUrl: string, unixSocketMode: number, onConnection: (socket: Net.Socket) => void) =>
   Effect.gen(function*() {
@@ -120,7 +121,8 @@ export const listen = (rawUrl: string, unixSocketMode: number, onConnection: (so
       // a socket file nobody listens on is left over from a crash
       yield* Effect.sync(() => Fs.rmSync(url.path, { force: true }))
     }
-    const server = Net.createServer({ pauseOnConnect: false, noDelay: true }, onConnection)
+    // sockets come paused: the connection decides how they are read (SocketReads)
+    const server = Net.createServer({ pauseOnConnect: true, noDelay: true }, onConnection)
     let stopped = false
     let socketIno: number | undefined
     // close() only stops accepting; its callback would wait for every client

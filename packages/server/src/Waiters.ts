@@ -39,22 +39,31 @@ type Resume = (answer: Effect.Effect<Frame, WaitError>) => void
 
 const notConnected = Effect.fail(new NotConnected())
 
-/** A class: one per connection, with its methods shared rather than closures per client. */
+/**
+ * A class: one per connection, with its methods shared rather than closures per client.
+ *
+ * The first wait has a slot of its own; only waits beyond it go to a Map.
+ * A 1x1 client has one wait at a time, and a Map emptied after every copy
+ * reallocates its table each time, every dropped table pointing to its
+ * successor, so they all end up promoted (see the kernel's LinkedSet).
+ */
 class WaiterTable implements Waiters {
-  private readonly table = new Map<bigint, Resume>()
+  private slotReqno = -1n
+  private slotResume: Resume | undefined = undefined
+  private more: Map<bigint, Resume> | undefined = undefined
   private closed = false
 
   request(reqno: bigint, send: () => boolean): Effect.Effect<Frame, WaitError> {
     return Effect.callback<Frame, WaitError>((resume) => {
       if (this.closed) return resume(notConnected)
-      this.table.set(reqno, resume)
+      this.put(reqno, resume)
       if (!send()) {
-        this.table.delete(reqno)
+        this.take(reqno)
         return resume(notConnected)
       }
       // interrupted while waiting (a disconnect past its grace): forget the wait
       return Effect.sync(() => {
-        this.table.delete(reqno)
+        this.take(reqno)
       })
     })
   }
@@ -67,23 +76,47 @@ class WaiterTable implements Waiters {
     return this.end(reqno, Effect.fail(error))
   }
 
+  private put(reqno: bigint, resume: Resume): void {
+    if (this.slotResume === undefined) {
+      this.slotReqno = reqno
+      this.slotResume = resume
+    } else {
+      ;(this.more ??= new Map()).set(reqno, resume)
+    }
+  }
+
+  /** The wait for `reqno`, no longer registered. */
+  private take(reqno: bigint): Resume | undefined {
+    const slot = this.slotResume
+    if (slot !== undefined && this.slotReqno === reqno) {
+      this.slotResume = undefined
+      this.slotReqno = -1n
+      return slot
+    }
+    const more = this.more
+    const resume = more?.get(reqno)
+    if (resume !== undefined) more!.delete(reqno)
+    return resume
+  }
+
   private end(reqno: bigint, result: Effect.Effect<Frame, WaitError>): boolean {
-    const resume = this.table.get(reqno)
+    const resume = this.take(reqno)
     if (resume === undefined) return false
-    this.table.delete(reqno)
     resume(result)
     return true
   }
 
   closeAll(): void {
     this.closed = true
-    const all = [...this.table.values()]
-    this.table.clear()
+    const all = this.more === undefined ? [] : [...this.more.values()]
+    if (this.slotResume !== undefined) all.unshift(this.slotResume)
+    this.slotResume = undefined
+    this.more?.clear()
     for (const resume of all) resume(notConnected)
   }
 
   size(): number {
-    return this.table.size
+    return (this.slotResume === undefined ? 0 : 1) + (this.more?.size ?? 0)
   }
 }
 

@@ -28,6 +28,7 @@ import { pipeKqfilter } from "../kqueue/filters/PipeFilter.ts"
 import { KnoteList } from "../kqueue/Knote.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
 import { sysErr } from "../kern/SysErr.ts"
+import type { SyscallContext } from "../kern/SyscallContext.ts"
 
 /** The buffer a pipe starts with (sys/pipe.h PIPE_SIZE). */
 export const PIPE_SIZE = 16384
@@ -168,28 +169,59 @@ const stat = (pipe: Pipe, reader: boolean): StatInfo => ({
   birthtime: pipe.birthtime
 })
 
+// A read and a write as generator functions made once (Effect.fnUntraced),
+// not an Effect.gen closure per call: V8 gives every new generator function
+// its own prototype and map (BENCHMARKS.md, "generator closures").
+
+const pipeRead = Effect.fnUntraced(function*(pipe: Pipe, ctx: SyscallContext, file: File, len: number) {
+  for (;;) {
+    if (pipe.count > 0) {
+      const data = pipe.take(len)
+      pipe.atime = now(pipe.kernel)
+      pipe.writers.wakeAll()
+      pipe.selectors.wakeAll()
+      pipe.knotes.notify(0)
+      return data
+    }
+    // end of file: the writer is gone and everything it wrote has been read
+    if (!pipe.writerOpen) return new Uint8Array(0)
+    if (nonblocking(file)) return yield* sysErr(Errno.EAGAIN)
+    const why = yield* pipe.readers.sleep(ctx.lwp, undefined, () => pipe.count > 0 || !pipe.writerOpen)
+    if (why === "interrupted") return yield* sysErr(Errno.EINTR)
+  }
+})
+
+const pipeWrite = Effect.fnUntraced(function*(pipe: Pipe, ctx: SyscallContext, file: File, data: Uint8Array) {
+  if (pipe.readerOpen) pipe.growFor(data.length)
+  let done = 0
+  while (done < data.length) {
+    // the reader is gone (before the write or while it slept): EPIPE, even after a partial write
+    if (!pipe.readerOpen) return yield* sysErr(Errno.EPIPE)
+    const resid = data.length - done
+    const room = pipe.room(resid)
+    if (room > 0) {
+      const n = Math.min(room, resid)
+      pipe.put(data.subarray(done, done + n))
+      done += n
+      pipe.mtime = now(pipe.kernel)
+      pipe.readers.wakeAll()
+      pipe.selectors.wakeAll()
+      pipe.knotes.notify(0)
+      continue
+    }
+    // a short count when some went in (dofilewrite turns EAGAIN and EINTR after progress into one)
+    if (nonblocking(file)) return done > 0 ? done : yield* sysErr(Errno.EAGAIN)
+    const why = yield* pipe.writers.sleep(ctx.lwp, undefined, () => !pipe.readerOpen || pipe.room(resid) > 0)
+    if (why === "interrupted") return done > 0 ? done : yield* sysErr(Errno.EINTR)
+  }
+  return done
+})
+
 /** The read end's ops (a fifo's reads go through them too). */
 export const readEnd = (pipe: Pipe): FileOps => ({
   kind: "pipe",
   seekable: false,
-  read: (ctx, file, len) =>
-    Effect.gen(function*() {
-      for (;;) {
-        if (pipe.count > 0) {
-          const data = pipe.take(len)
-          pipe.atime = now(pipe.kernel)
-          pipe.writers.wakeAll()
-          pipe.selectors.wakeAll()
-          pipe.knotes.notify(0)
-          return data
-        }
-        // end of file: the writer is gone and everything it wrote has been read
-        if (!pipe.writerOpen) return new Uint8Array(0)
-        if (nonblocking(file)) return yield* sysErr(Errno.EAGAIN)
-        const why = yield* pipe.readers.sleep(ctx.lwp, undefined, () => pipe.count > 0 || !pipe.writerOpen)
-        if (why === "interrupted") return yield* sysErr(Errno.EINTR)
-      }
-    }),
+  read: (ctx, file, len) => pipeRead(pipe, ctx, file, len),
   write: () => sysErr(Errno.EBADF),
   ioctl: (_ctx, _file, cmd) => (cmd === ioc.FIONREAD ? Effect.succeed(BigInt(pipe.count)) : sysErr(Errno.ENOTTY)),
   poll: (_file, events) => {
@@ -218,32 +250,7 @@ export const writeEnd = (pipe: Pipe): FileOps => ({
   kind: "pipe",
   seekable: false,
   read: () => sysErr(Errno.EBADF),
-  write: (ctx, file, data) =>
-    Effect.gen(function*() {
-      if (pipe.readerOpen) pipe.growFor(data.length)
-      let done = 0
-      while (done < data.length) {
-        // the reader is gone (before the write or while it slept): EPIPE, even after a partial write
-        if (!pipe.readerOpen) return yield* sysErr(Errno.EPIPE)
-        const resid = data.length - done
-        const room = pipe.room(resid)
-        if (room > 0) {
-          const n = Math.min(room, resid)
-          pipe.put(data.subarray(done, done + n))
-          done += n
-          pipe.mtime = now(pipe.kernel)
-          pipe.readers.wakeAll()
-          pipe.selectors.wakeAll()
-          pipe.knotes.notify(0)
-          continue
-        }
-        // a short count when some went in (dofilewrite turns EAGAIN and EINTR after progress into one)
-        if (nonblocking(file)) return done > 0 ? done : yield* sysErr(Errno.EAGAIN)
-        const why = yield* pipe.writers.sleep(ctx.lwp, undefined, () => !pipe.readerOpen || pipe.room(resid) > 0)
-        if (why === "interrupted") return done > 0 ? done : yield* sysErr(Errno.EINTR)
-      }
-      return done
-    }),
+  write: (ctx, file, data) => pipeWrite(pipe, ctx, file, data),
   // FIONREAD counts the end's own buffer: a write end has none
   ioctl: (_ctx, _file, cmd) => (cmd === ioc.FIONREAD ? Effect.succeed(0n) : sysErr(Errno.ENOTTY)),
   poll: (_file, events) => {

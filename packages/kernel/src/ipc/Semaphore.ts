@@ -138,8 +138,8 @@ export const semaphoreFile = (kernel: KernelState, sem: Semaphore): File => {
  * trywait; ETIMEDOUT once `deadline`, realtime nanoseconds, has passed;
  * EINTR when the lwp is ordered out).
  */
-export const waitSemaphore = (kernel: KernelState, lwp: Lwp, s: Semaphore, mode: "try" | "wait", deadline?: bigint): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const waitSemaphore: (kernel: KernelState, lwp: Lwp, s: Semaphore, mode: "try" | "wait", deadline?: bigint) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(kernel, lwp, s, mode, deadline) {
     while (s.value === 0) {
       if (mode === "try") return yield* sysErr(Errno.EAGAIN)
       let timeout: number | undefined

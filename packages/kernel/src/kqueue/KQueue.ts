@@ -22,6 +22,7 @@ import type { StatInfo } from "../abi/Stat.ts"
 import { File, type FileOps, FREAD, FWRITE } from "../fd/File.ts"
 import type { FileTable } from "../fd/FileTable.ts"
 import type { KernelState } from "../KernelState.ts"
+import { LinkedSet } from "../kern/LinkedSet.ts"
 import { sysErr } from "../kern/SysErr.ts"
 import { WaitQueue } from "../proc/Sleep.ts"
 import { FdKnotes } from "./FdKnotes.ts"
@@ -50,8 +51,8 @@ const keyOf = (filter: number, id: bigint): string => `${filter}:${id}`
 export class KQueue {
   /** Every knote of this kqueue, by filter and ident (fd filters: by descriptor). */
   private readonly knotes = new Map<string, Knote>()
-  /** Active knotes, oldest first (kq_head; kq_count is its size). */
-  readonly queue = new Set<Knote>()
+  /** Active knotes, oldest first (kq_head; kq_count is its size); not a Set, as every scan empties and refills it (LinkedSet). */
+  readonly queue = new LinkedSet<Knote>()
   /** kevent sleepers (kq_cv). */
   readonly waiters = new WaitQueue()
   /** poll and select sleepers on the kqueue's descriptor. */

@@ -9,6 +9,7 @@
  * queued on its kqueue for kevent to collect.
  */
 import type { File } from "../fd/File.ts"
+import type { Linked, LinkedSet } from "../kern/LinkedSet.ts"
 import type { KQueue } from "./KQueue.ts"
 
 /** kn_status bits. */
@@ -27,8 +28,12 @@ export interface FilterOps {
 
 const unattached: FilterOps = { event: () => false, detach: () => {} }
 
-export class Knote {
+export class Knote implements Linked<Knote> {
   status = 0
+  /** Its place in its kqueue's queue while queued (KN_QUEUED). */
+  linkedIn: LinkedSet<Knote> | undefined = undefined
+  linkPrev: Knote | undefined = undefined
+  linkNext: Knote | undefined = undefined
   fop: FilterOps = unattached
   /** kn_kevent.flags: the flags it was added with (EV_SYSFLAGS cleared), plus what filters set. */
   flags: number

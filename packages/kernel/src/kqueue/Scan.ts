@@ -70,14 +70,14 @@ const take = (kq: KQueue, kn: Knote): Kevent | undefined => {
  * index given); the count reported. `timeoutNs`: none waits for ever, 0
  * only looks.
  */
-export const scan = (
+export const scan: (
   lwp: Lwp,
   kq: KQueue,
   max: number,
   timeoutNs: bigint | undefined,
   put: (events: ReadonlyArray<Kevent>, at: number) => Effect.Effect<void, SysErr>
-): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(lwp, kq, max, timeoutNs, put) {
     if (max === 0) return 0
     const deadline = timeoutNs === undefined ? undefined : monotonicNs() + timeoutNs
     const timeLeft = () => (deadline === undefined ? undefined : deadline - monotonicNs())

@@ -93,8 +93,8 @@ export const untrace = (p: Proc): Effect.Effect<void> =>
   })
 
 /** The process traces to `to` with `flags` (replacing another file it traced to). */
-export const setTrace = (p: Proc, to: TraceFile, flags: number): Effect.Effect<void> =>
-  Effect.gen(function*() {
+export const setTrace: (p: Proc, to: TraceFile, flags: number) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(p, to, flags) {
     const t = traces.get(p)
     if (t !== undefined && t.to === to) {
       t.flags = flags

@@ -280,8 +280,8 @@ const ephemeralPort = (s: Socket): Effect.Effect<number, SysErr> =>
   })
 
 /** bind for AF_INET/AF_INET6: EADDRNOTAVAIL for an address the kernel does not have, EADDRINUSE on a clash. */
-export const bindInet = (s: Socket, a: InetLike): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const bindInet: (s: Socket, a: InetLike) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(s, a) {
     if (s.local !== undefined || s.closed) return yield* sysErr(Errno.EINVAL)
     if (!isWildcard(a) && !isLoopback(a)) return yield* sysErr(Errno.EADDRNOTAVAIL)
     if (a.port !== 0 && a.port < IPPORT_RESERVED && s.uid !== 0) return yield* sysErr(Errno.EACCES)
@@ -320,8 +320,8 @@ export const boundAt = (node: Vnode): Socket | undefined => {
 const queueFull = (l: Socket): boolean =>
   l.pending.length > (l.isInet ? l.backlog : Math.floor((3 * l.backlog) / 2))
 
-export const listen = (s: Socket, backlog: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const listen: (s: Socket, backlog: number) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(s, backlog) {
     if (!s.isStream) return yield* sysErr(Errno.EOPNOTSUPP)
     if (s.connected || s.peer !== undefined || s.connecting !== undefined) return yield* sysErr(Errno.EINVAL)
     if (s.domain === so.AF_LOCAL) {
@@ -349,8 +349,8 @@ const findListener = (s: Socket, dest: InetLike): Socket | undefined => {
 }
 
 /** Joins `client` to a new socket on `listener`'s queue: the connection is established. */
-const joinListener = (client: Socket, listener: Socket, serverLocal: SockAddr): Effect.Effect<void> =>
-  Effect.gen(function*() {
+const joinListener: (client: Socket, listener: Socket, serverLocal: SockAddr) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(client, listener, serverLocal) {
     const server = new Socket(listener.kernel, listener.domain, listener.type, listener.protocol, listener)
     // the new socket inherits the listener's options (sonewconn), but not its listening
     server.options = listener.options & ~so.SO_ACCEPTCONN
@@ -373,8 +373,8 @@ const joinListener = (client: Socket, listener: Socket, serverLocal: SockAddr): 
   })
 
 /** Connects waiting on `l` get in while its queue has room (their SYN, sent again, is taken now). */
-const admitWaiting = (l: Socket): Effect.Effect<void> =>
-  Effect.gen(function*() {
+const admitWaiting: (l: Socket) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(l) {
     while (l.listening && !l.closed && !queueFull(l)) {
       const c = l.waiting.shift()
       if (c === undefined) return
@@ -389,8 +389,8 @@ const admitWaiting = (l: Socket): Effect.Effect<void> =>
  * line while its queue is full (the caller waits with `awaitConnection`
  * or answers EINPROGRESS).
  */
-export const connectInet = (s: Socket, dest: InetLike): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const connectInet: (s: Socket, dest: InetLike) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(s, dest) {
     if (s.connecting !== undefined) return yield* sysErr(Errno.EALREADY)
     if (s.listening) return yield* sysErr(Errno.EOPNOTSUPP)
     if (s.isStream && (s.connected || s.peer !== undefined)) {
@@ -424,8 +424,8 @@ export const connectInet = (s: Socket, dest: InetLike): Effect.Effect<void, SysE
   })
 
 /** A blocking connect: waits while the connection is in line; its error if it failed (EINTR leaves it in line). */
-export const awaitConnection = (ctx: SyscallContext, s: Socket): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const awaitConnection: (ctx: SyscallContext, s: Socket) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(ctx, s) {
     for (;;) {
       if (s.connecting === undefined) return yield* takeError(s)
       const why = yield* s.queue.sleep(ctx.lwp, undefined, () => s.connecting === undefined)
@@ -446,8 +446,8 @@ const takeError = (s: Socket, peek = false): Effect.Effect<void, SysErr> => {
  * the syscall layer): ECONNREFUSED when none listens there, EPROTOTYPE
  * for another type.
  */
-export const connectLocal = (s: Socket, node: Vnode, path: string): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const connectLocal: (s: Socket, node: Vnode, path: string) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(s, node, path) {
     if (s.listening) return yield* sysErr(Errno.EOPNOTSUPP)
     if (s.isStream && (s.connected || s.peer !== undefined)) return yield* sysErr(Errno.EISCONN)
     const target = boundAt(node)
@@ -479,8 +479,8 @@ export const pair = (a: Socket, b: Socket): void => {
  * when ordered out). One reset while it waited is taken off the queue and
  * answered ECONNABORTED (TCP's PR_ABRTACPTDIS in soaccept).
  */
-export const accept = (ctx: SyscallContext, l: Socket, file: File): Effect.Effect<Socket, SysErr> =>
-  Effect.gen(function*() {
+export const accept: (ctx: SyscallContext, l: Socket, file: File) => Effect.Effect<Socket, SysErr> = Effect.fnUntraced(
+  function*(ctx, l, file) {
     if (!l.listening) return yield* sysErr(Errno.EINVAL)
     for (;;) {
       const next = l.pending.shift()
@@ -510,8 +510,8 @@ export interface Received {
 }
 
 /** recv: what the buffer has (up to len), 0 bytes at end of file; sleeps when there is nothing yet. */
-export const receive = (ctx: SyscallContext, s: Socket, file: File | undefined, len: number, flags: number): Effect.Effect<Received, SysErr> =>
-  Effect.gen(function*() {
+export const receive: (ctx: SyscallContext, s: Socket, file: File | undefined, len: number, flags: number) => Effect.Effect<Received, SysErr> = Effect.fnUntraced(
+  function*(ctx, s, file, len, flags) {
     const peek = (flags & so.MSG_PEEK) !== 0
     for (;;) {
       // what is queued comes first, then a pending error, then end of file (soreceive)
@@ -567,8 +567,8 @@ const reset = (s: Socket): Effect.Effect<void> => drop(s, Errno.ECONNRESET)
  * returns its count; one that would wait for room (or was waiting already)
  * sees the RST first: EPIPE (sosend checks SS_CANTSENDMORE after sbwait).
  */
-const sendStream = (ctx: SyscallContext, s: Socket, file: File | undefined, data: Uint8Array, flags: number): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+const sendStream: (ctx: SyscallContext, s: Socket, file: File | undefined, data: Uint8Array, flags: number) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, s, file, data, flags) {
     let done = 0
     for (;;) {
       if (s.cantSendMore) return done > 0 ? done : yield* sysErr(Errno.EPIPE)
@@ -625,13 +625,13 @@ const findDatagramTarget = (s: Socket, dest: InetLike): Socket | undefined => {
  * record, EMSGSIZE beyond SO_SNDBUF. `target` is the AF_LOCAL socket the
  * syscall layer looked up by path.
  */
-const sendDatagram = (
+const sendDatagram: (
   s: Socket,
   data: Uint8Array,
   to: SockAddr | undefined,
   target: Socket | undefined
-): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(s, data, to, target) {
     if (s.cantSendMore) return yield* sysErr(Errno.EPIPE)
     if (data.length > s.sndbuf) return yield* sysErr(Errno.EMSGSIZE)
     const dest = to ?? s.peerAddr
@@ -675,8 +675,8 @@ export const send = (
 
 // ------------------------------------------------------------- shutdown
 
-export const shutdown = (s: Socket, how: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const shutdown: (s: Socket, how: number) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(s, how) {
     if (how !== so.SHUT_RD && how !== so.SHUT_WR && how !== so.SHUT_RDWR) return yield* sysErr(Errno.EINVAL)
     if (!s.connected) return yield* sysErr(Errno.ENOTCONN)
     if (how !== so.SHUT_WR) {
@@ -706,8 +706,8 @@ const lingersZero = (s: Socket): boolean => {
  * is disconnected. Connections not yet accepted are reset, connects
  * waiting in line refused; the port is free.
  */
-export const closeSocket = (s: Socket): Effect.Effect<void> =>
-  Effect.gen(function*() {
+export const closeSocket: (s: Socket) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(s) {
     if (s.closed) return
     s.closed = true
     s.cantRcvMore = true

@@ -9,6 +9,7 @@ import type { Cred, CredHolder } from "../kauth/Cred.ts"
 import type { Directory, Vnode } from "../vfs/Vnode.ts"
 import type { Limits } from "./Limits.ts"
 import { KnoteList } from "../kqueue/Knote.ts"
+import { LinkedSet } from "../kern/LinkedSet.ts"
 import type { Lwp } from "./Lwp.ts"
 import type { ProcessGroup } from "./ProcessGroup.ts"
 
@@ -28,8 +29,8 @@ export interface ProcInit {
 }
 
 export class Proc implements ProcessHandle, CredHolder {
-  /** Syscall lwps now in the kernel (the main lwp is implicit). */
-  readonly lwps = new Set<Lwp>()
+  /** Syscall lwps now in the kernel (the main lwp is implicit); not a Set, see LinkedSet. */
+  readonly lwps = new LinkedSet<Lwp>()
   /** lwpExit was ordered and execNotify has not come yet: new lwps are refused. */
   exiting = false
   released = false

@@ -20,23 +20,28 @@ interface Sleeper {
 }
 
 export class WaitQueue {
-  private readonly sleepers = new Set<Sleeper>()
+  /**
+   * An array, not a Set: a blocking call adds its sleeper and takes it off
+   * again, and a Set shrinking back to empty reallocates its table, with
+   * the same promotion of every dropped table as kern/LinkedSet.ts tells.
+   */
+  private sleepers: Array<Sleeper> = []
 
   get size(): number {
-    return this.sleepers.size
+    return this.sleepers.length
   }
 
   /** Wakes every sleeper; they recheck their condition. */
   wakeAll(): void {
-    if (this.sleepers.size === 0) return
-    const all = [...this.sleepers]
-    this.sleepers.clear()
+    if (this.sleepers.length === 0) return
+    const all = this.sleepers
+    this.sleepers = []
     for (const s of all) s.resume("woken")
   }
 
   /** Sleeps until woken, ordered out or (if given) the timeout passes. */
   sleep(lwp: Lwp, timeout?: Duration.Input, ready?: () => boolean): Effect.Effect<WakeReason> {
-    return sleepOn([this.sleepers], lwp, timeout, ready)
+    return sleepOn([this], lwp, timeout, ready)
   }
 
   /** Sleeps on every queue of `queues` at once: the first wakeup of any of them ends the sleep (poll, select). */
@@ -46,12 +51,25 @@ export class WaitQueue {
     timeout?: Duration.Input,
     ready?: () => boolean
   ): Effect.Effect<WakeReason> {
-    return sleepOn([...new Set(queues)].map((q) => q.sleepers), lwp, timeout, ready)
+    const distinct: Array<WaitQueue> = []
+    for (const q of queues) if (!distinct.includes(q)) distinct.push(q)
+    return sleepOn(distinct, lwp, timeout, ready)
+  }
+
+  /** @internal sleepOn's */
+  add(s: Sleeper): void {
+    this.sleepers.push(s)
+  }
+
+  /** @internal sleepOn's: a sleeper leaving (woken meanwhile by wakeAll, it is no longer here) */
+  remove(s: Sleeper): void {
+    const i = this.sleepers.indexOf(s)
+    if (i !== -1) this.sleepers.splice(i, 1)
   }
 }
 
 const sleepOn = (
-  queues: ReadonlyArray<Set<Sleeper>>,
+  queues: ReadonlyArray<WaitQueue>,
   lwp: Lwp,
   timeout?: Duration.Input,
   ready?: () => boolean
@@ -62,7 +80,7 @@ const sleepOn = (
     let timer: ReturnType<typeof setTimeout> | undefined
     const leave = () => {
       if (timer !== undefined) clearTimeout(timer)
-      for (const q of queues) q.delete(sleeper)
+      for (const q of queues) q.remove(sleeper)
       if (lwp.wakeup === interrupt) lwp.wakeup = undefined
     }
     const sleeper: Sleeper = {

@@ -66,8 +66,8 @@ const aioError: SyscallImpl = (ctx) =>
   })
 
 /** aio_return(aiocbp): a done job's return value, once: the aiocb is reset to no job. */
-const aioReturn: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const aioReturn: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const cb = yield* callerCb(ctx)
     const s = cbState(cb)
     if (s.errno === Errno.EINPROGRESS || s.state !== JOB_DONE) return yield* sysErr(Errno.EINVAL)
@@ -81,8 +81,8 @@ const aioReturn: SyscallImpl = (ctx) =>
  * in progress, and its aiocb says so); EAGAIN when the timeout passes (a
  * zero one at once) or the process has no aio; EINTR when ordered out.
  */
-const suspend = (ctx: SyscallContext, list: ReadonlyArray<bigint>, timeoutMs: number | undefined): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+const suspend: (ctx: SyscallContext, list: ReadonlyArray<bigint>, timeoutMs: number | undefined) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(ctx, list, timeoutMs) {
     const aio = aioOf(ctx.proc)
     if (aio === undefined) return yield* sysErr(Errno.EAGAIN)
     if (timeoutMs !== undefined && timeoutMs <= 0) return yield* sysErr(Errno.EAGAIN)
@@ -110,8 +110,8 @@ const pointers = (ctx: SyscallContext, addr: bigint, n: number): Effect.Effect<A
   })
 
 /** __aio_suspend50(list, nent, timeout): EAGAIN for a count out of 1..AIO_LISTIO_MAX. */
-const aioSuspend: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const aioSuspend: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const nent = ctx.args.int(1)
     if (nent <= 0 || nent > AIO_LISTIO_MAX) return yield* sysErr(Errno.EAGAIN)
     const tsPtr = ctx.args.ptr(2)
@@ -128,8 +128,8 @@ const aioSuspend: SyscallImpl = (ctx) =>
   })
 
 /** aio_cancel(fildes, aiocbp): AIO_CANCELED, AIO_NOTCANCELED (the job in progress) or AIO_ALLDONE. */
-const aioCancel: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const aioCancel: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const fildes = ctx.args.int(0)
     if (ctx.proc.fds.get(fildes) === undefined) return yield* sysErr(Errno.EBADF)
     const aio = aioOf(ctx.proc)
@@ -159,8 +159,8 @@ const aioCancel: SyscallImpl = (ctx) =>
  * bad mode or sigevent; every job queued that can be (EIO if any could
  * not); LIO_WAIT sleeps until all are done (EINTR when ordered out).
  */
-const lioListio: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const lioListio: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const mode = ctx.args.int(0)
     const nent = ctx.args.int(2)
     if (nent < 1 || nent > AIO_LISTIO_MAX) return yield* sysErr(Errno.EINVAL)

@@ -17,8 +17,8 @@ import type { Vnode } from "../vfs/Vnode.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 /** change_root, after the checks every chroot makes: a searchable directory. */
-const changeRoot = (ctx: SyscallContext, node: Vnode): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+const changeRoot: (ctx: SyscallContext, node: Vnode) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(ctx, node) {
     if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
     yield* checkAccess(ctx.proc, node, VEXEC)
     const p = ctx.proc
@@ -29,8 +29,8 @@ const changeRoot = (ctx: SyscallContext, node: Vnode): Effect.Effect<void, SysEr
   })
 
 /** chroot(path) */
-const chroot: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const chroot: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* requireRoot(ctx.proc)
     const path = yield* copyinPath(ctx, ctx.args.ptr(0))
     yield* ctx.kernel.vfs.exclusive(Effect.flatMap(nodeAt(ctx, AT_FDCWD, path, true), (node) => changeRoot(ctx, node)))

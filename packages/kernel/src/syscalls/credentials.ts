@@ -71,8 +71,8 @@ const setregid: SyscallImpl = (ctx) => {
  * only that, EINVAL when the size is smaller than the count (a negative
  * one too), else the groups copied out.
  */
-const getgroups: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getgroups: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const size = ctx.args.int(0)
     const groups = ctx.proc.cred.groups
     if (size === 0) return groups.length
@@ -85,8 +85,8 @@ const getgroups: SyscallImpl = (ctx) =>
  * setgroups(gidsetsize, gidset): the groups are read first (EINVAL beyond
  * NGROUPS, a negative size included; EFAULT), then only root may set them.
  */
-const setgroups: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const setgroups: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const size = ctx.args.int(0)
     if (size < 0 || size > NGROUPS) return yield* sysErr(Errno.EINVAL)
     const bytes = size === 0 ? new Uint8Array(0) : yield* copyin(ctx, ctx.args.ptr(1), size * GID_SIZE)

@@ -32,8 +32,8 @@ import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 const locked = <A, E>(ctx: SyscallContext, effect: Effect.Effect<A, E>) => ctx.kernel.vfs.exclusive(effect)
 
 /** vfs_copyinfh_alloc: the handle the caller gives (its size checked before and after it is read). */
-const handleIn = (ctx: SyscallContext, ptr: bigint, size: number): Effect.Effect<Uint8Array, SysErr> =>
-  Effect.gen(function*() {
+const handleIn: (ctx: SyscallContext, ptr: bigint, size: number) => Effect.Effect<Uint8Array, SysErr> = Effect.fnUntraced(
+  function*(ctx, ptr, size) {
     if (size > FHANDLE_SIZE_MAX || size < FHANDLE_SIZE_MIN) return yield* sysErr(Errno.EINVAL)
     const bytes = yield* copyin(ctx, ptr, size)
     const n = yield* handleLength(size, fidLengthOf(bytes))
@@ -48,8 +48,8 @@ const handleNode = (ctx: SyscallContext): Effect.Effect<Vnode, SysErr> =>
   )
 
 /** __getfh30(fname, fhp, fh_size): the size always goes back; the handle if it fits (E2BIG otherwise). */
-const getfh: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getfh: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* requireRoot(ctx.proc)
     const p = yield* copyinPath(ctx, ctx.args.ptr(0))
     const fh = composeHandle(yield* locked(ctx, nodeAt(ctx, AT_FDCWD, p, true)))
@@ -63,8 +63,8 @@ const getfh: SyscallImpl = (ctx) =>
   })
 
 /** __fhopen40(fhp, fh_size, flags): EINVAL without FREAD/FWRITE or with O_CREAT, EMFILE before the handle is read. */
-const fhopen: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const fhopen: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* requireRoot(ctx.proc)
     const oflags = ctx.args.int(2)
     if (((oflags + 1) & (FREAD | FWRITE)) === 0 || (oflags & openFlags.O_CREAT) !== 0) return yield* sysErr(Errno.EINVAL)
@@ -78,8 +78,8 @@ const fhopen: SyscallImpl = (ctx) =>
   })
 
 /** __fhstat50(fhp, fh_size, sb) */
-const fhstat: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const fhstat: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* requireRoot(ctx.proc)
     const node = yield* handleNode(ctx)
     if (node.fs === "host") yield* node.mount.refresh(node)
@@ -87,12 +87,13 @@ const fhstat: SyscallImpl = (ctx) =>
   })
 
 /** __fhstatvfs140(fhp, fh_size, buf, flags): dostatvfs as statvfs1's (a chroot's names). */
-const fhstatvfs: SyscallImpl = (ctx) =>
-  Effect.andThen(
-    requireRoot(ctx.proc),
-    Effect.flatMap(handleNode(ctx), (node) =>
-      Effect.flatMap(statvfsFor(ctx, node.mount, ctx.args.int(3), true), (st) => copyout(ctx, ctx.args.ptr(2), encodeStatvfs(st))))
-  )
+const fhstatvfs: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
+    yield* requireRoot(ctx.proc)
+    const node = yield* handleNode(ctx)
+    const st = yield* statvfsFor(ctx, node.mount, ctx.args.int(3), true)
+    yield* copyout(ctx, ctx.args.ptr(2), encodeStatvfs(st))
+  })
 
 export const family: SyscallFamily = [
   [SYS.__getfh30, getfh],

@@ -48,11 +48,11 @@ const timeoutNs = (ts: RawTimespec): Effect.Effect<bigint, SysErr> => {
 }
 
 /** kevent1, with the timeout read the way the syscall's struct timespec has it. */
-const kevent1 = (
+const kevent1: (
   ctx: SyscallContext,
   fetchTimeout: (addr: bigint) => Effect.Effect<RawTimespec, SysErr>
-): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, fetchTimeout) {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
     const kq = file === undefined ? undefined : kqueueOf(file)
     if (file === undefined || kq === undefined) return yield* sysErr(Errno.EBADF)
@@ -61,12 +61,12 @@ const kevent1 = (
     return yield* Effect.ensuring(collect(ctx, kq, fetchTimeout), releaseFile(file))
   })
 
-const collect = (
+const collect: (
   ctx: SyscallContext,
   kq: KQueue,
   fetchTimeout: (addr: bigint) => Effect.Effect<RawTimespec, SysErr>
-): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, kq, fetchTimeout) {
     const timeoutp = ctx.args.ptr(5)
     const timeout = timeoutp === 0n ? undefined : yield* fetchTimeout(timeoutp)
     const changelist = ctx.args.ptr(1)

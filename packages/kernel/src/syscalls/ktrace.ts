@@ -119,8 +119,8 @@ const ktraceCommon = Effect.fnUntraced(
  * open(2) would, for reading and writing: EACCES if it is no regular
  * file); the trace writes from its start.
  */
-const ktrace: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const ktrace: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const ops = ctx.args.int(1)
     if ((ops & KTROP_MASK) === KTROP_CLEAR) {
       return yield* ktraceCommon(ctx, undefined, ops, ctx.args.int(2), ctx.args.int(3))
@@ -136,8 +136,8 @@ const ktrace: SyscallImpl = (ctx) =>
   })
 
 /** fktrace(fd, ops, facs, pid): a descriptor open for writing (EBADF). */
-const fktrace: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const fktrace: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
     if (file === undefined || (file.flag & FWRITE) === 0) return yield* sysErr(Errno.EBADF)
     yield* ktraceCommon(ctx, file, ctx.args.int(1), ctx.args.int(2), ctx.args.int(3))
@@ -149,8 +149,8 @@ const fktrace: SyscallImpl = (ctx) =>
  * KTR_USER_MAXLEN. Data that cannot be read is EFAULT, after an empty
  * record.
  */
-const utrace: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const utrace: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     if (!tracing(ctx.proc, KTR_USER)) return
     const len = ctx.args.size(2)
     if (len > KTR_USER_MAXLEN) return yield* sysErr(Errno.EINVAL)

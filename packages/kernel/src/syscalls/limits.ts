@@ -39,12 +39,13 @@ const getrlimit: SyscallImpl = (ctx) =>
  * dosetrlimit's rules (proc/SetLimit.ts, shared with sysctl
  * proc.curproc.rlimit).
  */
-const setrlimit: SyscallImpl = (ctx) =>
-  Effect.flatMap(copyin(ctx, ctx.args.ptr(1), RLIMIT_SIZE), (bytes) => {
+const setrlimit: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
+    const bytes = yield* copyin(ctx, ctx.args.ptr(1), RLIMIT_SIZE)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const asked: RLimit = { cur: view.getBigUint64(0, true), max: view.getBigUint64(8, true) }
     const errno = setLimit(ctx.proc, ctx.proc, ctx.args.int(0), asked)
-    return errno === 0 ? Effect.void : sysErr(errno)
+    if (errno !== 0) return yield* sysErr(errno)
   })
 
 export const family: SyscallFamily = [

@@ -51,8 +51,8 @@ const encodeModstat = (m: Module): Uint8Array => {
 
 
 /** MODCTL_STAT: a struct iovec names the buffer; its length comes back as what all of them take. */
-const stat = (ctx: SyscallContext, iovPtr: bigint) =>
-  Effect.gen(function*() {
+const stat = Effect.fnUntraced(
+  function*(ctx: SyscallContext, iovPtr: bigint) {
     const iov = new DataView((yield* copyin(ctx, iovPtr, 16)).slice().buffer)
     const base = iov.getBigUint64(0, true)
     const room = iov.getBigUint64(8, true)
@@ -66,8 +66,8 @@ const stat = (ctx: SyscallContext, iovPtr: bigint) =>
   })
 
 /** MODCTL_LOAD: a name is a built-in module (EEXIST) or a module file to look for; no file is one. */
-const load = (ctx: SyscallContext, argPtr: bigint) =>
-  Effect.gen(function*() {
+const load = Effect.fnUntraced(
+  function*(ctx: SyscallContext, argPtr: bigint) {
     const ml = new DataView((yield* copyin(ctx, argPtr, MODCTL_LOAD_SIZE)).slice().buffer)
     const name = yield* copyinString(ctx, ml.getBigUint64(0, true), limits.MAXPATHLEN)
     if (!name.includes("/")) {
@@ -79,15 +79,15 @@ const load = (ctx: SyscallContext, argPtr: bigint) =>
   })
 
 /** MODCTL_UNLOAD */
-const unload = (ctx: SyscallContext, namePtr: bigint) =>
-  Effect.gen(function*() {
+const unload = Effect.fnUntraced(
+  function*(ctx: SyscallContext, namePtr: bigint) {
     const name = yield* copyinString(ctx, namePtr, MAXMODNAME)
     return yield* sysErr(BUILTIN.some((b) => b.name === name) ? Errno.EBUSY : Errno.ENOENT)
   })
 
 /** modctl(cmd, arg) */
-const modctl: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const modctl: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* requireRoot(ctx.proc)
     const arg = ctx.args.ptr(1)
     switch (ctx.args.int(0)) {

@@ -23,8 +23,8 @@ interface Ends {
 }
 
 /** pipe1: a new pipe on two new descriptors (EMFILE when the table has not room for both). */
-const makePipe = (ctx: SyscallContext, flags: number): Effect.Effect<Ends, SysErr> =>
-  Effect.gen(function*() {
+const makePipe: (ctx: SyscallContext, flags: number) => Effect.Effect<Ends, SysErr> = Effect.fnUntraced(
+  function*(ctx, flags) {
     if ((flags & ~PIPE2_FLAGS) !== 0) return yield* sysErr(Errno.EINVAL)
     const table = ctx.proc.fds
     const cloexec = (flags & openFlags.O_CLOEXEC) !== 0
@@ -60,8 +60,8 @@ const fildes = (r: number, w: number): Uint8Array => {
  * fails (EFAULT) the new descriptors are closed again rather than left
  * open behind the caller's back, as NetBSD 7 leaves them.
  */
-const pipe2: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const pipe2: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const ends = yield* makePipe(ctx, ctx.args.int(1))
     yield* copyout(ctx, ctx.args.ptr(0), fildes(ends.rfd, ends.wfd)).pipe(
       Effect.tapError(() =>

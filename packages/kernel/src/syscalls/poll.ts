@@ -116,8 +116,8 @@ const queueOf = (file: File, queues: Array<WaitQueue>): void => {
  * The scan runs again as the lwp goes to sleep, so a change in between is
  * never missed.
  */
-const scanning = <A>(ctx: SyscallContext, timeout: Timeout, scan: () => Scan<A>): Effect.Effect<readonly [number, A], SysErr> =>
-  Effect.gen(function*() {
+const scanning: <A>(ctx: SyscallContext, timeout: Timeout, scan: () => Scan<A>) => Effect.Effect<readonly [number, A], SysErr> =
+  Effect.fnUntraced(function*<A>(ctx: SyscallContext, timeout: Timeout, scan: () => Scan<A>) {
     const deadline = timeout === undefined ? undefined : monotonicNs() + timeout
     for (;;) {
       const s = scan()
@@ -162,13 +162,13 @@ const pollScan = (table: FileTable, fds: ReadonlyArray<number>, events: Readonly
 }
 
 /** pollcommon: EINVAL for too many entries; the array goes back with revents filled in, unless the call fails. */
-const pollCommon = (
+const pollCommon: (
   ctx: SyscallContext,
   addr: bigint,
   nfds: number,
   timeout: Effect.Effect<Timeout, SysErr>
-): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, addr, nfds, timeout) {
     if (nfds > POLL_SLACK + tableSize(ctx.proc.fds)) return yield* sysErr(Errno.EINVAL)
     const bytes = nfds === 0 ? new Uint8Array(0) : yield* copyin(ctx, addr, nfds * POLLFD_SIZE)
     const view = viewOf(bytes)
@@ -200,8 +200,8 @@ const poll: SyscallImpl = (ctx) => {
 }
 
 /** __pollts50(fds, nfds, ts, mask) */
-const pollts: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const pollts: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const ts = yield* timespecAt(ctx, ctx.args.ptr(2))
     yield* maskAt(ctx, ctx.args.ptr(3))
     return yield* pollCommon(ctx, ctx.args.ptr(0), ctx.args.uint(1), timeoutOf(ts))
@@ -249,13 +249,13 @@ const selectScan = (table: FileTable, nd: number, sets: ReadonlyArray<Uint8Array
  * words; a NULL set asks nothing) and, when the call succeeds (a timeout
  * too), copied back holding the ready descriptors.
  */
-const selectCommon = (
+const selectCommon: (
   ctx: SyscallContext,
   ndArg: number,
   ptrs: readonly [bigint, bigint, bigint],
   timeout: Effect.Effect<Timeout, SysErr>
-): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, ndArg, ptrs, timeout) {
     if (ndArg < 0) return yield* sysErr(Errno.EINVAL)
     const nd = Math.min(ndArg, tableSize(ctx.proc.fds))
     const ni = Math.ceil(nd / fdSet.NFDBITS) * (fdSet.NFDBITS / 8)
@@ -272,15 +272,15 @@ const selectCommon = (
   })
 
 /** __select50(nd, in, ou, ex, tv) */
-const select: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const select: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const tv = yield* timevalAt(ctx, ctx.args.ptr(4))
     return yield* selectCommon(ctx, ctx.args.int(0), [ctx.args.ptr(1), ctx.args.ptr(2), ctx.args.ptr(3)], timeoutOf(tv))
   })
 
 /** __pselect50(nd, in, ou, ex, ts, mask) */
-const pselect: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const pselect: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const ts = yield* timespecAt(ctx, ctx.args.ptr(4))
     yield* maskAt(ctx, ctx.args.ptr(5))
     return yield* selectCommon(ctx, ctx.args.int(0), [ctx.args.ptr(1), ctx.args.ptr(2), ctx.args.ptr(3)], timeoutOf(ts))

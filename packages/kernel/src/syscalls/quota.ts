@@ -52,8 +52,8 @@ const reads: Readonly<Record<number, ReadonlyArray<readonly [number, number]>>> 
 }
 
 /** __quotactl(path, args) */
-const quotactl: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const quotactl: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const args = yield* copyin(ctx, ctx.args.ptr(1), QUOTACTL_ARGS_SIZE)
     const p = yield* copyinPath(ctx, ctx.args.ptr(0))
     yield* ctx.kernel.vfs.exclusive(nodeAt(ctx, AT_FDCWD, p, true))

@@ -49,8 +49,8 @@ const idOut = (ctx: SyscallContext, idp: bigint, fd: number) => {
  * A descriptor for a semaphore `make` gives (after the id went out):
  * EMFILE first; the descriptor goes back if storing the id or making fails.
  */
-const withDescriptor = (ctx: SyscallContext, idp: bigint, make: () => Effect.Effect<Semaphore, SysErr>) =>
-  Effect.gen(function*() {
+const withDescriptor = Effect.fnUntraced(
+  function*(ctx: SyscallContext, idp: bigint, make: () => Effect.Effect<Semaphore, SysErr>) {
     const fd = ctx.proc.fds.lowestFree()
     if (fd === undefined) return yield* sysErr(Errno.EMFILE)
     yield* idOut(ctx, idp, fd)
@@ -70,8 +70,8 @@ const init: SyscallImpl = (ctx) =>
     Effect.as(checkCreate(ctx.kernel, undefined), new Semaphore(undefined, 0, ctx.args.uint(0), ctx.proc)))
 
 /** _ksem_open(name, oflag, mode, value, idp) */
-const open: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const open: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const name = yield* nameIn(ctx, ctx.args.ptr(0))
     const oflag = ctx.args.int(1)
     const list = namedSemaphores(ctx.kernel)
@@ -94,8 +94,8 @@ const open: SyscallImpl = (ctx) =>
   })
 
 /** _ksem_unlink(name): out of the list (EACCES without write permission); gone with its last file. */
-const unlink: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const unlink: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const name = yield* nameIn(ctx, ctx.args.ptr(0))
     const list = namedSemaphores(ctx.kernel)
     const s = list.get(name)
@@ -115,8 +115,8 @@ const wait: SyscallImpl = (ctx) => Effect.flatMap(semOf(ctx, 0), (s) => waitSema
 const trywait: SyscallImpl = (ctx) => Effect.flatMap(semOf(ctx, 0), (s) => waitSemaphore(ctx.kernel, ctx.lwp, s, "try"))
 
 /** _ksem_timedwait(id, abstime): an absolute CLOCK_REALTIME deadline (EINVAL if malformed, ETIMEDOUT past it). */
-const timedwait: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const timedwait: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const ts = decodeTimespec(yield* copyin(ctx, ctx.args.ptr(1), TIMESPEC_SIZE), 0)
     if (ts.sec < 0n || ts.nsec < 0n || ts.nsec >= 1_000_000_000n) return yield* sysErr(Errno.EINVAL)
     const s = yield* semOf(ctx, 0)
@@ -124,8 +124,8 @@ const timedwait: SyscallImpl = (ctx) =>
   })
 
 /** _ksem_getvalue(id, value) */
-const getvalue: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getvalue: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const s = yield* semOf(ctx, 0)
     const bytes = new Uint8Array(4)
     new DataView(bytes.buffer).setUint32(0, s.value, true)
@@ -133,8 +133,8 @@ const getvalue: SyscallImpl = (ctx) =>
   })
 
 /** _ksem_destroy(id): only an anonymous semaphore (EINVAL) nobody waits on (EBUSY); closes its descriptor. */
-const destroy: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const destroy: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const s = yield* semOf(ctx, 0)
     if (s.name !== undefined) return yield* sysErr(Errno.EINVAL)
     if (s.waiters.size > 0) return yield* sysErr(Errno.EBUSY)

@@ -65,8 +65,8 @@ const LOGIN_SIZE = limits.MAXLOGNAME
  * bytes (at most MAXLOGNAME, NUL-padded; a short buffer gets a truncated
  * name without its NUL, and no error).
  */
-const getlogin: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getlogin: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     // the kernel takes the length as an int, then compares it as unsigned
     const asked = ctx.args.int(1)
     const len = asked < 0 || asked > LOGIN_SIZE ? LOGIN_SIZE : asked
@@ -78,8 +78,8 @@ const getlogin: SyscallImpl = (ctx) =>
  * within MAXLOGNAME + 1 bytes) is EINVAL. It names the caller's session
  * (every process in it sees it).
  */
-const setlogin: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const setlogin: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* requireRoot(ctx.proc)
     // a name that does not fit is EINVAL here, not ENAMETOOLONG
     const bytes = yield* Effect.mapError(

@@ -46,8 +46,8 @@ const killMany = (ctx: SyscallContext, targets: Iterable<Proc>, sig: number): Ef
  * but init and the caller; < -1 process group -pid (ESRCH if it has no
  * members).
  */
-const kill: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const kill: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const pid = ctx.args.int(0)
     const sig = ctx.args.int(1)
     if (sig >>> 0 >= signals.NSIG) return yield* sysErr(Errno.EINVAL)
@@ -70,8 +70,8 @@ const kill: SyscallImpl = (ctx) =>
  * gets its answer first, the server stops after sending it
  * (HaltRequest.lwp).
  */
-const reboot: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const reboot: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* requireRoot(ctx.proc)
     const howto = ctx.args.int(0)
     if ((howto & rebootFlags.RB_STRING) !== 0) {

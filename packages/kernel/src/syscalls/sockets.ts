@@ -105,8 +105,8 @@ const installNew = (ctx: SyscallContext, file: File, cloexec: boolean): Effect.E
   })
 
 /** sockargs: the caller's sockaddr of `len` bytes (EINVAL beyond SOCK_MAXADDRLEN or under the header). */
-const addrIn = (ctx: SyscallContext, s: Socket, ptr: bigint, len: number): Effect.Effect<SockAddr, SysErr> =>
-  Effect.gen(function*() {
+const addrIn: (ctx: SyscallContext, s: Socket, ptr: bigint, len: number) => Effect.Effect<SockAddr, SysErr> = Effect.fnUntraced(
+  function*(ctx, s, ptr, len) {
     if (len > SOCK_MAXADDRLEN || len < 2) return yield* sysErr(Errno.EINVAL)
     const bytes = yield* copyin(ctx, ptr, len)
     return yield* decodeSockAddr(s.domain, bytes)
@@ -117,8 +117,8 @@ const lenIn = (ctx: SyscallContext, addrPtr: bigint, lenPtr: bigint): Effect.Eff
   addrPtr === 0n ? Effect.succeed(undefined) : Effect.map(copyin(ctx, lenPtr, 4), (b) => view(b).getUint32(0, true))
 
 /** copyout_sockname: at most `len` bytes of `addr`, then the length copied. */
-const addrOut = (ctx: SyscallContext, addrPtr: bigint, lenPtr: bigint, len: number | undefined, addr: SockAddr | undefined) =>
-  Effect.gen(function*() {
+const addrOut = Effect.fnUntraced(
+  function*(ctx: SyscallContext, addrPtr: bigint, lenPtr: bigint, len: number | undefined, addr: SockAddr | undefined) {
     if (addrPtr === 0n || len === undefined) return
     const bytes = addr === undefined ? new Uint8Array(0) : encodeSockAddr(addr)
     const n = Math.min(len, bytes.length)
@@ -127,14 +127,15 @@ const addrOut = (ctx: SyscallContext, addrPtr: bigint, lenPtr: bigint, len: numb
   })
 
 /** The AF_LOCAL socket bound at `path` (the node looked up under the VFS lock, write access checked). */
-const localTarget = (ctx: SyscallContext, path: string) =>
-  ctx.kernel.vfs.exclusive(Effect.gen(function*() {
-    if (path === "") return yield* sysErr(Errno.ENOENT)
-    const node = yield* nodeAt(ctx, AT_FDCWD, path, true)
-    if (node.type !== "sock") return yield* sysErr(Errno.ENOTSOCK)
-    yield* checkAccess(ctx.proc, node, VWRITE)
-    return node
-  }))
+const localTarget = (ctx: SyscallContext, path: string) => ctx.kernel.vfs.exclusive(localNode(ctx, path))
+
+const localNode = Effect.fnUntraced(function*(ctx: SyscallContext, path: string) {
+  if (path === "") return yield* sysErr(Errno.ENOENT)
+  const node = yield* nodeAt(ctx, AT_FDCWD, path, true)
+  if (node.type !== "sock") return yield* sysErr(Errno.ENOTSOCK)
+  yield* checkAccess(ctx.proc, node, VWRITE)
+  return node
+})
 
 // ---------------------------------------------------------------- socket
 
@@ -155,8 +156,8 @@ const splitType = (raw: number): Effect.Effect<{ readonly type: number; readonly
 }
 
 /** __socket30(domain, type, protocol) */
-const socket: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const socket: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const domain = ctx.args.int(0)
     const { type, flags } = yield* splitType(ctx.args.int(1))
     const protocol = ctx.args.int(2)
@@ -166,8 +167,8 @@ const socket: SyscallImpl = (ctx) =>
   })
 
 /** socketpair(domain, type, protocol, rsv): AF_LOCAL only (EOPNOTSUPP for inet). */
-const socketpair: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const socketpair: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const domain = ctx.args.int(0)
     const { type, flags } = yield* splitType(ctx.args.int(1))
     const protocol = ctx.args.int(2)
@@ -201,8 +202,8 @@ const socketpair: SyscallImpl = (ctx) =>
 // ------------------------------------------------------ bind, listen, connect
 
 /** bind(s, name, namelen) */
-const bind: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const bind: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { socket: s } = yield* getSock(ctx, ctx.args.int(0))
     const addr = yield* addrIn(ctx, s, ctx.args.ptr(1), ctx.args.uint(2))
     if (addr.family !== so.AF_LOCAL) return yield* bindInet(s, addr)
@@ -225,8 +226,8 @@ const listen: SyscallImpl = (ctx) =>
  * listener's queue, or was refused: SO_ERROR tells); a blocking one waits
  * until it is established or refused.
  */
-const connect: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const connect: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { file, socket: s } = yield* getSock(ctx, ctx.args.int(0))
     const addr = yield* addrIn(ctx, s, ctx.args.ptr(1), ctx.args.uint(2))
     if (addr.family === so.AF_LOCAL) {
@@ -244,8 +245,8 @@ const connect: SyscallImpl = (ctx) =>
  * (accept: O_NONBLOCK, O_NOSIGPIPE, O_ASYNC) or the flags given (paccept),
  * and the listener's F_SETOWN owner (sonewconn copies so_pgid).
  */
-const doAccept = (ctx: SyscallContext, flags: number, clearFlags: number) =>
-  Effect.gen(function*() {
+const doAccept = Effect.fnUntraced(
+  function*(ctx: SyscallContext, flags: number, clearFlags: number) {
     if ((flags & ~SOCK_FLAGS) !== 0) return yield* sysErr(Errno.EINVAL)
     const { file, socket: l } = yield* getSock(ctx, ctx.args.int(0))
     const namePtr = ctx.args.ptr(1)
@@ -271,16 +272,16 @@ const shutdown: SyscallImpl = (ctx) =>
   Effect.flatMap(getSock(ctx, ctx.args.int(0)), ({ socket: s }) => shutdownOn(s, ctx.args.int(1)))
 
 /** getsockname(fd, asa, alen): an unbound socket shows its family's unspecified address. */
-const getsockname: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getsockname: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { socket: s } = yield* getSock(ctx, ctx.args.int(0))
     const len = yield* lenIn(ctx, ctx.args.ptr(1), ctx.args.ptr(2))
     yield* addrOut(ctx, ctx.args.ptr(1), ctx.args.ptr(2), len, s.local ?? anyAddr(s.domain))
   })
 
 /** getpeername(fd, asa, alen): ENOTCONN unless connected. */
-const getpeername: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getpeername: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { socket: s } = yield* getSock(ctx, ctx.args.int(0))
     if (!s.connected || s.peerAddr === undefined) return yield* sysErr(Errno.ENOTCONN)
     const len = yield* lenIn(ctx, ctx.args.ptr(1), ctx.args.ptr(2))
@@ -312,8 +313,8 @@ const optionSize = (level: number, name: number): number =>
     : 4
 
 /** setsockopt(s, level, name, val, valsize) */
-const setsockopt: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const setsockopt: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { socket: s } = yield* getSock(ctx, ctx.args.int(0))
     const level = ctx.args.int(1)
     const name = ctx.args.int(2)
@@ -350,8 +351,8 @@ const setsockopt: SyscallImpl = (ctx) =>
   })
 
 /** getsockopt(s, level, name, val, avalsize) */
-const getsockopt: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getsockopt: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { socket: s } = yield* getSock(ctx, ctx.args.int(0))
     const level = ctx.args.int(1)
     const name = ctx.args.int(2)
@@ -395,8 +396,8 @@ const getsockopt: SyscallImpl = (ctx) =>
 // --------------------------------------------------------------- transfer
 
 /** The caller's iovec array (1..IOV_MAX entries, total at most SSIZE_MAX). */
-const iovecs = (ctx: SyscallContext, iovp: bigint, iovcnt: number): Effect.Effect<ReadonlyArray<Segment>, SysErr> =>
-  Effect.gen(function*() {
+const iovecs: (ctx: SyscallContext, iovp: bigint, iovcnt: number) => Effect.Effect<ReadonlyArray<Segment>, SysErr> = Effect.fnUntraced(
+  function*(ctx, iovp, iovcnt) {
     if (iovcnt < 0 || iovcnt > IOV_MAX) return yield* sysErr(Errno.EMSGSIZE)
     if (iovcnt === 0) return []
     const bytes = yield* copyin(ctx, iovp, iovcnt * IOVEC_SIZE)
@@ -415,8 +416,8 @@ const iovecs = (ctx: SyscallContext, iovp: bigint, iovcnt: number): Effect.Effec
 const totalOf = (segs: ReadonlyArray<Segment>): number => Number(segs.reduce((n, s) => n + s.len, 0n))
 
 /** Copies `segs` in: at most `max` bytes. */
-const gather = (ctx: SyscallContext, segs: ReadonlyArray<Segment>, max: number) =>
-  Effect.gen(function*() {
+const gather = Effect.fnUntraced(
+  function*(ctx: SyscallContext, segs: ReadonlyArray<Segment>, max: number) {
     const total = Math.min(totalOf(segs), max)
     const out = new Uint8Array(total)
     let at = 0
@@ -430,8 +431,8 @@ const gather = (ctx: SyscallContext, segs: ReadonlyArray<Segment>, max: number) 
   })
 
 /** Copies `data` out over `segs`. */
-const scatter = (ctx: SyscallContext, segs: ReadonlyArray<Segment>, data: Uint8Array) =>
-  Effect.gen(function*() {
+const scatter = Effect.fnUntraced(
+  function*(ctx: SyscallContext, segs: ReadonlyArray<Segment>, data: Uint8Array) {
     let at = 0
     for (const seg of segs) {
       if (at >= data.length) break
@@ -441,19 +442,61 @@ const scatter = (ctx: SyscallContext, segs: ReadonlyArray<Segment>, data: Uint8A
     }
   })
 
+/** sosend's data: a datagram as one record, a stream in chunks (a short count when interrupted or would block after progress). */
+const sendData: (
+  ctx: SyscallContext,
+  sock: SockFd,
+  segs: ReadonlyArray<Segment>,
+  flags: number,
+  to: SockAddr | undefined,
+  target: Socket | undefined
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, { file, socket: s }, segs, flags, to, target) {
+    const total = totalOf(segs)
+    if (!s.isStream) {
+      if (total > s.sndbuf) return yield* sysErr(Errno.EMSGSIZE)
+      return yield* send(ctx, s, file, yield* gather(ctx, segs, total), flags, to, target)
+    }
+    let done = 0
+    let segIndex = 0
+    let segPos = 0n
+    // a zero-byte send still checks the connection
+    if (total === 0) return yield* send(ctx, s, file, new Uint8Array(0), flags)
+    while (done < total) {
+      const seg = segs[segIndex]
+      if (seg === undefined) break
+      if (segPos >= seg.len) {
+        segIndex++
+        segPos = 0n
+        continue
+      }
+      const want = Math.min(Number(seg.len - segPos), CHUNK)
+      const data = yield* copyin(ctx, seg.base + segPos, want)
+      const r = yield* Effect.result(send(ctx, s, file, data, flags))
+      if (r._tag === "Failure") {
+        if (done > 0 && (r.failure.errno === Errno.EINTR || r.failure.errno === Errno.EAGAIN)) return done
+        return yield* Effect.fail(r.failure)
+      }
+      done += r.success
+      segPos += BigInt(r.success)
+      if (r.success < want) return done
+    }
+    return done
+  })
+
 /**
  * sosend: a stream in chunks (a short count when interrupted or would
  * block after progress), a datagram as one record. EPIPE raises SIGPIPE
  * unless MSG_NOSIGNAL, SO_NOSIGPIPE or the file's FNOSIGPIPE.
  */
-const sendSegs = (
+const sendSegs: (
   ctx: SyscallContext,
   sock: SockFd,
   segs: ReadonlyArray<Segment>,
   flags: number,
   to: SockAddr | undefined
-): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, sock, segs, flags, to) {
     const { file, socket: s } = sock
     let target: Socket | undefined
     if (to !== undefined && to.family === so.AF_LOCAL && !s.isStream) {
@@ -462,39 +505,7 @@ const sendSegs = (
       if (target === undefined) return yield* sysErr(Errno.ECONNREFUSED)
       if (target.type !== s.type) return yield* sysErr(Errno.EPROTOTYPE)
     }
-    const total = totalOf(segs)
-    const attempt = Effect.gen(function*() {
-      if (!s.isStream) {
-        if (total > s.sndbuf) return yield* sysErr(Errno.EMSGSIZE)
-        return yield* send(ctx, s, file, yield* gather(ctx, segs, total), flags, to, target)
-      }
-      let done = 0
-      let segIndex = 0
-      let segPos = 0n
-      // a zero-byte send still checks the connection
-      if (total === 0) return yield* send(ctx, s, file, new Uint8Array(0), flags)
-      while (done < total) {
-        const seg = segs[segIndex]
-        if (seg === undefined) break
-        if (segPos >= seg.len) {
-          segIndex++
-          segPos = 0n
-          continue
-        }
-        const want = Math.min(Number(seg.len - segPos), CHUNK)
-        const data = yield* copyin(ctx, seg.base + segPos, want)
-        const r = yield* Effect.result(send(ctx, s, file, data, flags))
-        if (r._tag === "Failure") {
-          if (done > 0 && (r.failure.errno === Errno.EINTR || r.failure.errno === Errno.EAGAIN)) return done
-          return yield* Effect.fail(r.failure)
-        }
-        done += r.success
-        segPos += BigInt(r.success)
-        if (r.success < want) return done
-      }
-      return done
-    })
-    return yield* attempt.pipe(
+    return yield* sendData(ctx, sock, segs, flags, to, target).pipe(
       Effect.tapError((e) =>
         e.errno === Errno.EPIPE && (flags & so.MSG_NOSIGNAL) === 0 && !s.has(so.SO_NOSIGPIPE) &&
           (file.flag & fileFlagsKernel.FNOSIGPIPE) === 0
@@ -511,8 +522,8 @@ interface RecvResult {
 }
 
 /** soreceive: what is there (MSG_WAITALL: until the buffers are full or end of file) into `segs`. */
-const recvSegs = (ctx: SyscallContext, sock: SockFd, segs: ReadonlyArray<Segment>, flags: number): Effect.Effect<RecvResult, SysErr> =>
-  Effect.gen(function*() {
+const recvSegs: (ctx: SyscallContext, sock: SockFd, segs: ReadonlyArray<Segment>, flags: number) => Effect.Effect<RecvResult, SysErr> = Effect.fnUntraced(
+  function*(ctx, sock, segs, flags) {
     const { file, socket: s } = sock
     const total = Math.min(totalOf(segs), CHUNK)
     const first = yield* receive(ctx, s, file, total, flags)
@@ -544,8 +555,8 @@ const recvSegs = (ctx: SyscallContext, sock: SockFd, segs: ReadonlyArray<Segment
   })
 
 /** sendto(s, buf, len, flags, to, tolen) */
-const sendto: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const sendto: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const sock = yield* getSock(ctx, ctx.args.int(0))
     const len = ctx.args.ulong(2)
     if (len > SSIZE_MAX) return yield* sysErr(Errno.EINVAL)
@@ -555,8 +566,8 @@ const sendto: SyscallImpl = (ctx) =>
   })
 
 /** recvfrom(s, buf, len, flags, from, fromlenaddr) */
-const recvfrom: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const recvfrom: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const sock = yield* getSock(ctx, ctx.args.int(0))
     const len = ctx.args.ulong(2)
     if (len > SSIZE_MAX) return yield* sysErr(Errno.EINVAL)
@@ -590,8 +601,8 @@ const msghdrIn = (ctx: SyscallContext, ptr: bigint): Effect.Effect<Msghdr, SysEr
   }))
 
 /** One message out (do_sys_sendmsg_so): no control data (EOPNOTSUPP with any). */
-const sendOne = (ctx: SyscallContext, sock: SockFd, msg: Msghdr, flags: number): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+const sendOne: (ctx: SyscallContext, sock: SockFd, msg: Msghdr, flags: number) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, sock, msg, flags) {
     if (msg.control !== 0n && msg.controllen > 0) return yield* sysErr(Errno.EOPNOTSUPP)
     const segs = yield* iovecs(ctx, msg.iov, msg.iovlen)
     const to = msg.name === 0n ? undefined : yield* addrIn(ctx, sock.socket, msg.name, msg.namelen)
@@ -603,8 +614,8 @@ const sendOne = (ctx: SyscallContext, sock: SockFd, msg: Msghdr, flags: number):
  * source address and its length, no control data (msg_controllen 0),
  * MSG_TRUNC in msg_flags.
  */
-const recvOne = (ctx: SyscallContext, sock: SockFd, msgPtr: bigint, msg: Msghdr, flags: number): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+const recvOne: (ctx: SyscallContext, sock: SockFd, msgPtr: bigint, msg: Msghdr, flags: number) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, sock, msgPtr, msg, flags) {
     const segs = yield* iovecs(ctx, msg.iov, msg.iovlen)
     const r = yield* recvSegs(ctx, sock, segs, flags)
     let namelen = 0
@@ -620,16 +631,16 @@ const recvOne = (ctx: SyscallContext, sock: SockFd, msgPtr: bigint, msg: Msghdr,
   })
 
 /** sendmsg(s, msg, flags) */
-const sendmsg: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const sendmsg: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const sock = yield* getSock(ctx, ctx.args.int(0))
     const msg = yield* msghdrIn(ctx, ctx.args.ptr(1))
     return yield* sendOne(ctx, sock, msg, ctx.args.int(2))
   })
 
 /** recvmsg(s, msg, flags) */
-const recvmsg: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const recvmsg: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const sock = yield* getSock(ctx, ctx.args.int(0))
     const msgPtr = ctx.args.ptr(1)
     return yield* recvOne(ctx, sock, msgPtr, yield* msghdrIn(ctx, msgPtr), ctx.args.int(2))
@@ -652,8 +663,8 @@ const mmsgResult = (s: Socket, done: number, error: SysErr | undefined): Effect.
 }
 
 /** sendmmsg(s, mmsg, vlen, flags): each message as sendmsg, its count into msg_len. */
-const sendmmsg: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const sendmmsg: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const sock = yield* getSock(ctx, ctx.args.int(0))
     const base = ctx.args.ptr(1)
     const vlen = Math.min(ctx.args.uint(2), MMSG_MAX)
@@ -677,8 +688,8 @@ const sendmmsg: SyscallImpl = (ctx) =>
  * a message is not an error. The timeout is looked at between messages
  * only (it does not bound a wait), as NetBSD's.
  */
-const recvmmsg: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const recvmmsg: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const timeoutPtr = ctx.args.ptr(4)
     const deadline = timeoutPtr === 0n
       ? undefined

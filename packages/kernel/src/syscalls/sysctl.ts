@@ -9,7 +9,7 @@ import { allocBytes, viewOf } from "@sysproxy/protocol"
 import { Effect, Result } from "effect"
 import { Errno, SYS, sysctlSpecial } from "@sysproxy/protocol/netbsd"
 import { sysErr } from "../kern/SysErr.ts"
-import { copyin, copyout } from "../kern/SyscallContext.ts"
+import { copyin, copyinTogether, copyout } from "../kern/SyscallContext.ts"
 import { dispatch } from "../sysctl/Dispatch.ts"
 import type { SysctlRequest } from "../sysctl/Request.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
@@ -29,14 +29,23 @@ const sysctl: SyscallImpl = Effect.fnUntraced(
     const namelen = ctx.args.uint(1)
     const oldp = ctx.args.ptr(2)
     const oldlenp = ctx.args.ptr(3)
+    const nameOk = namelen >= 1 && namelen <= sysctlSpecial.CTL_MAXNAME
     let oldlen = 0n
-    if (oldlenp !== 0n) {
+    let nameBytes: Uint8Array | undefined
+    if (oldlenp !== 0n && nameOk) {
+      // *oldlenp and the name at once (one round trip to the client, not two), looked at in NetBSD's order
+      const [lenIn, nameIn] = yield* copyinTogether(ctx, [oldlenp, SIZE_T], [namep, namelen * 4])
+      if (Result.isFailure(lenIn)) return yield* Effect.fail(lenIn.failure)
+      oldlen = viewOf(lenIn.success).getBigUint64(lenIn.success.byteOffset, true)
+      if (Result.isFailure(nameIn)) return yield* Effect.fail(nameIn.failure)
+      nameBytes = nameIn.success
+    } else if (oldlenp !== 0n) {
       const bytes = yield* copyin(ctx, oldlenp, SIZE_T)
       oldlen = viewOf(bytes).getBigUint64(bytes.byteOffset, true)
     }
     const savelen = oldlen
-    if (namelen < 1 || namelen > sysctlSpecial.CTL_MAXNAME) return yield* sysErr(Errno.EINVAL)
-    const nameBytes = yield* copyin(ctx, namep, namelen * 4)
+    if (!nameOk) return yield* sysErr(Errno.EINVAL)
+    nameBytes ??= yield* copyin(ctx, namep, namelen * 4)
     const view = viewOf(nameBytes)
     const name = new Int32Array(namelen)
     for (let i = 0; i < namelen; i++) name[i] = view.getInt32(nameBytes.byteOffset + i * 4, true)

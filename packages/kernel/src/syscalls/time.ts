@@ -26,8 +26,8 @@ const clockGettime: SyscallImpl = (ctx) =>
   clockNow(ctx, ctx.args.int(0)).pipe(Effect.flatMap((ns) => copyout(ctx, ctx.args.ptr(1), encodeTimespecNs(ns))))
 
 /** __gettimeofday50(tp, tzp): either pointer may be NULL; the time zone is all zeros (NetBSD keeps none). */
-const gettimeofday: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const gettimeofday: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const tp = ctx.args.ptr(0)
     const tzp = ctx.args.ptr(1)
     if (tp !== 0n) yield* copyout(ctx, tp, encodeTimevalNs(ctx.kernel.clock.realtimeNs()))
@@ -43,8 +43,8 @@ const settime = (ctx: SyscallContext, ns: bigint): Effect.Effect<void, SysErr> =
  * time zone is ignored (NetBSD keeps none). The copyin comes before the
  * permission check.
  */
-const settimeofday: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const settimeofday: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const tvp = ctx.args.ptr(0)
     if (tvp === 0n) return
     const tv = decodeTimeval(yield* copyin(ctx, tvp, TIMEVAL_SIZE))
@@ -52,16 +52,16 @@ const settimeofday: SyscallImpl = (ctx) =>
   })
 
 /** __clock_settime50(clock_id, tp): CLOCK_REALTIME only; CLOCK_MONOTONIC (read-only) and others EINVAL. */
-const clockSettime: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const clockSettime: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const ts = decodeTimespec(yield* copyin(ctx, ctx.args.ptr(1), TIMESPEC_SIZE))
     if (ctx.args.int(0) !== clockIds.CLOCK_REALTIME) return yield* sysErr(Errno.EINVAL)
     yield* settime(ctx, ts.sec * NS_PER_SEC + ts.nsec)
   })
 
 /** __clock_getres50(clock_id, tp): one tick (10 ms) for CLOCK_REALTIME and CLOCK_MONOTONIC; tp may be NULL. */
-const clockGetres: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const clockGetres: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const res = yield* clockResolution(ctx.args.int(0))
     const tp = ctx.args.ptr(1)
     if (tp !== 0n) yield* copyout(ctx, tp, encodeTimespecNs(res))
@@ -72,8 +72,8 @@ const clockGetres: SyscallImpl = (ctx) =>
  * The time still to slew goes to olddelta (when given) and a new delta
  * replaces it (when given).
  */
-const adjtime: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const adjtime: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     yield* mayChangeTime(ctx)
     const deltap = ctx.args.ptr(0)
     const delta = deltap === 0n ? undefined : adjustment(yield* copyin(ctx, deltap, TIMEVAL_SIZE))
@@ -86,8 +86,8 @@ const adjtime: SyscallImpl = (ctx) =>
  * __nanosleep50(rqtp, rmtp): on CLOCK_MONOTONIC. The time left goes to
  * rmtp (when given) on success and on EINTR; a failing copyout wins.
  */
-const nanosleep50: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const nanosleep50: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const rqt = decodeTimespec(yield* copyin(ctx, ctx.args.ptr(0), TIMESPEC_SIZE))
     const rmtp = ctx.args.ptr(1)
     const outcome = yield* nanosleep(ctx, rqt, false, monotonicNs)
@@ -108,8 +108,8 @@ const sleepClock = (ctx: SyscallContext, id: number): (() => bigint) | undefined
  * errno is its return value (retval[0]) and the call itself never fails,
  * as in sys_clock_nanosleep. With TIMER_ABSTIME nothing is written to rmtp.
  */
-const clockNanosleep: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const clockNanosleep: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const clock = sleepClock(ctx, ctx.args.int(0))
     const absolute = (ctx.args.int(1) & timerFlags.TIMER_ABSTIME) !== 0
     const rqt = decodeTimespec(yield* copyin(ctx, ctx.args.ptr(2), TIMESPEC_SIZE))
@@ -118,7 +118,7 @@ const clockNanosleep: SyscallImpl = (ctx) =>
     const outcome = yield* nanosleep(ctx, rqt, absolute, clock)
     if (rmtp !== 0n && !absolute) yield* copyout(ctx, rmtp, encodeTimespecNs(outcome.remainingNs))
     return outcome.errno
-  }).pipe(Effect.catch((e) => Effect.succeed(e.errno)))
+  }, Effect.catch((e) => Effect.succeed(e.errno)))
 
 export const family: SyscallFamily = [
   [SYS.__clock_gettime50, clockGettime],

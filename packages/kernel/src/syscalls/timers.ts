@@ -110,8 +110,8 @@ const getitimerOf = (ctx: SyscallContext, which: number): Uint8Array => {
 }
 
 /** __getitimer50(which, itv) */
-const getitimer: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getitimer: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const which = ctx.args.int(0)
     if (!validClock(which)) return yield* sysErr(Errno.EINVAL)
     yield* copyout(ctx, ctx.args.ptr(1), getitimerOf(ctx, which))
@@ -145,8 +145,8 @@ const dosetitimer = (ctx: SyscallContext, which: number, bytes: Uint8Array): Eff
  * __setitimer50(which, itv, oitv): the old setting goes to oitv first
  * (when given); a NULL itv only reads.
  */
-const setitimer: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const setitimer: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const which = ctx.args.int(0)
     if (!validClock(which)) return yield* sysErr(Errno.EINVAL)
     const itvp = ctx.args.ptr(1)
@@ -183,8 +183,8 @@ const sigeventAt = (ctx: SyscallContext, addr: bigint): Effect.Effect<SigEvent, 
  * the clock's signal (SIGALRM, SIGVTALRM, SIGPROF) and the timer id as its
  * value. The timer stays made when the id cannot be copied out (EFAULT).
  */
-const timerCreate: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const timerCreate: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const clock = ctx.args.int(0)
     if (!validClock(clock)) return yield* sysErr(Errno.EINVAL)
     const timers = allocTimers(ctx.proc)
@@ -210,8 +210,8 @@ const timerDelete: SyscallImpl = (ctx) =>
  * of it from the time of day (at least 1 ns). The old setting goes to
  * ovalue after the timer is set.
  */
-const timerSettime: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const timerSettime: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const bytes = yield* copyin(ctx, ctx.args.ptr(2), ITIMERSPEC_SIZE)
     const id = ctx.args.int(0)
     if (id < 2 || id >= TIMER_MAX || timersOf(ctx.proc) === undefined) return yield* sysErr(Errno.EINVAL)
@@ -240,8 +240,8 @@ const timerSettime: SyscallImpl = (ctx) =>
   })
 
 /** __timer_gettime50(timerid, value): the interval and the time left. */
-const timerGettime: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const timerGettime: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const pt = yield* timerAt(ctx, ctx.args.int(0))
     const { interval, value } = timerLeft(ctx.kernel, pt)
     yield* copyout(ctx, ctx.args.ptr(1), itimerspec(interval, value))

@@ -43,8 +43,8 @@ const xattrErrno = <A>(effect: Effect.Effect<A, SysErr>): Effect.Effect<A, SysEr
   Effect.catchIf(effect, (e) => e.errno === Errno.EOPNOTSUPP, () => sysErr(Errno.ENOTSUP))
 
 /** extattr_{set,get,delete}_*(x, attrnamespace, attrname[, data, nbytes]) */
-const extattrNamed = (target: Target, op: Exclude<ExtattrOp, "list">): SyscallImpl => (ctx) =>
-  Effect.gen(function*() {
+const extattrNamed = (target: Target, op: Exclude<ExtattrOp, "list">): SyscallImpl => Effect.fnUntraced(
+  function*(ctx) {
     yield* attrName(ctx, ctx.args.ptr(2))
     const node = yield* nodeOf(ctx, target, 0)
     if (op === "get") yield* length(ctx.args.ptr(3), ctx.args.ulong(4))
@@ -53,16 +53,16 @@ const extattrNamed = (target: Target, op: Exclude<ExtattrOp, "list">): SyscallIm
   })
 
 /** extattr_list_*(x, attrnamespace, data, nbytes) */
-const extattrList = (target: Target): SyscallImpl => (ctx) =>
-  Effect.gen(function*() {
+const extattrList = (target: Target): SyscallImpl => Effect.fnUntraced(
+  function*(ctx) {
     const node = yield* nodeOf(ctx, target, 0)
     yield* length(ctx.args.ptr(2), ctx.args.ulong(3))
     return yield* extattr(node, "list")
   })
 
 /** extattrctl(path, cmd, filename, attrnamespace, attrname) */
-const extattrctl: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const extattrctl: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     if (ctx.args.ptr(4) !== 0n) yield* attrName(ctx, ctx.args.ptr(4))
     const node = yield* nodeOf(ctx, "file", 0)
     if (ctx.args.ptr(2) !== 0n) {
@@ -73,40 +73,48 @@ const extattrctl: SyscallImpl = (ctx) =>
   })
 
 /** setxattr, lsetxattr, fsetxattr(x, name, value, size, flags) */
-const setxattr = (target: Target): SyscallImpl => (ctx) =>
-  xattrErrno(Effect.gen(function*() {
+const setxattr = (target: Target): SyscallImpl => Effect.fnUntraced(
+  function*(ctx) {
     yield* attrName(ctx, ctx.args.ptr(1))
     const node = yield* nodeOf(ctx, target, 0)
     // XATTR_CREATE/XATTR_REPLACE look the attribute up first, and stop at the file system's answer
     if (ctx.args.int(4) !== 0) return yield* extattr(node, "get")
     yield* length(1n, ctx.args.ulong(3))
     return yield* extattr(node, "set")
-  }))
+  },
+  xattrErrno
+)
 
 /** getxattr, lgetxattr, fgetxattr(x, name, value, size) */
-const getxattr = (target: Target): SyscallImpl => (ctx) =>
-  xattrErrno(Effect.gen(function*() {
+const getxattr = (target: Target): SyscallImpl => Effect.fnUntraced(
+  function*(ctx) {
     yield* attrName(ctx, ctx.args.ptr(1))
     const node = yield* nodeOf(ctx, target, 0)
     yield* length(ctx.args.ptr(2), ctx.args.ulong(3))
     return yield* extattr(node, "get")
-  }))
+  },
+  xattrErrno
+)
 
 /** listxattr, llistxattr, flistxattr(x, list, size): the user namespace's list first */
-const listxattr = (target: Target): SyscallImpl => (ctx) =>
-  xattrErrno(Effect.gen(function*() {
+const listxattr = (target: Target): SyscallImpl => Effect.fnUntraced(
+  function*(ctx) {
     const node = yield* nodeOf(ctx, target, 0)
     yield* length(ctx.args.ptr(1), ctx.args.ulong(2))
     return yield* extattr(node, "list")
-  }))
+  },
+  xattrErrno
+)
 
 /** removexattr, lremovexattr, fremovexattr(x, name) */
-const removexattr = (target: Target): SyscallImpl => (ctx) =>
-  xattrErrno(Effect.gen(function*() {
+const removexattr = (target: Target): SyscallImpl => Effect.fnUntraced(
+  function*(ctx) {
     yield* attrName(ctx, ctx.args.ptr(1))
     const node = yield* nodeOf(ctx, target, 0)
     return yield* extattr(node, "delete")
-  }))
+  },
+  xattrErrno
+)
 
 export const family: SyscallFamily = [
   [SYS.extattrctl, extattrctl],

@@ -55,8 +55,8 @@ const storeImmediate = (node: SysctlNode, value: Uint8Array): void => {
 }
 
 /** The new value, checked as sysctl_lookup checks it. */
-const newValue = (req: SysctlRequest, node: SysctlNode): Effect.Effect<Uint8Array, SysErr> =>
-  Effect.gen(function*() {
+const newValue: (req: SysctlRequest, node: SysctlNode) => Effect.Effect<Uint8Array, SysErr> = Effect.fnUntraced(
+  function*(req, node) {
     const size = BigInt(node.size)
     if (node.type !== CTLTYPE_STRING) {
       if (req.newlen !== size) return yield* sysErr(Errno.EINVAL)
@@ -72,8 +72,8 @@ const newValue = (req: SysctlRequest, node: SysctlNode): Effect.Effect<Uint8Arra
     return nul < 0 ? bytes : bytes.subarray(0, nul)
   })
 
-export const lookup = (req: SysctlRequest, node: SysctlNode, rest: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const lookup: (req: SysctlRequest, node: SysctlNode, rest: number) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(req, node, rest) {
     const writing = req.newp !== 0n && req.newlen !== 0n
     // you can't "look up" a node; you can "query" it
     if (node.type === CTLTYPE_NODE || rest !== 0) return yield* sysErr(Errno.EINVAL)

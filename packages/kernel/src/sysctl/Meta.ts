@@ -64,8 +64,8 @@ const nodeOut = (req: SysctlRequest, node: SysctlNode): Effect.Effect<void, SysE
  * as fit (the length reported is all of them). The request must bring a
  * SYSCTL_VERSION node; a version in it must be the node's or the root's.
  */
-export const query: SysctlFunc = (req, node, name, at) =>
-  Effect.gen(function*() {
+export const query: SysctlFunc = Effect.fnUntraced(
+  function*(req, node, name, at) {
     if (node.type !== CTLTYPE_NODE) return yield* sysErr(Errno.ENOTDIR)
     if (!isOnly(name, at, CTL_QUERY)) return yield* sysErr(Errno.EINVAL)
     const q = yield* nodeIn(req)
@@ -101,8 +101,8 @@ const descriptionIn = (ctx: SyscallContext, addr: bigint): Effect.Effect<string,
  * bringing a description sets it on a child that has none and is not
  * permanent (the superuser only).
  */
-export const describe: SysctlFunc = (req, node, name, at) =>
-  Effect.gen(function*() {
+export const describe: SysctlFunc = Effect.fnUntraced(
+  function*(req, node, name, at) {
     if (node.type !== CTLTYPE_NODE) return yield* sysErr(Errno.ENOTDIR)
     if (!isOnly(name, at, CTL_DESCRIBE)) return yield* sysErr(Errno.EINVAL)
     let only: NodeIn | undefined
@@ -157,8 +157,8 @@ const ownData = (initial: Uint8Array): SysctlData => {
 }
 
 /** The length of the string at `addr` with its NUL, as sysctl_create measures it (ERANGE past 32 pages). */
-const measureString = (ctx: SyscallContext, addr: bigint): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+const measureString: (ctx: SyscallContext, addr: bigint) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx, addr) {
     for (let done = 0; done < MAX_STRING; done += PAGE_SIZE) {
       const chunk = yield* copyinstr(ctx, addr + BigInt(done), PAGE_SIZE)
       const nul = chunk.indexOf(0)
@@ -189,8 +189,8 @@ const validName = (n: NodeIn): boolean => {
  * immediate. A name or number already there is EEXIST, with that node
  * copied out. The new node is copied out.
  */
-export const create: SysctlFunc = (req, rnode, name, at) =>
-  Effect.gen(function*() {
+export const create: SysctlFunc = Effect.fnUntraced(
+  function*(req, rnode, name, at) {
     if (!isOnly(name, at, CTL_CREATE)) return yield* sysErr(Errno.EINVAL)
     yield* requireWriter(req)
     if ((rnode.flags & CTLFLAG_READWRITE) === 0) return yield* sysErr(Errno.EPERM)
@@ -274,8 +274,8 @@ export const create: SysctlFunc = (req, rnode, name, at) =>
  * a permanent node (EPERM), never a node with children (ENOTEMPTY). The
  * removed node is copied out.
  */
-export const destroy: SysctlFunc = (req, rnode, name, at) =>
-  Effect.gen(function*() {
+export const destroy: SysctlFunc = Effect.fnUntraced(
+  function*(req, rnode, name, at) {
     if (!isOnly(name, at, CTL_DESTROY)) return yield* sysErr(Errno.EINVAL)
     yield* requireWriter(req)
     if ((rnode.flags & CTLFLAG_READWRITE) === 0) return yield* sysErr(Errno.EPERM)
@@ -295,8 +295,8 @@ export const destroy: SysctlFunc = (req, rnode, name, at) =>
   })
 
 /** CTL_MMAP: a node of the request's number that maps itself; this kernel has none (EOPNOTSUPP). */
-export const mmap: SysctlFunc = (req, rnode, name, at) =>
-  Effect.gen(function*() {
+export const mmap: SysctlFunc = Effect.fnUntraced(
+  function*(req, rnode, name, at) {
     if (req.newp === 0n || req.newlen !== NODE_SIZE) return yield* sysErr(Errno.EINVAL)
     const n = yield* nodeIn(req)
     if (name.length - at !== 1) return yield* sysErr(Errno.EOPNOTSUPP)

@@ -90,8 +90,8 @@ export interface NodeIn {
 }
 
 /** sysctl_cvt_in: the request's new value as a node, EINVAL unless a SYSCTL_VERSION node of the right size. */
-export const nodeIn = (req: SysctlRequest): Effect.Effect<NodeIn, SysErr> =>
-  Effect.gen(function*() {
+export const nodeIn: (req: SysctlRequest) => Effect.Effect<NodeIn, SysErr> = Effect.fnUntraced(
+  function*(req) {
     if (req.newp === 0n || req.newlen < 4n) return yield* sysErr(Errno.EINVAL)
     const head = yield* copyin(req.ctx, req.newp, 4)
     const flags = viewOf(head).getUint32(head.byteOffset, true)

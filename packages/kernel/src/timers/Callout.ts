@@ -103,23 +103,21 @@ export class CalloutQueue {
     c.tick = -1
   }
 
-  /** Runs the callouts whose tick has come, in tick order. */
-  private fireDue(): Effect.Effect<void> {
-    return Effect.gen({ self: this }, function*() {
-      this.wakeups++
-      const now = this.ticks()
-      for (;;) {
-        const c = this.heap[0]
-        if (c === undefined || c.tick > now) return
-        this.stop(c)
-        const after = c.fn()
-        if (after !== undefined) yield* after
-      }
-    }).pipe(
-      // a bug in one timer must not stop every other
-      Effect.catchCause((cause) => Effect.logError("callout failed", Cause.squash(cause)))
-    )
-  }
+  /** Runs the callouts whose tick has come, in tick order (one effect, run at every wakeup: its generator is made once). */
+  private readonly fireDue: Effect.Effect<void> = Effect.gen({ self: this }, function*() {
+    this.wakeups++
+    const now = this.ticks()
+    for (;;) {
+      const c = this.heap[0]
+      if (c === undefined || c.tick > now) return
+      this.stop(c)
+      const after = c.fn()
+      if (after !== undefined) yield* after
+    }
+  }).pipe(
+    // a bug in one timer must not stop every other
+    Effect.catchCause((cause) => Effect.logError("callout failed", Cause.squash(cause)))
+  )
 
   /** Sleeps until the earliest callout's tick, or until one earlier than that is scheduled. */
   private waitDue(): Effect.Effect<void> {
@@ -148,7 +146,7 @@ export class CalloutQueue {
 
   /** The dispatcher: runs for ever (until its fiber is interrupted). */
   readonly dispatch: Effect.Effect<never> = Effect.forever(
-    Effect.suspend(() => Effect.andThen(this.waitDue(), this.fireDue()))
+    Effect.suspend(() => Effect.andThen(this.waitDue(), this.fireDue))
   )
 
   private less(i: number, j: number): boolean {
@@ -189,8 +187,8 @@ export class CalloutQueue {
 }
 
 /** A callout queue whose dispatcher lives as long as the caller's scope (the kernel's). */
-export const makeCalloutQueue = (maxKqueueTimers?: number): Effect.Effect<CalloutQueue, never, Scope.Scope> =>
-  Effect.gen(function*() {
+export const makeCalloutQueue: (maxKqueueTimers?: number) => Effect.Effect<CalloutQueue, never, Scope.Scope> = Effect.fnUntraced(
+  function*(maxKqueueTimers) {
     const queue = new CalloutQueue(maxKqueueTimers)
     yield* Effect.forkScoped(queue.dispatch)
     return queue

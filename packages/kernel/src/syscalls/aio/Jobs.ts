@@ -134,8 +134,8 @@ const workerContext = (kernel: KernelState, p: Proc, aio: AioProc): SyscallConte
   p.client === undefined ? undefined : { kernel, proc: p, lwp: aio.lwp, args: new Args(new Uint8Array(0)), mem: p.client }
 
 /** aio_process: the job's I/O, its result in its aiocb. */
-const process = (ctx: SyscallContext, job: Job): Effect.Effect<void> =>
-  Effect.gen(function*() {
+const process: (ctx: SyscallContext, job: Job) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(ctx, job) {
     const cb = job.cb
     const v = view(cb)
     const file = ctx.proc.fds.get(cbFildes(cb))?.file
@@ -171,8 +171,8 @@ const process = (ctx: SyscallContext, job: Job): Effect.Effect<void> =>
   })
 
 /** aio_worker: runs the queue to its end, each job's aiocb copied back and its signals raised. */
-const work = (kernel: KernelState, p: Proc, aio: AioProc): Effect.Effect<void> =>
-  Effect.gen(function*() {
+const work: (kernel: KernelState, p: Proc, aio: AioProc) => Effect.Effect<void> = Effect.fnUntraced(
+  function*(kernel, p, aio) {
     const ctx = workerContext(kernel, p, aio)
     for (;;) {
       const job = aio.queue.shift()
@@ -207,8 +207,8 @@ const kick = (kernel: KernelState, p: Proc, aio: AioProc): Effect.Effect<void> =
  * progress in the caller's memory and queues it. LIO_NOP in a list is
  * nothing; a list's other opcodes are EINVAL.
  */
-export const enqueue = (ctx: SyscallContext, op: JobOp | "lio", uptr: bigint, lio?: ListIo): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const enqueue: (ctx: SyscallContext, op: JobOp | "lio", uptr: bigint, lio?: ListIo) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(ctx, op, uptr, lio) {
     const count = jobCount(ctx.kernel)
     if (count.n + 1 > AIO_MAX) return yield* sysErr(Errno.EAGAIN)
     const cb = (yield* copyin(ctx, uptr, AIOCB_SIZE)).slice()

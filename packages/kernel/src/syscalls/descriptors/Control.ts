@@ -14,8 +14,8 @@ const OFF_MAX = (1n << 63n) - 1n
 const sizeOf = (file: File): bigint => file.ops.size?.(file) ?? 0n
 
 /** lseek(fd, PAD, offset, whence): ESPIPE on a pipe or socket, EINVAL for a bad whence or a negative result. */
-export const lseek: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+export const lseek: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { file } = yield* getFd(ctx, ctx.args.int(0))
     if (!file.ops.seekable) return yield* sysErr(Errno.ESPIPE)
     const offset = ctx.args.long(2)
@@ -92,8 +92,8 @@ const command = (ctx: SyscallContext, file: File, cmd: number, arg: bigint): Eff
 }
 
 /** ioctl(fd, com, data) as sys_ioctl: copy the parameter in, run the command, copy the result out. */
-export const ioctl: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+export const ioctl: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const d = yield* getFd(ctx, ctx.args.int(0))
     const file = d.file
     if ((file.flag & (FREAD | FWRITE)) === 0) return yield* sysErr(Errno.EBADF)
@@ -151,8 +151,8 @@ const FFILESYNC = 0x0020
  * exactly one of FDATASYNC and FFILESYNC (EINVAL); a range that wraps is
  * EINVAL; length 0 is the whole file. Then as fsync.
  */
-export const fsyncRange: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+export const fsyncRange: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const file = yield* vnodeFile(ctx)
     if ((file.flag & FWRITE) === 0) return yield* sysErr(Errno.EBADF)
     const flags = ctx.args.int(1)

@@ -24,8 +24,8 @@ export const dup: SyscallImpl = (ctx) =>
  * returns `to` and changes nothing, for dup3 too (NetBSD 7 does not make
  * that EINVAL as Linux does).
  */
-const dodup = (from: number, to: number, flags: number): SyscallImpl => (ctx) =>
-  Effect.gen(function*() {
+const dodup = (from: number, to: number, flags: number): SyscallImpl => Effect.fnUntraced(
+  function*(ctx) {
     const d = yield* getFd(ctx, from)
     if (!inRange(ctx.proc.fds, to)) return yield* sysErr(Errno.EBADF)
     if (from === to) return to

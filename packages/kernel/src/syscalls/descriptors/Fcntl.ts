@@ -49,8 +49,8 @@ const ownerRefused = (file: File, answer: number, set?: () => void): Effect.Effe
 }
 
 /** fcntl(fd, cmd, arg) */
-export const fcntl: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+export const fcntl: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const fd = ctx.args.int(0)
     const cmd = ctx.args.int(1)
     // the commands that do not look at fd come first, as in sys_fcntl

@@ -36,8 +36,8 @@ const rangeOf = (node: Vnode, f: Flock): Effect.Effect<{ readonly start: bigint;
 }
 
 /** flock(fd, how): EOPNOTSUPP for a pipe or socket, EINVAL for anything but one of LOCK_SH, LOCK_EX, LOCK_UN. */
-export const flock: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+export const flock: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const { file } = yield* getFd(ctx, ctx.args.int(0))
     const node = file.vnode
     if (node === undefined) return yield* sysErr(Errno.EOPNOTSUPP)
@@ -69,8 +69,8 @@ const answer = (f: Flock, block: Lock | undefined): Flock =>
  * read first, then the descriptor (EBADF; EINVAL with no vnode); the lock
  * type must suit how the file was opened (EBADF); the owner is the process.
  */
-export const fcntlLock = (ctx: SyscallContext, cmd: "get" | "set" | "wait"): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const fcntlLock: (ctx: SyscallContext, cmd: "get" | "set" | "wait") => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(ctx, cmd) {
     const arg = ctx.args.ptr(2)
     let f = decodeFlock(yield* copyin(ctx, arg, FLOCK_SIZE))
     const { file } = yield* getFd(ctx, ctx.args.int(0))

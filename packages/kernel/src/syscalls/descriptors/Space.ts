@@ -23,8 +23,8 @@ const asValue = (effect: Effect.Effect<void, SysErr>): Effect.Effect<number> =>
  * a pipe or socket), the advice (EINVAL for an unknown one). Advice is
  * taken and ignored: the kernel reads nothing ahead.
  */
-const fadvise = (ctx: SyscallContext): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+const fadvise: (ctx: SyscallContext) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(ctx) {
     const offset = ctx.args.long(2)
     const len = ctx.args.long(3)
     // INT64_MAX - offset overflows for a negative offset: EINVAL unless len is 0
@@ -42,8 +42,8 @@ const fadvise = (ctx: SyscallContext): Effect.Effect<void, SysErr> =>
 export const posixFadvise: SyscallImpl = (ctx) => asValue(fadvise(ctx))
 
 /** The checks posix_fallocate and fdiscard share: range, descriptor (fd_getvnode), FWRITE, not a directory. */
-const space = (ctx: SyscallContext): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+const space: (ctx: SyscallContext) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(ctx) {
     const pos = ctx.args.long(2)
     const len = ctx.args.long(3)
     if (pos < 0n || len < 0n || len > OFF_MAX - pos) return yield* sysErr(Errno.EINVAL)

@@ -24,8 +24,8 @@ export interface SleepOutcome {
 
 const done: SleepOutcome = { errno: 0, remainingNs: 0n }
 
-const sleepUntil = (ctx: SyscallContext, deadline: bigint, now: () => bigint): Effect.Effect<SleepOutcome> =>
-  Effect.gen(function*() {
+const sleepUntil: (ctx: SyscallContext, deadline: bigint, now: () => bigint) => Effect.Effect<SleepOutcome> = Effect.fnUntraced(
+  function*(ctx, deadline, now) {
     // a timer may fire a little early: go on until the clock has passed the deadline
     for (;;) {
       const left = deadline - now()

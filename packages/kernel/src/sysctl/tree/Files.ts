@@ -119,8 +119,8 @@ const kinfoFile = (o: Open, byPid: boolean): Uint8Array => {
   return out
 }
 
-export const kernFile2: SysctlFunc = (req, node, name, at) =>
-  Effect.gen(function*() {
+export const kernFile2: SysctlFunc = Effect.fnUntraced(
+  function*(req, node, name, at) {
     const rest = name.subarray(at)
     if (rest.length === 1 && rest[0] === sysctlSpecial.CTL_QUERY) return yield* query(req, node, name, at)
     if (rest.length !== 4) return yield* sysErr(Errno.EINVAL)
@@ -161,8 +161,8 @@ const structFile = (f: File): Uint8Array => {
   return out
 }
 
-export const kernFile: SysctlFunc = (req, _node, name, at) =>
-  Effect.gen(function*() {
+export const kernFile: SysctlFunc = Effect.fnUntraced(
+  function*(req, _node, name, at) {
     if (name.length !== at) return yield* sysErr(Errno.EINVAL)
     const files = openFiles(liveProcs(req.ctx.kernel.procs), true)
     if (req.oldp === 0n) {

@@ -51,8 +51,8 @@ const selects = (op: number, arg: number, p: Proc): boolean | undefined => {
 /** Newest first, as NetBSD's allproc list has them. */
 export const liveProcs = (procs: ReadonlyMap<number, Proc>): Array<Proc> => [...procs.values()].filter((p) => !p.released).reverse()
 
-export const proc2: SysctlFunc = (req, node, name, at) =>
-    Effect.gen(function*() {
+export const proc2: SysctlFunc = Effect.fnUntraced(
+    function*(req, node, name, at) {
       if (name.length - at === 1 && name[at] === sysctlSpecial.CTL_QUERY) return yield* query(req, node, name, at)
       const [op = 0, arg = 0, elemSize = 0, elemCount = 0] = name.subarray(at)
       if (name.length - at !== 4 || elemSize < 1 || elemCount < 0) return yield* sysErr(Errno.EINVAL)

@@ -41,8 +41,8 @@ export const kernProc: SysctlFunc = (req, node, name, at) => {
  * environment and no path name (ENOENT). A size query is sizeof(int) for
  * the counts and ARG_MAX for the strings.
  */
-export const procArgs: SysctlFunc = (req, node, name, at) =>
-  Effect.gen(function*() {
+export const procArgs: SysctlFunc = Effect.fnUntraced(
+  function*(req, node, name, at) {
     if (isQuery(name, at)) return yield* query(req, node, name, at)
     if (req.newp !== 0n || name.length - at !== 2) return yield* sysErr(Errno.EINVAL)
     const pid = name[at]!
