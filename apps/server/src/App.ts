@@ -32,6 +32,7 @@ import { makeServerMetrics, type ServerStartError, SysproxyServer, type Sysproxy
 import { KernelPanic, StartupError, UsageError } from "./AppErrors.ts"
 import { type AppOptions, type HostFileOption, hostMountsOf, toKernelConfig, toServerOptions } from "./AppOptions.ts"
 import { checkMountPoints, sizeThreadPool, vnodeCacheSize } from "./HostMounts.ts"
+import { idleHeap, memoryReducingCollect } from "./IdleHeap.ts"
 import { injectNode } from "./InjectNode.ts"
 import { watchKernel } from "./KernelMetrics.ts"
 import { defaultLogFormat, loggerLayer } from "./Logging.ts"
@@ -208,6 +209,14 @@ const serve = (options: AppOptions, url: string, rules: ReadonlyArray<FaultRuleI
       if (metrics !== undefined) {
         metrics.watchServer(server.stats)
         beforeScrape = watchKernel(metrics, yield* Kernel)
+      }
+      if (options.idleGc > 0) {
+        yield* Effect.forkScoped(idleHeap({
+          quiet: Duration.seconds(options.idleGc),
+          activity: () => server.stats().syscalls,
+          rss: () => process.memoryUsage.rss(),
+          collect: memoryReducingCollect
+        }))
       }
       yield* announceReady(server.address.url, options.readyFd)
       const halt = yield* server.halted.pipe(Effect.onInterrupt(() => shutdown(server, options.grace, second)))

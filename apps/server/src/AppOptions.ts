@@ -26,10 +26,12 @@ export type FlagOptions = { readonly [K in keyof Settings]: Option.Option<Settin
  * What the program runs with. Options with a default of the app's own are
  * plain values; the rest stay absent to keep the server's or kernel's.
  */
-export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "trace" | "inject" | "traceFormat"> & {
+export type AppOptions = Omit<FlagOptions, "socketMode" | "logLevel" | "grace" | "idleGc" | "trace" | "inject" | "traceFormat"> & {
   readonly socketMode: number
   readonly logLevel: LogLevel.LogLevel
   readonly grace: number
+  /** Seconds without a syscall before the heap is given back (IdleHeap.ts); 0: never. */
+  readonly idleGc: number
   readonly trace: boolean
   /** Fault injection's rules at start; absent: no fault injection (and no sysproxy.inject node). */
   readonly inject: Option.Option<ReadonlyArray<FaultRuleInput>>
@@ -63,6 +65,7 @@ export const NO_FLAGS: FlagOptions = {
   metrics: Option.none(),
   readyFd: Option.none(),
   grace: Option.none(),
+  idleGc: Option.none(),
   trace: Option.none(),
   inject: Option.none(),
   traceFile: Option.none(),
@@ -71,6 +74,7 @@ export const NO_FLAGS: FlagOptions = {
 
 export const DEFAULT_SOCKET_MODE = 0o600
 export const DEFAULT_GRACE = 5
+export const DEFAULT_IDLE_GC = 5
 
 /** flag (or env) > config file > default. */
 export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions => {
@@ -100,6 +104,7 @@ export const mergeOptions = (flags: FlagOptions, file: FileOptions): AppOptions 
     metrics: pick(flags.metrics, file.metrics),
     readyFd: flags.readyFd,
     grace: Option.getOrElse(pick(flags.grace, file.grace), () => DEFAULT_GRACE),
+    idleGc: Option.getOrElse(pick(flags.idleGc, file.idleGc), () => DEFAULT_IDLE_GC),
     trace: Option.getOrElse(pick(flags.trace, file.trace), () => false),
     inject: pick(flags.inject, file.inject),
     traceFile: pick(flags.traceFile, file.traceFile),

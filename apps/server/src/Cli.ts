@@ -143,6 +143,12 @@ export const flags = {
     variables.grace,
     "at shutdown (and after a client disconnects), in-flight syscalls get this long before they are interrupted (default 5)"
   ),
+  idleGc: seconds(
+    "idle-gc",
+    variables.idleGc,
+    "once no syscall has started for this long, give the heap a burst left behind back to the system " +
+      "(one memory-reducing collection; 0: never; default 5)"
+  ),
   trace: option(
     Flag.Boolean("trace"),
     variables.trace,

@@ -55,6 +55,7 @@ export const variables = {
   metrics: variable("SYSPROXY_METRICS", Rules.fileRules.metrics, asText),
   readyFd: variable("SYSPROXY_READY_FD", Rules.intAtLeast(3), asNumber),
   grace: variable("SYSPROXY_GRACE", Rules.fileRules.grace, asNumber),
+  idleGc: variable("SYSPROXY_IDLE_GC", Rules.fileRules.idleGc, asNumber),
   trace: variable("SYSPROXY_TRACE", Rules.fileRules.trace, asBoolean),
   inject: variable("SYSPROXY_INJECT", Rules.fileRules.inject, asRules),
   traceFile: variable("SYSPROXY_TRACE_FILE", Rules.fileRules.traceFile, asText),

@@ -165,7 +165,8 @@ export const listenAddress: Rule<ListenAddress> = {
  * variables set the same things (preforkExpiry, handshakeTimeout and grace
  * in seconds, maxFrameLength in bytes, root a host directory, mounts more
  * host directories, vnodes the vnode cache of each, ioThreads libuv's
- * thread pool, guestUid and guestGid the ids every new guest process gets).
+ * thread pool, guestUid and guestGid the ids every new guest process gets,
+ * idleGc the seconds of quiet before the heap is given back).
  */
 export const fileRules = {
   url: nonEmptyString(4096),
@@ -188,6 +189,7 @@ export const fileRules = {
   logLevel,
   metrics: listenAddress,
   grace: seconds(true),
+  idleGc: seconds(true),
   trace: boolean,
   inject: faultRules,
   traceFile: nonEmptyString(4096),
