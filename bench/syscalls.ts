@@ -10,7 +10,11 @@
  * the kernel allocates for it is.
  *
  * Each scenario runs in a process of its own (its garbage and compiled code
- * count for nobody else), with Node's defaults. The heap figures come from
+ * count for nobody else), with Node's defaults. The host file system's
+ * scenarios mount a fresh host directory at /host (removed after); their
+ * calls wait for libuv's pool, so each is run to completion by a promise,
+ * and the CPU time counts the pool's threads too (the main thread's alone
+ * is the kernel's own work). The heap figures come from
  * V8's GC profiler (the heap's spaces before and after every collection of
  * the run), so they are exact whatever collections happen meanwhile.
  *
@@ -34,6 +38,9 @@ import {
 import { makeKernel, packArgs } from "@sysproxy/kernel"
 import { Effect, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { parseArgs } from "node:util"
 import { openHeapWindow } from "./heap-window.ts"
 
@@ -57,6 +64,8 @@ interface Setup {
   readonly pid: number
   /** A syscall during setup; its retval0 (an error is fatal). */
   readonly sys: (n: number, ...args: ReadonlyArray<Arg>) => bigint
+  /** The same for a call that may wait (the host file system's). */
+  readonly sysAsync: (n: number, ...args: ReadonlyArray<Arg>) => Promise<bigint>
   readonly alloc: (bytesOrSize: Uint8Array | number) => bigint
   readonly str: (s: string) => bigint
 }
@@ -64,13 +73,19 @@ interface Setup {
 interface Scenario {
   readonly name: string
   /** The calls of one iteration, made once the setup has run. */
-  readonly setup: (s: Setup) => ReadonlyArray<Call>
+  readonly setup: (s: Setup) => ReadonlyArray<Call> | Promise<ReadonlyArray<Call>>
   /**
    * The first call blocks until the second (made meanwhile, in another
    * lwp) wakes it: a sleep on a wait queue and its wakeup, per iteration.
    */
   readonly wakes?: boolean
+  /** A host directory is mounted at /host (HOST_FILE in it, HOST_FILE_SIZE bytes); the calls are asynchronous. */
+  readonly host?: boolean
 }
+
+/** The host file system's scenarios' file, by its kernel path. */
+const HOST_FILE = "/host/bench-file"
+const HOST_FILE_SIZE = 4096
 
 const i32s = (...xs: ReadonlyArray<number>) => {
   const b = new Uint8Array(xs.length * 4)
@@ -97,6 +112,7 @@ const readFds = (addr: bigint): readonly [number, number] => {
   return [v.getInt32(0, true), v.getInt32(4, true)]
 }
 const open = (s: Setup, path: string, flags: number) => Number(s.sys(SYS.open, s.str(path), flags, 0o644))
+const openAsync = async (s: Setup, path: string, flags: number) => Number(await s.sysAsync(SYS.open, s.str(path), flags, 0o644))
 
 const POLLFD = Structs.pollfd
 const KEVENT_SIZE = 40
@@ -217,6 +233,18 @@ const scenarios: ReadonlyArray<Scenario> = [
       return [[SYS.write, [w, buf, 64]], [SYS.read, [r, buf, 64]]]
     }
   },
+  { name: "stat host file", host: true, setup: (s) => [[SYS.__stat50, [s.str(HOST_FILE), s.alloc(Structs.stat.size)]]] },
+  { name: "open + close host file", host: true, setup: (s) => [[SYS.open, [s.str(HOST_FILE), openFlags.O_RDONLY, 0]], [SYS.close, [3]]] },
+  {
+    name: "fstat host file",
+    host: true,
+    setup: async (s) => [[SYS.__fstat50, [await openAsync(s, HOST_FILE, openFlags.O_RDONLY), s.alloc(Structs.stat.size)]]]
+  },
+  {
+    name: "pread 4k host file",
+    host: true,
+    setup: async (s) => [[SYS.pread, [await openAsync(s, HOST_FILE, openFlags.O_RDONLY), s.alloc(4096), 4096, 0, 0]]]
+  },
   {
     name: "socketpair sendto 64 + recvfrom 64",
     setup: (s) => {
@@ -233,26 +261,37 @@ const memory = makeLocalMemory()
 
 // ---- one scenario in this process ----------------------------------------------
 
-const child = (index: number) => {
+const child = async (index: number) => {
   const scenario = scenarios[index]!
-  const { hypervisor: hv } = Effect.runSync(
-    Effect.orDie(makeKernel({ console: () => {} })).pipe(Effect.provideService(Scope.Scope, Scope.makeUnsafe()))
+  const hostDir = scenario.host === true ? Fs.mkdtempSync(Path.join(Os.tmpdir(), "sysproxy-syscalls-bench-")) : undefined
+  if (hostDir !== undefined) {
+    Fs.writeFileSync(Path.join(hostDir, Path.basename(HOST_FILE)), new Uint8Array(HOST_FILE_SIZE))
+    process.on("exit", () => Fs.rmSync(hostDir, { recursive: true, force: true }))
+  }
+  const mounts = hostDir === undefined ? undefined : [{ hostPath: hostDir, at: Path.dirname(HOST_FILE) }]
+  const { hypervisor: hv } = await Effect.runPromise(
+    Effect.orDie(makeKernel({ console: () => {}, mounts })).pipe(Effect.provideService(Scope.Scope, Scope.makeUnsafe()))
   )
   const proc = Effect.runSync(Effect.orDie(hv.rfork({ client: memory.service, mode: "clear", comm: "bench" })))
   const syscall = (n: number, args: Uint8Array) =>
     Effect.flatMap(hv.newLwp(proc.pid), (lwp) => Effect.onExit(hv.syscall(lwp, n, args), () => hv.releaseLwp(lwp)))
+  const setupCall = (n: number, args: ReadonlyArray<Arg>) =>
+    Effect.orDie(syscall(n, packArgs(...args))).pipe(
+      Effect.provideService(UserMemory, memory.service),
+      Effect.map((r) => {
+        if (r.error !== 0) throw new Error(`${scenario.name}: setup syscall ${n} failed with errno ${r.error}`)
+        return r.retval0
+      })
+    )
   const setup: Setup = {
     hv,
     pid: proc.pid,
-    sys: (n, ...args) => {
-      const r = Effect.runSync(Effect.orDie(syscall(n, packArgs(...args))).pipe(Effect.provideService(UserMemory, memory.service)))
-      if (r.error !== 0) throw new Error(`${scenario.name}: setup syscall ${n} failed with errno ${r.error}`)
-      return r.retval0
-    },
+    sys: (n, ...args) => Effect.runSync(setupCall(n, args)),
+    sysAsync: (n, ...args) => Effect.runPromise(setupCall(n, args)),
     alloc: (b) => memory.alloc(b),
     str: (s) => memory.allocString(s)
   }
-  const calls = scenario.setup(setup)
+  const calls = await scenario.setup(setup)
   // each call its own effect run to completion, as the server runs each in a fiber of its own
   const effects = calls.map(([n, args]) =>
     Effect.orDie(syscall(n, packArgs(...args))).pipe(Effect.provideService(UserMemory, memory.service))
@@ -261,7 +300,11 @@ const child = (index: number) => {
   const check = (r: { readonly error: number }) => {
     if (r.error !== 0) throw new Error(`${scenario.name}: errno ${r.error}`)
   }
-  const iterate = (n: number) => {
+  const iterate = async (n: number) => {
+    if (scenario.host === true) {
+      for (let i = 0; i < n; i++) for (const e of effects) check(await Effect.runPromise(e))
+      return
+    }
     if (scenario.wakes === true) {
       const [sleeper, waker] = effects as [typeof effects[0], typeof effects[0]]
       for (let i = 0; i < n; i++) {
@@ -277,17 +320,20 @@ const child = (index: number) => {
     for (let i = 0; i < n; i++) for (const e of effects) check(Effect.runSync(e))
   }
   const gc = (globalThis as { gc?: () => void }).gc!
-  iterate(WARMUP)
+  await iterate(WARMUP)
   const iterations = Math.max(1, Math.floor(CALLS / effects.length))
   gc()
   const heap = openHeapWindow()
   const cpuBefore = process.cpuUsage()
-  iterate(iterations)
+  const threadBefore = process.threadCpuUsage()
+  await iterate(iterations)
+  const thread = process.threadCpuUsage(threadBefore)
   const cpu = process.cpuUsage(cpuBefore)
   const { allocatedBytes, oldBytes, scavengesMs, markCompacts } = heap.close()
   process.stdout.write(`${
     JSON.stringify({
       nsPerIteration: ((cpu.user + cpu.system) * 1000) / iterations,
+      mainThreadNsPerIteration: ((thread.user + thread.system) * 1000) / iterations,
       bytesPerIteration: allocatedBytes / iterations,
       oldBytesPerIteration: oldBytes / iterations,
       iterations,
@@ -332,12 +378,14 @@ const all = () => {
   process.stdout.write(
     `In-process kernel, per iteration (one or two syscalls, each with newLwp and releaseLwp), ${CALLS} calls per run; Node ${process.version}\n\n`
   )
-  process.stdout.write("| scenario | CPU ns | heap B allocated | old-space B | scavenges (median / longest ms) | mark-compacts |\n")
-  process.stdout.write("| --- | --- | --- | --- | --- | --- |\n")
+  process.stdout.write(
+    "| scenario | CPU ns | main thread CPU ns | heap B allocated | old-space B | scavenges (median / longest ms) | mark-compacts |\n"
+  )
+  process.stdout.write("| --- | --- | --- | --- | --- | --- | --- |\n")
   for (const r of rows) {
     const f = (k: string, d = 0) => (r[k] as number).toFixed(d)
     process.stdout.write(
-      `| ${r.name} | ${f("nsPerIteration")} | ${f("bytesPerIteration")} | ${f("oldBytesPerIteration", 1)} | ${r.scavenges} (${
+      `| ${r.name} | ${f("nsPerIteration")} | ${f("mainThreadNsPerIteration")} | ${f("bytesPerIteration")} | ${f("oldBytesPerIteration", 1)} | ${r.scavenges} (${
         f("scavengeMedianMs", 2)
       } / ${f("scavengeLongestMs", 2)}) | ${r.markCompacts} |\n`
     )
@@ -345,4 +393,4 @@ const all = () => {
 }
 
 if (values.scenario === undefined) all()
-else child(Number(values.scenario))
+else await child(Number(values.scenario))

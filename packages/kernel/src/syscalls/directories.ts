@@ -47,36 +47,33 @@ const unlinkat: SyscallImpl = (ctx) => {
   return removeAt(ctx, ctx.args.int(0), 1, (flag & atFlags.AT_REMOVEDIR) !== 0)
 }
 
-const renameAt = (ctx: SyscallContext, fromfd: number, fromSlot: number, tofd: number, toSlot: number, retain = false) =>
-  Effect.gen(function*() {
+const renameLocked = Effect.fnUntraced(function*(ctx: SyscallContext, fromfd: number, from: string, tofd: number, to: string, retain: boolean) {
+  const a = yield* lookupAt(ctx, fromfd, from, false)
+  const b = yield* lookupAt(ctx, tofd, to, false)
+  yield* rename(ctx.proc, a, b, retain)
+})
+
+const renameAt = Effect.fnUntraced(
+  function*(ctx: SyscallContext, fromfd: number, fromSlot: number, tofd: number, toSlot: number, retain = false) {
     const from = yield* path(ctx, fromSlot)
     const to = yield* path(ctx, toSlot)
-    yield* locked(
-      ctx,
-      Effect.gen(function*() {
-        const a = yield* lookupAt(ctx, fromfd, from, false)
-        const b = yield* lookupAt(ctx, tofd, to, false)
-        yield* rename(ctx.proc, a, b, retain)
-      })
-    )
-  })
+    yield* locked(ctx, renameLocked(ctx, fromfd, from, tofd, to, retain))
+  }
+)
 
 const renamePath: SyscallImpl = (ctx) => renameAt(ctx, AT_FDCWD, 0, AT_FDCWD, 1)
 const renameat: SyscallImpl = (ctx) => renameAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), 3)
 /** __posix_rename(from, to): two links to one file both stay (POSIX), where rename removes `from`. */
 const posixRename: SyscallImpl = (ctx) => renameAt(ctx, AT_FDCWD, 0, AT_FDCWD, 1, true)
 
-const chdir: SyscallImpl = (ctx) =>
-  Effect.flatMap(path(ctx, 0), (p) =>
-    locked(
-      ctx,
-      Effect.gen(function*() {
-        const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
-        if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
-        yield* checkAccess(ctx.proc, node, VEXEC)
-        ctx.proc.cwd = node
-      })
-    ))
+const chdirLocked = Effect.fnUntraced(function*(ctx: SyscallContext, p: string) {
+  const node = yield* nodeAt(ctx, AT_FDCWD, p, true)
+  if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+  yield* checkAccess(ctx.proc, node, VEXEC)
+  ctx.proc.cwd = node
+})
+
+const chdir: SyscallImpl = (ctx) => Effect.flatMap(path(ctx, 0), (p) => locked(ctx, chdirLocked(ctx, p)))
 
 /** NetBSD caps the buffer __getcwd looks at. */
 const GETCWD_MAX = 4 * 1024
@@ -103,8 +100,8 @@ const getcwd: SyscallImpl = (ctx) => {
 /** Most bytes one getdents call returns, whatever buffer it offers (a listing may come in several calls). */
 const GETDENTS_MAX = 64 * 1024
 
-const getdents: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const getdents: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const max = Math.min(ctx.args.size(2), GETDENTS_MAX)
     const { file, node } = yield* fileNode(ctx, ctx.args.int(0))
     if ((file.flag & fileFlagsCompat.FREAD) === 0) return yield* sysErr(Errno.EBADF)

@@ -86,8 +86,8 @@ const fstatat: SyscallImpl = (ctx) =>
     statAt(ctx, ctx.args.int(0), 1, 2, !has(ctx.args.int(3), atFlags.AT_SYMLINK_NOFOLLOW))
   )
 
-const fstat: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
+const fstat: SyscallImpl = Effect.fnUntraced(
+  function*(ctx) {
     const file = ctx.proc.fds.get(ctx.args.int(0))?.file
     if (file === undefined || isDead(file)) return yield* sysErr(Errno.EBADF)
     // a host file's attributes are the host's now (another host process may have changed them)
@@ -207,23 +207,21 @@ const utimensat: SyscallImpl = (ctx) =>
 
 // sizes
 
-const truncatePath: SyscallImpl = (ctx) =>
-  withPath(ctx, AT_FDCWD, 0, true, (node) =>
-    Effect.gen(function*() {
-      if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
-      yield* checkAccess(ctx.proc, node, VWRITE)
-      yield* truncate(node, ctx.args.long(2))
-    }))
+const truncateNode = Effect.fnUntraced(function*(ctx: SyscallContext, node: Vnode) {
+  if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
+  yield* checkAccess(ctx.proc, node, VWRITE)
+  yield* truncate(node, ctx.args.long(2))
+})
 
-const ftruncate: SyscallImpl = (ctx) =>
-  locked(
-    ctx,
-    Effect.gen(function*() {
-      const { file, node } = yield* fileNode(ctx, ctx.args.int(0))
-      if (!has(file.flag, FWRITE)) return yield* sysErr(Errno.EINVAL)
-      yield* truncate(node, ctx.args.long(2))
-    })
-  )
+const truncatePath: SyscallImpl = (ctx) => withPath(ctx, AT_FDCWD, 0, true, (node) => truncateNode(ctx, node))
+
+const ftruncateLocked = Effect.fnUntraced(function*(ctx: SyscallContext) {
+  const { file, node } = yield* fileNode(ctx, ctx.args.int(0))
+  if (!has(file.flag, FWRITE)) return yield* sysErr(Errno.EINVAL)
+  yield* truncate(node, ctx.args.long(2))
+})
+
+const ftruncate: SyscallImpl = (ctx) => locked(ctx, ftruncateLocked(ctx))
 
 const umask: SyscallImpl = (ctx) =>
   Effect.sync(() => {
@@ -234,27 +232,27 @@ const umask: SyscallImpl = (ctx) =>
 
 // links
 
-const linkAt = (ctx: SyscallContext, fd1: number, slot1: number, fd2: number, slot2: number, flags: number) =>
-  Effect.gen(function*() {
+const linkLocked = Effect.fnUntraced(function*(ctx: SyscallContext, fd1: number, from: string, fd2: number, to: string, flags: number) {
+  // NetBSD's link(2) does not follow a symlink: the new name links the symlink itself
+  const node = yield* nodeAt(ctx, fd1, from, has(flags, atFlags.AT_SYMLINK_FOLLOW))
+  const l = yield* lookupAt(ctx, fd2, to, false)
+  yield* makeLink(ctx.proc, node, l)
+})
+
+const linkAt = Effect.fnUntraced(
+  function*(ctx: SyscallContext, fd1: number, slot1: number, fd2: number, slot2: number, flags: number) {
     yield* onlyFlags(flags, atFlags.AT_SYMLINK_FOLLOW)
     const from = yield* path(ctx, slot1)
     const to = yield* path(ctx, slot2)
-    yield* locked(
-      ctx,
-      Effect.gen(function*() {
-        // NetBSD's link(2) does not follow a symlink: the new name links the symlink itself
-        const node = yield* nodeAt(ctx, fd1, from, has(flags, atFlags.AT_SYMLINK_FOLLOW))
-        const l = yield* lookupAt(ctx, fd2, to, false)
-        yield* makeLink(ctx.proc, node, l)
-      })
-    )
-  })
+    yield* locked(ctx, linkLocked(ctx, fd1, from, fd2, to, flags))
+  }
+)
 
 const link: SyscallImpl = (ctx) => linkAt(ctx, AT_FDCWD, 0, AT_FDCWD, 1, 0)
 const linkat: SyscallImpl = (ctx) => linkAt(ctx, ctx.args.int(0), 1, ctx.args.int(2), 3, ctx.args.int(4))
 
-const symlinkAt = (ctx: SyscallContext, targetSlot: number, dirfd: number, linkSlot: number) =>
-  Effect.gen(function*() {
+const symlinkAt = Effect.fnUntraced(
+  function*(ctx: SyscallContext, targetSlot: number, dirfd: number, linkSlot: number) {
     const target = yield* path(ctx, targetSlot)
     const name = yield* path(ctx, linkSlot)
     yield* locked(
@@ -269,8 +267,8 @@ const symlinkAt = (ctx: SyscallContext, targetSlot: number, dirfd: number, linkS
 const symlink: SyscallImpl = (ctx) => symlinkAt(ctx, 0, AT_FDCWD, 1)
 const symlinkat: SyscallImpl = (ctx) => symlinkAt(ctx, 0, ctx.args.int(1), 2)
 
-const readlinkAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, bufSlot: number, count: number) =>
-  Effect.gen(function*() {
+const readlinkAt = Effect.fnUntraced(
+  function*(ctx: SyscallContext, dirfd: number, pathSlot: number, bufSlot: number, count: number) {
     const target = yield* withPath(ctx, dirfd, pathSlot, false, (node) => {
       if (node.type !== "lnk") return sysErr(Errno.EINVAL)
       markAccessed(node)
@@ -330,16 +328,16 @@ const revoke: SyscallImpl = (ctx) =>
 
 // cwd by descriptor
 
-const fchdir: SyscallImpl = (ctx) =>
-  withFd(ctx, ctx.args.int(0), (node) =>
-    Effect.gen(function*() {
-      if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
-      yield* checkAccess(ctx.proc, node, VEXEC)
-      // a descriptor from before a chroot does not lead out of it
-      const root = ctx.proc.rdir
-      if (root !== undefined && !isUnder(node, root)) return yield* sysErr(Errno.EPERM)
-      ctx.proc.cwd = node
-    }))
+const chdirTo = Effect.fnUntraced(function*(ctx: SyscallContext, node: Vnode) {
+  if (node.type !== "dir") return yield* sysErr(Errno.ENOTDIR)
+  yield* checkAccess(ctx.proc, node, VEXEC)
+  // a descriptor from before a chroot does not lead out of it
+  const root = ctx.proc.rdir
+  if (root !== undefined && !isUnder(node, root)) return yield* sysErr(Errno.EPERM)
+  ctx.proc.cwd = node
+})
+
+const fchdir: SyscallImpl = (ctx) => withFd(ctx, ctx.args.int(0), (node) => chdirTo(ctx, node))
 
 export const family: SyscallFamily = [
   [SYS.open, open],

@@ -180,21 +180,19 @@ const getvfsstat: SyscallImpl = Effect.fnUntraced(function*(ctx: SyscallContext)
  * the root of a mounted file system (EINVAL otherwise, and for the root
  * file system); only the superuser (EPERM, after the lookup).
  */
-const unmountPath: SyscallImpl = (ctx) =>
-  Effect.gen(function*() {
-    const p = yield* copyinPath(ctx, ctx.args.ptr(0))
-    const force = (ctx.args.int(1) & mountFlags.MNT_FORCE) !== 0
-    yield* locked(
-      ctx,
-      Effect.gen(function*() {
-        const node = yield* nodeAt(ctx, AT_FDCWD, p, false)
-        yield* requireRoot(ctx.proc)
-        const mount = node.mount
-        if ((mount.flags & mountFlags.MNT_ROOTFS) !== 0 || node !== mount.root) return yield* sysErr(Errno.EINVAL)
-        yield* unmount(ctx.kernel, mount, force)
-      })
-    )
-  })
+const unmountLocked = Effect.fnUntraced(function*(ctx: SyscallContext, p: string, force: boolean) {
+  const node = yield* nodeAt(ctx, AT_FDCWD, p, false)
+  yield* requireRoot(ctx.proc)
+  const mount = node.mount
+  if ((mount.flags & mountFlags.MNT_ROOTFS) !== 0 || node !== mount.root) return yield* sysErr(Errno.EINVAL)
+  yield* unmount(ctx.kernel, mount, force)
+})
+
+const unmountPath: SyscallImpl = Effect.fnUntraced(function*(ctx) {
+  const p = yield* copyinPath(ctx, ctx.args.ptr(0))
+  const force = (ctx.args.int(1) & mountFlags.MNT_FORCE) !== 0
+  yield* locked(ctx, unmountLocked(ctx, p, force))
+})
 
 /**
  * sync(): a tmpfs is in memory; a host file system's data is on the host

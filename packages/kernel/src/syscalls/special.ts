@@ -24,8 +24,8 @@ const NODEV = 0xffff_ffff_ffff_ffffn
 
 const locked = <A, E>(ctx: SyscallContext, effect: Effect.Effect<A, E>) => ctx.kernel.vfs.exclusive(effect)
 
-const mkfifoAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number) =>
-  Effect.gen(function*() {
+const mkfifoAt = Effect.fnUntraced(
+  function*(ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number) {
     const p = yield* copyinPath(ctx, ctx.args.ptr(pathSlot))
     const perms = mode & ALLPERMS & ~ctx.proc.umask
     yield* locked(
@@ -34,27 +34,28 @@ const mkfifoAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: nu
     )
   })
 
-const mknodAt = (ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number, dev: bigint) =>
-  Effect.gen(function*() {
+const mknodLocked = Effect.fnUntraced(
+  function*(ctx: SyscallContext, dirfd: number, p: string, perms: number, type: number, dev: bigint) {
+    const l = yield* lookupAt(ctx, dirfd, p, false)
+    if (l.node !== undefined) return yield* sysErr(Errno.EEXIST)
+    if (type === S_IFREG) return yield* createRegular(ctx.proc, l, perms)
+    if (type !== S_IFCHR && type !== S_IFBLK) return yield* sysErr(Errno.EINVAL)
+    if (dev === NODEV) return yield* sysErr(Errno.EINVAL)
+    const rdev = Number(BigInt.asUintN(53, dev))
+    const known = type === S_IFCHR ? ctx.kernel.vfs.charDevices.get(rdev) : undefined
+    const driver = known ?? absentDriver(rdev)
+    return yield* makeSpecial(ctx.proc, l, perms, { type: type === S_IFCHR ? "chr" : "blk", driver })
+  }
+)
+
+const mknodAt = Effect.fnUntraced(
+  function*(ctx: SyscallContext, dirfd: number, pathSlot: number, mode: number, dev: bigint) {
     yield* requireRoot(ctx.proc)
     const p = yield* copyinPath(ctx, ctx.args.ptr(pathSlot))
     const perms = mode & ALLPERMS & ~ctx.proc.umask
-    const type = mode & S_IFMT
-    yield* locked(
-      ctx,
-      Effect.gen(function*() {
-        const l = yield* lookupAt(ctx, dirfd, p, false)
-        if (l.node !== undefined) return yield* sysErr(Errno.EEXIST)
-        if (type === S_IFREG) return yield* createRegular(ctx.proc, l, perms)
-        if (type !== S_IFCHR && type !== S_IFBLK) return yield* sysErr(Errno.EINVAL)
-        if (dev === NODEV) return yield* sysErr(Errno.EINVAL)
-        const rdev = Number(BigInt.asUintN(53, dev))
-        const known = type === S_IFCHR ? ctx.kernel.vfs.charDevices.get(rdev) : undefined
-        const driver = known ?? absentDriver(rdev)
-        return yield* makeSpecial(ctx.proc, l, perms, { type: type === S_IFCHR ? "chr" : "blk", driver })
-      })
-    )
-  })
+    yield* locked(ctx, mknodLocked(ctx, dirfd, p, perms, mode & S_IFMT, dev))
+  }
+)
 
 /** mkfifo(path, mode) */
 const mkfifo: SyscallImpl = (ctx) => mkfifoAt(ctx, AT_FDCWD, 0, ctx.args.uint(1))

@@ -34,8 +34,8 @@ export const fileNode = (ctx: SyscallContext, fd: number): Effect.Effect<{ reado
   })
 
 /** The directory a relative `path` starts from. */
-export const startDir = (ctx: SyscallContext, dirfd: number, path: string): Effect.Effect<Vnode, SysErr> =>
-  Effect.gen(function*() {
+export const startDir: (ctx: SyscallContext, dirfd: number, path: string) => Effect.Effect<Vnode, SysErr> = Effect.fnUntraced(
+  function*(ctx: SyscallContext, dirfd: number, path: string) {
     if (path.startsWith("/") || dirfd === AT_FDCWD) return ctx.proc.cwd
     const { node } = yield* fileNode(ctx, dirfd)
     return node.type === "dir" ? node : yield* sysErr(Errno.ENOTDIR)

@@ -106,8 +106,8 @@ const checkChmod = (who: CredHolder, node: Vnode, perms: number): Effect.Effect<
     return Effect.void
   })
 
-export const chmod = (who: CredHolder, node: Vnode, mode: number): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const chmod: (who: CredHolder, node: Vnode, mode: number) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, node: Vnode, mode: number) {
     yield* checkReadOnly(node)
     yield* checkChangeable(node)
     const perms = mode & modeBits.ALLPERMS
@@ -136,8 +136,8 @@ const checkChown = (who: CredHolder, node: Vnode, uid: number, gid: number): Eff
  * setattr applies it after the new owner (a refused mode leaves the new
  * owner in place). Both ids NO_CHANGE changes nothing and checks nothing.
  */
-export const chown = (who: CredHolder, node: Vnode, uid: number, gid: number, posix = false): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const chown: (who: CredHolder, node: Vnode, uid: number, gid: number, posix?: boolean) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, node: Vnode, uid: number, gid: number, posix = false) {
     let mode = node.mode
     if (posix) {
       if (!isRoot(who)) mode &= ~(modeBits.S_ISUID | modeBits.S_ISGID)
@@ -171,8 +171,8 @@ export type TimeUpdate = Timespec | "now" | "omit"
  * utimes/utimensat: setting both to now needs ownership or write access,
  * setting any to a given time needs ownership; setting nothing changes nothing.
  */
-export const setTimes = (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const setTimes: (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, node: Vnode, atime: TimeUpdate, mtime: TimeUpdate) {
     if (atime === "omit" && mtime === "omit") return
     yield* checkReadOnly(node)
     yield* checkChangeable(node)
@@ -195,8 +195,8 @@ export const setTimes = (who: CredHolder, node: Vnode, atime: TimeUpdate, mtime:
   })
 
 /** Sets a file's size (truncate/ftruncate/O_TRUNC); devices ignore it. */
-export const truncate = (node: Vnode, length: bigint): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const truncate: (node: Vnode, length: bigint) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(node: Vnode, length: bigint) {
     if (length < 0n) return yield* sysErr(Errno.EINVAL)
     if (node.type === "dir") return yield* sysErr(Errno.EISDIR)
     if (node.type !== "reg") return node.type === "lnk" ? yield* sysErr(Errno.EINVAL) : undefined

@@ -23,8 +23,8 @@ import { isDotName } from "./Names.ts"
 import type { DeviceDriver, Directory, DirectoryNode, RegularNode, TmpfsVnode, Vnode } from "./Vnode.ts"
 
 /** The directory a new entry goes in: EEXIST when the name is taken, ENOENT when the directory was removed. */
-const directoryFor = (who: CredHolder, l: Lookup): Effect.Effect<Directory, SysErr> =>
-  Effect.gen(function*() {
+const directoryFor: (who: CredHolder, l: Lookup) => Effect.Effect<Directory, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, l: Lookup) {
     if (l.node !== undefined || isDotName(l.name)) return yield* sysErr(Errno.EEXIST)
     if (l.dir.removed) return yield* sysErr(Errno.ENOENT)
     yield* checkReadOnly(l.dir)
@@ -69,8 +69,8 @@ export const createOpenHost = (who: CredHolder, l: Lookup, mode: number, flag: n
     return Effect.map(hostCreate(dir, l.name, attrsIn(who, dir, mode), append), ({ io, node }) => openHostCreated(entered(dir, node), io, flag))
   })
 
-export const makeDirectory = (who: CredHolder, l: Lookup, mode: number): Effect.Effect<Directory, SysErr> =>
-  Effect.gen(function*() {
+export const makeDirectory: (who: CredHolder, l: Lookup, mode: number) => Effect.Effect<Directory, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, l: Lookup, mode: number) {
     const dir = yield* directoryFor(who, l)
     if (dir.nlink >= limits.LINK_MAX) return yield* sysErr(Errno.EMLINK)
     const attrs = attrsIn(who, dir, mode)
@@ -80,8 +80,8 @@ export const makeDirectory = (who: CredHolder, l: Lookup, mode: number): Effect.
     return child
   })
 
-export const makeSymlink = (who: CredHolder, l: Lookup, target: string, mode: number): Effect.Effect<Vnode, SysErr> =>
-  Effect.gen(function*() {
+export const makeSymlink: (who: CredHolder, l: Lookup, target: string, mode: number) => Effect.Effect<Vnode, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, l: Lookup, target: string, mode: number) {
     if (l.node === undefined && l.trailingSlash) return yield* sysErr(Errno.ENOENT)
     const dir = yield* directoryFor(who, l)
     const attrs = attrsIn(who, dir, mode)
@@ -90,8 +90,8 @@ export const makeSymlink = (who: CredHolder, l: Lookup, target: string, mode: nu
   })
 
 /** A socket node for bind(AF_LOCAL): EADDRINUSE when the name exists; `mode` is already masked. */
-export const makeSocketNode = (who: CredHolder, l: Lookup, mode: number): Effect.Effect<Vnode, SysErr> =>
-  Effect.gen(function*() {
+export const makeSocketNode: (who: CredHolder, l: Lookup, mode: number) => Effect.Effect<Vnode, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, l: Lookup, mode: number) {
     if (l.node !== undefined) return yield* sysErr(Errno.EADDRINUSE)
     if (l.trailingSlash) return yield* sysErr(Errno.ENOENT)
     const dir = yield* directoryFor(who, l)
@@ -106,8 +106,8 @@ export type SpecialKind =
   | { readonly type: "chr" | "blk"; readonly driver: DeviceDriver }
 
 /** mknod/mkfifo: a fifo or a device node (ENOSPC when there was no room); `mode` is already masked. */
-export const makeSpecial = (who: CredHolder, l: Lookup, mode: number, kind: SpecialKind): Effect.Effect<Vnode, SysErr> =>
-  Effect.gen(function*() {
+export const makeSpecial: (who: CredHolder, l: Lookup, mode: number, kind: SpecialKind) => Effect.Effect<Vnode, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, l: Lookup, mode: number, kind: SpecialKind) {
     if (l.node === undefined && l.trailingSlash) return yield* sysErr(Errno.ENOENT)
     const dir = yield* directoryFor(who, l)
     const attrs = attrsIn(who, dir, mode)
@@ -120,8 +120,8 @@ export const makeSpecial = (who: CredHolder, l: Lookup, mode: number, kind: Spec
   })
 
 /** link(2): a new name for `node`, which must not be a directory and must stay on its file system. */
-export const makeLink = (who: CredHolder, node: Vnode, l: Lookup): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const makeLink: (who: CredHolder, node: Vnode, l: Lookup) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(who: CredHolder, node: Vnode, l: Lookup) {
     if (node.type === "dir") return yield* sysErr(Errno.EPERM)
     if (l.node === undefined && l.trailingSlash) return yield* sysErr(Errno.ENOENT)
     const dir = yield* directoryFor(who, l)

@@ -33,6 +33,25 @@ export class HostFileError extends Data.TaggedError("HostFileError")<{
 
 const toSysErr = (e: HostError): SysErr => new SysErr({ errno: e.errno })
 
+/** `n` bytes of the host file at `at`; what the host file no longer has (it shrank behind our back) reads as zeros. */
+const readWindow = Effect.fnUntraced(function*(calls: HostCallsService, fd: number, n: number, at: number) {
+  const out = new Uint8Array(n)
+  let done = 0
+  while (done < n) {
+    const got = yield* calls.read(fd, out, done, n - done, at + done)
+    if (got === 0) break
+    done += got
+  }
+  return out
+})
+
+/** All of `data` into the host file at `at`, a short write going on from where it stopped. */
+const writeWindow = Effect.fnUntraced(function*(calls: HostCallsService, fd: number, data: Uint8Array, at: number) {
+  let done = 0
+  while (done < data.length) done += yield* calls.write(fd, data, done, data.length - done, at + done)
+  return true
+})
+
 export class HostFile {
   readonly hostPath: string
   readonly size: number
@@ -53,18 +72,7 @@ export class HostFile {
     const n = Math.max(0, Math.min(len, this.size - pos))
     const calls = this.#calls
     const at = this.#offset + pos
-    return this.#fd.use("read", (fd) =>
-      Effect.gen(function*() {
-        const out = new Uint8Array(n)
-        let done = 0
-        while (done < n) {
-          const got = yield* calls.read(fd, out, done, n - done, at + done)
-          // the host file shrank behind our back: what is gone reads as zeros
-          if (got === 0) break
-          done += got
-        }
-        return out
-      })).pipe(Effect.mapError(toSysErr))
+    return Effect.mapError(this.#fd.use("read", (fd) => readWindow(calls, fd, n, at)), toSysErr)
   }
 
   /** Writes all of `data` at `pos`; false (nothing written) when it does not fit in the window. */
@@ -72,12 +80,7 @@ export class HostFile {
     if (pos < 0 || pos + data.length > this.size) return Effect.succeed(false)
     const calls = this.#calls
     const at = this.#offset + pos
-    return this.#fd.use("write", (fd) =>
-      Effect.gen(function*() {
-        let done = 0
-        while (done < data.length) done += yield* calls.write(fd, data, done, data.length - done, at + done)
-        return true
-      })).pipe(Effect.mapError(toSysErr))
+    return Effect.mapError(this.#fd.use("write", (fd) => writeWindow(calls, fd, data, at)), toSysErr)
   }
 
   /** fsync(2) (or fdatasync) of the host file. */

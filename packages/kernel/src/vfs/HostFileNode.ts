@@ -139,8 +139,8 @@ const directoryFor = (
   })
 
 /** Names `mapping` in the kernel's tree; HostFileError for a key that is not absolute, is taken, or lies on a host file system. */
-export const installHostFile = (vfs: Vfs, mapping: HostFileMapping, minor: number): Effect.Effect<void, HostFileError> =>
-  Effect.gen(function*() {
+export const installHostFile: (vfs: Vfs, mapping: HostFileMapping, minor: number) => Effect.Effect<void, HostFileError> = Effect.fnUntraced(
+  function*(vfs: Vfs, mapping: HostFileMapping, minor: number) {
     const { key, type, file } = mapping
     const refuse = (why: string) => new HostFileError({ hostPath: file.hostPath, message: `host file key ${JSON.stringify(key)}: ${why}` })
     const names = key.split("/").filter((c) => c.length > 0 && c !== ".")

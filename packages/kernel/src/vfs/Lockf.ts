@@ -219,8 +219,8 @@ const wouldDeadlock = (me: ProcessOwner, block: Lock): boolean => {
  * F_SETLK: grants `req`, or fails with EAGAIN when another owner's lock is
  * in the way and `wait` is false; with `wait` it sleeps until it can.
  */
-export const setLock = (lwp: Lwp, node: Vnode, req: LockRequest, wait: boolean): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const setLock: (lwp: Lwp, node: Vnode, req: LockRequest, wait: boolean) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(lwp: Lwp, node: Vnode, req: LockRequest, wait: boolean) {
     yield* checkRoom(node, req.uid, 1)
     const list = listOf(node)
     for (;;) {

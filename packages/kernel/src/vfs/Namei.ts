@@ -67,8 +67,8 @@ const components = (path: string): Array<string> => path.split("/").filter((c) =
  * `node` is then undefined. Missing or non-directory components before it
  * are ENOENT / ENOTDIR.
  */
-export const namei = (env: NameiEnv, start: Vnode, path: string, follow: boolean): Effect.Effect<Lookup, SysErr> =>
-  Effect.gen(function*() {
+export const namei: (env: NameiEnv, start: Vnode, path: string, follow: boolean) => Effect.Effect<Lookup, SysErr> = Effect.fnUntraced(
+  function*(env: NameiEnv, start: Vnode, path: string, follow: boolean) {
     if (path === "") return yield* sysErr(Errno.ENOENT)
     let trailingSlash = path.endsWith("/")
     let cur: Vnode = path.startsWith("/") ? mountedRoot(env.root) : start

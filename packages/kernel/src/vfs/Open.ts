@@ -38,14 +38,14 @@ export const openNode = (node: Vnode, flag: number): File => {
  * regular file for O_CREAT), the checks, and a new open file not yet on a
  * descriptor. EMFILE first, as fd_allocfile comes before the lookup.
  */
-export const openFileAt = (
+export const openFileAt: (
   ctx: SyscallContext,
   dirfd: number,
   path: string,
   oflags: number,
   mode: number
-): Effect.Effect<File, SysErr> =>
-  Effect.gen(function*() {
+) => Effect.Effect<File, SysErr> = Effect.fnUntraced(
+  function*(ctx: SyscallContext, dirfd: number, path: string, oflags: number, mode: number) {
     const flags = oflags + 1
     if ((flags & (FREAD | FWRITE)) === 0) return yield* sysErr(Errno.EINVAL)
     if (ctx.proc.fds.lowestFree() === undefined) return yield* sysErr(Errno.EMFILE)
@@ -75,8 +75,8 @@ export const openFileAt = (
  * The checks of vn_open on the node found (or made: its creator may open
  * it whatever its mode), O_TRUNC, and a new open file on it.
  */
-export const openNodeFor = (ctx: SyscallContext, node: Vnode, oflags: number, created: boolean): Effect.Effect<File, SysErr> =>
-  Effect.gen(function*() {
+export const openNodeFor: (ctx: SyscallContext, node: Vnode, oflags: number, created: boolean) => Effect.Effect<File, SysErr> = Effect.fnUntraced(
+  function*(ctx: SyscallContext, node: Vnode, oflags: number, created: boolean) {
     const flags = oflags + 1
     const truncating = has(oflags, openFlags.O_TRUNC)
     // NetBSD's answer to O_NOFOLLOW on a symlink
@@ -108,8 +108,8 @@ export const openNodeFor = (ctx: SyscallContext, node: Vnode, oflags: number, cr
  * descriptor. On failure the file is
  * closed again.
  */
-export const installOpened = (ctx: SyscallContext, file: File, oflags: number): Effect.Effect<number, SysErr> =>
-  Effect.gen(function*() {
+export const installOpened: (ctx: SyscallContext, file: File, oflags: number) => Effect.Effect<number, SysErr> = Effect.fnUntraced(
+  function*(ctx: SyscallContext, file: File, oflags: number) {
     const node = file.vnode
     if (node?.type === "fifo") yield* awaitFifoPeer(ctx, file)
     const lockType = has(oflags, openFlags.O_EXLOCK) ? F_WRLCK : has(oflags, openFlags.O_SHLOCK) ? F_RDLCK : undefined
@@ -121,4 +121,6 @@ export const installOpened = (ctx: SyscallContext, file: File, oflags: number): 
     if (fd === undefined) return yield* sysErr(Errno.EMFILE)
     ctx.proc.fds.install(fd, file, has(oflags, openFlags.O_CLOEXEC))
     return fd
-  }).pipe(Effect.tapError(() => releaseFile(file)))
+  },
+  (effect, _ctx, file) => Effect.tapError(effect, () => releaseFile(file))
+)

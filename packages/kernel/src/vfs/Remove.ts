@@ -67,8 +67,8 @@ export const removeName = (dir: Directory, name: string, node: Vnode): Effect.Ef
 const checkRemoval = (l: Lookup, node: Vnode): Effect.Effect<void, SysErr> =>
   isMountPoint(node) ? sysErr(Errno.EBUSY) : l.name === "." ? sysErr(Errno.EINVAL) : Effect.void
 
-export const unlink = (cred: CredHolder, l: Lookup): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const unlink: (cred: CredHolder, l: Lookup) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(cred: CredHolder, l: Lookup) {
     const node = l.entry
     if (node === undefined) return yield* sysErr(Errno.ENOENT)
     yield* checkRemoval(l, node)
@@ -78,8 +78,8 @@ export const unlink = (cred: CredHolder, l: Lookup): Effect.Effect<void, SysErr>
     yield* removeName(l.dir, l.name, node)
   })
 
-export const rmdir = (cred: CredHolder, l: Lookup): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const rmdir: (cred: CredHolder, l: Lookup) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(cred: CredHolder, l: Lookup) {
     const node = l.entry
     if (node === undefined) return yield* sysErr(Errno.ENOENT)
     yield* checkRemoval(l, node)

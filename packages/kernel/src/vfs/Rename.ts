@@ -30,8 +30,8 @@ const isWithin = (dir: Directory, ancestor: Directory): boolean => {
   }
 }
 
-export const rename = (cred: CredHolder, from: Lookup, to: Lookup, retain = false): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const rename: (cred: CredHolder, from: Lookup, to: Lookup, retain?: boolean) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(cred: CredHolder, from: Lookup, to: Lookup, retain = false) {
     const src = from.entry
     if (src === undefined) return yield* sysErr(Errno.ENOENT)
     if (isDotName(from.name) || isDotName(to.name)) return yield* sysErr(Errno.EINVAL)

@@ -12,8 +12,8 @@ import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { Mount } from "./Mount.ts"
 import { killFiles, openFiles } from "./Revoke.ts"
 
-export const unmount = (kernel: KernelState, mount: Mount, force: boolean): Effect.Effect<void, SysErr> =>
-  Effect.gen(function*() {
+export const unmount: (kernel: KernelState, mount: Mount, force: boolean) => Effect.Effect<void, SysErr> = Effect.fnUntraced(
+  function*(kernel: KernelState, mount: Mount, force: boolean) {
     const vfs = kernel.vfs
     if (vfs.mounts.some((m) => m.covered?.mount === mount)) return yield* sysErr(Errno.EBUSY)
     const files = openFiles(kernel, (f) => f.vnode?.mount === mount)

@@ -16,7 +16,7 @@
 import { Errno, sigev, signals } from "@sysproxy/protocol/netbsd"
 import { Effect, Fiber } from "effect"
 import { Args } from "../../abi/Args.ts"
-import { FREAD, FWRITE } from "../../fd/File.ts"
+import { type File, FREAD, FWRITE } from "../../fd/File.ts"
 import type { KernelState } from "../../KernelState.ts"
 import { sysErr, type SysErr } from "../../kern/SysErr.ts"
 import { copyin, copyout, type SyscallContext } from "../../kern/SyscallContext.ts"
@@ -133,6 +133,28 @@ const raise = (p: Proc, signo: number): Effect.Effect<void> =>
 const workerContext = (kernel: KernelState, p: Proc, aio: AioProc): SyscallContext | undefined =>
   p.client === undefined ? undefined : { kernel, proc: p, lwp: aio.lwp, args: new Args(new Uint8Array(0)), mem: p.client }
 
+/** A sync job's checks and fsync (EBADF, EINVAL for what cannot be synced). */
+const syncJob = Effect.fnUntraced(function*(file: File | undefined, data: boolean) {
+  if (file === undefined) return yield* sysErr(Errno.EBADF)
+  if (file.ops.kind === "pipe" || file.ops.kind === "socket" || file.ops.kind === "sem") {
+    return yield* sysErr(Errno.EINVAL)
+  }
+  if ((file.flag & FWRITE) === 0) return yield* sysErr(Errno.EBADF)
+  yield* syncFile(file, data)
+})
+
+/** A read or write job's checks and transfer: the count moved. */
+const transferJob = Effect.fnUntraced(
+  function*(ctx: SyscallContext, file: File | undefined, v: DataView, nbytes: bigint, reading: boolean) {
+    if (nbytes > SSIZE_MAX) return yield* sysErr(Errno.EINVAL)
+    if (file === undefined) return yield* sysErr(Errno.EBADF)
+    if ((file.flag & (reading ? FREAD : FWRITE)) === 0) return yield* sysErr(Errno.EBADF)
+    const at = file.ops.seekable ? v.getBigInt64(OFFSET, true) : undefined
+    const segs = [{ base: v.getBigUint64(BUF, true), len: nbytes }]
+    return yield* (reading ? readInto(ctx, file, segs, at) : writeFrom(ctx, file, segs, at))
+  }
+)
+
 /** aio_process: the job's I/O, its result in its aiocb. */
 const process: (ctx: SyscallContext, job: Job) => Effect.Effect<void> = Effect.fnUntraced(
   function*(ctx, job) {
@@ -140,30 +162,12 @@ const process: (ctx: SyscallContext, job: Job) => Effect.Effect<void> = Effect.f
     const v = view(cb)
     const file = ctx.proc.fds.get(cbFildes(cb))?.file
     if (job.op === "sync" || job.op === "dsync") {
-      const r = yield* Effect.result(
-        Effect.gen(function*() {
-          if (file === undefined) return yield* sysErr(Errno.EBADF)
-          if (file.ops.kind === "pipe" || file.ops.kind === "socket" || file.ops.kind === "sem") {
-            return yield* sysErr(Errno.EINVAL)
-          }
-          if ((file.flag & FWRITE) === 0) return yield* sysErr(Errno.EBADF)
-          yield* syncFile(file, job.op === "dsync")
-        })
-      )
+      const r = yield* Effect.result(syncJob(file, job.op === "dsync"))
       return setResult(cb, JOB_DONE, r._tag === "Failure" ? r.failure.errno : 0, r._tag === "Failure" ? -1n : 0n)
     }
     const nbytes = v.getBigUint64(NBYTES, true)
     const reading = job.op === "read"
-    const r = yield* Effect.result(
-      Effect.gen(function*() {
-        if (nbytes > SSIZE_MAX) return yield* sysErr(Errno.EINVAL)
-        if (file === undefined) return yield* sysErr(Errno.EBADF)
-        if ((file.flag & (reading ? FREAD : FWRITE)) === 0) return yield* sysErr(Errno.EBADF)
-        const at = file.ops.seekable ? v.getBigInt64(OFFSET, true) : undefined
-        const segs = [{ base: v.getBigUint64(BUF, true), len: nbytes }]
-        return yield* (reading ? readInto(ctx, file, segs, at) : writeFrom(ctx, file, segs, at))
-      })
-    )
+    const r = yield* Effect.result(transferJob(ctx, file, v, nbytes, reading))
     const count = r._tag === "Success" ? r.success : 0
     if (file?.ops.seekable === true) v.setBigInt64(OFFSET, v.getBigInt64(OFFSET, true) + BigInt(count), true)
     v.setBigUint64(NBYTES, BigInt(count), true)

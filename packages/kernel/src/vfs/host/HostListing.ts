@@ -87,8 +87,8 @@ export const closeListing = (file: File): Effect.Effect<void> =>
   })
 
 /** The host stream, at the start again. */
-const restart = (s: ListingState, dir: HostDirectory, dfd: HostFd): Effect.Effect<HostDirReader, HostError> =>
-  Effect.gen(function*() {
+const restart: (s: ListingState, dir: HostDirectory, dfd: HostFd) => Effect.Effect<HostDirReader, HostError> = Effect.fnUntraced(
+  function*(s: ListingState, dir: HostDirectory, dfd: HostFd) {
     yield* closeReader(s)
     const scope = yield* Scope.make()
     const reader = yield* Effect.onError(Scope.provide(dir.mount.tree.readdir(dfd, PIECE), scope), () => Scope.close(scope, Exit.void))
@@ -107,35 +107,35 @@ const removeOrphan = (dir: HostDirectory, dfd: HostFd, name: string, st: HostSta
   return Effect.ignore(Effect.andThen(mount.tree.unlink(dfd, name), forget))
 }
 
+/** One entry of a piece as its record; undefined for one not shown (a reserved name, gone meanwhile, or a host-only type). */
+const entryOf = Effect.fnUntraced(function*(dir: HostDirectory, dfd: HostFd, name: string, cookie: bigint) {
+  const mount = dir.mount
+  const reserved = isReserved(dir, name)
+  if (reserved && !isOrphan(name)) return undefined
+  const st = yield* Effect.catchIf(mount.tree.lstat(dfd, name), (err) => err.errno === Errno.ENOENT, () => Effect.succeed(undefined))
+  if (st === undefined) return undefined
+  if (reserved) {
+    if (st.isFile()) yield* removeOrphan(dir, dfd, name, st)
+    return undefined
+  }
+  let type = hostTypeOf(st)
+  if (type === "reg") {
+    const record = yield* Effect.orElseSucceed(mount.recordOf(st), () => undefined)
+    if (record?.type !== undefined) type = record.type
+  } else if (type !== "dir" && type !== "lnk") {
+    return undefined
+  }
+  const entry: Entry = { rec: { fileno: inoNumber(st.ino), type: direntType[type], name: bytesOfName(name) }, cookie }
+  return entry
+})
+
 /** The next piece of the host's listing as records (those not shown dropped, cookies counted all the same). */
-const nextPiece = (s: ListingState, dir: HostDirectory, dfd: HostFd, reader: HostDirReader): Effect.Effect<void, HostError> =>
-  Effect.gen(function*() {
-    const mount = dir.mount
-    const tree = mount.tree
+const nextPiece: (s: ListingState, dir: HostDirectory, dfd: HostFd, reader: HostDirReader) => Effect.Effect<void, HostError> = Effect.fnUntraced(
+  function*(s: ListingState, dir: HostDirectory, dfd: HostFd, reader: HostDirReader) {
     const raw = yield* reader.next(PIECE)
     const first = s.position
     s.position += BigInt(raw.length)
-    const recs = yield* Effect.forEach(raw, (e, i) =>
-      Effect.gen(function*() {
-        const cookie = first + BigInt(i)
-        const reserved = isReserved(dir, e.name)
-        if (reserved && !isOrphan(e.name)) return undefined
-        const st = yield* Effect.catchIf(tree.lstat(dfd, e.name), (err) => err.errno === Errno.ENOENT, () => Effect.succeed(undefined))
-        if (st === undefined) return undefined
-        if (reserved) {
-          if (st.isFile()) yield* removeOrphan(dir, dfd, e.name, st)
-          return undefined
-        }
-        let type = hostTypeOf(st)
-        if (type === "reg") {
-          const record = yield* Effect.orElseSucceed(mount.recordOf(st), () => undefined)
-          if (record?.type !== undefined) type = record.type
-        } else if (type !== "dir" && type !== "lnk") {
-          return undefined
-        }
-        const entry: Entry = { rec: { fileno: inoNumber(st.ino), type: direntType[type], name: bytesOfName(e.name) }, cookie }
-        return entry
-      }), { concurrency: PIECE })
+    const recs = yield* Effect.forEach(raw, (e, i) => entryOf(dir, dfd, e.name, first + BigInt(i)), { concurrency: PIECE })
     for (const r of recs) if (r !== undefined) s.pending.push(r)
   })
 
@@ -143,46 +143,45 @@ const nextPiece = (s: ListingState, dir: HostDirectory, dfd: HostFd, reader: Hos
  * Records from `cookie` on that fit in `max` bytes; undefined when the
  * next record does not fit at all (getdents says EINVAL).
  */
+const listFrom = Effect.fnUntraced(function*(s: ListingState, dir: HostDirectory, dfd: HostFd, cookie: bigint, max: number) {
+  const out = new ListingWriter(max, cookie)
+  let full = false
+  if (!dir.removed) {
+    // `..` of a file system's root is the root itself, as for tmpfs
+    if (cookie <= 0n) full = !out.take({ fileno: dir.ino, type: direntTypes.DT_DIR, name: DOT }, 0n)
+    if (!full && cookie <= 1n) full = !out.take({ fileno: dir.parent.ino, type: direntTypes.DT_DIR, name: DOTDOT }, 1n)
+    let from = cookie < FIRST ? FIRST : cookie
+    // a first listing, or a seek back before where the last one ended, reads the stream again
+    let reader = s.reader
+    if (reader === undefined || from < s.resume) reader = yield* restart(s, dir, dfd)
+    while (!full) {
+      const entry = s.pending[0]
+      if (entry === undefined) {
+        if (reader.ended) {
+          if (out.next < s.position) out.next = s.position
+          break
+        }
+        yield* nextPiece(s, dir, dfd, reader)
+        continue
+      }
+      if (entry.cookie < from) {
+        s.pending.shift()
+        continue
+      }
+      if (!out.take(entry.rec, entry.cookie)) {
+        full = true
+        break
+      }
+      s.pending.shift()
+      from = entry.cookie + 1n
+    }
+  }
+  if (full && out.empty) return undefined
+  s.resume = out.next
+  return out.listing()
+})
+
 export const hostReaddir = (file: File, dir: HostDirectory, cookie: bigint, max: number): Effect.Effect<Listing | undefined, SysErr> => {
   const s = stateOf(file)
-  const mount = dir.mount
-  return s.lock.withPermits(1)(mount.withFd(dir, (dfd) =>
-    Effect.gen(function*() {
-      const out = new ListingWriter(max, cookie)
-      let full = false
-      if (!dir.removed) {
-        // `..` of a file system's root is the root itself, as for tmpfs
-        if (cookie <= 0n) full = !out.take({ fileno: dir.ino, type: direntTypes.DT_DIR, name: DOT }, 0n)
-        if (!full && cookie <= 1n) full = !out.take({ fileno: dir.parent.ino, type: direntTypes.DT_DIR, name: DOTDOT }, 1n)
-        let from = cookie < FIRST ? FIRST : cookie
-        // a first listing, or a seek back before where the last one ended, reads the stream again
-        let reader = s.reader
-        if (reader === undefined || from < s.resume) reader = yield* restart(s, dir, dfd)
-        while (!full) {
-          const entry = s.pending[0]
-          if (entry === undefined) {
-            if (reader.ended) {
-              if (out.next < s.position) out.next = s.position
-              break
-            }
-            yield* nextPiece(s, dir, dfd, reader)
-            continue
-          }
-          if (entry.cookie < from) {
-            s.pending.shift()
-            continue
-          }
-          if (!out.take(entry.rec, entry.cookie)) {
-            full = true
-            break
-          }
-          s.pending.shift()
-          from = entry.cookie + 1n
-        }
-      }
-      if (full && out.empty) return undefined
-      s.resume = out.next
-      return out.listing()
-    })
-  ))
+  return s.lock.withPermits(1)(dir.mount.withFd(dir, (dfd) => listFrom(s, dir, dfd, cookie, max)))
 }

@@ -28,6 +28,7 @@ import type { HostError } from "./HostError.ts"
 import type { HostFd } from "./HostFd.ts"
 import { type HostMount, isReserved, RESERVED_PREFIX, serverIsRoot, toSysErr } from "./HostMount.ts"
 import type { HostDirectory, HostRegular, HostSpecial, HostSymlink, HostVnode } from "./HostNode.ts"
+import type { HostTree } from "./HostTree.ts"
 import { hostIdOf, type SidecarRecord } from "./Sidecar.ts"
 
 /** The owner and permission bits a new node gets in the kernel. */
@@ -77,15 +78,15 @@ const checkNewName = (dir: HostDirectory, name: string): Effect.Effect<void, Sys
  * took bits away) and the kernel's owners (as root: chown on the host),
  * and records what the host copy does not show; answers its stat as it is now.
  */
-const settle = (
+const settle: (
   mount: HostMount,
   fd: HostFd,
   st: HostStat,
   attrs: NewAttrs,
   hostMode: number | undefined,
   placeholder?: Placeholder
-): Effect.Effect<{ readonly st: HostStat; readonly record: SidecarRecord | undefined }, HostError> =>
-  Effect.gen(function*() {
+) => Effect.Effect<{ readonly st: HostStat; readonly record: SidecarRecord | undefined }, HostError> = Effect.fnUntraced(
+  function*(mount: HostMount, fd: HostFd, st: HostStat, attrs: NewAttrs, hostMode: number | undefined, placeholder?: Placeholder) {
     let now = st
     if (hostMode !== undefined && (Number(st.mode) & 0o7777) !== hostMode) {
       yield* mount.tree.chmod(fd, hostMode)
@@ -183,6 +184,23 @@ export const hostSymlink = (dir: HostDirectory, name: string, target: string, at
   )
 }
 
+/** The placeholder made under a temporary name, then linked as `name` (which must be new); the temporary name goes either way. */
+const placeholderAt = Effect.fnUntraced(
+  function*(mount: HostMount, dfd: HostFd, temp: string, name: string, attrs: NewAttrs, what: Placeholder) {
+    const tree = mount.tree
+    const made = yield* Effect.scoped(Effect.flatMap(tree.create(dfd, temp, O_WRONLY, PLACEHOLDER_MODE), (fd) =>
+      Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, PLACEHOLDER_MODE, what))))
+    // the name must be new: a hard link never replaces one (rename would)
+    const linked = yield* Effect.exit(tree.link(dfd, temp, dfd, name))
+    yield* Effect.ignore(tree.unlink(dfd, temp))
+    if (Exit.isFailure(linked)) {
+      if (mount.sidecar !== undefined) yield* Effect.ignore(mount.sidecar.forget(hostIdOf(made.st)))
+      return yield* Effect.failCause(linked.cause)
+    }
+    return made
+  }
+)
+
 /** A new device node, fifo or socket `name` in `dir`: an empty host file (0600) whose record says what it is. */
 export const hostPlaceholder = (
   dir: HostDirectory,
@@ -192,43 +210,30 @@ export const hostPlaceholder = (
 ): Effect.Effect<HostSpecial, SysErr> =>
   Effect.andThen(checkNewName(dir, name), () => {
     const mount = dir.mount
-    const tree = mount.tree
     const temp = `${RESERVED_PREFIX}new-${randomBytes(8).toString("hex")}`
     return Effect.flatMap(
-      mount.withFd(dir, (dfd) =>
-        Effect.gen(function*() {
-          const made = yield* Effect.scoped(Effect.flatMap(tree.create(dfd, temp, O_WRONLY, PLACEHOLDER_MODE), (fd) =>
-            Effect.flatMap(tree.fstat(fd), (st) => settle(mount, fd, st, attrs, PLACEHOLDER_MODE, what))))
-          // the name must be new: a hard link never replaces one (rename would)
-          const linked = yield* Effect.exit(tree.link(dfd, temp, dfd, name))
-          yield* Effect.ignore(tree.unlink(dfd, temp))
-          if (Exit.isFailure(linked)) {
-            if (mount.sidecar !== undefined) yield* Effect.ignore(mount.sidecar.forget(hostIdOf(made.st)))
-            return yield* Effect.failCause(linked.cause)
-          }
-          return made
-        })),
+      mount.withFd(dir, (dfd) => placeholderAt(mount, dfd, temp, name, attrs, what)),
       (s) => Effect.map(mount.adopt(dir, name, s.st, s.record), (n) => n as HostSpecial)
     )
   })
+
+/** The new link, checked to lead to `node` (ESTALE, the link gone again, when its old name led elsewhere by now). */
+const linkFrom = Effect.fnUntraced(function*(tree: HostTree, node: HostVnode, from: HostFd, dfd: HostFd, name: string) {
+  yield* tree.link(from, node.name, dfd, name)
+  const st = yield* tree.lstat(dfd, name)
+  if (st.ino !== node.id.ino || st.dev !== node.id.dev) {
+    // the old name led to another node by now: the new link goes again
+    yield* Effect.ignore(tree.unlink(dfd, name))
+    return yield* sysErr(Errno.ESTALE)
+  }
+  node.applyStat(st)
+})
 
 /** link(2) on the host: `name` in `dir` for `node`, which must still be where it was found. */
 export const hostLink = (node: HostVnode, dir: HostDirectory, name: string): Effect.Effect<void, SysErr> =>
   Effect.andThen(checkNewName(dir, name), () => {
     const mount = dir.mount
-    const tree = mount.tree
-    return mount.withFd(node.parent, (from) =>
-      mount.withFd(dir, (dfd) =>
-        Effect.gen(function*() {
-          yield* tree.link(from, node.name, dfd, name)
-          const st = yield* tree.lstat(dfd, name)
-          if (st.ino !== node.id.ino || st.dev !== node.id.dev) {
-            // the old name led to another node by now: the new link goes again
-            yield* Effect.ignore(tree.unlink(dfd, name))
-            return yield* sysErr(Errno.ESTALE)
-          }
-          node.applyStat(st)
-        })))
+    return mount.withFd(node.parent, (from) => mount.withFd(dir, (dfd) => linkFrom(mount.tree, node, from, dfd, name)))
   })
 
 /** The node's last name went: its record and its vnode's place in the cache go too. */

@@ -85,6 +85,37 @@ const entryType = (e: Fs.Dirent<Buffer>): HostNodeType | undefined =>
 const refusal = (errno: number, code: string, syscall: string, message: string): HostError =>
   new HostError({ errno, code, syscall, message: `${syscall}: ${message}` })
 
+/** `open` once the node's host type allows it: a regular file, or a directory for reading only. */
+const checkedReopen: <R>(
+  calls: HostCallsService,
+  node: HostFd,
+  flags: number,
+  open: Effect.Effect<HostFd, HostError, R>
+) => Effect.Effect<HostFd, HostError, R> = Effect.fnUntraced(
+  function*<R>(calls: HostCallsService, node: HostFd, flags: number, open: Effect.Effect<HostFd, HostError, R>) {
+    const type = hostTypeOf(yield* node.use("fstat", (fd) => calls.fstat(fd)))
+    if (type !== "reg" && type !== "dir") {
+      return yield* refusal(Errno.EOPNOTSUPP, "EOPNOTSUPP", "open", `a host ${type} is not opened`)
+    }
+    if (type === "dir" && (flags & O_ACCMODE) !== O_RDONLY) {
+      return yield* refusal(Errno.EISDIR, "EISDIR", "open", "a directory is opened read-only")
+    }
+    return yield* open
+  }
+)
+
+/** Up to `length` bytes at `position` of the host descriptor `fd`; short only at the file's end. */
+const readAt = Effect.fnUntraced(function*(calls: HostCallsService, fd: number, length: number, position: number) {
+  const out = new Uint8Array(length)
+  let done = 0
+  while (done < length) {
+    const n = yield* calls.read(fd, out, done, length - done, position + done)
+    done += n
+    if (n === 0 || done < length) break
+  }
+  return done === length ? out : out.subarray(0, done)
+})
+
 /** Entries read per host call when a directory is listed. */
 export const READDIR_CHUNK = 64
 
@@ -108,19 +139,19 @@ export class HostDirReader {
   }
 
   next(max: number): Effect.Effect<ReadonlyArray<HostDirent>, HostError> {
-    const calls = this.#calls
-    const dir = this.#dir
-    const self = this
-    return Effect.gen(function*() {
-      const out: Array<HostDirent> = []
-      while (out.length < max && !self.#ended) {
-        const e = yield* calls.readdir(dir)
-        if (e === null) self.#ended = true
-        else out.push({ name: nameOfBytes(e.name), type: entryType(e) })
-      }
-      return out
-    })
+    return HostDirReader.#next(this, max)
   }
+
+  // made once for the class, not per call (a generator function per call survives young collections)
+  static readonly #next = Effect.fnUntraced(function*(self: HostDirReader, max: number) {
+    const out: Array<HostDirent> = []
+    while (out.length < max && !self.#ended) {
+      const e = yield* self.#calls.readdir(self.#dir)
+      if (e === null) self.#ended = true
+      else out.push({ name: nameOfBytes(e.name), type: entryType(e) })
+    }
+    return out
+  })
 }
 
 export class HostTree {
@@ -245,17 +276,7 @@ export class HostTree {
   }
 
   private checkedReopen<R>(node: HostFd, flags: number, open: Effect.Effect<HostFd, HostError, R>): Effect.Effect<HostFd, HostError, R> {
-    const calls = this.calls
-    return Effect.gen(function*() {
-      const type = hostTypeOf(yield* node.use("fstat", (fd) => calls.fstat(fd)))
-      if (type !== "reg" && type !== "dir") {
-        return yield* refusal(Errno.EOPNOTSUPP, "EOPNOTSUPP", "open", `a host ${type} is not opened`)
-      }
-      if (type === "dir" && (flags & O_ACCMODE) !== O_RDONLY) {
-        return yield* refusal(Errno.EISDIR, "EISDIR", "open", "a directory is opened read-only")
-      }
-      return yield* open
-    })
+    return checkedReopen(this.calls, node, flags, open)
   }
 
   /** A new regular file `name` in `dir`, open for I/O with `flags` (O_CREAT|O_EXCL|O_NOFOLLOW added). */
@@ -328,17 +349,7 @@ export class HostTree {
    */
   read(file: HostFd, length: number, position: number): Effect.Effect<Uint8Array, HostError> {
     const calls = this.calls
-    return file.use("read", (fd) =>
-      Effect.gen(function*() {
-        const out = new Uint8Array(length)
-        let done = 0
-        while (done < length) {
-          const n = yield* calls.read(fd, out, done, length - done, position + done)
-          done += n
-          if (n === 0 || done < length) break
-        }
-        return done === length ? out : out.subarray(0, done)
-      }))
+    return file.use("read", (fd) => readAt(calls, fd, length, position))
   }
 
   /** All of `data` into `file` at `position`; a host refusal (ENOSPC, EDQUOT, EIO) fails it as that errno. */

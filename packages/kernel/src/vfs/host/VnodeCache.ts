@@ -20,11 +20,12 @@
  * vnodes; only a vnode nothing references is gone.
  */
 import { Effect } from "effect"
+import { type Linked, LinkedSet } from "../../kern/LinkedSet.ts"
 
 /** One key per host node: st_dev and st_ino (both 64-bit). */
 export const vnodeKey = (dev: bigint, ino: bigint): bigint => (BigInt.asUintN(64, dev) << 64n) | BigInt.asUintN(64, ino)
 
-interface Entry<V> {
+interface Entry<V> extends Linked<Entry<V>> {
   readonly key: bigint
   readonly value: V
   holds: number
@@ -44,8 +45,12 @@ export class VnodeCache<V extends object> {
   readonly #drop: (value: V) => Effect.Effect<void>
   /** Every vnode kept, held or not. */
   readonly #entries = new Map<bigint, Entry<V>>()
-  /** The vnodes nobody holds, least recently used first (a Map keeps insertion order). */
-  readonly #idle = new Map<bigint, Entry<V>>()
+  /**
+   * The vnodes nobody holds, least recently used first. Threaded through the
+   * entries: every lookup moves one and every host call holds and releases
+   * one, and a Map's table churned like that is promoted (kern/LinkedSet.ts).
+   */
+  readonly #idle = new LinkedSet<Entry<V>>()
   readonly #entryOf = new WeakMap<V, Entry<V>>()
   /** Dropped vnodes something may still reference. */
   readonly #dropped = new Map<bigint, WeakRef<V>>()
@@ -81,8 +86,8 @@ export class VnodeCache<V extends object> {
     if (e === undefined) return this.#dropped.get(key)?.deref()
     if (e.holds === 0) {
       // most recently used: to the end of the idle order
-      this.#idle.delete(key)
-      this.#idle.set(key, e)
+      this.#idle.delete(e)
+      this.#idle.add(e)
     }
     return e.value
   }
@@ -98,7 +103,7 @@ export class VnodeCache<V extends object> {
       const existing = this.find(key)
       if (existing !== undefined) return existing === value ? Effect.succeed(value) : Effect.as(this.#drop(value), existing)
       const e = this.#keep(key, value)
-      return Effect.as(Effect.andThen(this.trim, Effect.sync(() => this.#idle.set(key, e))), value)
+      return Effect.as(Effect.andThen(this.trim, Effect.sync(() => this.#idle.add(e))), value)
     })
   }
 
@@ -116,7 +121,7 @@ export class VnodeCache<V extends object> {
       this.#dropped.delete(e.key)
       e = this.#keep(e.key, value)
     }
-    if (e.holds++ === 0 && this.#idle.get(e.key) === e) this.#idle.delete(e.key)
+    if (e.holds++ === 0) this.#idle.delete(e)
   }
 
   /** One hold less; the vnode waits among the idle ones when it was the last. */
@@ -130,7 +135,7 @@ export class VnodeCache<V extends object> {
         return this.#drop(e.value)
       }
       if (this.#entries.get(e.key) !== e) return Effect.void
-      this.#idle.set(e.key, e)
+      this.#idle.add(e)
       return this.trim
     })
   }
@@ -153,7 +158,7 @@ export class VnodeCache<V extends object> {
       this.#entries.delete(key)
       e.forgotten = true
       if (e.holds > 0) return Effect.void
-      this.#idle.delete(key)
+      this.#idle.delete(e)
       this.drops++
       return this.#drop(e.value)
     })
@@ -162,12 +167,11 @@ export class VnodeCache<V extends object> {
   /** Drops idle vnodes, least recently used first, until the cache is within its capacity. */
   readonly trim: Effect.Effect<void> = Effect.suspend(() => {
     const out: Array<V> = []
-    for (const [key, e] of this.#idle) {
-      if (this.#entries.size <= this.capacity) break
-      this.#idle.delete(key)
-      this.#entries.delete(key)
-      this.#dropped.set(key, new WeakRef(e.value))
-      this.#collected.register(e.value, key)
+    for (let e = this.#idle.first(); e !== undefined && this.#entries.size > this.capacity; e = this.#idle.first()) {
+      this.#idle.delete(e)
+      this.#entries.delete(e.key)
+      this.#dropped.set(e.key, new WeakRef(e.value))
+      this.#collected.register(e.value, e.key)
       out.push(e.value)
     }
     this.drops += out.length
@@ -176,7 +180,7 @@ export class VnodeCache<V extends object> {
 
   /** A new entry, not held. */
   #keep(key: bigint, value: V): Entry<V> {
-    const e: Entry<V> = { key, value, holds: 0, forgotten: false }
+    const e: Entry<V> = { key, value, holds: 0, forgotten: false, linkedIn: undefined, linkPrev: undefined, linkNext: undefined }
     this.#entries.set(key, e)
     this.#entryOf.set(value, e)
     return e
