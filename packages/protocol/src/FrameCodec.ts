@@ -15,7 +15,8 @@ import {
   isChunked,
   isFieldIssue,
   joinChunks,
-  kindOf
+  kindOf,
+  withOwnedBytes
 } from "./FrameLayout.ts"
 import { Header, readFrameLength, readHeaderFields, readKindFields } from "./Header.ts"
 
@@ -184,6 +185,14 @@ export const decodeFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecode
     ? Result.fail(new FrameDecodeError({ field: "len", message: result.failure.message, header, fatal: true }))
     : result
 }
+
+/**
+ * decodeFrame for bytes in a buffer of their own that the caller gives up
+ * (nothing else reads or writes it afterwards): the frame's data fields
+ * are views of it, not copies.
+ */
+export const decodeOwnedFrame = (bytes: Uint8Array): Result.Result<Frame, FrameDecodeError> =>
+  withOwnedBytes(() => decodeFrame(bytes))
 
 /** Decodes a header and the body the stream cut for it. */
 export const decodeFrameParts = (header: Header, body: Uint8Array): Result.Result<Frame, FrameDecodeError> =>

@@ -19,7 +19,7 @@
 import { Result, Stream } from "effect"
 import { DEFAULT_MAX_FRAME_LENGTH, HEADER_SIZE } from "./Constants.ts"
 import type { Frame } from "./Frame.ts"
-import { decodeFrame, FrameDecodeError } from "./FrameCodec.ts"
+import { decodeFrame, decodeOwnedFrame, FrameDecodeError } from "./FrameCodec.ts"
 import { type Header, readFrameLength, readHeaderFields } from "./Header.ts"
 
 export interface FrameDecoderOptions {
@@ -37,6 +37,8 @@ export class FrameDecoder {
   private buffered = 0
   /** The length of the frame in progress once its header is in; 0 before. */
   private frameLength = 0
+  /** Whether the last take() gathered its bytes into a new buffer (one only that frame owns). */
+  private gathered = false
   private failure: FrameDecodeError | undefined = undefined
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -97,7 +99,9 @@ export class FrameDecoder {
       const frameLength = this.frameLength
       if (this.buffered < frameLength) return out
       this.frameLength = 0
-      out.push(decodeFrame(this.take(frameLength)))
+      const bytes = this.take(frameLength)
+      // a frame gathered from several chunks is in a buffer of its own: its data need no second copy
+      out.push(this.gathered ? decodeOwnedFrame(bytes) : decodeFrame(bytes))
     }
   }
 
@@ -155,6 +159,7 @@ export class FrameDecoder {
 
   /** Removes `n` buffered bytes; a view when they lie in one chunk. */
   private take(n: number): Uint8Array {
+    this.gathered = false
     if (n === 0) return new Uint8Array(0)
     this.buffered -= n
     const first = this.chunks[0]!
@@ -169,6 +174,7 @@ export class FrameDecoder {
       return view
     }
     const out = new Uint8Array(n)
+    this.gathered = true
     let filled = 0
     while (filled < n) {
       const chunk = this.chunks[0]!

@@ -67,7 +67,26 @@ const commBytes = (comm: string): Uint8Array => {
   return lastCommBytes
 }
 
-const copy = copyBytes
+/**
+ * Whether the frame being decoded is in a buffer of its own that nothing
+ * else holds (a frame the stream decoder gathered from several chunks):
+ * its fields may then be views of it instead of copies, which for a 1 MiB
+ * COPYOUT or COPYIN answer is one 1 MiB allocation and copy less. Set only
+ * around one synchronous decode (decodeOwnedFrame).
+ */
+let decodingOwned = false
+
+/** Runs `decode` with the frame's bytes taken as its own (see decodingOwned). */
+export const withOwnedBytes = <A>(decode: () => A): A => {
+  decodingOwned = true
+  try {
+    return decode()
+  } finally {
+    decodingOwned = false
+  }
+}
+
+const copy = (src: Uint8Array): Uint8Array => (decodingOwned ? src : copyBytes(src))
 
 const noArg = () => 0
 const noBody = () => {}

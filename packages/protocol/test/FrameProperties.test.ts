@@ -334,6 +334,27 @@ describe("deterministic: one stream of mixed frames", () => {
     )
   })
 
+  it("a large frame gathered from several chunks keeps its data in the gathered buffer (no second copy), apart from the input", () => {
+    const data = new Uint8Array(1024 * 1024).map((_, i) => (i * 7) & 0xff)
+    const frame: Frame = { _tag: "CopyoutRequest", reqno: 9n, addr: 0x1000n, data }
+    const bytes = encodeOrThrow(frame)
+    const chunks = cut(bytes.slice(), Array.from({ length: 17 }, () => 64 * 1024))
+    const d = new FrameDecoder({ maxFrameLength: bytes.byteLength })
+    const out = chunks.flatMap((c) => d.push(c))
+    for (const c of chunks) c.fill(0)
+    expect(out).toStrictEqual([Result.succeed(frame)])
+    const decoded = (out[0] as Result.Success<Frame, FrameDecodeError>).success as FrameOf<"CopyoutRequest">
+    // the data is a view of the one buffer the frame was gathered into, not a copy of it
+    expect(decoded.data.buffer.byteLength).toBe(bytes.byteLength)
+    expect(decoded.data.byteOffset).toBe(bytes.byteLength - data.byteLength)
+    // a frame that lies in one chunk is still copied out of it (the chunk may be a reused read buffer)
+    const whole = bytes.slice()
+    const single = new FrameDecoder({ maxFrameLength: bytes.byteLength }).push(whole)
+    const copied = (single[0] as Result.Success<Frame, FrameDecodeError>).success as FrameOf<"CopyoutRequest">
+    expect(copied.data.buffer).not.toBe(whole.buffer)
+    expect(copied.data.byteLength).toBe(data.byteLength)
+  })
+
   it("chunk boundaries inside a frame do not alias the output to the input", () => {
     const stream = concat(withBody.map(encodeOrThrow))
     const chunks = cut(stream.slice(), [7, 100, 3])
