@@ -62,6 +62,91 @@ describe("FileData", () => {
   })
 })
 
+describe("FileData extents", () => {
+  const EXTENT = 16 * PAGE_SIZE
+  const pattern = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
+
+  it("a write that covers aligned 64 KiB runs whole counts their pages exactly, single pages inside included", () => {
+    const space = counting(100)
+    const data = new FileData(space)
+    data.write(3 * PAGE_SIZE + 5, new Uint8Array([1]))
+    const bytes = pattern(2 * EXTENT + 100, 3)
+    assert.isTrue(data.write(0, bytes))
+    assert.strictEqual(data.pageCount, 33)
+    assert.strictEqual(space.used, 33)
+    assert.deepStrictEqual(data.read(0, bytes.length), bytes)
+  })
+
+  it("out of space, an extent-sized write takes nothing", () => {
+    const space = counting(20)
+    const data = new FileData(space)
+    assert.isTrue(data.write(0, pattern(EXTENT, 1)))
+    assert.isFalse(data.write(EXTENT, pattern(EXTENT, 2)))
+    assert.strictEqual(space.used, 16)
+    assert.strictEqual(data.size, EXTENT)
+  })
+
+  it("truncating inside an extent keeps the pages before the end, gives back the rest and zeros the tail", () => {
+    const space = counting(100)
+    const data = new FileData(space)
+    const bytes = pattern(2 * EXTENT, 7)
+    data.write(0, bytes)
+    data.resize(EXTENT + 3 * PAGE_SIZE + 10)
+    assert.strictEqual(data.pageCount, 20)
+    assert.strictEqual(space.used, 20)
+    data.resize(2 * EXTENT)
+    const back = data.read(0, 2 * EXTENT)
+    assert.deepStrictEqual(back.subarray(0, EXTENT + 3 * PAGE_SIZE + 10), bytes.subarray(0, EXTENT + 3 * PAGE_SIZE + 10))
+    assert.isTrue(back.subarray(EXTENT + 3 * PAGE_SIZE + 10).every((b) => b === 0), "what was cut reads as zeros")
+    data.resize(0)
+    assert.strictEqual(space.used, 0)
+    assert.strictEqual(data.pageCount, 0)
+  })
+
+  it("any mix of writes, truncations and reads matches a flat copy of the file, page for page (seeded, 400 steps)", () => {
+    let seed = 12345
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed % n
+    }
+    const LIMIT = 8 * EXTENT
+    const space = counting(10_000)
+    const data = new FileData(space)
+    let flat = new Uint8Array(0)
+    const present = new Set<number>()
+    for (let step = 0; step < 400; step++) {
+      const op = rand(10)
+      if (op < 6) {
+        const aligned = rand(2) === 0
+        const offset = aligned ? rand(LIMIT / EXTENT) * EXTENT : rand(LIMIT)
+        const len = rand(3) === 0 ? EXTENT * (1 + rand(3)) + rand(2) * rand(PAGE_SIZE) : 1 + rand(2 * PAGE_SIZE)
+        const bytes = pattern(len, step)
+        assert.isTrue(data.write(offset, bytes))
+        if (offset + len > flat.length) {
+          const grown = new Uint8Array(offset + len)
+          grown.set(flat)
+          flat = grown
+        }
+        flat.set(bytes, offset)
+        for (let i = Math.floor(offset / PAGE_SIZE); i <= Math.floor((offset + len - 1) / PAGE_SIZE); i++) present.add(i)
+      } else if (op < 8) {
+        const size = rand(flat.length + 1)
+        data.resize(size)
+        flat = flat.slice(0, size)
+        for (const i of [...present]) if (i >= Math.ceil(size / PAGE_SIZE)) present.delete(i)
+      } else {
+        const offset = rand(flat.length + 1)
+        const len = rand(3 * EXTENT)
+        assert.deepStrictEqual(data.read(offset, len), flat.slice(offset, offset + len), `step ${step}`)
+      }
+      assert.strictEqual(data.size, flat.length)
+      assert.strictEqual(data.pageCount, present.size, `pages at step ${step}`)
+      assert.strictEqual(space.used, present.size)
+    }
+    assert.deepStrictEqual(data.read(0, flat.length), flat)
+  })
+})
+
 describe("boot tree", () => {
   it.effect("/, /dev with console, null and zero, and /tmp", () =>
     Effect.gen(function*() {

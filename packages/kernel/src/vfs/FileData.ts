@@ -17,9 +17,24 @@ export interface Space {
   readonly give: (pages: number) => void
 }
 
+/** Pages in an extent: 64 KiB, stored as one buffer once all of them are written. */
+const EXTENT_PAGES = 16
+const EXTENT_SIZE = EXTENT_PAGES * PAGE_SIZE
+
+/**
+ * Pages are single 4 KiB buffers where a file is sparse or written in small
+ * pieces, and 64 KiB extents where a write covers 16 aligned pages whole (a
+ * file copied in). Every buffer is an ArrayBuffer with a backing store of
+ * its own that V8 counts as external memory and sweeps at every full
+ * collection: a 1 GiB file as 262,144 pages made a copy of it run a
+ * mark-compact every 100-200 ms, as 16,384 extents it does not. An extent
+ * is made only when all its pages are written, so a file still takes
+ * exactly the pages it holds.
+ */
 export class FileData {
   size = 0
   private readonly pages = new Map<number, Uint8Array>()
+  private readonly extents = new Map<number, Uint8Array>()
 
   private readonly space: Space
 
@@ -29,7 +44,19 @@ export class FileData {
 
   /** Pages holding data (st_blocks is this times 8). */
   get pageCount(): number {
-    return this.pages.size
+    return this.pages.size + this.extents.size * EXTENT_PAGES
+  }
+
+  private has(index: number): boolean {
+    return this.pages.has(index) || this.extents.has(Math.floor(index / EXTENT_PAGES))
+  }
+
+  /** The bytes of page `index`: a view of its extent, its own buffer, or undefined for a hole. */
+  private page(index: number): Uint8Array | undefined {
+    const extent = this.extents.get(Math.floor(index / EXTENT_PAGES))
+    if (extent === undefined) return this.pages.get(index)
+    const at = (index % EXTENT_PAGES) * PAGE_SIZE
+    return extent.subarray(at, at + PAGE_SIZE)
   }
 
   /** Up to `len` bytes at `offset`, fewer at the end of the file. */
@@ -39,6 +66,15 @@ export class FileData {
     let done = 0
     while (done < n) {
       const pos = offset + done
+      const e = Math.floor(pos / EXTENT_SIZE)
+      const extent = this.extents.get(e)
+      if (extent !== undefined) {
+        const within = pos - e * EXTENT_SIZE
+        const count = Math.min(EXTENT_SIZE - within, n - done)
+        out.set(extent.subarray(within, within + count), done)
+        done += count
+        continue
+      }
       const index = Math.floor(pos / PAGE_SIZE)
       const within = pos - index * PAGE_SIZE
       const count = Math.min(PAGE_SIZE - within, n - done)
@@ -55,11 +91,26 @@ export class FileData {
     const first = Math.floor(offset / PAGE_SIZE)
     const last = Math.floor((offset + data.length - 1) / PAGE_SIZE)
     let missing = 0
-    for (let i = first; i <= last; i++) if (!this.pages.has(i)) missing++
+    for (let i = first; i <= last; i++) if (!this.has(i)) missing++
     if (missing > 0 && !this.space.take(missing)) return false
     let done = 0
     while (done < data.length) {
       const pos = offset + done
+      const e = Math.floor(pos / EXTENT_SIZE)
+      let extent = this.extents.get(e)
+      if (extent === undefined && pos === e * EXTENT_SIZE && data.length - done >= EXTENT_SIZE) {
+        // the write covers the extent whole: its pages (counted already) become one buffer
+        extent = new Uint8Array(EXTENT_SIZE)
+        for (let i = e * EXTENT_PAGES; i < (e + 1) * EXTENT_PAGES; i++) this.pages.delete(i)
+        this.extents.set(e, extent)
+      }
+      if (extent !== undefined) {
+        const within = pos - e * EXTENT_SIZE
+        const count = Math.min(EXTENT_SIZE - within, data.length - done)
+        extent.set(data.subarray(done, done + count), within)
+        done += count
+        continue
+      }
       const index = Math.floor(pos / PAGE_SIZE)
       const within = pos - index * PAGE_SIZE
       const count = Math.min(PAGE_SIZE - within, data.length - done)
@@ -86,9 +137,17 @@ export class FileData {
           freed++
         }
       }
+      for (const [e, extent] of [...this.extents]) {
+        const base = e * EXTENT_PAGES
+        if (base + EXTENT_PAGES <= keep) continue
+        // an extent the new end cuts: what stays before it goes back to single pages
+        this.extents.delete(e)
+        for (let i = base; i < keep; i++) this.pages.set(i, extent.slice((i - base) * PAGE_SIZE, (i - base + 1) * PAGE_SIZE))
+        freed += base + EXTENT_PAGES - Math.max(base, keep)
+      }
       if (freed > 0) this.space.give(freed)
       // a later growth must read zeros where the old bytes were
-      const tail = this.pages.get(keep - 1)
+      const tail = keep > 0 ? this.page(keep - 1) : undefined
       const within = size - (keep - 1) * PAGE_SIZE
       if (tail !== undefined && within < PAGE_SIZE) tail.fill(0, within)
     }
@@ -97,8 +156,9 @@ export class FileData {
 
   /** Gives every page back (the file is gone). */
   clear(): void {
-    this.space.give(this.pages.size)
+    this.space.give(this.pageCount)
     this.pages.clear()
+    this.extents.clear()
     this.size = 0
   }
 }
