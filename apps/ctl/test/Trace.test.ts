@@ -134,11 +134,13 @@ describe("an idle trace", () => {
       yield* Effect.sleep("1500 millis")
       const pid = yield* Effect.scoped(Effect.flatMap(makeClient({ url, comm: "late" }), (c) => c.getpid()))
       yield* Effect.sleep("300 millis")
-      // the server's shutdown ends the trace (its readers' connections are closed), and with it the tool
+      // the server's shutdown ends the trace response cleanly, and with it the tool: exit 0, not a reset
       yield* app.kill("SIGTERM")
       const ran = yield* Fiber.join(tracer)
       assert.isTrue(ran.stderr.startsWith(`sysproxy trace: tracing http://${endpoint}/trace?comm=late\n`), ran.stderr)
       assert.notMatch(ran.stderr, /TIMEOUT/)
+      assert.notMatch(ran.stderr, /broke off/)
+      assert.strictEqual(ran.code, 0, ran.stderr)
       assert.deepStrictEqual(ran.stdout.trimEnd().split("\n").map(shape), [`[pid ${pid}<late>] T getpid() = ${pid} <D>`])
     }), SLOW)
 })

@@ -6,18 +6,22 @@
  *
  * A failure to listen fails the start. An error after that (accept failing
  * with EMFILE, ...) is logged: with no "error" listener node would throw it
- * and end the whole program. Closing the scope closes every connection
- * (a /trace reader too) and stops listening.
+ * and end the whole program. Closing the scope ends every /trace response
+ * (its reader sees the trace end), closes every connection and stops
+ * listening.
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import type { LiveTrace } from "@sysproxy/hypervisor"
-import { Effect } from "effect"
+import { Deferred, Duration, Effect } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { StartupError } from "./AppErrors.ts"
 import type { ListenAddress } from "./OptionRules.ts"
 import { traceRoute } from "./TraceRoute.ts"
+
+/** How long the last chunks of ended trace responses get before every connection is closed. */
+const TRACE_END_GRACE = Duration.millis(100)
 
 const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -45,6 +49,7 @@ export const serveMetrics = (at: ListenAddress, render: () => string, trace?: Li
     const run = Effect.runForkWith(yield* Effect.context<never>())
     const where = `${at.host}:${at.port}`
     const node = Http.createServer()
+    const closing = yield* Deferred.make<void>()
     const server = yield* NodeHttpServer.make(() => node, { host: at.host, port: at.port }).pipe(
       Effect.mapError((e) =>
         new StartupError({
@@ -56,13 +61,19 @@ export const serveMetrics = (at: ListenAddress, render: () => string, trace?: Li
     const app = yield* HttpRouter.toHttpEffect(HttpRouter.use((router) =>
       Effect.gen(function*() {
         yield* router.add("*", "/metrics", metricsRoute(render))
-        if (trace !== undefined) yield* router.add("*", "/trace", traceRoute(trace))
+        if (trace !== undefined) yield* router.add("*", "/trace", traceRoute(trace, Deferred.await(closing)))
         yield* router.add("*", "*", notFound)
       })
     ))
     yield* server.serve(app)
-    // added last, so it runs first: the server's graceful shutdown would wait for a /trace reader to leave
-    yield* Effect.addFinalizer(() => Effect.sync(() => node.closeAllConnections()))
+    // added last, so it runs first: the server's graceful shutdown would wait for a /trace reader to leave.
+    // The trace responses are ended first (a reader sees the trace end, not a reset), given a moment to go out.
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(
+        Deferred.succeed(closing, undefined),
+        Effect.andThen(trace === undefined ? Effect.void : Effect.sleep(TRACE_END_GRACE), Effect.sync(() => node.closeAllConnections()))
+      )
+    )
     const address = formatAddress(node.address() as AddressInfo)
     return {
       url: `http://${address}/metrics`,

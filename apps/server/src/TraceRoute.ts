@@ -46,7 +46,8 @@ export const parseTraceQuery = (query: URLSearchParams): TraceFilter | string =>
   return filter
 }
 
-export const traceRoute = (trace: LiveTrace) =>
+/** `closing` completes when the server stops: every trace response then ends cleanly (its last chunk sent). */
+export const traceRoute = (trace: LiveTrace, closing: Effect.Effect<void>) =>
   Effect.map(Effect.service(HttpServerRequest.HttpServerRequest), (request) => {
     if (request.method === "HEAD") return HttpServerResponse.text("", { headers: { "content-type": "application/x-ndjson" } })
     if (request.method !== "GET") {
@@ -55,7 +56,10 @@ export const traceRoute = (trace: LiveTrace) =>
     const query = new URL(request.url, "http://localhost").searchParams
     const filter = parseTraceQuery(query)
     if (typeof filter === "string") return HttpServerResponse.text(`${filter}\n`, { status: 400 })
-    const lines = trace.records(filter).pipe(Stream.map((r) => encoder.encode(`${JSON.stringify(r)}\n`)))
+    const lines = trace.records(filter).pipe(
+      Stream.map((r) => encoder.encode(`${JSON.stringify(r)}\n`)),
+      Stream.interruptWhen(closing)
+    )
     // an empty first chunk sends the headers now
     return HttpServerResponse.stream(Stream.concat(Stream.make(new Uint8Array(0)), lines), {
       contentType: "application/x-ndjson"
