@@ -41,7 +41,7 @@ import type { HostMountError } from "./vfs/host/HostTrees.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
 import { makeDescriptorPaths } from "./vfs/DescriptorPath.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
-import { inheritTrace, untrace } from "./ktrace/Ktrace.ts"
+import { inheritTrace, traceSyscall, untrace } from "./ktrace/Ktrace.ts"
 import { releaseAllLocks } from "./vfs/Lockf.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
@@ -281,12 +281,15 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
           // client sending random numbers must not grow this map forever
           const key = number < SYSCALL_NUMBERS ? number : SYSCALL_NUMBERS
           state.unimplemented.set(key, (state.unimplemented.get(key) ?? 0) + 1)
-          return Effect.succeed(errnoResult(Errno.ENOSYS))
+          const nosys = Effect.succeed(errnoResult(Errno.ENOSYS))
+          // a traced process's call is traced even when it is ENOSYS, below SYS_NSYSENT (rump_hyp_syscall)
+          if (lwp.proc.trace === undefined || number < 0 || number >= SYSCALL_NUMBERS) return nosys
+          return traceSyscall({ kernel: state, proc: lwp.proc, lwp, args: new Args(argBytes), mem }, number, nosys)
         }
         const ctx = { kernel: state, proc: lwp.proc, lwp, args: new Args(argBytes), mem }
         // suspend: a throw while building the effect is caught as a defect below too
         const run = Effect.onExitPrimitive(Effect.suspend(() => impl(ctx)), afterCall(lwp.proc))
-        return Effect.matchCauseEffect(run, {
+        const result = Effect.matchCauseEffect(run, {
           onSuccess: succeedResult,
           onFailure: (cause) => {
             // interrupted (a disconnect past its grace): the fiber goes on being interrupted
@@ -300,6 +303,8 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
             )
           }
         })
+        // ktrace (sy_invoke's p_trace_enabled): an untraced process pays this one check
+        return lwp.proc.trace === undefined ? result : traceSyscall(ctx, number, result)
       })
 
     const hypervisor: HypervisorService = {

@@ -9,13 +9,20 @@ const KTROP_SET = 0
 const KTROP_CLEAR = 1
 const KTROP_CLEARFILE = 2
 const KTRFLAG_DESCEND = 4
+const KTR_SYSCALL = 1
+const KTR_SYSRET = 2
+const KTR_NAMEI = 3
 const KTR_EMUL = 7
 const KTR_USER = 8
+const FAC_SYSCALL = 1 << KTR_SYSCALL
+const FAC_SYSRET = 1 << KTR_SYSRET
+const FAC_NAMEI = 1 << KTR_NAMEI
 const FAC_EMUL = 1 << KTR_EMUL
 const FAC_USER = 1 << KTR_USER
 const V2 = 2 << 24
 const INHERIT = 0x4000_0000
 const HEADER = 56
+const SYS_fork = 2
 
 interface Rec {
   readonly len: number
@@ -50,6 +57,32 @@ const records = (bytes: Uint8Array): Array<Rec> => {
   }
   assert.strictEqual(at, bytes.length, "the file is whole records")
   return out
+}
+
+/** struct ktr_syscall and its register_t arguments. */
+const syscallRec = (r: Rec | undefined) => {
+  const p = r?.payload ?? new Uint8Array(0)
+  const v = new DataView(p.buffer, p.byteOffset, p.length)
+  const argsize = v.getInt32(4, true)
+  assert.strictEqual(p.length, 8 + argsize, "the arguments fill the record")
+  const args: Array<bigint> = []
+  for (let at = 8; at < p.length; at += 8) args.push(v.getBigInt64(at, true))
+  return { type: r?.type, code: v.getInt32(0, true), argsize, args }
+}
+
+/** struct ktr_sysret (24 bytes on amd64). */
+const sysretRec = (r: Rec | undefined) => {
+  const p = r?.payload ?? new Uint8Array(0)
+  assert.strictEqual(p.length, 24)
+  const v = new DataView(p.buffer, p.byteOffset, p.length)
+  return {
+    type: r?.type,
+    code: v.getInt16(0, true),
+    eosys: v.getInt16(2, true),
+    error: v.getInt32(4, true),
+    retval: v.getBigInt64(8, true),
+    retval1: v.getBigInt64(16, true)
+  }
 }
 
 const open = (g: Guest, path: string, flags: number) =>
@@ -175,5 +208,130 @@ describe("ktrace, fktrace, utrace", () => {
       assert.strictEqual((yield* a.call(SYS.fktrace, afd, KTROP_CLEAR, FAC_USER, b.pid)).error, Errno.EPERM)
       const bfd = yield* open(b, "/tmp/t", O_WRONLY)
       assert.strictEqual((yield* b.call(SYS.fktrace, bfd, KTROP_CLEAR, FAC_USER, b.pid)).error, Errno.EPERM, "nor the process itself")
+    }))
+
+  it.effect("KTRFAC_SYSCALL and KTRFAC_SYSRET: each call of the traced process as a KTR_SYSCALL record (code, arguments) and a KTR_SYSRET record (error, both return registers)", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const tracer = yield* k.guest({ comm: "tracer" })
+      const g = yield* k.guest({ comm: "traced" })
+      const other = yield* k.guest({ comm: "other" })
+      const fd = yield* open(tracer, "/tmp/trace", O_WRONLY | O_CREAT)
+      assert.strictEqual((yield* tracer.call(SYS.fktrace, fd, KTROP_SET, FAC_SYSCALL | FAC_SYSRET | V2, g.pid)).error, 0)
+      yield* g.call(SYS.getpid)
+      yield* other.call(SYS.getpid)
+      assert.strictEqual((yield* g.call(SYS.close, 99)).error, Errno.EBADF)
+      // fork (2) is no rump syscall: still traced, as ENOSYS
+      assert.strictEqual((yield* g.call(SYS_fork)).error, Errno.ENOSYS)
+      const recs = records(yield* readAll(tracer, "/tmp/trace"))
+      assert.deepStrictEqual(recs.map((r) => [r.type, r.pid, r.comm, r.version]), [
+        [KTR_SYSCALL, g.pid, "traced", 2],
+        [KTR_SYSRET, g.pid, "traced", 2],
+        [KTR_SYSCALL, g.pid, "traced", 2],
+        [KTR_SYSRET, g.pid, "traced", 2],
+        [KTR_SYSCALL, g.pid, "traced", 2],
+        [KTR_SYSRET, g.pid, "traced", 2]
+      ], "the traced process's calls only, each a pair")
+      assert.deepStrictEqual(syscallRec(recs[0]), { type: KTR_SYSCALL, code: SYS.getpid, argsize: 0, args: [] })
+      assert.deepStrictEqual(sysretRec(recs[1]), {
+        type: KTR_SYSRET,
+        code: SYS.getpid,
+        eosys: 0,
+        error: 0,
+        retval: BigInt(g.pid),
+        retval1: BigInt(g.proc.ppid)
+      })
+      assert.deepStrictEqual(syscallRec(recs[2]), { type: KTR_SYSCALL, code: SYS.close, argsize: 8, args: [99n] })
+      // on an error both return registers are 0, whatever the call left in them
+      assert.deepStrictEqual(sysretRec(recs[3]), { type: KTR_SYSRET, code: SYS.close, eosys: 0, error: Errno.EBADF, retval: 0n, retval1: 0n })
+      assert.deepStrictEqual(syscallRec(recs[4]), { type: KTR_SYSCALL, code: SYS_fork, argsize: 0, args: [] })
+      assert.strictEqual(sysretRec(recs[5]).error, Errno.ENOSYS)
+    }))
+
+  it.effect("the arguments are the syscall's whole argument struct, one register_t a slot; KTRFAC_NAMEI records each path looked up, with its NUL", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const tracer = yield* k.guest()
+      const g = yield* k.guest()
+      yield* open(tracer, "/tmp/a", O_WRONLY | O_CREAT)
+      const fd = yield* open(tracer, "/tmp/trace", O_WRONLY | O_CREAT)
+      assert.strictEqual((yield* tracer.call(SYS.fktrace, fd, KTROP_SET, FAC_SYSCALL | FAC_SYSRET | FAC_NAMEI | V2, g.pid)).error, 0)
+      const missing = g.mem.allocString("/tmp/nope")
+      assert.strictEqual((yield* g.call(SYS.open, missing, O_RDONLY, 0o600)).error, Errno.ENOENT)
+      const opened = yield* g.call(SYS.open, g.mem.allocString("/tmp/a"), O_RDONLY, 0)
+      assert.strictEqual(opened.error, 0)
+      // two lookups, two records; "" is ENOENT before any lookup starts
+      assert.strictEqual((yield* g.call(SYS.rename, g.mem.allocString("/tmp/a"), g.mem.allocString("b"))).error, 0)
+      assert.strictEqual((yield* g.call(SYS.open, g.mem.allocString(""), O_RDONLY, 0)).error, Errno.ENOENT)
+      const recs = records(yield* readAll(tracer, "/tmp/trace"))
+      assert.deepStrictEqual(recs.map((r) => r.type), [
+        KTR_SYSCALL,
+        KTR_NAMEI,
+        KTR_SYSRET,
+        KTR_SYSCALL,
+        KTR_NAMEI,
+        KTR_SYSRET,
+        KTR_SYSCALL,
+        KTR_NAMEI,
+        KTR_NAMEI,
+        KTR_SYSRET,
+        KTR_SYSCALL,
+        KTR_SYSRET
+      ])
+      assert.deepStrictEqual(syscallRec(recs[0]), { type: KTR_SYSCALL, code: SYS.open, argsize: 24, args: [missing, BigInt(O_RDONLY), 0o600n] })
+      assert.deepStrictEqual(recs.filter((r) => r.type === KTR_NAMEI).map((r) => [...r.payload]), [
+        [...text("/tmp/nope"), 0],
+        [...text("/tmp/a"), 0],
+        [...text("/tmp/a"), 0],
+        [...text("b"), 0]
+      ])
+      assert.deepStrictEqual(sysretRec(recs[2]).error, Errno.ENOENT)
+      assert.deepStrictEqual(sysretRec(recs[5]).retval, opened.retval0, "the descriptor open returned")
+    }))
+
+  it.effect("facilities mask records: NAMEI alone gives no call records, SYSRET alone no KTR_SYSCALL, USER alone none of them", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const tracer = yield* k.guest()
+      const calls = (g: Guest) =>
+        Effect.gen(function*() {
+          yield* g.call(SYS.getpid)
+          yield* g.call(SYS.access, g.mem.allocString("/tmp"), 0)
+        })
+      const facs = [FAC_NAMEI, FAC_SYSRET, FAC_USER, FAC_SYSCALL]
+      const traced = yield* Effect.forEach(facs, (fac, i) =>
+        Effect.gen(function*() {
+          const g = yield* k.guest()
+          const fd = yield* open(tracer, `/tmp/t${i}`, O_WRONLY | O_CREAT)
+          assert.strictEqual((yield* tracer.call(SYS.fktrace, fd, KTROP_SET, fac | V2, g.pid)).error, 0)
+          yield* calls(g)
+          return records(yield* readAll(tracer, `/tmp/t${i}`)).map((r) => [r.type, r.type === KTR_SYSRET ? sysretRec(r).code : r.type === KTR_SYSCALL ? syscallRec(r).code : -1])
+        }))
+      assert.deepStrictEqual(traced, [
+        [[KTR_NAMEI, -1]],
+        [[KTR_SYSRET, SYS.getpid], [KTR_SYSRET, SYS.access]],
+        [],
+        [[KTR_SYSCALL, SYS.getpid], [KTR_SYSCALL, SYS.access]]
+      ])
+    }))
+
+  it.effect("ktrace's own call: one that starts tracing calls of its caller records nothing of itself; one that stops it records its KTR_SYSCALL, not its KTR_SYSRET", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const g = yield* k.guest()
+      const reader = yield* k.guest()
+      const fd = yield* open(g, "/tmp/self", O_WRONLY | O_CREAT)
+      // traced, but for neither SYSCALL nor SYSRET as the call starts (p_trace_enabled): no SYSRET at its end either
+      assert.strictEqual((yield* g.call(SYS.fktrace, fd, KTROP_SET, FAC_USER | V2, g.pid)).error, 0)
+      assert.strictEqual((yield* g.call(SYS.fktrace, fd, KTROP_SET, FAC_SYSCALL | FAC_SYSRET | V2, g.pid)).error, 0)
+      yield* g.call(SYS.getpid)
+      assert.strictEqual((yield* g.call(SYS.fktrace, fd, KTROP_CLEAR, FAC_SYSCALL | FAC_SYSRET, g.pid)).error, 0)
+      yield* g.call(SYS.getpid)
+      const recs = records(yield* readAll(reader, "/tmp/self"))
+      assert.deepStrictEqual(recs.map((r) => [r.type, r.type === KTR_SYSRET ? sysretRec(r).code : syscallRec(r).code]), [
+        [KTR_SYSCALL, SYS.getpid],
+        [KTR_SYSRET, SYS.getpid],
+        [KTR_SYSCALL, SYS.fktrace]
+      ])
     }))
 })

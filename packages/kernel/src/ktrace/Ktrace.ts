@@ -6,8 +6,12 @@
  * for) and the record's payload, so the file can be copied out and read by
  * a host kdump(1).
  *
- * Recorded here: KTR_USER (utrace(2)) and KTR_EMUL (when tracing is set,
- * the "netbsd" emulation). A file traced to by nobody any more is closed.
+ * Recorded here: KTR_SYSCALL and KTR_SYSRET around every syscall of a
+ * process that traces either (sy_invoke's trace_enter and trace_exit: the
+ * dispatcher hands the call to traceSyscall), KTR_NAMEI as a path lookup
+ * starts (namei_ktrace), KTR_USER (utrace(2)) and KTR_EMUL (when tracing is
+ * set, the "netbsd" emulation). A file traced to by nobody any more is
+ * closed.
  *
  * struct ktr_header (amd64): int ktr_len (the payload's size); short
  * ktr_type, ktr_version; pid_t ktr_pid; char ktr_comm[17]; then, 8-aligned
@@ -15,14 +19,19 @@
  * int32 seconds, long nanoseconds, lwpid; v2: struct timespec, lwpid). 56
  * bytes in all.
  */
+import { SyscallByNumber } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import type { File } from "../fd/File.ts"
 import { releaseFile } from "../fd/FileTable.ts"
 import type { KernelState } from "../KernelState.ts"
 import type { Proc } from "../proc/Proc.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
+import { bytesOfName } from "../vfs/Names.ts"
 
 /** Record types. */
+export const KTR_SYSCALL = 1
+export const KTR_SYSRET = 2
+export const KTR_NAMEI = 3
 export const KTR_EMUL = 7
 export const KTR_USER = 8
 
@@ -51,19 +60,17 @@ export class TraceFile {
   }
 }
 
-/** A traced process's state: where to and what (p_tracep, p_traceflag). */
+/** A traced process's state (Proc.trace): where to and what (p_tracep, p_traceflag). */
 export interface Trace {
   readonly to: TraceFile
   flags: number
 }
 
-const traces = new WeakMap<Proc, Trace>()
-
-export const traceOf = (p: Proc): Trace | undefined => traces.get(p)
+export const traceOf = (p: Proc): Trace | undefined => p.trace
 
 /** The processes of a kernel that trace to `to`. */
 export const tracingTo = (kernel: KernelState, to: TraceFile): Array<Proc> =>
-  [...kernel.procs.values()].filter((p) => traces.get(p)?.to === to)
+  [...kernel.procs.values()].filter((p) => p.trace?.to === to)
 
 /** The trace files by what they write to (a node, or an open file that has none): samefiles. */
 const files = new WeakMap<object, TraceFile>()
@@ -86,29 +93,29 @@ export const existingTraceFile = (file: File): TraceFile | undefined => files.ge
 /** A process stops tracing (to anything): the file goes with its last tracer. */
 export const untrace = (p: Proc): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const t = traces.get(p)
+    const t = p.trace
     if (t === undefined) return Effect.void
-    traces.delete(p)
+    p.trace = undefined
     return --t.to.refs === 0 ? releaseFile(t.to.file) : Effect.void
   })
 
 /** The process traces to `to` with `flags` (replacing another file it traced to). */
 export const setTrace: (p: Proc, to: TraceFile, flags: number) => Effect.Effect<void> = Effect.fnUntraced(
   function*(p, to, flags) {
-    const t = traces.get(p)
+    const t = p.trace
     if (t !== undefined && t.to === to) {
       t.flags = flags
       return
     }
     yield* untrace(p)
     to.refs++
-    traces.set(p, { to, flags })
+    p.trace = { to, flags }
   })
 
 /** A process forked from a traced one that asked for KTRFAC_INHERIT traces as it does. */
 export const inheritTrace = (parent: Proc, child: Proc): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const t = traces.get(parent)
+    const t = parent.trace
     return t === undefined || (t.flags & KTRFAC_INHERIT) === 0 ? Effect.void : setTrace(child, t.to, t.flags)
   })
 
@@ -142,7 +149,7 @@ export const encodeHeader = (p: Proc, lid: number, type: number, len: number, fl
  */
 export const record = (ctx: SyscallContext, type: number, payload: Uint8Array, p: Proc = ctx.proc): Effect.Effect<void> =>
   Effect.suspend(() => {
-    const t = traces.get(p)
+    const t = p.trace
     if (t === undefined || (t.flags & ktrFac(type)) === 0) return Effect.void
     const header = encodeHeader(p, ctx.lwp.lid, type, payload.length, t.flags, ctx.kernel.clock.realtimeNs())
     const rec = new Uint8Array(header.length + payload.length)
@@ -152,7 +159,77 @@ export const record = (ctx: SyscallContext, type: number, payload: Uint8Array, p
   })
 
 /** Does the caller's process trace `type`? (KTRPOINT) */
-export const tracing = (p: Proc, type: number): boolean => ((traces.get(p)?.flags ?? 0) & ktrFac(type)) !== 0
+export const tracing = (p: Proc, type: number): boolean => ((p.trace?.flags ?? 0) & ktrFac(type)) !== 0
+
+/** What a syscall answered: its errno (0 for none) and both return registers. */
+export interface SyscallOutcome {
+  readonly error: number
+  readonly retval0: bigint
+  readonly retval1: bigint
+}
+
+const REGISTER = 8
+
+/**
+ * struct ktr_syscall (int ktr_code, int ktr_argsize) and the arguments:
+ * sy_argsize bytes, the syscall's own argument struct (a register_t a slot,
+ * padding slots included), as the caller sent them; none for a number the
+ * table does not know.
+ */
+const syscallPayload = (code: number, args: Uint8Array): Uint8Array => {
+  const argsize = (SyscallByNumber.get(code)?.args.length ?? 0) * REGISTER
+  const bytes = new Uint8Array(8 + argsize)
+  const v = new DataView(bytes.buffer)
+  v.setInt32(0, code, true)
+  v.setInt32(4, argsize, true)
+  bytes.set(args.subarray(0, argsize), 8)
+  return bytes
+}
+
+/**
+ * struct ktr_sysret: short ktr_code, short ktr_eosys (unused, 0), int
+ * ktr_error, register_t ktr_retval and ktr_retval_1, both 0 when the call
+ * failed. 24 bytes.
+ */
+const sysretPayload = (code: number, r: SyscallOutcome): Uint8Array => {
+  const bytes = new Uint8Array(24)
+  const v = new DataView(bytes.buffer)
+  v.setInt16(0, code, true)
+  v.setInt32(4, r.error, true)
+  if (r.error === 0) {
+    v.setBigInt64(8, r.retval0, true)
+    v.setBigInt64(16, r.retval1, true)
+  }
+  return bytes
+}
+
+const FAC_SYSCALLS = ktrFac(KTR_SYSCALL) | ktrFac(KTR_SYSRET)
+
+/**
+ * A syscall of a traced process (sy_invoke with p_trace_enabled): a
+ * KTR_SYSCALL record before it, a KTR_SYSRET record with its outcome after
+ * it, each if the process traces it at that moment (the call may change
+ * that: a ktrace(2) that starts tracing its caller records neither). Only
+ * SYSCALL or SYSRET tracing makes a call traced, as trace_is_enabled has
+ * it. The dispatcher calls this only for a process with a trace.
+ */
+export const traceSyscall = <R extends SyscallOutcome>(ctx: SyscallContext, code: number, call: Effect.Effect<R>): Effect.Effect<R> =>
+  Effect.suspend(() => {
+    if (((ctx.proc.trace?.flags ?? 0) & FAC_SYSCALLS) === 0) return call
+    return Effect.andThen(
+      record(ctx, KTR_SYSCALL, syscallPayload(code, ctx.args.bytes)),
+      Effect.tap(call, (r) => record(ctx, KTR_SYSRET, sysretPayload(code, r)))
+    )
+  })
+
+/** KTR_NAMEI: the path as namei starts looking it up, with its NUL (ni_pathlen counts it). */
+export const recordNamei = (ctx: SyscallContext, path: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (!tracing(ctx.proc, KTR_NAMEI)) return Effect.void
+    const payload = new Uint8Array(path.length + 1)
+    payload.set(bytesOfName(path))
+    return record(ctx, KTR_NAMEI, payload)
+  })
 
 /** KTR_EMUL's payload: the emulation's name. */
 export const EMUL_NAME = "netbsd"

@@ -6,6 +6,7 @@
 import type { ProcessHandle, UserMemoryService } from "@sysproxy/hypervisor"
 import type { FileTable } from "../fd/FileTable.ts"
 import type { Cred, CredHolder } from "../kauth/Cred.ts"
+import type { Trace } from "../ktrace/Ktrace.ts"
 import type { Directory, Vnode } from "../vfs/Vnode.ts"
 import type { Limits } from "./Limits.ts"
 import { KnoteList } from "../kqueue/Knote.ts"
@@ -57,6 +58,12 @@ export class Proc implements ProcessHandle, CredHolder {
   sugid = false
   /** PK_EXEC: it exec'd, so its parent may no longer move it to another group. */
   execed = false
+  /**
+   * p_tracep and p_traceflag: where its ktrace records go and which it
+   * records (ktrace/Ktrace.ts); undefined when untraced, the one thing the
+   * syscall dispatcher looks at.
+   */
+  trace: Trace | undefined = undefined
 
   constructor(init: ProcInit) {
     this.pid = init.pid

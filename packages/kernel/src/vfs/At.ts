@@ -9,6 +9,7 @@ import type { File } from "../fd/File.ts"
 import type { CredHolder } from "../kauth/Cred.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import type { SyscallContext } from "../kern/SyscallContext.ts"
+import { recordNamei } from "../ktrace/Ktrace.ts"
 import { type Lookup, namei, type NameiEnv } from "./Namei.ts"
 import { isDead } from "./Revoke.ts"
 import type { Vnode } from "./Vnode.ts"
@@ -47,7 +48,12 @@ export const lookupAt = (
   path: string,
   follow: boolean,
   cred: CredHolder = ctx.proc
-): Effect.Effect<Lookup, SysErr> => Effect.flatMap(startDir(ctx, dirfd, path), (start) => namei(envOf(ctx, cred), start, path, follow))
+): Effect.Effect<Lookup, SysErr> =>
+  Effect.flatMap(startDir(ctx, dirfd, path), (start) => {
+    const lookup = namei(envOf(ctx, cred), start, path, follow)
+    // namei_start records the path (KTR_NAMEI) before the lookup; "" is ENOENT before that
+    return ctx.proc.trace === undefined || path === "" ? lookup : Effect.andThen(recordNamei(ctx, path), lookup)
+  })
 
 /** The node `path` names; ENOENT when there is none. */
 export const nodeAt = (
