@@ -41,7 +41,7 @@ import type { HostMountError } from "./vfs/host/HostTrees.ts"
 import type { HostFileError } from "./vfs/HostFile.ts"
 import { makeDescriptorPaths } from "./vfs/DescriptorPath.ts"
 import { installHostFile } from "./vfs/HostFileNode.ts"
-import { inheritTrace, traceSyscall, untrace } from "./ktrace/Ktrace.ts"
+import { traceSyscall, untrace } from "./ktrace/Ktrace.ts"
 import { releaseAllLocks } from "./vfs/Lockf.ts"
 import { makeVfs } from "./vfs/Vfs.ts"
 
@@ -202,8 +202,8 @@ export const makeKernel = (config: KernelConfig = {}): Effect.Effect<
         state.procs.set(pid, proc)
         // a prefork is the fork of the parent's process (the client binds it to its child later)
         if (o.mode === "copy") parent.knotes.notify(notes.NOTE_FORK | pid)
-        // a traced process's child goes on being traced with KTRFAC_INHERIT
-        return Effect.as(inheritTrace(parent, proc), proc)
+        // not traced, KTRFAC_INHERIT or not: rump's lwproc_newproc zeroes p_traceflag and p_trace_enabled
+        return Effect.succeed(proc)
       })
 
     const newLwp: HypervisorService["newLwp"] = (pid) =>

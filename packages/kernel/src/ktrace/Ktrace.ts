@@ -112,13 +112,6 @@ export const setTrace: (p: Proc, to: TraceFile, flags: number) => Effect.Effect<
     p.trace = { to, flags }
   })
 
-/** A process forked from a traced one that asked for KTRFAC_INHERIT traces as it does. */
-export const inheritTrace = (parent: Proc, child: Proc): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const t = parent.trace
-    return t === undefined || (t.flags & KTRFAC_INHERIT) === 0 ? Effect.void : setTrace(child, t.to, t.flags)
-  })
-
 /** struct ktr_header for a record of `len` payload bytes, in the version `flags` asks for. */
 export const encodeHeader = (p: Proc, lid: number, type: number, len: number, flags: number, nowNs: bigint): Uint8Array => {
   const bytes = new Uint8Array(KTR_HEADER_SIZE)
