@@ -290,6 +290,20 @@ describe("ktrace, fktrace, utrace", () => {
       assert.deepStrictEqual(sysretRec(recs[5]).retval, opened.retval0, "the descriptor open returned")
     }))
 
+  it.effect("a dirfd that is no directory: the path is recorded, then ENOTDIR (namei's order); a bad dirfd fails before any record", () =>
+    Effect.gen(function*() {
+      const k = yield* boot()
+      const tracer = yield* k.guest()
+      const g = yield* k.guest()
+      const fd = yield* open(tracer, "/tmp/trace", O_WRONLY | O_CREAT)
+      assert.strictEqual((yield* tracer.call(SYS.fktrace, fd, KTROP_SET, FAC_NAMEI | V2, g.pid)).error, 0)
+      const file = yield* open(g, "/tmp/f", O_WRONLY | O_CREAT)
+      assert.strictEqual((yield* g.call(SYS.openat, file, g.mem.allocString("x"), O_RDONLY, 0)).error, Errno.ENOTDIR)
+      assert.strictEqual((yield* g.call(SYS.openat, 77, g.mem.allocString("y"), O_RDONLY, 0)).error, Errno.EBADF)
+      const names = records(yield* readAll(tracer, "/tmp/trace")).filter((r) => r.type === KTR_NAMEI).map((r) => [...r.payload])
+      assert.deepStrictEqual(names, [[...text("/tmp/f"), 0], [...text("x"), 0]])
+    }))
+
   it.effect("facilities mask records: NAMEI alone gives no call records, SYSRET alone no KTR_SYSCALL, USER alone none of them", () =>
     Effect.gen(function*() {
       const k = yield* boot()

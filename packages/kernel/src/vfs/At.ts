@@ -34,14 +34,18 @@ export const fileNode = (ctx: SyscallContext, fd: number): Effect.Effect<{ reado
     return file.vnode === undefined ? sysErr(Errno.EINVAL) : Effect.succeed({ file, node: file.vnode })
   })
 
-/** The directory a relative `path` starts from. */
-export const startDir: (ctx: SyscallContext, dirfd: number, path: string) => Effect.Effect<Vnode, SysErr> = Effect.fnUntraced(
+/** The node a relative `path` starts from (fd_nameiat: EBADF, EINVAL); whether it is a directory is namei's question. */
+const startNode: (ctx: SyscallContext, dirfd: number, path: string) => Effect.Effect<Vnode, SysErr> = Effect.fnUntraced(
   function*(ctx: SyscallContext, dirfd: number, path: string) {
     if (path.startsWith("/") || dirfd === AT_FDCWD) return ctx.proc.cwd
-    const { node } = yield* fileNode(ctx, dirfd)
-    return node.type === "dir" ? node : yield* sysErr(Errno.ENOTDIR)
+    return (yield* fileNode(ctx, dirfd)).node
   })
 
+/** The lookup of `path` from `start`, ENOTDIR when the start is no directory. */
+const lookupFrom = (ctx: SyscallContext, start: Vnode, path: string, follow: boolean, cred: CredHolder): Effect.Effect<Lookup, SysErr> =>
+  start.type === "dir" ? namei(envOf(ctx, cred), start, path, follow) : sysErr(Errno.ENOTDIR)
+
+/** `path` looked up from `dirfd` (AT_FDCWD: the cwd). */
 export const lookupAt = (
   ctx: SyscallContext,
   dirfd: number,
@@ -49,10 +53,10 @@ export const lookupAt = (
   follow: boolean,
   cred: CredHolder = ctx.proc
 ): Effect.Effect<Lookup, SysErr> =>
-  Effect.flatMap(startDir(ctx, dirfd, path), (start) => {
-    const lookup = namei(envOf(ctx, cred), start, path, follow)
-    // namei_start records the path (KTR_NAMEI) before the lookup; "" is ENOENT before that
-    return ctx.proc.trace === undefined || path === "" ? lookup : Effect.andThen(recordNamei(ctx, path), lookup)
+  Effect.flatMap(startNode(ctx, dirfd, path), (start) => {
+    // namei_start records the path (KTR_NAMEI) before the lookup, a dirfd that is no directory included; "" is ENOENT before that
+    if (ctx.proc.trace === undefined || path === "") return lookupFrom(ctx, start, path, follow, cred)
+    return Effect.andThen(recordNamei(ctx, path), lookupFrom(ctx, start, path, follow, cred))
   })
 
 /** The node `path` names; ENOENT when there is none. */
