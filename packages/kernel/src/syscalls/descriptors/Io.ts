@@ -1,7 +1,8 @@
 /**
  * read, write, readv, writev, pread, pwrite, preadv, pwritev: the checks
  * NetBSD makes, in its order (descriptor, direction, position, vector,
- * lengths), then a Transfer.
+ * lengths), then a Transfer; for a traced caller, a KTR_GENIO record of
+ * the data moved (dofileread's ktrgenio), behind one check of proc.trace.
  *
  * Each is one generator function made once (Effect.fnUntraced), not an
  * Effect.gen closure per call: V8 gives every new generator function its
@@ -13,6 +14,7 @@ import { Errno, limits, Structs } from "@sysproxy/protocol/netbsd"
 import { type File, FREAD, FWRITE } from "../../fd/File.ts"
 import { sysErr, type SysErr } from "../../kern/SysErr.ts"
 import { copyin, type SyscallContext } from "../../kern/SyscallContext.ts"
+import { recordGenio, UIO_READ, UIO_WRITE } from "../../ktrace/Ktrace.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { getFd } from "./Fd.ts"
 import { readInto, type Segment, SSIZE_MAX, writeFrom } from "./Transfer.ts"
@@ -54,60 +56,84 @@ const iovecs: (ctx: SyscallContext, iovp: bigint, iovcnt: number) => Effect.Effe
 
 /** read(fd, buf, nbyte) */
 export const read: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FREAD)
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* readInto(ctx, file, segs, undefined)
+  const n = yield* readInto(ctx, file, segs, undefined)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
+  return n
 })
 
 /** write(fd, buf, nbyte) */
 export const write: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FWRITE)
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* writeFrom(ctx, file, segs, undefined)
+  const n = yield* writeFrom(ctx, file, segs, undefined)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
+  return n
 })
 
 /** pread(fd, buf, nbyte, PAD, offset) */
 export const pread: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FREAD)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* readInto(ctx, file, segs, offset)
+  const n = yield* readInto(ctx, file, segs, offset)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
+  return n
 })
 
 /** pwrite(fd, buf, nbyte, PAD, offset) */
 export const pwrite: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FWRITE)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* writeFrom(ctx, file, segs, offset)
+  const n = yield* writeFrom(ctx, file, segs, offset)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
+  return n
 })
 
 /** readv(fd, iovp, iovcnt) */
 export const readv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FREAD)
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* readInto(ctx, file, segs, undefined)
+  const n = yield* readInto(ctx, file, segs, undefined)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
+  return n
 })
 
 /** writev(fd, iovp, iovcnt) */
 export const writev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FWRITE)
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* writeFrom(ctx, file, segs, undefined)
+  const n = yield* writeFrom(ctx, file, segs, undefined)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
+  return n
 })
 
 /** preadv(fd, iovp, iovcnt, PAD, offset) */
 export const preadv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FREAD)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* readInto(ctx, file, segs, offset)
+  const n = yield* readInto(ctx, file, segs, offset)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
+  return n
 })
 
 /** pwritev(fd, iovp, iovcnt, PAD, offset) */
 export const pwritev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
+  const fd = ctx.args.int(0)
+  const file = yield* openFor(ctx, fd, FWRITE)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* writeFrom(ctx, file, segs, offset)
+  const n = yield* writeFrom(ctx, file, segs, offset)
+  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
+  return n
 })
