@@ -2,7 +2,7 @@
  * read, write, readv, writev, pread, pwrite, preadv, pwritev: the checks
  * NetBSD makes, in its order (descriptor, direction, position, vector,
  * lengths), then a Transfer; for a traced caller, a KTR_GENIO record of
- * the data moved (dofileread's ktrgenio), behind one check of proc.trace.
+ * the data moved (dofileread's ktrgenio).
  *
  * Each is one generator function made once (Effect.fnUntraced), not an
  * Effect.gen closure per call: V8 gives every new generator function its
@@ -54,86 +54,87 @@ const iovecs: (ctx: SyscallContext, iovp: bigint, iovcnt: number) => Effect.Effe
     return segs
   })
 
+/** The transfer, then a KTR_GENIO record of what it moved (the caller's fd is argument 0). */
+const thenRecord = <N extends number | bigint>(
+  ctx: SyscallContext,
+  rw: number,
+  segs: ReadonlyArray<Segment>,
+  transfer: Effect.Effect<N, SysErr>
+): Effect.Effect<N, SysErr> => Effect.tap(transfer, (n) => recordGenio(ctx, ctx.args.int(0), rw, segs, n))
+
+/**
+ * readInto and writeFrom, recorded if the caller is traced at all. Plain
+ * functions of readInto's arity, with no closure of their own: a call from
+ * a generator that takes more registers grows every call's generator
+ * object, and a closure makes V8 allocate its context on every call. An
+ * untraced call pays one check.
+ */
+const readTraced = (ctx: SyscallContext, file: File, segs: ReadonlyArray<Segment>, offset: bigint | undefined) =>
+  ctx.proc.trace === undefined
+    ? readInto(ctx, file, segs, offset)
+    : thenRecord(ctx, UIO_READ, segs, readInto(ctx, file, segs, offset))
+
+const writeTraced = (ctx: SyscallContext, file: File, segs: ReadonlyArray<Segment>, offset: bigint | undefined) =>
+  ctx.proc.trace === undefined
+    ? writeFrom(ctx, file, segs, offset)
+    : thenRecord(ctx, UIO_WRITE, segs, writeFrom(ctx, file, segs, offset))
+
 /** read(fd, buf, nbyte) */
 export const read: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FREAD)
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  const n = yield* readInto(ctx, file, segs, undefined)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
-  return n
+  return yield* readTraced(ctx, file, segs, undefined)
 })
 
 /** write(fd, buf, nbyte) */
 export const write: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FWRITE)
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  const n = yield* writeFrom(ctx, file, segs, undefined)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
-  return n
+  return yield* writeTraced(ctx, file, segs, undefined)
 })
 
 /** pread(fd, buf, nbyte, PAD, offset) */
 export const pread: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FREAD)
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  const n = yield* readInto(ctx, file, segs, offset)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
-  return n
+  return yield* readTraced(ctx, file, segs, offset)
 })
 
 /** pwrite(fd, buf, nbyte, PAD, offset) */
 export const pwrite: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FWRITE)
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  const n = yield* writeFrom(ctx, file, segs, offset)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
-  return n
+  return yield* writeTraced(ctx, file, segs, offset)
 })
 
 /** readv(fd, iovp, iovcnt) */
 export const readv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FREAD)
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  const n = yield* readInto(ctx, file, segs, undefined)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
-  return n
+  return yield* readTraced(ctx, file, segs, undefined)
 })
 
 /** writev(fd, iovp, iovcnt) */
 export const writev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FWRITE)
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  const n = yield* writeFrom(ctx, file, segs, undefined)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
-  return n
+  return yield* writeTraced(ctx, file, segs, undefined)
 })
 
 /** preadv(fd, iovp, iovcnt, PAD, offset) */
 export const preadv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FREAD)
+  const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  const n = yield* readInto(ctx, file, segs, offset)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_READ, segs, n)
-  return n
+  return yield* readTraced(ctx, file, segs, offset)
 })
 
 /** pwritev(fd, iovp, iovcnt, PAD, offset) */
 export const pwritev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
-  const fd = ctx.args.int(0)
-  const file = yield* openFor(ctx, fd, FWRITE)
+  const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  const n = yield* writeFrom(ctx, file, segs, offset)
-  if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, fd, UIO_WRITE, segs, n)
-  return n
+  return yield* writeTraced(ctx, file, segs, offset)
 })
