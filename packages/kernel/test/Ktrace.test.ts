@@ -496,6 +496,18 @@ describe("KTR_GENIO", () => {
       ])
     }))
 
+  it.effect("with KTRFAC_SYSCALL and KTRFAC_SYSRET too, the data comes between the call's two records, as the call writes it", () =>
+    Effect.gen(function*() {
+      const { g, trace } = yield* tracedGuest(FAC_SYSCALL | FAC_SYSRET | FAC_GENIO)
+      const nul = yield* open(g, "/dev/null", O_WRONLY)
+      yield* g.call(SYS.write, nul, g.mem.alloc(text("xyz")), 3)
+      const recs = (yield* trace).slice(-4)
+      assert.deepStrictEqual(recs.map((r) => r.type), [KTR_SYSRET, KTR_SYSCALL, KTR_GENIO, KTR_SYSRET], "open's SYSRET, then write's records")
+      assert.strictEqual(syscallRec(recs[1]).code, SYS.write)
+      assert.deepStrictEqual(genioRec(recs[2]), { type: KTR_GENIO, fd: nul, rw: UIO_WRITE, data: "xyz" })
+      assert.strictEqual(sysretRec(recs[3]).retval, 3n)
+    }))
+
   it.effect("no records without KTRFAC_GENIO: another facility traced, or another process", () =>
     Effect.gen(function*() {
       const { g, k, trace } = yield* tracedGuest(FAC_USER)
