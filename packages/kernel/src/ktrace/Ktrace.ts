@@ -31,6 +31,7 @@ import { releaseFile } from "../fd/FileTable.ts"
 import type { KernelState } from "../KernelState.ts"
 import type { Proc } from "../proc/Proc.ts"
 import { copyin, type SyscallContext } from "../kern/SyscallContext.ts"
+import { PAGE_SIZE } from "../vfs/FileData.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 
 /** Record types. */
@@ -239,8 +240,6 @@ export const UIO_WRITE = 1
 
 /** sizeof(struct ktr_genio): int ktr_fd, enum uio_rw ktr_rw. */
 const GENIO_SIZE = 8
-/** A KTR_GENIO record's payload (struct ktr_genio and data) is at most a page (amd64). */
-const PAGE_SIZE = 4096
 
 /** One caller buffer of a transfer (an iovec). */
 export interface TracedBuffer {
@@ -254,7 +253,7 @@ export interface TracedBuffer {
  * read or write on `fd` that moved `count` bytes (a call that failed
  * records nothing: the callers call this only on success, a short count
  * after an interruption included). The data goes in records of at most a
- * page, struct ktr_genio each; a transfer of 0 bytes gives one record with
+ * page (4096 on amd64) with struct ktr_genio; a transfer of 0 bytes gives one record with
  * no data. A buffer that cannot be read drops that record and the rest.
  */
 export const recordGenio: (
