@@ -253,8 +253,9 @@ export interface TracedBuffer {
  * read or write on `fd` that moved `count` bytes (a call that failed
  * records nothing: the callers call this only on success, a short count
  * after an interruption included). The data goes in records of at most a
- * page (4096 on amd64) with struct ktr_genio; a transfer of 0 bytes gives one record with
- * no data. A buffer that cannot be read drops that record and the rest.
+ * page (4096 on amd64), struct ktr_genio first; a transfer of 0 bytes
+ * gives one record with no data. A buffer that cannot be read drops that
+ * record and the rest.
  */
 export const recordGenio: (
   ctx: SyscallContext,
