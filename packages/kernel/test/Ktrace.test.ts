@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Errno, openFlags, SYS } from "@sysproxy/protocol/netbsd"
+import { Errno, openFlags, socket as so, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
 import { boot, decode, type Guest, text } from "./support/SyscallHarness.ts"
 import { Cred } from "../src/kauth/Cred.ts"
@@ -95,9 +95,16 @@ const readAll = (g: Guest, path: string) =>
   Effect.gen(function*() {
     const fd = yield* open(g, path, O_RDONLY)
     const buf = g.mem.alloc(1 << 16)
-    const n = Number((yield* g.call(SYS.read, fd, buf, 1 << 16)).retval0)
+    const parts: Array<Uint8Array> = []
+    for (;;) {
+      const n = Number((yield* g.call(SYS.read, fd, buf, 1 << 16)).retval0)
+      if (n <= 0) break
+      parts.push((g.mem.read(buf, n) ?? new Uint8Array(0)).slice())
+    }
     yield* g.call(SYS.close, fd)
-    return (g.mem.read(buf, n) ?? new Uint8Array(0)).slice()
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    parts.reduce((at, p) => (all.set(p, at), at + p.length), 0)
+    return all
   })
 
 const utrace = (g: Guest, label: string, data: string) => g.call(SYS.utrace, g.mem.allocString(label), g.mem.alloc(text(data)), data.length)
@@ -348,5 +355,183 @@ describe("ktrace, fktrace, utrace", () => {
         [KTR_SYSRET, SYS.getpid],
         [KTR_SYSCALL, SYS.fktrace]
       ])
+    }))
+})
+
+const KTR_GENIO = 4
+const FAC_GENIO = 1 << KTR_GENIO
+const UIO_READ = 0
+const UIO_WRITE = 1
+/** A KTR_GENIO record's payload (struct ktr_genio and data) is at most a page. */
+const PAGE = 4096
+
+/** struct ktr_genio (int ktr_fd, enum uio_rw ktr_rw) and the data. */
+const genioRec = (r: Rec | undefined) => {
+  const p = r?.payload ?? new Uint8Array(0)
+  const v = new DataView(p.buffer, p.byteOffset, p.length)
+  return { type: r?.type, fd: v.getInt32(0, true), rw: v.getInt32(4, true), data: decode(p.subarray(8)) }
+}
+
+/** A guest that traces `facs` of itself to /tmp/trace, and an untraced one to read the trace with. */
+const tracedGuest = (facs: number) =>
+  Effect.gen(function*() {
+    const k = yield* boot()
+    const g = yield* k.guest({ comm: "io" })
+    const reader = yield* k.guest({ comm: "reader" })
+    const tfd = yield* open(g, "/tmp/trace", O_WRONLY | O_CREAT | O_APPEND)
+    assert.strictEqual((yield* g.call(SYS.fktrace, tfd, KTROP_SET, facs | V2, g.pid)).error, 0)
+    const trace = Effect.map(readAll(reader, "/tmp/trace"), records)
+    return { k, g, trace }
+  })
+
+/** Two ints the kernel wrote (pipe2's and socketpair's descriptors). */
+const fdPair = (g: Guest, at: bigint): [number, number] => {
+  const v = new DataView((g.mem.read(at, 8) ?? new Uint8Array(8)).slice().buffer)
+  return [v.getInt32(0, true), v.getInt32(4, true)]
+}
+
+/** A struct iovec array over `bufs`. */
+const iovecs = (g: Guest, bufs: ReadonlyArray<readonly [bigint, number]>): bigint => {
+  const bytes = new Uint8Array(16 * bufs.length)
+  const v = new DataView(bytes.buffer)
+  bufs.forEach(([base, len], i) => {
+    v.setBigUint64(16 * i, base, true)
+    v.setBigUint64(16 * i + 8, BigInt(len), true)
+  })
+  return g.mem.alloc(bytes)
+}
+
+/** `n` bytes of a repeating alphabet, from `from` on. */
+const pattern = (n: number, from = 0): string => Array.from({ length: n }, (_, i) => String.fromCharCode(97 + ((from + i) % 26))).join("")
+
+describe("KTR_GENIO", () => {
+  it.effect("a write and a read on a pipe: a record each with the fd, the direction and the data; a short read records what it read, end of file an empty record, a failed call none", () =>
+    Effect.gen(function*() {
+      const { g, trace } = yield* tracedGuest(FAC_GENIO)
+      const fds = g.mem.alloc(8)
+      assert.strictEqual((yield* g.call(SYS.pipe2, fds, 0)).error, 0)
+      const [rfd, wfd] = fdPair(g, fds)
+      assert.strictEqual((yield* g.call(SYS.write, wfd, g.mem.alloc(text("hello world")), 11)).retval0, 11n)
+      const buf = g.mem.alloc(64)
+      assert.strictEqual((yield* g.call(SYS.read, rfd, buf, 64)).retval0, 11n, "short: what the pipe had")
+      assert.strictEqual((yield* g.call(SYS.write, wfd, 0x8n, 5)).error, Errno.EFAULT)
+      assert.strictEqual((yield* g.call(SYS.read, 99, buf, 64)).error, Errno.EBADF)
+      yield* g.call(SYS.close, wfd)
+      assert.strictEqual((yield* g.call(SYS.read, rfd, buf, 64)).retval0, 0n, "end of file")
+      const recs = yield* trace
+      assert.deepStrictEqual(recs.map(genioRec), [
+        { type: KTR_GENIO, fd: wfd, rw: UIO_WRITE, data: "hello world" },
+        { type: KTR_GENIO, fd: rfd, rw: UIO_READ, data: "hello world" },
+        { type: KTR_GENIO, fd: rfd, rw: UIO_READ, data: "" }
+      ])
+      assert.deepStrictEqual(recs.map((r) => [r.len, r.pid, r.comm]), [[19, g.pid, "io"], [19, g.pid, "io"], [8, g.pid, "io"]])
+    }))
+
+  it.effect("a non-blocking write that fills the pipe records only the bytes it wrote", () =>
+    Effect.gen(function*() {
+      const { g, trace } = yield* tracedGuest(FAC_GENIO)
+      const fds = g.mem.alloc(8)
+      assert.strictEqual((yield* g.call(SYS.pipe2, fds, openFlags.O_NONBLOCK)).error, 0)
+      const [, wfd] = fdPair(g, fds)
+      const big = 1 << 20
+      const n = Number((yield* g.call(SYS.write, wfd, g.mem.alloc(text(pattern(big))), big)).retval0)
+      assert.isAbove(n, 0)
+      assert.isBelow(n, big, "a short write")
+      const recs = (yield* trace).map(genioRec)
+      assert.strictEqual(recs.map((r) => r.data).join(""), pattern(n))
+      assert.isTrue(recs.every((r) => r.fd === wfd && r.rw === UIO_WRITE))
+    }))
+
+  it.effect("a large transfer is split as ktr_io splits it: records of a page (8 + 4088 data bytes), whatever the iovecs; pwrite and preadv on a tmpfs file", () =>
+    Effect.gen(function*() {
+      const { g, trace } = yield* tracedGuest(FAC_GENIO)
+      const fd = yield* open(g, "/tmp/f", openFlags.O_RDWR | O_CREAT)
+      const total = 10_000
+      assert.strictEqual((yield* g.call(SYS.pwrite, fd, g.mem.alloc(text(pattern(total))), total, 0, 0)).retval0, BigInt(total))
+      // two iovecs, the second longer than what is left of the file
+      const a = g.mem.alloc(3000)
+      const b = g.mem.alloc(9000)
+      assert.strictEqual((yield* g.call(SYS.preadv, fd, iovecs(g, [[a, 3000], [b, 9000]]), 2, 0, 0)).retval0, BigInt(total))
+      const recs = (yield* trace).map((r) => ({ len: r.len, ...genioRec(r) }))
+      const data = PAGE - 8
+      const pieces = [pattern(data), pattern(data, data), pattern(total - 2 * data, 2 * data)]
+      assert.deepStrictEqual(recs, [
+        ...pieces.map((d) => ({ len: d.length + 8, type: KTR_GENIO, fd, rw: UIO_WRITE, data: d })),
+        ...pieces.map((d) => ({ len: d.length + 8, type: KTR_GENIO, fd, rw: UIO_READ, data: d }))
+      ])
+    }))
+
+  it.effect("writev and readv: the iovecs' data in order; /dev/null takes a write it never reads, so a bad buffer gives no record (ktr_io's copyin fails)", () =>
+    Effect.gen(function*() {
+      const { g, trace } = yield* tracedGuest(FAC_GENIO)
+      const fd = yield* open(g, "/tmp/v", openFlags.O_RDWR | O_CREAT)
+      const parts = g.mem.alloc(text("abcdef"))
+      assert.strictEqual((yield* g.call(SYS.writev, fd, iovecs(g, [[parts + 3n, 3], [parts, 0], [parts, 3]]), 3)).retval0, 6n)
+      yield* g.call(SYS.lseek, fd, 0, 0, 0)
+      const x = g.mem.alloc(2)
+      const y = g.mem.alloc(10)
+      assert.strictEqual((yield* g.call(SYS.readv, fd, iovecs(g, [[x, 2], [y, 10]]), 2)).retval0, 6n)
+      const nul = yield* open(g, "/dev/null", O_WRONLY)
+      assert.strictEqual((yield* g.call(SYS.write, nul, 0x8n, 100)).retval0, 100n, "/dev/null does not read the buffer")
+      assert.strictEqual((yield* g.call(SYS.write, nul, g.mem.alloc(text("gone")), 4)).retval0, 4n)
+      assert.deepStrictEqual((yield* trace).map(genioRec), [
+        { type: KTR_GENIO, fd, rw: UIO_WRITE, data: "defabc" },
+        { type: KTR_GENIO, fd, rw: UIO_READ, data: "defabc" },
+        { type: KTR_GENIO, fd: nul, rw: UIO_WRITE, data: "gone" }
+      ])
+    }))
+
+  it.effect("sendto, recvfrom, sendmsg and recvmsg on a socket pair: records as do_sys_sendmsg_so and do_sys_recvmsg_so write them (none for a message without iovecs)", () =>
+    Effect.gen(function*() {
+      const { g, trace } = yield* tracedGuest(FAC_GENIO)
+      const sv = g.mem.alloc(8)
+      assert.strictEqual((yield* g.call(SYS.socketpair, so.AF_LOCAL, so.SOCK_STREAM, 0, sv)).error, 0)
+      const [s0, s1] = fdPair(g, sv)
+      assert.strictEqual((yield* g.call(SYS.sendto, s0, g.mem.alloc(text("ping")), 4, 0, 0, 0)).retval0, 4n)
+      const buf = g.mem.alloc(32)
+      assert.strictEqual((yield* g.call(SYS.recvfrom, s1, buf, 32, 0, 0, 0)).retval0, 4n)
+      const msghdr = (iov: bigint, iovlen: number) => {
+        const bytes = new Uint8Array(48)
+        const v = new DataView(bytes.buffer)
+        v.setBigUint64(16, iov, true)
+        v.setInt32(24, iovlen, true)
+        return g.mem.alloc(bytes)
+      }
+      const pong = g.mem.alloc(text("pong!"))
+      assert.strictEqual((yield* g.call(SYS.sendmsg, s1, msghdr(iovecs(g, [[pong, 2], [pong + 2n, 3]]), 2), 0)).retval0, 5n)
+      assert.strictEqual((yield* g.call(SYS.sendmsg, s1, msghdr(0n, 0), 0)).error, 0)
+      const r = g.mem.alloc(3)
+      assert.strictEqual((yield* g.call(SYS.recvmsg, s0, msghdr(iovecs(g, [[r, 3], [buf, 32]]), 2), 0)).retval0, 5n)
+      assert.deepStrictEqual((yield* trace).map(genioRec), [
+        { type: KTR_GENIO, fd: s0, rw: UIO_WRITE, data: "ping" },
+        { type: KTR_GENIO, fd: s1, rw: UIO_READ, data: "ping" },
+        { type: KTR_GENIO, fd: s1, rw: UIO_WRITE, data: "pong!" },
+        { type: KTR_GENIO, fd: s0, rw: UIO_READ, data: "pong!" }
+      ])
+    }))
+
+  it.effect("with KTRFAC_SYSCALL and KTRFAC_SYSRET too, the data comes between the call's two records, as the call writes it", () =>
+    Effect.gen(function*() {
+      const { g, trace } = yield* tracedGuest(FAC_SYSCALL | FAC_SYSRET | FAC_GENIO)
+      const nul = yield* open(g, "/dev/null", O_WRONLY)
+      yield* g.call(SYS.write, nul, g.mem.alloc(text("xyz")), 3)
+      const recs = (yield* trace).slice(-4)
+      assert.deepStrictEqual(recs.map((r) => r.type), [KTR_SYSRET, KTR_SYSCALL, KTR_GENIO, KTR_SYSRET], "open's SYSRET, then write's records")
+      assert.strictEqual(syscallRec(recs[1]).code, SYS.write)
+      assert.deepStrictEqual(genioRec(recs[2]), { type: KTR_GENIO, fd: nul, rw: UIO_WRITE, data: "xyz" })
+      assert.strictEqual(sysretRec(recs[3]).retval, 3n)
+    }))
+
+  it.effect("no records without KTRFAC_GENIO: another facility traced, or another process", () =>
+    Effect.gen(function*() {
+      const { g, k, trace } = yield* tracedGuest(FAC_USER)
+      const other = yield* k.guest({ comm: "other" })
+      for (const p of [g, other]) {
+        const fd = yield* open(p, `/tmp/x${p.pid}`, openFlags.O_RDWR | O_CREAT)
+        assert.strictEqual((yield* p.call(SYS.write, fd, p.mem.alloc(text("data")), 4)).retval0, 4n)
+        assert.strictEqual((yield* p.call(SYS.pread, fd, p.mem.alloc(8), 8, 0, 0)).retval0, 4n)
+      }
+      yield* utrace(g, "u", "1")
+      assert.deepStrictEqual((yield* trace).map((r) => r.type), [KTR_USER])
     }))
 })

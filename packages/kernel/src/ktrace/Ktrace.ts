@@ -9,9 +9,14 @@
  * Recorded here: KTR_SYSCALL and KTR_SYSRET around every syscall of a
  * process that traces either (sy_invoke's trace_enter and trace_exit: the
  * dispatcher hands the call to traceSyscall), KTR_NAMEI as a path lookup
- * starts (namei_ktrace), KTR_USER (utrace(2)) and KTR_EMUL (when tracing is
- * set, the "netbsd" emulation). A file traced to by nobody any more is
+ * starts (namei_ktrace), KTR_GENIO for the data a read or write moved
+ * (ktr_genio, ktr_geniov), KTR_USER (utrace(2)) and KTR_EMUL (when tracing
+ * is set, the "netbsd" emulation). A file traced to by nobody any more is
  * closed.
+ *
+ * No KTR_PSIG: the rump kernel never writes one. Its signals.c hands every
+ * signal to the client (rump_sysproxy_raise) and kern_sig.c, where postsig
+ * calls ktrpsig, is not part of librump.
  *
  * struct ktr_header (amd64): int ktr_len (the payload's size); short
  * ktr_type, ktr_version; pid_t ktr_pid; char ktr_comm[17]; then, 8-aligned
@@ -25,13 +30,15 @@ import type { File } from "../fd/File.ts"
 import { releaseFile } from "../fd/FileTable.ts"
 import type { KernelState } from "../KernelState.ts"
 import type { Proc } from "../proc/Proc.ts"
-import type { SyscallContext } from "../kern/SyscallContext.ts"
+import { copyin, type SyscallContext } from "../kern/SyscallContext.ts"
+import { PAGE_SIZE } from "../vfs/FileData.ts"
 import { bytesOfName } from "../vfs/Names.ts"
 
 /** Record types. */
 export const KTR_SYSCALL = 1
 export const KTR_SYSRET = 2
 export const KTR_NAMEI = 3
+export const KTR_GENIO = 4
 export const KTR_EMUL = 7
 export const KTR_USER = 8
 
@@ -226,3 +233,65 @@ export const recordNamei = (ctx: SyscallContext, path: string): Effect.Effect<vo
 
 /** KTR_EMUL's payload: the emulation's name. */
 export const EMUL_NAME = "netbsd"
+
+/** enum uio_rw: the direction a KTR_GENIO record's data went. */
+export const UIO_READ = 0
+export const UIO_WRITE = 1
+
+/** sizeof(struct ktr_genio): int ktr_fd, enum uio_rw ktr_rw. */
+const GENIO_SIZE = 8
+
+/** One caller buffer of a transfer (an iovec). */
+export interface TracedBuffer {
+  readonly base: bigint
+  readonly len: bigint
+}
+
+/**
+ * KTR_GENIO (ktr_geniov's ktr_io): the first `count` bytes of the caller's
+ * buffers `bufs`, copied in again from the caller as NetBSD does, after a
+ * read or write on `fd` that moved `count` bytes (a call that failed
+ * records nothing: the callers call this only on success, a short count
+ * after an interruption included). The data goes in records of at most a
+ * page (4096 on amd64), struct ktr_genio first; a transfer of 0 bytes
+ * gives one record with no data. A buffer that cannot be read drops that
+ * record and the rest.
+ */
+export const recordGenio: (
+  ctx: SyscallContext,
+  fd: number,
+  rw: number,
+  bufs: ReadonlyArray<TracedBuffer>,
+  count: number | bigint
+) => Effect.Effect<void> = Effect.fnUntraced(function*(ctx, fd, rw, bufs, count) {
+  if (!tracing(ctx.proc, KTR_GENIO)) return
+  let resid = Number(count)
+  let index = 0
+  let pos = 0n
+  do {
+    const payload = new Uint8Array(Math.min(PAGE_SIZE, resid + GENIO_SIZE))
+    const v = new DataView(payload.buffer)
+    v.setInt32(0, fd, true)
+    v.setInt32(4, rw, true)
+    let at = GENIO_SIZE
+    while (at < payload.length) {
+      const buf = bufs[index]
+      if (buf === undefined) return
+      const left = buf.len - pos
+      const n = left < BigInt(payload.length - at) ? Number(left) : payload.length - at
+      if (n > 0) {
+        const data = yield* Effect.result(copyin(ctx, buf.base + pos, n))
+        if (data._tag === "Failure") return
+        payload.set(data.success, at)
+      }
+      at += n
+      resid -= n
+      pos += BigInt(n)
+      if (pos === buf.len) {
+        index++
+        pos = 0n
+      }
+    }
+    yield* record(ctx, KTR_GENIO, payload)
+  } while (resid > 0)
+})

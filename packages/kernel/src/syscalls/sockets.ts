@@ -12,7 +12,9 @@
  * to the caller's length, and the length written back is what was copied
  * (copyout_sockname), never more than asked. Control data (msg_control)
  * is not supported: recvmsg returns none (msg_controllen 0), sendmsg with
- * any is EOPNOTSUPP. paccept's signal mask is not applied.
+ * any is EOPNOTSUPP. paccept's signal mask is not applied. A traced
+ * caller gets a KTR_GENIO record of the data each message moved, as
+ * do_sys_sendmsg_so and do_sys_recvmsg_so write one.
  */
 import { Errno, fileFlagsCompat, fileFlagsKernel, netinet, signals, socket as so, Structs, SYS } from "@sysproxy/protocol/netbsd"
 import { Effect } from "effect"
@@ -50,6 +52,7 @@ import { CHUNK, type Segment, SSIZE_MAX } from "./descriptors/Transfer.ts"
 import { decodeTimespec, TIMESPEC_SIZE } from "../abi/Timespec.ts"
 import { sysErr, type SysErr } from "../kern/SysErr.ts"
 import { copyin, copyout, type SyscallContext } from "../kern/SyscallContext.ts"
+import { recordGenio, UIO_READ, UIO_WRITE } from "../ktrace/Ktrace.ts"
 import type { SyscallFamily, SyscallImpl } from "./SyscallImpl.ts"
 
 const { SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_NOSIGPIPE, SOCK_FLAGS_MASK } = so
@@ -77,6 +80,7 @@ const int32 = (n: number): Uint8Array => {
 }
 
 interface SockFd {
+  readonly fd: number
   readonly file: File
   readonly socket: Socket
 }
@@ -87,7 +91,7 @@ const getSock = (ctx: SyscallContext, fd: number): Effect.Effect<SockFd, SysErr>
     const file = ctx.proc.fds.get(fd)?.file
     if (file === undefined) return sysErr(Errno.EBADF)
     const socket = socketOf(file)
-    return socket === undefined ? sysErr(Errno.ENOTSOCK) : Effect.succeed({ file, socket })
+    return socket === undefined ? sysErr(Errno.ENOTSOCK) : Effect.succeed({ fd, file, socket })
   })
 
 /** The kernel file flags SOCK_NONBLOCK and SOCK_NOSIGPIPE stand for. */
@@ -562,7 +566,10 @@ const sendto: SyscallImpl = Effect.fnUntraced(
     if (len > SSIZE_MAX) return yield* sysErr(Errno.EINVAL)
     const toPtr = ctx.args.ptr(4)
     const to = toPtr === 0n ? undefined : yield* addrIn(ctx, sock.socket, toPtr, ctx.args.uint(5))
-    return yield* sendSegs(ctx, sock, [{ base: ctx.args.ptr(1), len }], ctx.args.int(3), to)
+    const segs = [{ base: ctx.args.ptr(1), len }]
+    const n = yield* sendSegs(ctx, sock, segs, ctx.args.int(3), to)
+    if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, sock.fd, UIO_WRITE, segs, n)
+    return n
   })
 
 /** recvfrom(s, buf, len, flags, from, fromlenaddr) */
@@ -574,7 +581,9 @@ const recvfrom: SyscallImpl = Effect.fnUntraced(
     const fromPtr = ctx.args.ptr(4)
     const lenPtr = ctx.args.ptr(5)
     const fromLen = yield* lenIn(ctx, fromPtr, lenPtr)
-    const r = yield* recvSegs(ctx, sock, [{ base: ctx.args.ptr(1), len }], ctx.args.int(3))
+    const segs = [{ base: ctx.args.ptr(1), len }]
+    const r = yield* recvSegs(ctx, sock, segs, ctx.args.int(3))
+    if (ctx.proc.trace !== undefined) yield* recordGenio(ctx, sock.fd, UIO_READ, segs, r.count)
     yield* addrOut(ctx, fromPtr, lenPtr, fromLen, r.from)
     return r.count
   })
@@ -606,7 +615,10 @@ const sendOne: (ctx: SyscallContext, sock: SockFd, msg: Msghdr, flags: number) =
     if (msg.control !== 0n && msg.controllen > 0) return yield* sysErr(Errno.EOPNOTSUPP)
     const segs = yield* iovecs(ctx, msg.iov, msg.iovlen)
     const to = msg.name === 0n ? undefined : yield* addrIn(ctx, sock.socket, msg.name, msg.namelen)
-    return yield* sendSegs(ctx, sock, segs, flags, to)
+    const n = yield* sendSegs(ctx, sock, segs, flags, to)
+    // no iovecs, no record (do_sys_sendmsg_so: iovsz > 0)
+    if (ctx.proc.trace !== undefined && segs.length > 0) yield* recordGenio(ctx, sock.fd, UIO_WRITE, segs, n)
+    return n
   })
 
 /**
@@ -618,6 +630,7 @@ const recvOne: (ctx: SyscallContext, sock: SockFd, msgPtr: bigint, msg: Msghdr, 
   function*(ctx, sock, msgPtr, msg, flags) {
     const segs = yield* iovecs(ctx, msg.iov, msg.iovlen)
     const r = yield* recvSegs(ctx, sock, segs, flags)
+    if (ctx.proc.trace !== undefined && segs.length > 0) yield* recordGenio(ctx, sock.fd, UIO_READ, segs, r.count)
     let namelen = 0
     if (msg.name !== 0n && r.from !== undefined) {
       const bytes = encodeSockAddr(r.from)

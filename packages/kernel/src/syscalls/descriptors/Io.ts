@@ -1,7 +1,8 @@
 /**
  * read, write, readv, writev, pread, pwrite, preadv, pwritev: the checks
  * NetBSD makes, in its order (descriptor, direction, position, vector,
- * lengths), then a Transfer.
+ * lengths), then a Transfer; for a traced caller, a KTR_GENIO record of
+ * the data moved (dofileread's ktrgenio).
  *
  * Each is one generator function made once (Effect.fnUntraced), not an
  * Effect.gen closure per call: V8 gives every new generator function its
@@ -13,6 +14,7 @@ import { Errno, limits, Structs } from "@sysproxy/protocol/netbsd"
 import { type File, FREAD, FWRITE } from "../../fd/File.ts"
 import { sysErr, type SysErr } from "../../kern/SysErr.ts"
 import { copyin, type SyscallContext } from "../../kern/SyscallContext.ts"
+import { recordGenio, UIO_READ, UIO_WRITE } from "../../ktrace/Ktrace.ts"
 import type { SyscallImpl } from "../SyscallImpl.ts"
 import { getFd } from "./Fd.ts"
 import { readInto, type Segment, SSIZE_MAX, writeFrom } from "./Transfer.ts"
@@ -52,18 +54,43 @@ const iovecs: (ctx: SyscallContext, iovp: bigint, iovcnt: number) => Effect.Effe
     return segs
   })
 
+/** The transfer, then a KTR_GENIO record of what it moved (the caller's fd is argument 0). */
+const thenRecord = <N extends number | bigint>(
+  ctx: SyscallContext,
+  rw: number,
+  segs: ReadonlyArray<Segment>,
+  transfer: Effect.Effect<N, SysErr>
+): Effect.Effect<N, SysErr> => Effect.tap(transfer, (n) => recordGenio(ctx, ctx.args.int(0), rw, segs, n))
+
+/**
+ * readInto and writeFrom, recorded if the caller is traced at all. Plain
+ * functions of readInto's arity, with no closure of their own: a call from
+ * a generator that takes more registers grows every call's generator
+ * object, and a closure makes V8 allocate its context on every call. An
+ * untraced call pays one check.
+ */
+const readTraced = (ctx: SyscallContext, file: File, segs: ReadonlyArray<Segment>, offset: bigint | undefined) =>
+  ctx.proc.trace === undefined
+    ? readInto(ctx, file, segs, offset)
+    : thenRecord(ctx, UIO_READ, segs, readInto(ctx, file, segs, offset))
+
+const writeTraced = (ctx: SyscallContext, file: File, segs: ReadonlyArray<Segment>, offset: bigint | undefined) =>
+  ctx.proc.trace === undefined
+    ? writeFrom(ctx, file, segs, offset)
+    : thenRecord(ctx, UIO_WRITE, segs, writeFrom(ctx, file, segs, offset))
+
 /** read(fd, buf, nbyte) */
 export const read: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* readInto(ctx, file, segs, undefined)
+  return yield* readTraced(ctx, file, segs, undefined)
 })
 
 /** write(fd, buf, nbyte) */
 export const write: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* writeFrom(ctx, file, segs, undefined)
+  return yield* writeTraced(ctx, file, segs, undefined)
 })
 
 /** pread(fd, buf, nbyte, PAD, offset) */
@@ -71,7 +98,7 @@ export const pread: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* readInto(ctx, file, segs, offset)
+  return yield* readTraced(ctx, file, segs, offset)
 })
 
 /** pwrite(fd, buf, nbyte, PAD, offset) */
@@ -79,21 +106,21 @@ export const pwrite: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* single(ctx.args.ptr(1), ctx.args.ulong(2))
-  return yield* writeFrom(ctx, file, segs, offset)
+  return yield* writeTraced(ctx, file, segs, offset)
 })
 
 /** readv(fd, iovp, iovcnt) */
 export const readv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* readInto(ctx, file, segs, undefined)
+  return yield* readTraced(ctx, file, segs, undefined)
 })
 
 /** writev(fd, iovp, iovcnt) */
 export const writev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* writeFrom(ctx, file, segs, undefined)
+  return yield* writeTraced(ctx, file, segs, undefined)
 })
 
 /** preadv(fd, iovp, iovcnt, PAD, offset) */
@@ -101,7 +128,7 @@ export const preadv: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FREAD)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* readInto(ctx, file, segs, offset)
+  return yield* readTraced(ctx, file, segs, offset)
 })
 
 /** pwritev(fd, iovp, iovcnt, PAD, offset) */
@@ -109,5 +136,5 @@ export const pwritev: SyscallImpl = Effect.fnUntraced(function*(ctx) {
   const file = yield* openFor(ctx, ctx.args.int(0), FWRITE)
   const offset = yield* position(file, ctx.args.long(4))
   const segs = yield* iovecs(ctx, ctx.args.ptr(1), ctx.args.int(2))
-  return yield* writeFrom(ctx, file, segs, offset)
+  return yield* writeTraced(ctx, file, segs, offset)
 })
