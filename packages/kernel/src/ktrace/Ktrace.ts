@@ -47,7 +47,6 @@ export const ktrFac = (type: number): number => 1 << type
 export const KTRFAC_MASK = 0x00ff_ffff
 export const KTRFAC_VER_MASK = 0x0f00_0000
 export const KTRFAC_VER_SHIFT = 24
-export const KTRFAC_INHERIT = 0x4000_0000
 export const KTRFAC_PERSISTENT = 0x8000_0000 | 0
 
 /** KTR_USER_MAXIDLEN and KTR_USER_MAXLEN. */
