@@ -71,7 +71,7 @@ export const serveMetrics = (at: ListenAddress, render: () => string, trace?: Li
     yield* Effect.addFinalizer(() =>
       Effect.andThen(
         Deferred.succeed(closing, undefined),
-        Effect.andThen(trace === undefined ? Effect.void : Effect.sleep(TRACE_END_GRACE), Effect.sync(() => node.closeAllConnections()))
+        Effect.andThen(trace === undefined || trace.listeners() === 0 ? Effect.void : Effect.sleep(TRACE_END_GRACE), Effect.sync(() => node.closeAllConnections()))
       )
     )
     const address = formatAddress(node.address() as AddressInfo)
